@@ -1,0 +1,232 @@
+"""One lab's in-memory broker, made to behave like RabbitMQ where the lessons need it.
+
+kombu's ``memory://`` transport keeps its queues in class attributes (shared by every
+connection in the process) and drops unacked messages when a connection closes. A real
+broker does neither: each lab gets its own queues here, and when a worker's connection
+dies every message it had not acked goes back to the queue flagged ``redelivered``,
+exactly where Celery reads that flag (``delivery_info['redelivered']``).
+
+A :class:`Broker` builds a private subclass of kombu's memory transport and channel, so
+Celery and kombu run unchanged on top of it; a probe sees publish, ack, reject and
+restore, which Celery reports through no signal.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from queue import Empty, Queue
+from typing import Any, ClassVar, Protocol
+
+from kombu.transport import memory, virtual
+from kombu.utils.uuid import uuid
+
+WAKE_INTERVAL = 0.1
+"""Longest a consuming worker waits on an idle broker before its loop looks around again.
+
+Celery's sync loop only checks for shutdown between ``drain_events`` calls; waking often
+keeps stops quick, and waiting on a condition (not polling) keeps pickup immediate."""
+
+DEFAULT_QUEUE = "celery"
+
+
+class BrokerProbe(Protocol):
+    """Who hears about message traffic (the lab). Called on kombu's threads."""
+
+    def message_published(self, headers: dict[str, Any]) -> None:
+        """A message reached a queue."""
+
+    def message_acked(self, owner: str | None, headers: dict[str, Any]) -> None:
+        """A consumer acked a message."""
+
+    def message_rejected(self, owner: str | None, headers: dict[str, Any], requeue: bool) -> None:
+        """A consumer rejected a message."""
+
+    def message_restored(self, owner: str | None, headers: dict[str, Any], reason: str) -> None:
+        """An unacked message went back to its queue."""
+
+
+class LabChannel(memory.Channel):
+    """A memory channel whose connection can die like a TCP connection to RabbitMQ."""
+
+    broker: ClassVar[Broker]
+    do_restore = True
+    severed = False
+    draining = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Guards "take a message and record it as unacked" against a concurrent sever.
+        self._delivery_lock = threading.RLock()
+        self._restore_reason = "worker stopped"
+
+    @property
+    def owner(self) -> str | None:
+        """The worker this channel belongs to, if it is a worker's."""
+        return getattr(self.connection, "owner", None)
+
+    def _get_and_deliver(self, queue: str, callback: Any) -> None:
+        with self._delivery_lock:
+            if self.severed or self.draining:
+                raise Empty()
+            super()._get_and_deliver(queue, callback)
+
+    def basic_publish(self, message: Any, exchange: str, routing_key: str, **kwargs: Any) -> Any:
+        headers = message.get("headers") or {}
+        if "task" in headers:  # reported first, so no consumer can report it received before
+            self.broker.probe.message_published(headers)
+        result = super().basic_publish(message, exchange, routing_key, **kwargs)
+        self.broker.notify()
+        return result
+
+    def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        if self.severed:  # the connection is gone: the ack never reaches the broker
+            return
+        message = self.qos._delivered.get(delivery_tag)
+        super().basic_ack(delivery_tag, multiple)
+        if message is not None:
+            self.broker.probe.message_acked(self.owner, message.headers)
+        self.broker.notify()
+
+    def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        if self.severed:
+            return
+        with self._delivery_lock:
+            message = self.qos._delivered.get(delivery_tag)
+            if message is not None:
+                self.broker.probe.message_rejected(self.owner, message.headers, requeue)
+            self._restore_reason = "rejected, requeue=True"
+            super().basic_reject(delivery_tag, requeue)
+        self.broker.notify()
+
+    def _restore(self, message: Any) -> None:
+        """Put an unacked message back at the head of its queue, flagged ``redelivered``."""
+        payload = message.serializable()
+        properties = dict(payload["properties"])
+        properties["delivery_info"] = dict(properties["delivery_info"], redelivered=True)
+        properties["delivery_tag"] = uuid()  # a new delivery, as a real broker gives
+        payload["properties"] = properties
+        payload["redelivered"] = True
+        delivery_info = message.delivery_info
+        self.broker.probe.message_restored(self.owner, message.headers, self._restore_reason)
+        for queue in self._lookup(delivery_info["exchange"], delivery_info["routing_key"]):
+            self.broker.put_front(queue, payload)
+
+    def sever(self) -> list[str]:
+        """The connection dropped: requeue every unacked delivery, ignore later acks.
+
+        Returns the ids of the tasks whose messages went back.
+        """
+        with self._delivery_lock:
+            self.severed = True
+            self._restore_reason = "worker died"
+            self.qos._flush()
+            delivered = self.qos._delivered
+            restored = []
+            while delivered:  # newest first, each to the head: the original order survives
+                _tag, message = delivered.popitem()
+                self._restore(message)
+                restored.append(message.headers.get("id", ""))
+            delivered.restored = True
+        self.broker.notify()
+        return list(reversed(restored))
+
+    def close(self) -> None:
+        if not self.severed:
+            self._restore_reason = "worker stopped"
+        super().close()
+        self.broker.notify()
+
+
+class LabTransport(memory.Transport):
+    """A memory transport whose idle consumers wait on the broker instead of polling."""
+
+    broker: ClassVar[Broker]
+    owner: str | None = None
+
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+        seen = self.broker.version
+        try:
+            self.cycle.get(self._deliver, timeout=timeout)
+            return
+        except Empty:
+            pass
+        wait = WAKE_INTERVAL if timeout is None else min(timeout, WAKE_INTERVAL)
+        self.broker.wait_for_change(seen, wait)
+        try:
+            self.cycle.get(self._deliver, timeout=timeout)
+        except Empty:
+            raise TimeoutError() from None
+
+
+class Broker:
+    """The queues of one lab, isolated from every other lab in the process."""
+
+    def __init__(self, probe: BrokerProbe) -> None:
+        self.probe = probe
+        self._changed = threading.Condition()
+        self.version = 0
+        self.queues: dict[str, Queue[Any]] = {}
+        self.channel_cls: type[LabChannel] = type(
+            "LabChannel",
+            (LabChannel,),
+            {"broker": self, "queues": self.queues, "events": defaultdict(set)},
+        )
+        self.transport_cls: type[LabTransport] = type(
+            "LabTransport",
+            (LabTransport,),
+            {"broker": self, "Channel": self.channel_cls, "global_state": virtual.BrokerState()},
+        )
+
+    def notify(self) -> None:
+        """Wake consumers waiting for a change (a new message, or room after an ack)."""
+        with self._changed:
+            self.version += 1
+            self._changed.notify_all()
+
+    def wait_for_change(self, seen: int, timeout: float) -> None:
+        """Block until something changed since ``seen``, or ``timeout`` passed."""
+        with self._changed:
+            if self.version == seen:
+                self._changed.wait(timeout)
+
+    def _queue(self, name: str) -> Queue[Any]:
+        queue = self.queues.get(name)
+        if queue is None:
+            queue = self.queues.setdefault(name, Queue())
+        return queue
+
+    def put_front(self, name: str, payload: dict[str, Any]) -> None:
+        """Requeue at the head, near where RabbitMQ puts a message back."""
+        queue = self._queue(name)
+        with queue.mutex:
+            queue.queue.appendleft(payload)
+            queue.unfinished_tasks += 1
+            queue.not_empty.notify()
+
+    @contextmanager
+    def _locked(self, name: str) -> Iterator[Any]:
+        queue = self._queue(name)
+        with queue.mutex:
+            yield queue.queue
+
+    def ready_ids(self, name: str = DEFAULT_QUEUE) -> list[str]:
+        """The task ids of the messages waiting in a queue, head first."""
+        with self._locked(name) as items:
+            payloads = list(items)
+        return [p["headers"]["id"] for p in payloads if "task" in (p.get("headers") or {})]
+
+    def purge(self, name: str = DEFAULT_QUEUE) -> int:
+        """Delete every ready message of a queue; returns how many."""
+        with self._locked(name) as items:
+            count = len(items)
+            items.clear()
+        return count
+
+    def clear(self) -> None:
+        """Forget every queue (the lab is closing)."""
+        for name in list(self.queues):
+            self.purge(name)
+        self.notify()

@@ -1,0 +1,356 @@
+"""The lab's state at a moment, folded from its events alone.
+
+:class:`LabState` applies events one by one (pure: no Celery, no threads) and answers
+"what is where right now": ready messages, what each worker holds unacked, running
+tasks with their last checkpoint, retries waiting for their ETA, results, the ledger.
+The engine keeps one for :meth:`Lab.snapshot`; a UI may keep its own from the same
+events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from celery_tutor.lab import events as ev
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyMessage:
+    """A message waiting in the queue."""
+
+    task_id: str
+    task: str
+    retries: int
+    redelivered: bool
+    eta_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One side effect in the outside world."""
+
+    seq: int
+    at: float
+    task_id: str
+    task: str
+    action: str
+    key: str
+    detail: str
+    count: int
+
+    @property
+    def duplicate(self) -> bool:
+        """The same action on the same key happened before."""
+        return self.count > 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "at": round(self.at, 3),
+            "task_id": self.task_id,
+            "task": self.task,
+            "action": self.action,
+            "key": self.key,
+            "detail": self.detail,
+            "count": self.count,
+            "duplicate": self.duplicate,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One execution of a task body."""
+
+    number: int
+    worker: str
+    started_at: float
+    redelivered: bool
+    retries: int
+    checkpoint: str | None = None
+    outcome: str | None = None
+    """None while running; then success, failure, retry, lost, died, child killed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledRetry:
+    """A message a worker holds, unacked, until its ETA."""
+
+    task_id: str
+    task: str
+    eta_at: float
+    retries: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    """A worker as the learner sees it."""
+
+    name: str
+    status: str
+    """alive, stopping, stopped or killed."""
+    concurrency: int
+    prefetch_multiplier: int
+    unacked: tuple[str, ...] = ()
+    running: tuple[tuple[str, str, Run], ...] = ()
+    """(task id, task name, run) for every task body running now."""
+    scheduled: tuple[ScheduledRetry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """Everything known about one task id."""
+
+    task_id: str
+    task: str
+    alias: str | None
+    state: str
+    """PENDING, RECEIVED, STARTED, RETRY, SUCCESS, FAILURE, REJECTED or LOST."""
+    runs: tuple[Run, ...] = ()
+    result: str | None = None
+    exception: str | None = None
+    max_retries: int | None = None
+    retry_eta_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabSnapshot:
+    """The whole lab at one moment."""
+
+    at: float
+    ready: tuple[ReadyMessage, ...]
+    workers: tuple[WorkerView, ...]
+    tasks: tuple[TaskView, ...]
+    ledger: tuple[LedgerEntry, ...]
+
+    def task(self, task_id: str) -> TaskView:
+        """The view of one task id."""
+        for view in self.tasks:
+            if view.task_id == task_id:
+                return view
+        raise KeyError(task_id)
+
+    def worker(self, name: str) -> WorkerView:
+        """The view of one worker."""
+        for view in self.workers:
+            if view.name == name:
+                return view
+        raise KeyError(name)
+
+
+@dataclass
+class _Worker:
+    name: str
+    status: str
+    concurrency: int
+    prefetch_multiplier: int
+    unacked: list[str] = field(default_factory=list)
+    running: dict[str, Run] = field(default_factory=dict)
+    scheduled: dict[str, ScheduledRetry] = field(default_factory=dict)
+
+
+class LabState:
+    """A fold over lab events. Not thread-safe: the owner serialises :meth:`apply`."""
+
+    def __init__(self) -> None:
+        self.at = 0.0
+        self._ready: list[ReadyMessage] = []
+        self._workers: dict[str, _Worker] = {}
+        self._tasks: dict[str, TaskView] = {}
+        self._names: dict[str, str] = {}
+        self._ledger: list[LedgerEntry] = []
+        self.aliases: dict[str, str] = {}
+        """Alias → task id, for the tasks a script or lesson named."""
+
+    # -- queries -------------------------------------------------------------------------
+
+    def snapshot(self) -> LabSnapshot:
+        """An immutable copy of the state now."""
+        workers = tuple(
+            WorkerView(
+                name=w.name,
+                status=w.status,
+                concurrency=w.concurrency,
+                prefetch_multiplier=w.prefetch_multiplier,
+                unacked=tuple(w.unacked),
+                running=tuple((task_id, self._names.get(task_id, "?"), run) for task_id, run in w.running.items()),
+                scheduled=tuple(sorted(w.scheduled.values(), key=lambda s: s.eta_at)),
+            )
+            for w in self._workers.values()
+        )
+        return LabSnapshot(
+            at=self.at,
+            ready=tuple(self._ready),
+            workers=workers,
+            tasks=tuple(self._tasks.values()),
+            ledger=tuple(self._ledger),
+        )
+
+    def task(self, task_id: str) -> TaskView | None:
+        """The view of one task id, if the lab has seen it."""
+        return self._tasks.get(task_id)
+
+    def ledger_count(self, action: str, key: str) -> int:
+        """How many times a side effect happened."""
+        return sum(1 for e in self._ledger if e.action == action and e.key == key)
+
+    # -- the fold ------------------------------------------------------------------------
+
+    def name_task(self, task_id: str, task: str, alias: str | None) -> None:
+        """Register a task id before its message is published (so events can name it)."""
+        self._names[task_id] = task
+        if alias is not None:
+            self.aliases[alias] = task_id
+        self._tasks.setdefault(task_id, TaskView(task_id=task_id, task=task, alias=alias, state="PENDING"))
+
+    def apply(self, event: ev.LabEvent) -> None:
+        """Fold one event in."""
+        self.at = event.at
+        handler = getattr(self, f"_on_{event.kind}", None)
+        if handler is not None:
+            handler(event)
+
+    def _update(self, task_id: str, **changes: Any) -> None:
+        view = self._tasks.get(task_id)
+        if view is None:
+            view = TaskView(task_id=task_id, task=self._names.get(task_id, "?"), alias=None, state="PENDING")
+        self._tasks[task_id] = replace(view, **changes)
+
+    def _end_run(self, worker: str, task_id: str, outcome: str) -> None:
+        w = self._workers.get(worker)
+        run = w.running.pop(task_id, None) if w else None
+        view = self._tasks.get(task_id)
+        if view is None or not view.runs:
+            return
+        if run is None:
+            run = view.runs[-1]
+            if run.outcome is not None:
+                return
+        runs = tuple(replace(r, outcome=outcome) if r.number == run.number else r for r in view.runs)
+        self._tasks[task_id] = replace(view, runs=runs)
+
+    def _drop_unacked(self, worker: str, task_id: str) -> None:
+        w = self._workers.get(worker)
+        if w is not None and task_id in w.unacked:
+            w.unacked.remove(task_id)
+
+    def _take_ready(self, task_id: str) -> None:
+        for index, message in enumerate(self._ready):
+            if message.task_id == task_id:
+                del self._ready[index]
+                return
+
+    def _on_published(self, e: ev.TaskPublished) -> None:
+        self._names[e.task_id] = e.task
+        eta_at = e.at + e.eta_in if e.eta_in is not None else None
+        self._ready.append(ReadyMessage(e.task_id, e.task, e.retries, False, eta_at))
+        if e.task_id not in self._tasks:
+            self._update(e.task_id, task=e.task)
+        if e.by_retry:
+            self._update(e.task_id, state="RETRY", retry_eta_at=eta_at)
+
+    def _on_received(self, e: ev.TaskReceived) -> None:
+        self._take_ready(e.task_id)
+        w = self._workers.get(e.worker)
+        if w is not None:
+            w.unacked.append(e.task_id)
+            if e.eta_in is not None:
+                w.scheduled[e.task_id] = ScheduledRetry(e.task_id, e.task, e.at + e.eta_in, e.retries)
+        view = self._tasks.get(e.task_id)
+        if view is None or view.state in ("PENDING", "LOST"):
+            self._update(e.task_id, state="RECEIVED")
+
+    def _on_started(self, e: ev.TaskStarted) -> None:
+        run = Run(e.run, e.worker, e.at, e.redelivered, e.retries)
+        w = self._workers.get(e.worker)
+        if w is not None:
+            w.scheduled.pop(e.task_id, None)
+            w.running[e.task_id] = run
+        view = self._tasks.get(e.task_id) or TaskView(e.task_id, e.task, None, "PENDING")
+        self._tasks[e.task_id] = replace(view, state="STARTED", runs=(*view.runs, run), retry_eta_at=None)
+
+    def _on_checkpoint(self, e: ev.CheckpointReached) -> None:
+        w = self._workers.get(e.worker)
+        if w is not None and e.task_id in w.running:
+            w.running[e.task_id] = replace(w.running[e.task_id], checkpoint=e.checkpoint)
+        view = self._tasks.get(e.task_id)
+        if view is not None and view.runs:
+            last = replace(view.runs[-1], checkpoint=e.checkpoint)
+            self._tasks[e.task_id] = replace(view, runs=(*view.runs[:-1], last))
+
+    def _on_retry_scheduled(self, e: ev.RetryScheduled) -> None:
+        self._end_run(e.worker, e.task_id, "retry")
+        self._update(e.task_id, state="RETRY", max_retries=e.max_retries, retry_eta_at=e.eta_at)
+
+    def _on_succeeded(self, e: ev.TaskSucceeded) -> None:
+        self._end_run(e.worker, e.task_id, "success")
+        self._update(e.task_id, state="SUCCESS", result=e.result, exception=None)
+
+    def _on_failed(self, e: ev.TaskFailed) -> None:
+        self._end_run(e.worker, e.task_id, "failure")
+        self._update(e.task_id, state="FAILURE", exception=f"{e.exc_type}({e.exc_message})")
+
+    def _on_run_skipped(self, e: ev.RunSkipped) -> None:
+        self._update(e.task_id, state="SUCCESS")
+
+    def _on_acked(self, e: ev.MessageAcked) -> None:
+        self._drop_unacked(e.worker, e.task_id)
+
+    def _on_rejected(self, e: ev.MessageRejected) -> None:
+        self._drop_unacked(e.worker, e.task_id)
+        if not e.requeue:
+            view = self._tasks.get(e.task_id)
+            if view is not None and view.state not in ("FAILURE", "SUCCESS"):
+                self._update(e.task_id, state="REJECTED")
+
+    def _on_redelivered(self, e: ev.MessageRedelivered) -> None:
+        self._drop_unacked(e.worker, e.task_id)
+        w = self._workers.get(e.worker)
+        if w is not None:
+            w.scheduled.pop(e.task_id, None)
+            if e.task_id in w.running:
+                self._end_run(e.worker, e.task_id, "died")
+        eta_at = e.at + e.eta_in if e.eta_in is not None else None
+        self._ready.insert(0, ReadyMessage(e.task_id, e.task, e.retries, True, eta_at))
+
+    def _on_lost(self, e: ev.TaskLost) -> None:
+        self._end_run(e.worker, e.task_id, "lost")
+        self._update(e.task_id, state="LOST")
+
+    def _on_child_killed(self, e: ev.ChildKilled) -> None:
+        self._end_run(e.worker, e.task_id, "child killed")
+
+    def _on_ledger(self, e: ev.LedgerWritten) -> None:
+        self._ledger.append(LedgerEntry(e.seq, e.at, e.task_id, e.task, e.action, e.key, e.detail, e.count))
+
+    def _on_worker_started(self, e: ev.WorkerStarted) -> None:
+        self._workers[e.worker] = _Worker(e.worker, "alive", e.concurrency, e.prefetch_multiplier)
+
+    def _on_worker_killed(self, e: ev.WorkerKilled) -> None:
+        w = self._workers.get(e.worker)
+        if w is None:
+            return
+        w.status = "killed"
+        for task_id in list(w.running):
+            self._end_run(e.worker, task_id, "died")
+        w.unacked.clear()
+        w.scheduled.clear()
+
+    def _on_worker_stopping(self, e: ev.WorkerStopping) -> None:
+        w = self._workers.get(e.worker)
+        if w is not None:
+            w.status = "stopping"
+
+    def _on_worker_stopped(self, e: ev.WorkerStopped) -> None:
+        w = self._workers.get(e.worker)
+        if w is not None and w.status != "killed":
+            w.status = "stopped"
+            w.unacked.clear()
+            w.scheduled.clear()
+
+    def _on_purged(self, e: ev.QueuePurged) -> None:
+        self._ready.clear()
+
+    def _on_lab_reset(self, e: ev.LabReset) -> None:
+        self.__init__()  # type: ignore[misc]
+        self.at = e.at
