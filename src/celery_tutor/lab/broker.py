@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from queue import Empty, Queue
 from typing import Any, ClassVar, Protocol
 
+import kombu.pools
+import kombu.transport
 from kombu.transport import memory, virtual
 from kombu.utils.uuid import uuid
 
@@ -224,6 +226,19 @@ class Broker:
             count = len(items)
             items.clear()
         return count
+
+    def forget(self) -> None:
+        """Drop kombu's process-wide references to this broker, so a closed lab can be freed.
+
+        kombu caches transport classes and keeps connection and producer pools keyed by
+        transport class; a lab's private classes would otherwise live forever.
+        """
+        kombu.transport._transport_cache.pop(self.transport_cls, None)  # type: ignore[arg-type]
+        for group in (kombu.pools.connections, kombu.pools.producers):
+            for key in [k for k in list(group) if isinstance(k, tuple) and self.transport_cls in k]:
+                pool = dict.pop(group, key, None)
+                if pool is not None:
+                    pool.force_close_all()
 
     def clear(self) -> None:
         """Forget every queue (the lab is closing)."""

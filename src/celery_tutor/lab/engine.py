@@ -22,8 +22,13 @@ from typing import Any, TypeVar
 
 from celery import Celery
 
+from celery_tutor.lab import (
+    celery_signals,  # noqa: F401  (importing it connects Celery's signals)
+    logs,
+    runtime,
+    settings,
+)
 from celery_tutor.lab import events as ev
-from celery_tutor.lab import logs, runtime, settings
 from celery_tutor.lab.broker import Broker
 from celery_tutor.lab.catalog import CATALOG, all_checkpoints
 from celery_tutor.lab.results import make_result_backend
@@ -170,15 +175,22 @@ class Lab:
         self.broker.clear()
         for app in self._apps:
             app.close()
+        self._apps.clear()
+        self._app = None
+        self.broker.forget()
         logs.unregister(self)
 
     def join(self, timeout: float = 10.0) -> bool:
-        """Wait for background teardown threads; True when none is left."""
+        """Wait for the threads of stopped and killed workers and their teardown; True when done.
+
+        The threads of workers still alive are not waited for.
+        """
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
-                pending = [t for t in self._threads if t.is_alive()]
-                self._threads = set(pending)
+                self._threads = {t for t in self._threads if t.is_alive()}
+                alive = {h.thread for h in self._handles.values() if h.status == "alive"}
+                pending = [t for t in self._threads if t not in alive]
             if not pending:
                 return True
             remaining = deadline - time.monotonic()
@@ -362,8 +374,13 @@ class Lab:
             handle.worker.terminate()
             handle.thread.join(START_TIMEOUT)
             handle.worker.forget_requests()
+            self._forget_handle(handle)
 
         self._background(f"{handle.name}-teardown", teardown)
+
+    def _forget_handle(self, handle: _WorkerHandle) -> None:
+        with self._lock:
+            self._by_runtime.pop(id(handle.runtime), None)
 
     def _running_on(self, worker: str) -> tuple[tuple[str, str, Any], ...]:
         try:
@@ -498,6 +515,7 @@ class Lab:
             handle.worker.stop()
             handle.thread.join(START_TIMEOUT)
             handle.worker.forget_requests()
+            self._forget_handle(handle)
             with self._lock:
                 current = handle.status == "stopping" and handle.epoch == self._epoch
                 if handle.status == "stopping":

@@ -1,0 +1,87 @@
+"""The ``celery-tutor`` command line: the app, and scripted lab experiments."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from celery_tutor import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="celery-tutor",
+        description="Learn how Celery keeps work safe, or loses it, on a real worker running inside the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"celery-tutor {__version__}")
+    parser.add_argument("--lessons", type=Path, metavar="DIR", help="use the lessons in DIR")
+    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="keep progress in DIR")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    lab = commands.add_parser("lab", help="work with the lab directly")
+    lab_commands = lab.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
+    run = lab_commands.add_parser(
+        "run",
+        help="run a scripted experiment and report what happened",
+        description="Run a YAML experiment on a fresh lab and report, per task, how often it ran, "
+        "whether runs were redeliveries, retries, the state Celery stored, and the side-effect ledger.",
+    )
+    run.add_argument("script", type=Path, metavar="SCRIPT.yaml")
+    run.add_argument("--json", action="store_true", help="print the report as JSON")
+    lab_commands.add_parser("tasks", help="list the lab's tasks and their checkpoints")
+    return parser
+
+
+def _lab_run(script_path: Path, as_json: bool) -> int:
+    from celery_tutor.lab.experiment import run_script
+    from celery_tutor.lab.script import ScriptError, load_script
+
+    try:
+        script = load_script(script_path)
+    except ScriptError as exc:
+        for problem in exc.problems:
+            print(f"{problem.path}:{problem.pos.line}: {problem.message}", file=sys.stderr)
+        return 1
+    report = run_script(script)
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2, default=str))
+    else:
+        print(report.to_text())
+    for failure in report.failures:
+        print(failure, file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _lab_tasks() -> int:
+    from celery_tutor.lab.catalog import CATALOG, UNIVERSAL_CHECKPOINTS
+
+    for spec in CATALOG.values():
+        options = ", ".join(f"{k}={getattr(v, '__name__', v)!r}" for k, v in spec.options.items())
+        print(f"{spec.name}  {spec.summary}")
+        if options:
+            print(f"    options: {options}")
+        print(f"    checkpoints: {', '.join((*spec.checkpoints, *UNIVERSAL_CHECKPOINTS))}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``celery-tutor`` console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader went away (| head): not an error worth a traceback
+        sys.stderr.close()
+        return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "lab":
+        if args.lab_command == "run":
+            return _lab_run(args.script, args.json)
+        return _lab_tasks()
+    from celery_tutor.ui.app import run_app
+
+    return run_app(lessons=args.lessons, data_dir=args.data_dir)

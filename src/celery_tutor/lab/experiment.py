@@ -1,0 +1,239 @@
+"""Run a checked script on a fresh lab and report what really happened.
+
+The report is built from the lab's events and from Celery's own result backend: how
+many times each task ran, whether each run was a redelivery, the retry count of each
+run, the gaps between runs, the state Celery stored, and the side-effect ledger.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery_tutor.lab import events as ev
+from celery_tutor.lab.controls import Until, Wait
+from celery_tutor.lab.engine import Lab, LabStateError
+from celery_tutor.lab.script import Script
+from celery_tutor.lab.settings import LabConfigError
+from celery_tutor.lab.state import LabSnapshot, TaskView
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    """What happened to one task id."""
+
+    alias: str
+    task_id: str
+    name: str
+    runs: int
+    redelivered: list[bool]
+    retries: list[int]
+    gaps: list[float]
+    state: str
+    """The state Celery stored (PENDING when nothing was stored: a lost task)."""
+    observed: str
+    """What the lab saw (LOST, RETRY, SUCCESS…)."""
+    exception: str | None
+    result: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape ``lab run --json`` prints."""
+        return {
+            "id": self.task_id,
+            "name": self.name,
+            "runs": self.runs,
+            "redelivered": self.redelivered,
+            "retries": self.retries,
+            "state": self.state,
+            "observed": self.observed,
+            "exception": self.exception,
+            "result": self.result,
+            "gaps": self.gaps,
+        }
+
+
+@dataclass
+class Report:
+    """The outcome of one experiment."""
+
+    script: Script
+    tasks: dict[str, TaskReport] = field(default_factory=dict)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    events: list[ev.LabEvent] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every step ran and every wait was met."""
+        return not self.failures
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, JSON-ready."""
+        events = []
+        for event in self.events:
+            data = event.to_dict()
+            data["at"] = round(event.at, 3)
+            events.append(data)
+        return {
+            "title": self.script.title,
+            "ok": self.ok,
+            "failures": self.failures,
+            "tasks": {alias: report.to_dict() for alias, report in self.tasks.items()},
+            "ledger": self.ledger,
+            "events": events,
+        }
+
+    def to_text(self) -> str:
+        """A report for a person reading a terminal."""
+        lines = [f"Experiment: {self.script.title}  ({self.script.path})"]
+        if self.script.description:
+            lines.append(self.script.description.strip())
+        config = self.script.lab
+        shown = ", ".join(f"{k}={v!r}" for k, v in config.settings.items()) or "Celery defaults"
+        lines.append(f"Lab: {config.workers} worker(s); settings: {shown}")
+        for task, options in config.task_options.items():
+            lines.append(f"     {task} options: " + ", ".join(f"{k}={v!r}" for k, v in options.items()))
+        lines += ["", "Tasks:"]
+        for alias, t in self.tasks.items():
+            state = t.state if t.observed != "LOST" else "LOST (Celery stored nothing: PENDING)"
+            lines.append(f"  {alias}: {t.name}[{t.task_id[:8]}]  {state}, ran {t.runs} time(s)")
+            for number, (redelivered, retries) in enumerate(zip(t.redelivered, t.retries, strict=True), 1):
+                gap = f", {t.gaps[number - 2]:.2f}s after run {number - 1}" if number > 1 else ""
+                flag = "redelivered" if redelivered else "first delivery"
+                lines.append(f"      run {number}: {flag}, retries={retries}{gap}")
+            if t.exception:
+                lines.append(f"      raised {t.exception}")
+            elif t.state == "SUCCESS":
+                lines.append(f"      returned {t.result!r}")
+        lines += ["", "Ledger (side effects in the outside world):"]
+        if not self.ledger:
+            lines.append("  (nothing happened outside)")
+        for entry in self.ledger:
+            dup = f"   DUPLICATE ×{entry['count']}" if entry["duplicate"] else ""
+            lines.append(f"  {entry['at']:7.2f}s  {entry['action']} {entry['key']} {entry['detail']}{dup}")
+        lines += ["", "Timeline:"]
+        lines += [f"  {event.at:7.3f}s  {event.describe()}" for event in self.events]
+        if self.failures:
+            lines += ["", "FAILED:"] + [f"  {failure}" for failure in self.failures]
+        return "\n".join(lines)
+
+
+class _Recorder:
+    """Keeps every event and wakes waiters."""
+
+    def __init__(self) -> None:
+        self.events: list[ev.LabEvent] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, event: ev.LabEvent) -> None:
+        with self.changed:
+            self.events.append(event)
+            self.changed.notify_all()
+
+
+def _holds(until: Until, lab: Lab, events: list[ev.LabEvent]) -> bool:
+    task_id = lab.task_id(until.task) if until.task is not None else None
+    if until.event is not None:
+        hits = sum(
+            1 for e in events if e.kind == until.event and (task_id is None or getattr(e, "task_id", None) == task_id)
+        )
+        return hits >= until.count
+    assert task_id is not None
+    return lab.snapshot().task(task_id).state == until.state
+
+
+def _wait(step: Wait, lab: Lab, recorder: _Recorder) -> str | None:
+    if step.seconds is not None:
+        threading.Event().wait(step.seconds)
+        return None
+    assert step.until is not None
+    deadline = time.monotonic() + step.timeout
+    while True:
+        # Never hold the recorder's lock while reading the lab: the lab calls the recorder
+        # under its own lock.
+        with recorder.changed:
+            seen = list(recorder.events)
+        if _holds(step.until, lab, seen):
+            return None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            now = ""
+            if step.until.task is not None:
+                now = f" (it is {lab.snapshot().task(lab.task_id(step.until.task)).state})"
+            return f"wait timed out after {step.timeout:g}s: {step.until.describe()}{now}"
+        with recorder.changed:
+            if len(recorder.events) == len(seen):
+                recorder.changed.wait(remaining)
+
+
+def run_script(script: Script) -> Report:
+    """Run every step on a fresh lab, then report (the lab is closed afterwards)."""
+    report = Report(script)
+    recorder = _Recorder()
+    lab = Lab(script.lab)
+    lab.subscribe(recorder)
+    try:
+        lab.start()
+        for step in script.steps:
+            where = f"{script.path}:{step.pos.line}"
+            try:
+                if isinstance(step, Wait):
+                    failure = _wait(step, lab, recorder)
+                else:
+                    step.apply(lab)
+                    failure = None
+            except (LabStateError, LabConfigError) as exc:
+                failure = f"{step.control}: {exc}"
+            if failure is not None:
+                report.failures.append(f"{where}: {failure}")
+                break
+        snapshot = lab.snapshot()
+        report.tasks = _task_reports(snapshot, lab)
+        report.ledger = [entry.to_dict() for entry in snapshot.ledger]
+        with recorder.changed:
+            report.events = list(recorder.events)
+    finally:
+        lab.close()
+    return report
+
+
+def _task_reports(snapshot: LabSnapshot, lab: Lab) -> dict[str, TaskReport]:
+    reports: dict[str, TaskReport] = {}
+    counts: dict[str, int] = {}
+    for view in snapshot.tasks:
+        if view.alias is not None:
+            alias = view.alias
+        else:
+            counts[view.task] = counts.get(view.task, 0) + 1
+            alias = f"{view.task}#{counts[view.task]}"
+        reports[alias] = _task_report(alias, view, lab)
+    return reports
+
+
+def _task_report(alias: str, view: TaskView, lab: Lab) -> TaskReport:
+    stored = lab.app.AsyncResult(view.task_id)
+    state = stored.state
+    exception = None
+    result = None
+    if state == "FAILURE":
+        exc = stored.result
+        exception = f"{type(exc).__name__}: {exc}"
+    elif state == "SUCCESS":
+        result = stored.result
+    starts = [run.started_at for run in view.runs]
+    return TaskReport(
+        alias=alias,
+        task_id=view.task_id,
+        name=view.task,
+        runs=len(view.runs),
+        redelivered=[run.redelivered for run in view.runs],
+        retries=[run.retries for run in view.runs],
+        gaps=[round(b - a, 3) for a, b in itertools.pairwise(starts)],
+        state=state,
+        observed=view.state,
+        exception=exception,
+        result=result,
+    )
