@@ -338,7 +338,8 @@ class Lab:
         for handle in self._handles.values():
             if handle.status in wanted:
                 return handle
-        raise LabStateError("no worker is alive" if wanted == ("alive",) else "no worker to act on")
+        now = ", ".join(f"{h.name} is {h.status}" for h in self._handles.values()) or "the lab is not started"
+        raise LabStateError(f"no worker is {' or '.join(wanted)} ({now})")
 
     def _background(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"celery-tutor-lab{self.number}-{name}", daemon=True)

@@ -1,0 +1,154 @@
+"""The lab state is a pure fold over events: check it with hand-made events."""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import Any
+
+from celery_tutor.lab import events as ev
+from celery_tutor.lab.state import LabState
+
+_seq = count(1)
+
+
+def e(cls: type[ev.LabEvent], at: float = 0.0, **fields: Any) -> ev.LabEvent:
+    return cls(seq=next(_seq), at=at, **fields)
+
+
+def started_lab() -> LabState:
+    state = LabState()
+    state.apply(e(ev.WorkerStarted, worker="worker1", concurrency=1, prefetch_multiplier=4))
+    return state
+
+
+def test_a_message_moves_from_ready_to_unacked_to_running_to_done() -> None:
+    state = started_lab()
+    state.name_task("t1", "add", "sum")
+    state.apply(e(ev.TaskPublished, task_id="t1", task="add"))
+    assert [m.task_id for m in state.snapshot().ready] == ["t1"]
+    state.apply(e(ev.TaskReceived, task_id="t1", task="add", worker="worker1", redelivered=False, retries=0))
+    snap = state.snapshot()
+    assert snap.ready == () and snap.worker("worker1").unacked == ("t1",)
+    state.apply(
+        e(ev.TaskStarted, at=1.0, task_id="t1", task="add", worker="worker1", run=1, redelivered=False, retries=0)
+    )
+    state.apply(e(ev.CheckpointReached, task_id="t1", task="add", worker="worker1", run=1, checkpoint="adding"))
+    running = state.snapshot().worker("worker1").running
+    assert [(task_id, run.checkpoint) for task_id, _, run in running] == [("t1", "adding")]
+    state.apply(e(ev.TaskSucceeded, task_id="t1", task="add", worker="worker1", result="3"))
+    state.apply(e(ev.MessageAcked, task_id="t1", task="add", worker="worker1"))
+    snap = state.snapshot()
+    view = snap.task("t1")
+    assert view.state == "SUCCESS" and view.alias == "sum" and view.runs[0].outcome == "success"
+    assert snap.worker("worker1").unacked == () and snap.worker("worker1").running == ()
+    assert state.aliases == {"sum": "t1"}
+
+
+def test_a_killed_worker_ends_its_runs_and_redelivered_messages_return_to_the_head() -> None:
+    state = started_lab()
+    for task_id in ("a", "b", "c"):
+        state.apply(e(ev.TaskPublished, task_id=task_id, task="charge_card"))
+    state.apply(e(ev.TaskReceived, task_id="a", task="charge_card", worker="worker1", redelivered=False, retries=0))
+    state.apply(
+        e(ev.TaskStarted, task_id="a", task="charge_card", worker="worker1", run=1, redelivered=False, retries=0)
+    )
+    state.apply(e(ev.TaskReceived, task_id="b", task="charge_card", worker="worker1", redelivered=False, retries=0))
+    state.apply(e(ev.MessageRedelivered, task_id="b", task="charge_card", worker="worker1", reason="worker died"))
+    state.apply(e(ev.TaskLost, task_id="a", task="charge_card", worker="worker1", run=1))
+    state.apply(e(ev.WorkerKilled, worker="worker1", requeued=1, lost=1))
+    snap = state.snapshot()
+    assert [(m.task_id, m.redelivered) for m in snap.ready] == [("b", True), ("c", False)]
+    assert snap.task("a").state == "LOST" and snap.task("a").runs[0].outcome == "lost"
+    worker = snap.worker("worker1")
+    assert worker.status == "killed" and worker.unacked == () and worker.running == ()
+
+
+def test_a_retry_waits_in_the_worker_with_its_eta() -> None:
+    state = started_lab()
+    state.apply(e(ev.TaskPublished, task_id="r", task="fetch_exchange_rate"))
+    state.apply(
+        e(ev.TaskReceived, task_id="r", task="fetch_exchange_rate", worker="worker1", redelivered=False, retries=0)
+    )
+    state.apply(
+        e(
+            ev.TaskStarted,
+            task_id="r",
+            task="fetch_exchange_rate",
+            worker="worker1",
+            run=1,
+            redelivered=False,
+            retries=0,
+        )
+    )
+    state.apply(
+        e(ev.TaskPublished, at=2.0, task_id="r", task="fetch_exchange_rate", retries=1, eta_in=1.0, by_retry=True)
+    )
+    state.apply(
+        e(
+            ev.TaskReceived,
+            at=2.0,
+            task_id="r",
+            task="fetch_exchange_rate",
+            worker="worker1",
+            redelivered=False,
+            retries=1,
+            eta_in=1.0,
+        )
+    )
+    state.apply(
+        e(
+            ev.RetryScheduled,
+            at=2.0,
+            task_id="r",
+            task="fetch_exchange_rate",
+            worker="worker1",
+            attempt=1,
+            max_retries=3,
+            countdown=1.0,
+            eta_at=3.0,
+            exc_type="ConnectionError",
+            exc_message="boom",
+        )  # fmt: skip
+    )
+    snap = state.snapshot()
+    view = snap.task("r")
+    assert view.state == "RETRY" and view.max_retries == 3 and view.retry_eta_at == 3.0
+    assert view.runs[0].outcome == "retry"
+    assert [(s.task_id, s.eta_at, s.retries) for s in snap.worker("worker1").scheduled] == [("r", 3.0, 1)]
+
+
+def test_ledger_entries_know_their_duplicates_and_reset_forgets_everything() -> None:
+    state = started_lab()
+    for n in (1, 2):
+        state.apply(
+            e(
+                ev.LedgerWritten,
+                task_id="t",
+                task="charge_card",
+                action="charge",
+                key="order 42",
+                detail="$9.99",
+                count=n,
+            )
+        )
+    assert [entry.duplicate for entry in state.snapshot().ledger] == [False, True]
+    assert state.ledger_count("charge", "order 42") == 2
+    state.apply(e(ev.LabReset, at=5.0))
+    snap = state.snapshot()
+    assert snap.ledger == () and snap.tasks == () and snap.workers == () and snap.at == 5.0
+
+
+def test_every_event_kind_describes_itself_and_serialises() -> None:
+    samples: dict[str, Any] = {
+        "task_id": "0123456789", "task": "add", "worker": "worker1", "redelivered": True, "retries": 1, "run": 2,
+        "checkpoint": "x", "attempt": 1, "max_retries": 3, "countdown": 1.0, "eta_at": 2.0, "exc_type": "E",
+        "exc_message": "m", "result": "3", "requeue": True, "reason": "worker died", "action": "charge", "key": "k",
+        "detail": "d", "count": 2, "concurrency": 1, "prefetch_multiplier": 4, "requeued": 1, "lost": 1,
+        "changes": {"task_acks_late": True}, "description": "armed", "level": "ERROR", "logger": "celery",
+        "message": "m",
+    }  # fmt: skip
+    for cls in ev.EVENT_TYPES:
+        fields = {name: samples[name] for name in cls.__dataclass_fields__ if name in samples}
+        event = cls(seq=1, at=0.5, **fields)
+        assert event.describe()
+        assert event.to_dict()["kind"] == cls.kind
