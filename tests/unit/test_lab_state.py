@@ -108,7 +108,7 @@ def test_a_retry_waits_in_the_worker_with_its_eta() -> None:
             eta_at=3.0,
             exc_type="ConnectionError",
             exc_message="boom",
-        )  # fmt: skip
+        )
     )
     snap = state.snapshot()
     view = snap.task("r")
