@@ -15,13 +15,9 @@ from typing import Any
 
 import pytest
 
-# Workaround for a src bug: nothing in celery_tutor.lab imports the module that connects
-# Celery's signals to the labs, so a bare `from celery_tutor.lab import Lab` gives labs
-# whose tasks die with LabContextError. See test_controls.py::test_importing_the_lab_wires_celery_signals.
-import celery_tutor.lab.celery_signals  # noqa: F401
 from celery_tutor.lab import Lab, LabConfig
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.state import LabSnapshot, TaskView
+from celery_tutor.lab.state import TaskView
 
 WAIT = 10.0
 """How long a test waits for something that should happen (only reached on failure)."""
@@ -156,11 +152,6 @@ class LabFactory:
         view = cls.wait_for_task(lab, sentinel, timeout=timeout)
         assert view.state == "SUCCESS", view
         return sentinel
-
-    @staticmethod
-    def quiet(snapshot: LabSnapshot) -> bool:
-        """Nothing ready, held unacked, running or scheduled anywhere."""
-        return not snapshot.ready and all(not w.unacked and not w.running and not w.scheduled for w in snapshot.workers)
 
 
 @pytest.fixture

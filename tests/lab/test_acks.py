@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
+
+if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
+    from conftest import LabFactory
 
 pytestmark = pytest.mark.lab
 
 LATE = {"task_acks_late": True}
 
 
-def test_early_ack_crash_mid_task_loses_the_task(make_lab):
+def test_early_ack_crash_mid_task_loses_the_task(make_lab: LabFactory) -> None:
     lab = make_lab()
     log = make_lab.events(lab)
     lab.crash_at("after_charge", task="charge_card")
@@ -41,7 +46,7 @@ def test_early_ack_crash_mid_task_loses_the_task(make_lab):
     assert (charge.task_id, charge.action, charge.key, charge.duplicate) == (task_id, "charge", "order 1", False)
 
 
-def test_late_ack_crash_mid_task_is_redelivered_and_completed(make_lab):
+def test_late_ack_crash_mid_task_is_redelivered_and_completed(make_lab: LabFactory) -> None:
     lab = make_lab(LATE)
     log = make_lab.events(lab)
     lab.crash_at("after_charge", task="charge_card")
@@ -67,7 +72,7 @@ def test_late_ack_crash_mid_task_is_redelivered_and_completed(make_lab):
     assert lab.ready_in_broker() == []
 
 
-def test_late_ack_task_that_raises_is_acked_not_redelivered(make_lab):
+def test_late_ack_task_that_raises_is_acked_not_redelivered(make_lab: LabFactory) -> None:
     lab = make_lab(LATE)
     log = make_lab.events(lab)
     lab.fail_next("add", 1, "ValueError")
@@ -90,7 +95,7 @@ def test_late_ack_task_that_raises_is_acked_not_redelivered(make_lab):
     assert lab.ready_in_broker() == []
 
 
-def test_late_ack_child_killed_fails_with_worker_lost_and_is_acked(make_lab):
+def test_late_ack_child_killed_fails_with_worker_lost_and_is_acked(make_lab: LabFactory) -> None:
     lab = make_lab(LATE)
     log = make_lab.events(lab)
     lab.kill_child_at("before_charge", task="charge_card")
@@ -115,7 +120,7 @@ def test_late_ack_child_killed_fails_with_worker_lost_and_is_acked(make_lab):
     assert lab.ready_in_broker() == []
 
 
-def test_late_ack_child_killed_with_reject_on_worker_lost_is_requeued(make_lab):
+def test_late_ack_child_killed_with_reject_on_worker_lost_is_requeued(make_lab: LabFactory) -> None:
     lab = make_lab({**LATE, "task_reject_on_worker_lost": True})
     log = make_lab.events(lab)
     lab.kill_child_at("before_charge", task="charge_card")
@@ -135,7 +140,7 @@ def test_late_ack_child_killed_with_reject_on_worker_lost_is_requeued(make_lab):
     assert lab.ready_in_broker() == []
 
 
-def test_early_ack_crash_while_countdown_retry_waits_in_the_worker(make_lab):
+def test_early_ack_crash_while_countdown_retry_waits_in_the_worker(make_lab: LabFactory) -> None:
     lab = make_lab()
     log = make_lab.events(lab)
     lab.fail_next("fetch_exchange_rate", 1)
@@ -163,15 +168,13 @@ def test_early_ack_crash_while_countdown_retry_waits_in_the_worker(make_lab):
     assert lab.app.AsyncResult(task_id).result == 0.92
 
 
-def test_early_ack_prefetch_one_crash_loses_running_task_only(make_lab):
+def test_early_ack_prefetch_one_crash_loses_running_task_only(make_lab: LabFactory) -> None:
     lab = make_lab({"worker_prefetch_multiplier": 1})
     log = make_lab.events(lab)
     first, second, third = (lab.send("generate_report", (n,)) for n in (1, 2, 3))
 
     # With early acks the worker reserves one more message while one runs.
-    assert lab.wait_until(
-        lambda s: s.task(first).state == "STARTED" and s.worker("worker1").unacked == (second,), 10
-    )
+    assert lab.wait_until(lambda s: s.task(first).state == "STARTED" and s.worker("worker1").unacked == (second,), 10)
     assert lab.ready_in_broker() == [third]
     lab.crash_worker()
     killed = log.wait_event("worker_killed")

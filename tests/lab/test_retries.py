@@ -6,7 +6,15 @@ the starts of consecutive runs, with tolerances only on those measurements.
 
 from __future__ import annotations
 
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
 import pytest
+
+from celery_tutor.lab.state import TaskView
+
+if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
+    from conftest import LabFactory
 
 pytestmark = pytest.mark.lab
 
@@ -14,12 +22,12 @@ GAP_TOLERANCE = 0.5
 """Seconds a run may start after its ETA (worker pickup, timer tick, a loaded CI box)."""
 
 
-def start_gaps(view) -> list[float]:
+def start_gaps(view: TaskView) -> list[float]:
     starts = [run.started_at for run in view.runs]
-    return [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    return [later - earlier for earlier, later in pairwise(starts)]
 
 
-def test_self_retry_with_countdown_and_exc_fails_with_the_original_error(make_lab):
+def test_self_retry_with_countdown_and_exc_fails_with_the_original_error(make_lab: LabFactory) -> None:
     lab = make_lab()
     log = make_lab.events(lab)
     lab.fail_next("fetch_exchange_rate", 10)
@@ -49,7 +57,7 @@ def test_self_retry_with_countdown_and_exc_fails_with_the_original_error(make_la
     assert view.exception is not None and view.exception.startswith("ConnectionError(")
 
 
-def test_self_retry_without_countdown_uses_default_retry_delay_then_max_retries_exceeded(make_lab):
+def test_self_retry_without_countdown_uses_default_retry_delay_then_max_retries_exceeded(make_lab: LabFactory) -> None:
     lab = make_lab(task_options={"sync_inventory": {"default_retry_delay": 1}})
     log = make_lab.events(lab)
     lab.fail_next("sync_inventory", 10)
@@ -68,7 +76,7 @@ def test_self_retry_without_countdown_uses_default_retry_delay_then_max_retries_
     assert view.exception is not None and view.exception.startswith("MaxRetriesExceededError(")
 
 
-def test_autoretry_backoff_schedules(make_lab):
+def test_autoretry_backoff_schedules(make_lab: LabFactory) -> None:
     """Three labs at once (they are isolated), so the slowest schedule sets the cost (~15 s)."""
     schedules = {
         "no jitter": {"retry_jitter": False, "max_retries": 4},
