@@ -60,8 +60,8 @@ class LabChannel(memory.Channel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Guards "take a message and record it as unacked" against a concurrent sever.
-        self._delivery_lock = threading.RLock()
+        self.delivery_lock = threading.RLock()
+        """Held while a message is taken and recorded as unacked, and while severing."""
         self._restore_reason = "worker stopped"
 
     @property
@@ -70,7 +70,7 @@ class LabChannel(memory.Channel):
         return getattr(self.connection, "owner", None)
 
     def _get_and_deliver(self, queue: str, callback: Any) -> None:
-        with self._delivery_lock:
+        with self.delivery_lock:
             if self.severed or self.draining:
                 raise Empty()
             super()._get_and_deliver(queue, callback)
@@ -95,7 +95,7 @@ class LabChannel(memory.Channel):
     def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
         if self.severed:
             return
-        with self._delivery_lock:
+        with self.delivery_lock:
             message = self.qos._delivered.get(delivery_tag)
             if message is not None:
                 self.broker.probe.message_rejected(self.owner, message.headers, requeue)
@@ -121,7 +121,7 @@ class LabChannel(memory.Channel):
 
         Returns the ids of the tasks whose messages went back.
         """
-        with self._delivery_lock:
+        with self.delivery_lock:
             self.severed = True
             self._restore_reason = "worker died"
             self.qos._flush()

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -94,7 +95,6 @@ class CrashPlan:
 class _WorkerHandle:
     name: str
     incarnation: int
-    epoch: int
     runtime: WorkerRuntime
     worker: LabWorker
     thread: threading.Thread
@@ -125,7 +125,6 @@ class Lab:
         self._by_runtime: dict[int, _WorkerHandle] = {}
         self._threads: set[threading.Thread] = set()
         self._incarnations: Counter[str] = Counter()
-        self._epoch = 0
         self._runs: Counter[str] = Counter()
         self._failures: dict[str, deque[str]] = {}
         self._crash_plans: list[CrashPlan] = []
@@ -286,6 +285,7 @@ class Lab:
             worker_send_task_events=False,
             task_send_sent_event=False,
             enable_utc=True,
+            worker_timer_precision=0.1,  # ETAs fire on time, and the timer thread stops quickly
         )
         app.conf.update({k: v for k, v in self._settings.items() if k != "worker_concurrency"})
         app._celery_tutor_lab = self  # type: ignore[attr-defined]
@@ -316,7 +316,7 @@ class Lab:
             ),
         )
         thread = threading.Thread(target=worker.run, name=f"celery-tutor-lab{self.number}-{name}", daemon=True)
-        handle = _WorkerHandle(name, incarnation, self._epoch, worker_runtime, worker, thread)
+        handle = _WorkerHandle(name, incarnation, worker_runtime, worker, thread)
         with self._lock:
             self._handles[name] = handle
             self._by_runtime[id(worker_runtime)] = handle
@@ -353,10 +353,16 @@ class Lab:
                 return
             handle.status = "killed"
             running = {task_id: run for task_id, _name, run in self._running_on(handle.name)}
-        handle.runtime.killed.set()
         restored: list[str] = []
-        for channel in handle.worker.channels():
-            restored.extend(channel.sever())
+        channels = handle.worker.channels()
+        with ExitStack() as held:
+            # Let a delivery in progress finish (and be reported), then die with the
+            # connection: nothing is received in between.
+            for channel in channels:
+                held.enter_context(channel.delivery_lock)
+            handle.runtime.killed.set()
+            for channel in channels:
+                restored.extend(channel.sever())
         if not quiet:
             lost = [task_id for task_id in running if task_id not in restored]
             for task_id in lost:
@@ -518,7 +524,8 @@ class Lab:
             handle.worker.forget_requests()
             self._forget_handle(handle)
             with self._lock:
-                current = handle.status == "stopping" and handle.epoch == self._epoch
+                # After a restart the name belongs to a newer worker: say nothing about it.
+                current = handle.status == "stopping" and self._handles.get(handle.name) is handle
                 if handle.status == "stopping":
                     handle.status = "stopped"
             if current:
@@ -546,8 +553,6 @@ class Lab:
         """Back to the initial state: fresh workers, empty queue, ledger and results."""
         with self._control:
             self._check_open()
-            with self._lock:
-                self._epoch += 1
             for handle in list(self._handles.values()):
                 self._kill(handle, checkpoint=None, quiet=True)
             self.broker.purge()
