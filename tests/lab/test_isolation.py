@@ -68,3 +68,23 @@ def test_two_labs_do_not_interfere(make_lab: LabFactory) -> None:
     assert lab_b.app.AsyncResult(a_add).state == "PENDING"
     assert lab_a.app.AsyncResult(b_report).state == "PENDING"
     assert lab_b.app.AsyncResult(b_report).state == "SUCCESS"
+
+
+def test_a_closed_lab_leaves_nothing_behind() -> None:
+    """kombu's process-wide caches must not keep a closed lab (and its messages) alive."""
+    import gc
+    import weakref
+
+    from celery_tutor.lab import Lab
+
+    lab = Lab()
+    lab.start()
+    task_id = lab.send("add", (1, 2))
+    assert lab.wait_until(lambda s: s.task(task_id).state == "SUCCESS", 10)
+    lab.crash_worker()
+    lab.restart_worker()
+    lab.close()
+    ref = weakref.ref(lab)
+    del lab
+    gc.collect()
+    assert ref() is None

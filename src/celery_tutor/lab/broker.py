@@ -235,7 +235,7 @@ class Broker:
         """
         kombu.transport._transport_cache.pop(self.transport_cls, None)  # type: ignore[arg-type]
         for group in (kombu.pools.connections, kombu.pools.producers):
-            for key in [k for k in list(group) if isinstance(k, tuple) and self.transport_cls in k]:
+            for key in [k for k in list(group) if isinstance(k, (tuple, list)) and self.transport_cls in k]:
                 pool = dict.pop(group, key, None)
                 if pool is not None:
                     pool.force_close_all()
