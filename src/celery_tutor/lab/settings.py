@@ -63,10 +63,11 @@ def _retry_kwargs(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise LabConfigError(f"expected a mapping such as {{max_retries: 5}}, got {value!r}")
     allowed = {"max_retries": _optional_int(0), "countdown": _seconds}
-    return {key: _pick(allowed, key, "retry_kwargs key")(item) for key, item in value.items()}
+    return {key: pick(allowed, key, "retry_kwargs key")(item) for key, item in value.items()}
 
 
-def _pick(table: Mapping[str, Any], name: Any, what: str) -> Any:
+def pick(table: Mapping[str, Any], name: Any, what: str) -> Any:
+    """Look a name up, or fail with the valid names listed."""
     if not isinstance(name, str) or name not in table:
         raise LabConfigError(f"unknown {what} {name!r}; valid: {', '.join(sorted(table))}")
     return table[name]
@@ -129,35 +130,30 @@ EXCEPTIONS: dict[str, type[BaseException]] = {
 """Exceptions a lab can inject into a task run."""
 
 
-def check_setting(name: Any, value: Any) -> Any:
-    """The checked value of a Celery setting, or :class:`LabConfigError`."""
-    knob = _pick(SETTINGS, name, "setting")
+def _check(table: Mapping[str, Knob], name: Any, value: Any, what: str) -> Any:
+    knob = pick(table, name, what)
     try:
         return knob.check(value)
     except LabConfigError as exc:
         raise LabConfigError(f"{name}: {exc}") from None
+
+
+def check_setting(name: Any, value: Any) -> Any:
+    """The checked value of a Celery setting, or :class:`LabConfigError`."""
+    return _check(SETTINGS, name, value, "setting")
 
 
 def check_task_option(name: Any, value: Any) -> Any:
     """The checked value of a task option, or :class:`LabConfigError`."""
-    knob = _pick(TASK_OPTIONS, name, "task option")
-    try:
-        return knob.check(value)
-    except LabConfigError as exc:
-        raise LabConfigError(f"{name}: {exc}") from None
+    return _check(TASK_OPTIONS, name, value, "task option")
 
 
 def exception_class(name: Any) -> type[BaseException]:
     """The exception class a lab may inject, by name."""
-    return _pick(EXCEPTIONS, name, "exception")
+    return pick(EXCEPTIONS, name, "exception")
 
 
 def make_exception(name: str, task: str) -> BaseException:
     """A fresh instance of an injectable exception, saying where it came from."""
     cls = exception_class(name)
     return cls(f"injected by the lab into {task}")
-
-
-def pick(table: Mapping[str, Any], name: Any, what: str) -> Any:
-    """Look a name up, or fail with the valid names listed."""
-    return _pick(table, name, what)
