@@ -32,6 +32,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("script", type=Path, metavar="SCRIPT.yaml")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     lab_commands.add_parser("tasks", help="list the lab's tasks and their checkpoints")
+
+    check = commands.add_parser(
+        "check",
+        help="check lesson files and report every problem",
+        description="Check lesson files: every problem is reported as file:line:col: message.",
+    )
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="lesson files or folders")
+
+    verify = commands.add_parser(
+        "verify",
+        help="prove every lesson's claims on the real lab",
+        description="Run every predict experiment, lab solution and measurable numeric answer of the "
+        "lessons on a real lab, and check that what each lesson claims really happens.",
+    )
+    verify.add_argument("lesson_ids", nargs="*", metavar="LESSON", help="lesson ids (default: all)")
+    verify.add_argument("--jobs", type=int, default=4, metavar="N", help="labs to run at once (default 4)")
     return parser
 
 
@@ -67,6 +83,43 @@ def _lab_tasks() -> int:
     return 0
 
 
+def _check(paths: list[Path], lessons: Path | None) -> int:
+    from celery_tutor.course.catalog import load_course
+    from celery_tutor.paths import lessons_dir
+
+    targets = paths or [lessons_dir(lessons)]
+    missing = [p for p in targets if not p.exists()]
+    for path in missing:
+        print(f"{path}: no such file or folder", file=sys.stderr)
+    course = load_course([p for p in targets if p.exists()])
+    for problem in course.problems:
+        print(problem, file=sys.stderr)
+    if not course.problems and not missing:
+        print(f"{len(course.lessons)} lesson(s) OK")
+    return 1 if course.problems or missing or not (course.lessons or course.broken) else 0
+
+
+def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
+    from celery_tutor.course.catalog import load_course
+    from celery_tutor.paths import lessons_dir
+    from celery_tutor.verification import verify
+
+    course = load_course([lessons_dir(lessons)])
+    for problem in course.problems:
+        print(problem, file=sys.stderr)
+    unknown = [i for i in lesson_ids if i not in {lesson.id for lesson in course.lessons}]
+    if unknown:
+        known = ", ".join(lesson.id for lesson in course.lessons)
+        print(f"unknown lesson(s): {', '.join(unknown)}; known: {known}", file=sys.stderr)
+        return 1
+    chosen = [lesson for lesson in course.lessons if not lesson_ids or lesson.id in lesson_ids]
+    checks = verify(chosen, jobs=jobs, on_check=lambda check: print(check.line(), flush=True))
+    failed = sum(not check.ok for check in checks)
+    verdict = "all hold" if not failed else f"{failed} FAILED"
+    print(f"verified {len(chosen)} lesson(s), {len(checks)} claims: {verdict}")
+    return 1 if failed or course.problems else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``celery-tutor`` console script."""
     try:
@@ -78,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args.paths, args.lessons)
+    if args.command == "verify":
+        return _verify(args.lesson_ids, args.lessons, args.jobs)
     if args.command == "lab":
         if args.lab_command == "run":
             return _lab_run(args.script, args.json)

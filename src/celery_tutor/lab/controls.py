@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery_tutor.lab import settings
 from celery_tutor.lab.catalog import CATALOG, all_checkpoints
-from celery_tutor.lab.engine import Lab
 from celery_tutor.lab.events import EVENT_KINDS
 from celery_tutor.yaml_source import Node, Pos, Problem
+
+if TYPE_CHECKING:
+    from celery_tutor.lab.engine import Lab
 
 TASK_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REJECTED", "LOST")
 """States a ``wait: {until: {task, state}}`` can wait for (what the lab observed)."""

@@ -710,6 +710,8 @@ class Lab:
     def message_published(self, headers: dict[str, Any]) -> None:
         """A task message reached the queue."""
         retries = int(headers.get("retries") or 0)
+        with self._lock:
+            view = self._state.task(headers["id"])
         self._emit(
             ev.TaskPublished,
             task_id=headers["id"],
@@ -718,6 +720,7 @@ class Lab:
             eta_in=_eta_in(headers),
             by_retry=retries > 0,
             args=str(headers.get("argsrepr") or ""),
+            alias=view.alias if view else None,
         )
 
     def message_acked(self, owner: str | None, headers: dict[str, Any]) -> None:

@@ -55,6 +55,8 @@ class TaskPublished(TaskEvent):
     eta_in: float | None = None
     by_retry: bool = False
     args: str = ""
+    alias: str | None = None
+    """The name the script or lesson gave this task, if any."""
 
     def describe(self) -> str:
         what = "retry message" if self.by_retry else "message"

@@ -8,16 +8,13 @@ run, the gaps between runs, the state Celery stored, and the side-effect ledger.
 from __future__ import annotations
 
 import itertools
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.controls import Until, Wait
-from celery_tutor.lab.engine import Lab, LabStateError
+from celery_tutor.lab.engine import Lab
+from celery_tutor.lab.runner import ScriptRunner
 from celery_tutor.lab.script import Script
-from celery_tutor.lab.settings import LabConfigError
 from celery_tutor.lab.state import LabSnapshot, TaskView
 
 
@@ -121,81 +118,22 @@ class Report:
         return "\n".join(lines)
 
 
-class _Recorder:
-    """Keeps every event and wakes waiters."""
-
-    def __init__(self) -> None:
-        self.events: list[ev.LabEvent] = []
-        self.changed = threading.Condition()
-
-    def __call__(self, event: ev.LabEvent) -> None:
-        with self.changed:
-            self.events.append(event)
-            self.changed.notify_all()
-
-
-def _holds(until: Until, lab: Lab, events: list[ev.LabEvent]) -> bool:
-    task_id = lab.task_id(until.task) if until.task is not None else None
-    if until.event is not None:
-        hits = sum(
-            1 for e in events if e.kind == until.event and (task_id is None or getattr(e, "task_id", None) == task_id)
-        )
-        return hits >= until.count
-    assert task_id is not None
-    return lab.snapshot().task(task_id).state == until.state
-
-
-def _wait(step: Wait, lab: Lab, recorder: _Recorder) -> str | None:
-    if step.seconds is not None:
-        threading.Event().wait(step.seconds)
-        return None
-    assert step.until is not None
-    deadline = time.monotonic() + step.timeout
-    while True:
-        # Never hold the recorder's lock while reading the lab: the lab calls the recorder
-        # under its own lock.
-        with recorder.changed:
-            seen = list(recorder.events)
-        if _holds(step.until, lab, seen):
-            return None
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            now = ""
-            if step.until.task is not None:
-                now = f" (it is {lab.snapshot().task(lab.task_id(step.until.task)).state})"
-            return f"wait timed out after {step.timeout:g}s: {step.until.describe()}{now}"
-        with recorder.changed:
-            if len(recorder.events) == len(seen):
-                recorder.changed.wait(remaining)
-
-
 def run_script(script: Script) -> Report:
     """Run every step on a fresh lab, then report (the lab is closed afterwards)."""
     report = Report(script)
-    recorder = _Recorder()
     lab = Lab(script.lab)
-    lab.subscribe(recorder)
+    runner = ScriptRunner(lab)
     try:
         lab.start()
-        for step in script.steps:
-            where = f"{script.path}:{step.pos.line}"
-            try:
-                if isinstance(step, Wait):
-                    failure = _wait(step, lab, recorder)
-                else:
-                    step.apply(lab)
-                    failure = None
-            except (LabStateError, LabConfigError) as exc:
-                failure = f"{step.control}: {exc}"
-            if failure is not None:
-                report.failures.append(f"{where}: {failure}")
-                break
+        failure = runner.run(script.steps, where=lambda step: f"{script.path}:{step.pos.line}")
+        if failure is not None:
+            report.failures.append(failure)
         snapshot = lab.snapshot()
         report.tasks = _task_reports(snapshot, lab)
         report.ledger = [entry.to_dict() for entry in snapshot.ledger]
-        with recorder.changed:
-            report.events = list(recorder.events)
+        report.events = runner.events
     finally:
+        runner.close()
         lab.close()
     return report
 

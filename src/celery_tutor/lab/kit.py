@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from celery import current_app
-
 from celery_tutor.lab import runtime
 from celery_tutor.lab.runtime import checkpoint
 
@@ -96,6 +94,8 @@ class TaskRef:
         self.spec = spec
 
     def __getattr__(self, attr: str) -> Any:
+        from celery import current_app  # the app of the worker running this thread
+
         runtime.current_run()  # only meaningful inside a lab task
         return getattr(current_app.tasks[self.spec.name], attr)
 

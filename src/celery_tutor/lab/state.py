@@ -241,6 +241,8 @@ class LabState:
                 return
 
     def _on_published(self, e: ev.TaskPublished) -> None:
+        if e.alias is not None and e.task_id not in self._tasks:
+            self.name_task(e.task_id, e.task, e.alias)
         self._names[e.task_id] = e.task
         eta_at = e.at + e.eta_in if e.eta_in is not None else None
         self._ready.append(ReadyMessage(e.task_id, e.task, e.retries, False, eta_at))

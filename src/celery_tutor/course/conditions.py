@@ -1,0 +1,216 @@
+"""Labelled conditions over what happened in the lab, evaluated event by event.
+
+A lesson states its goals and expected observations as a list of conditions, each with
+a label the learner reads next to a live ✓/✗::
+
+    - label: the message came back after the crash
+      event: redelivered
+      task: order                  # an alias from a script, or a task name
+    - label: the card was charged twice
+      ledger: {action: charge, key: order 42, count: 2}
+    - label: Celery stored SUCCESS in the end
+      state: {task: order, is: SUCCESS}
+    - label: killed first, then redelivered
+      sequence: [{event: worker_killed}, {event: redelivered, task: order}]
+    - label: acks_late is on
+      setting: {task_acks_late: true}
+    - label: it never ran a second time
+      not: {event: started, task: order, count: {min: 2}}
+
+:class:`GoalTracker` folds events in one at a time (no Celery, no threads) and answers,
+after each, which conditions hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery_tutor.lab import events as ev
+from celery_tutor.lab.state import LabState
+from celery_tutor.yaml_source import Pos
+
+TASK_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REJECTED", "LOST")
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many: at least ``min``, at most ``max`` (None: no bound)."""
+
+    min: int = 1
+    max: int | None = None
+
+    def accepts(self, n: int) -> bool:
+        """Is ``n`` in range?"""
+        return n >= self.min and (self.max is None or n <= self.max)
+
+    def describe(self) -> str:
+        """For messages."""
+        if self.max == self.min:
+            return f"exactly {self.min}"
+        if self.max is None:
+            return f"at least {self.min}"
+        return f"{self.min} to {self.max}"
+
+
+@dataclass(frozen=True)
+class EventMatch:
+    """Which events count: a kind, optionally about one task, with some field values."""
+
+    kind: str
+    task: str | None = None
+    where: tuple[tuple[str, Any], ...] = ()
+
+    def matches(self, event: ev.LabEvent, aliases: dict[str, str]) -> bool:
+        """Does this event match (aliases map script names to task ids)?"""
+        if event.kind != self.kind:
+            return False
+        if self.task is not None:
+            task_id = aliases.get(self.task)
+            if task_id is not None:
+                if getattr(event, "task_id", None) != task_id:
+                    return False
+            elif getattr(event, "task", None) != self.task:
+                return False
+        return all(getattr(event, name, _MISSING) == value for name, value in self.where)
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Base of all conditions: what the learner reads, and where it was written."""
+
+    label: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class EventCount(Condition):
+    """A number of matching events happened."""
+
+    match: EventMatch
+    count: Count = field(default_factory=Count)
+
+
+@dataclass(frozen=True)
+class TaskState(Condition):
+    """A task is in a state now (as the lab observed it; LOST included)."""
+
+    task: str
+    state: str
+
+
+@dataclass(frozen=True)
+class LedgerCount(Condition):
+    """A side effect happened a number of times."""
+
+    action: str
+    key: str | None
+    count: Count
+
+
+@dataclass(frozen=True)
+class Sequence(Condition):
+    """Events happened in this order (others may come in between)."""
+
+    steps: tuple[EventMatch, ...]
+
+
+@dataclass(frozen=True)
+class SettingIs(Condition):
+    """A Celery setting has a value now."""
+
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Not(Condition):
+    """The inner condition does not hold."""
+
+    inner: Condition
+
+
+class GoalTracker:
+    """Evaluates conditions incrementally as lab events arrive."""
+
+    def __init__(self, conditions: tuple[Condition, ...], settings: dict[str, Any] | None = None) -> None:
+        self.conditions = conditions
+        self._initial_settings = dict(settings or {})
+        self._reset()
+
+    def _reset(self) -> None:
+        self.settings = dict(self._initial_settings)
+        self.state = LabState()
+        self.aliases: dict[str, str] = {}
+        self._counts: dict[int, int] = {}
+        self._progress: dict[int, int] = {}
+        self._ledger: dict[tuple[str, str], int] = {}
+
+    def observe(self, event: ev.LabEvent) -> None:
+        """Fold one event in."""
+        if isinstance(event, ev.LabReset):
+            self._reset()
+        self.state.apply(event)
+        if isinstance(event, ev.TaskPublished) and event.alias is not None:
+            self.aliases[event.alias] = event.task_id
+        elif isinstance(event, ev.ConfigChanged):
+            self.settings.update({k: v for k, v in event.changes.items() if "." not in k})
+        elif isinstance(event, ev.LedgerWritten):
+            self._ledger[(event.action, event.key)] = self._ledger.get((event.action, event.key), 0) + 1
+        for condition in self._all(self.conditions):
+            if isinstance(condition, EventCount) and condition.match.matches(event, self.aliases):
+                self._counts[id(condition)] = self._counts.get(id(condition), 0) + 1
+            elif isinstance(condition, Sequence):
+                done = self._progress.get(id(condition), 0)
+                if done < len(condition.steps) and condition.steps[done].matches(event, self.aliases):
+                    self._progress[id(condition)] = done + 1
+
+    def _all(self, conditions: tuple[Condition, ...]) -> list[Condition]:
+        found: list[Condition] = []
+        for condition in conditions:
+            found.append(condition)
+            if isinstance(condition, Not):
+                found.extend(self._all((condition.inner,)))
+        return found
+
+    def holds(self, condition: Condition) -> bool:
+        """Does one condition hold now?"""
+        if isinstance(condition, EventCount):
+            return condition.count.accepts(self._counts.get(id(condition), 0))
+        if isinstance(condition, Sequence):
+            return self._progress.get(id(condition), 0) == len(condition.steps)
+        if isinstance(condition, TaskState):
+            return self._task_state(condition.task) == condition.state
+        if isinstance(condition, LedgerCount):
+            n = sum(
+                count
+                for (action, key), count in self._ledger.items()
+                if action == condition.action and (condition.key is None or key == condition.key)
+            )
+            return condition.count.accepts(n)
+        if isinstance(condition, SettingIs):
+            return self.settings.get(condition.name) == condition.value
+        if isinstance(condition, Not):
+            return not self.holds(condition.inner)
+        raise TypeError(f"unknown condition {condition!r}")
+
+    def _task_state(self, task: str) -> str | None:
+        snapshot = self.state.snapshot()
+        task_id = self.aliases.get(task)
+        if task_id is not None:
+            view = self.state.task(task_id)
+            return view.state if view else None
+        latest = [view for view in snapshot.tasks if view.task == task]
+        return latest[-1].state if latest else None
+
+    def results(self) -> list[tuple[Condition, bool]]:
+        """Every top-level condition with whether it holds."""
+        return [(condition, self.holds(condition)) for condition in self.conditions]
+
+    @property
+    def satisfied(self) -> bool:
+        """All conditions hold."""
+        return all(self.holds(condition) for condition in self.conditions)
