@@ -38,7 +38,8 @@ class Check:
     def line(self) -> str:
         """One line for the terminal."""
         mark = "ok  " if self.ok else "FAIL"
-        return f"{mark} {self.lesson} / {self.step}: {self.what} ({self.seconds:.1f}s){' - ' + self.detail if self.detail else ''}"
+        detail = f" - {self.detail}" if self.detail else ""
+        return f"{mark} {self.lesson} / {self.step}: {self.what} ({self.seconds:.1f}s){detail}"
 
 
 def initial_settings(lesson: Lesson) -> dict[str, object]:
@@ -155,9 +156,9 @@ def measure(lesson: Lesson, question: Question) -> float:
     alias, retry = spec.retry_countdown
     task_id = tracker.aliases.get(alias)
     for event in events:
-        if isinstance(event, ev.RetryScheduled) and event.attempt == retry:
-            if (task_id is not None and event.task_id == task_id) or (task_id is None and event.task == alias):
-                return event.countdown
+        ours = event.task_id == task_id if task_id is not None else getattr(event, "task", None) == alias
+        if isinstance(event, ev.RetryScheduled) and event.attempt == retry and ours:
+            return event.countdown
     raise RuntimeError(f"no retry {retry} of {alias} happened")
 
 
