@@ -156,8 +156,9 @@ def measure(lesson: Lesson, question: Question) -> float:
     alias, retry = spec.retry_countdown
     task_id = tracker.aliases.get(alias)
     for event in events:
-        ours = event.task_id == task_id if task_id is not None else getattr(event, "task", None) == alias
-        if isinstance(event, ev.RetryScheduled) and event.attempt == retry and ours:
+        if not isinstance(event, ev.RetryScheduled) or event.attempt != retry:
+            continue
+        if event.task_id == task_id if task_id is not None else event.task == alias:
             return event.countdown
     raise RuntimeError(f"no retry {retry} of {alias} happened")
 
