@@ -16,6 +16,11 @@ import pytest
         ("celery_tutor.lab.state", ("textual", "celery", "kombu")),
         ("celery_tutor.yaml_source", ("textual", "celery", "kombu")),
         ("celery_tutor.cli", ("textual", "celery")),
+        ("celery_tutor.course.loader", ("textual", "celery", "kombu")),
+        ("celery_tutor.course.grading", ("textual", "celery", "kombu")),
+        ("celery_tutor.course.conditions", ("textual", "celery", "kombu")),
+        ("celery_tutor.course.catalog", ("textual", "celery", "kombu")),
+        ("celery_tutor.verification", ("textual",)),
     ],
 )
 def test_module_does_not_import(module: str, forbidden: tuple[str, ...]) -> None:

@@ -1,0 +1,81 @@
+"""Lesson files load into the model; broken ones are listed with their problems, not hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from celery_tutor.cli import main
+from celery_tutor.course.catalog import load_course
+from celery_tutor.course.conditions import EventCount, Sequence, TaskState
+from celery_tutor.course.loader import load_lesson
+from celery_tutor.course.model import LabStep, PredictStep, QuizStep, ReadStep
+from celery_tutor.lab.controls import Crash, Send
+from celery_tutor.paths import bundled_lessons
+
+LESSONS = bundled_lessons()
+SHIPPED = sorted(LESSONS.glob("*.yaml"))
+
+
+def test_the_first_lesson_loads_into_the_model() -> None:
+    lesson = load_lesson(LESSONS / "01-acknowledgement.yaml")
+    assert lesson.id == "acknowledgement"
+    assert lesson.lab.tasks == ("generate_report", "add")
+    keys = [control.key for control in lesson.controls]
+    assert keys == ["s", "r", "k", "w"]
+    assert isinstance(lesson.controls[0].action, Send) and lesson.controls[0].label == "send add(2, 3)"
+    assert isinstance(lesson.controls[2].action, Crash)
+    kinds = [type(step) for step in lesson.steps]
+    assert kinds == [ReadStep, LabStep, PredictStep, QuizStep]
+    lab = lesson.step("send-one")
+    assert isinstance(lab, LabStep) and len(lab.hints) == 2
+    assert [type(c) for c in lab.goal] == [EventCount, EventCount, TaskState]
+    predict = lesson.step("predict-prefetch")
+    assert isinstance(predict, PredictStep)
+    assert [c.correct for c in predict.choices] == [False, True, False]
+    assert all(isinstance(c, Sequence) for c in predict.expect)
+    quiz = lesson.step("quiz")
+    assert isinstance(quiz, QuizStep)
+    assert [q.kind for q in quiz.questions] == ["single", "true_false", "ordering", "numeric"]
+    numeric = quiz.questions[3]
+    assert numeric.answer == 4 and numeric.tolerance == 0 and numeric.measure is not None
+    assert numeric.feedback[5.0].startswith("The running task was acked")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_lesson_checks_clean(path: Path) -> None:
+    lesson = load_lesson(path)
+    assert any(isinstance(step, (PredictStep, LabStep)) for step in lesson.steps)
+    assert any(isinstance(step, QuizStep) for step in lesson.steps)
+
+
+def test_the_course_has_the_curriculum_in_order() -> None:
+    course = load_course([LESSONS])
+    assert course.broken == ()
+    assert len(course.lessons) >= 1
+    assert sum(lesson.minutes for lesson in course.lessons) <= 90
+
+
+def test_a_broken_lesson_is_listed_with_its_problems(tmp_path: Path) -> None:
+    (tmp_path / "01-good.yaml").write_text((LESSONS / "01-acknowledgement.yaml").read_text())
+    (tmp_path / "02-bad.yaml").write_text("schema: 1\nid: bad\n")
+    (tmp_path / "03-same-id.yaml").write_text((LESSONS / "01-acknowledgement.yaml").read_text())
+    course = load_course([tmp_path])
+    assert [lesson.id for lesson in course.lessons] == ["acknowledgement"]
+    broken = {Path(b.path).name: [str(p) for p in b.problems] for b in course.broken}
+    assert broken["02-bad.yaml"][0] == f"{tmp_path / '02-bad.yaml'}:1:1: lesson: missing required key 'title'"
+    assert broken["03-same-id.yaml"] == [
+        f"{tmp_path / '03-same-id.yaml'}:2:1: id: 'acknowledgement' is already the id of {tmp_path / '01-good.yaml'}"
+    ]
+
+
+def test_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    assert "lesson(s) OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema: 2\n")
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:1:9: schema: this version of celery-tutor reads schema 1, not 2" in err
+    assert main(["check", str(tmp_path / "missing.yaml")]) == 1
