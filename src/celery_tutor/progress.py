@@ -54,8 +54,12 @@ class Progress:
     last_lesson: str | None = None
 
     def lesson(self, lesson_id: str) -> LessonProgress:
-        """A lesson's progress (created empty when first asked for)."""
+        """A lesson's progress, to change (created empty when first asked for)."""
         return self.lessons.setdefault(lesson_id, LessonProgress())
+
+    def peek(self, lesson_id: str) -> LessonProgress:
+        """A lesson's progress, to read (nothing is created)."""
+        return self.lessons.get(lesson_id) or LessonProgress()
 
     def reset(self, lesson_id: str | None = None) -> None:
         """Forget one lesson, or everything."""

@@ -1,16 +1,22 @@
-"""The app starts, shows where to begin, and quits on q."""
+"""The app opens on the lesson list, and quits on q."""
 
 from __future__ import annotations
 
-from textual.widgets import Markdown
+from collections.abc import Callable
+
+from textual.widgets import OptionList
 
 from celery_tutor.ui.app import TutorApp
+from celery_tutor.ui.screens.catalog import CatalogScreen
 
 
-async def test_app_starts_and_quits_on_q() -> None:
-    app = TutorApp()
+async def test_app_opens_on_the_catalog_and_quits_on_q(make_app: Callable[..., TutorApp]) -> None:
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        markdown = app.query_one(Markdown)
-        assert "celery-tutor lab run" in markdown.source
+        await pilot.pause()
+        assert isinstance(app.screen, CatalogScreen)
+        lessons = app.screen.query_one("#lessons", OptionList)
+        assert lessons.option_count == len(app.course.lessons) + len(app.course.broken)
+        assert "Acknowledgement" in str(lessons.get_option_at_index(0).prompt)
         await pilot.press("q")
     assert app.return_code == 0

@@ -1,34 +1,42 @@
-"""The ``celery-tutor`` Textual app (for now, a welcome screen: the course comes next)."""
+"""The ``celery-tutor`` Textual app: lessons, a live lab, progress that is kept."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Markdown
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Static
 
-WELCOME = """\
-# celery-tutor
+from celery_tutor.course.catalog import Course, load_course
+from celery_tutor.course.model import Lesson
+from celery_tutor.paths import data_dir, lessons_dir
+from celery_tutor.progress import LoadResult, Progress, ProgressStore
+from celery_tutor.ui.screens.catalog import CatalogScreen
+from celery_tutor.ui.screens.help import HelpScreen
 
-Learn how Celery keeps work safe, or loses it: acknowledgement, early and late acks,
-idempotence and retries, on a **real Celery worker** running inside this app.
+MIN_WIDTH = 80
+MIN_HEIGHT = 24
 
-The lessons are on their way. The lab already works from the command line:
 
-```
-celery-tutor lab tasks                         # the lab's tasks and checkpoints
-celery-tutor lab run examples/late-ack-crash.yaml
-```
+class TooSmall(Screen[None]):
+    """Shown instead of a broken layout while the terminal is below the minimum size."""
 
-Each example crashes, fails or retries a real worker and reports what happened:
-how many times each task ran, whether a run was a redelivery, the state Celery
-stored, and the side effects (the ledger).
+    def compose(self) -> Iterable[Static]:
+        yield Static(id="too-small")
 
-Press **q** to quit.
-"""
+    def show_size(self, width: int, height: int) -> None:
+        """Say what is needed and what there is."""
+        self.query_one("#too-small", Static).update(
+            f"The terminal is too small for celery-tutor.\n\nIt needs at least {MIN_WIDTH}×{MIN_HEIGHT}; "
+            f"this one is {width}×{height}.\n\nMake the window bigger (q quits)."
+        )
 
 
 class TutorApp(App[int]):
@@ -36,16 +44,93 @@ class TutorApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "celery-tutor"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help"),
+        Binding("f1", "help", "Help", show=False),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with VerticalScroll(id="welcome"):
-            yield Markdown(WELCOME)
-        yield Footer()
+    def __init__(self, course: Course, store: ProgressStore, loaded: LoadResult | None = None) -> None:
+        super().__init__()
+        self.course = course
+        self.store = store
+        loaded = loaded or store.load()
+        self.progress: Progress = loaded.progress
+        self.notice = loaded.notice
+        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celery-tutor-save")
+        self._too_small: TooSmall | None = None
+
+    def on_mount(self) -> None:
+        self.push_screen(CatalogScreen())
+        if self.notice:
+            self.notify(self.notice, title="progress", severity="warning", timeout=15)
+        self._check_size(self.size.width, self.size.height)
+
+    def on_resize(self, event: Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        if small and self._too_small is None:
+            self._too_small = TooSmall()
+            self.push_screen(self._too_small)
+        if self._too_small is not None:
+            if small:
+                self._too_small.show_size(width, height)
+            else:
+                screen, self._too_small = self._too_small, None
+                if self.screen is screen:
+                    self.pop_screen()
+
+    def save_progress(self) -> None:
+        """Write the progress in the background, one write at a time, in order."""
+        snapshot = copy.deepcopy(self.progress)
+        self._saver.submit(self._save, snapshot)
+
+    def _save(self, progress: Progress) -> None:
+        try:
+            self.store.save(progress)
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"Could not save your progress: {exc}", severity="error")
+
+    def open_lesson(self, lesson: Lesson) -> None:
+        """Open a lesson where the learner left it."""
+        from celery_tutor.ui.screens.lesson import LessonScreen
+
+        current = self.progress.peek(lesson.id).current
+        self.push_screen(LessonScreen.for_lesson(lesson)(lesson, start_at=current))
+
+    def open_sandbox(self) -> None:
+        """Open the free lab."""
+        from celery_tutor.ui.screens.sandbox import SandboxScreen
+
+        self.push_screen(SandboxScreen())
+
+    def action_help(self) -> None:
+        """Show every key."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for number, lesson in enumerate(self.course.lessons, 1):
+            title = f"Open lesson {number}: {lesson.title}"
+            yield SystemCommand(title, lesson.summary, lambda chosen=lesson: self.open_lesson(chosen))
+        yield SystemCommand("Open the sandbox", "a free lab with every control", self.open_sandbox)
+        yield SystemCommand("Help", "every key, and what the lab panel shows", self.action_help)
+
+    def on_unmount(self) -> None:
+        self._saver.shutdown(wait=True)
+
+
+def make_app(lessons: Path | None = None, data: Path | None = None) -> TutorApp:
+    """The app with its course and progress store (the CLI and the tests build it here)."""
+    course = load_course([lessons_dir(lessons)])
+    return TutorApp(course, ProgressStore(data_dir(data)))
 
 
 def run_app(lessons: Path | None = None, data_dir: Path | None = None) -> int:
     """Run the app until the learner quits; returns the exit code."""
-    result = TutorApp().run()
+    result = make_app(lessons, data_dir).run()
     return result or 0

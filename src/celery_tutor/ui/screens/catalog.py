@@ -1,0 +1,209 @@
+"""The lesson list: progress at a glance, and where to continue. Broken lessons show why."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from celery_tutor.course.catalog import BrokenLesson
+from celery_tutor.course.model import Lesson
+
+if TYPE_CHECKING:
+    from celery_tutor.ui.app import TutorApp
+
+MARKS = {"done": "✓", "started": "◐", "new": "○"}
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+        Binding("escape", "answer(False)", "No", show=False),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Text.assemble(self.question, "\n\n", ("y", "bold reverse"), " yes   ", ("n", "bold reverse"), " no"),
+            id="confirm",
+        )
+
+    def action_answer(self, answer: bool) -> None:
+        """Close with the answer."""
+        self.dismiss(answer)
+
+
+class CatalogScreen(Screen[None]):
+    """The lessons in order."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "continue", "Continue"),
+        Binding("s", "sandbox", "Sandbox"),
+        Binding("r", "reset_lesson", "Reset lesson"),
+        Binding("R", "reset_all", "Reset all"),
+    ]
+
+    @property
+    def tutor(self) -> TutorApp:
+        """The app, typed."""
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="continue")
+        with Horizontal(id="catalog"):
+            yield OptionList(id="lessons")
+            yield Static(id="details")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "celery-tutor"
+        self.sub_title = "how Celery keeps work safe, or loses it"
+        self.refresh_list()
+        self.query_one("#lessons", OptionList).focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_list()
+
+    def _entries(self) -> list[Lesson | BrokenLesson]:
+        course = self.tutor.course
+        entries: list[Lesson | BrokenLesson] = [*course.lessons, *course.broken]
+        return sorted(entries, key=lambda e: e.path)
+
+    def _status(self, lesson: Lesson) -> str:
+        return self.tutor.progress.peek(lesson.id).status([step.id for step in lesson.steps])
+
+    def refresh_list(self) -> None:
+        """Redraw the list and the continue line from the progress."""
+        options = self.query_one("#lessons", OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        for number, entry in enumerate(self._entries(), 1):
+            if isinstance(entry, Lesson):
+                status = self._status(entry)
+                line = Text.assemble(f"{MARKS[status]} {number}. {entry.title}", (f"  {entry.minutes} min", "dim"))
+                options.add_option(Option(line, id=f"lesson:{entry.id}"))
+            else:
+                name = entry.path.rsplit("/", 1)[-1]
+                line = Text.assemble(("⚠ ", "bold yellow"), f"{number}. {name}", ("  cannot be opened", "dim"))
+                options.add_option(Option(line, id=f"broken:{entry.path}"))
+        options.highlighted = highlighted if highlighted is not None else self._continue_index()
+        last = self._continue_lesson()
+        text = Text()
+        if last is not None:
+            text.append("Continue where you left off: ", style="bold")
+            text.append(f"{last.title}  ")
+            text.append("[c]", style="bold reverse")
+        else:
+            text.append("Pick a lesson and press Enter. ", style="bold")
+            text.append("[s]", style="bold reverse")
+            text.append(" opens the sandbox; ")
+            text.append("[?]", style="bold reverse")
+            text.append(" shows every key.")
+        self.query_one("#continue", Static).update(text)
+        self._show_details()
+
+    def _continue_lesson(self) -> Lesson | None:
+        progress = self.tutor.progress
+        lessons = self.tutor.course.lessons
+        if progress.last_lesson is not None:
+            for lesson in lessons:
+                if lesson.id == progress.last_lesson and self._status(lesson) != "done":
+                    return lesson
+        if not progress.lessons:
+            return None
+        return next((lesson for lesson in lessons if self._status(lesson) != "done"), None)
+
+    def _continue_index(self) -> int:
+        last = self._continue_lesson()
+        entries = self._entries()
+        return next((i for i, e in enumerate(entries) if e is last), 0)
+
+    def _selected(self) -> Lesson | BrokenLesson | None:
+        index = self.query_one("#lessons", OptionList).highlighted
+        entries = self._entries()
+        return entries[index] if index is not None and index < len(entries) else None
+
+    @on(OptionList.OptionHighlighted)
+    def _show_details(self) -> None:
+        entry = self._selected()
+        details = self.query_one("#details", Static)
+        if entry is None:
+            details.update("No lessons found.")
+            return
+        if isinstance(entry, BrokenLesson):
+            text = Text(f"{entry.path}\n\nThis lesson file has problems:\n", style="bold")
+            for problem in entry.problems[:8]:
+                text.append(f"  {problem.pos.line}:{problem.pos.col}: {problem.message}\n", style="")
+            if len(entry.problems) > 8:
+                text.append(f"  …and {len(entry.problems) - 8} more (celery-tutor check)\n", style="")
+            details.update(text)
+            return
+        steps = [step.id for step in entry.steps]
+        lesson_progress = self.tutor.progress.peek(entry.id)
+        done = sum(1 for step_id in steps if lesson_progress.steps.get(step_id) and lesson_progress.steps[step_id].done)
+        status = {"done": "✓ done", "started": "◐ started", "new": "○ not started"}[self._status(entry)]
+        text = Text.assemble((entry.title, "bold"), "\n\n", entry.summary, "\n\n")
+        text.append(f"{status}: {done} of {len(steps)} steps · about {entry.minutes} minutes\n")
+        if entry.concepts:
+            text.append(f"concepts: {', '.join(entry.concepts)}\n", style="dim")
+        text.append("\nEnter opens it.", style="italic")
+        details.update(text)
+
+    @on(OptionList.OptionSelected, "#lessons")
+    def _open(self) -> None:
+        entry = self._selected()
+        if isinstance(entry, Lesson):
+            self.tutor.open_lesson(entry)
+        elif isinstance(entry, BrokenLesson):
+            self.notify("Fix the problems listed on the right (celery-tutor check shows them too).", severity="warning")
+
+    def action_continue(self) -> None:
+        """Open the lesson to continue."""
+        lesson = self._continue_lesson() or (self.tutor.course.lessons[0] if self.tutor.course.lessons else None)
+        if lesson is not None:
+            self.tutor.open_lesson(lesson)
+
+    def action_sandbox(self) -> None:
+        """Open the free lab."""
+        self.tutor.open_sandbox()
+
+    def action_reset_lesson(self) -> None:
+        """Forget the highlighted lesson's progress (after a yes)."""
+        entry = self._selected()
+        if not isinstance(entry, Lesson):
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.tutor.progress.reset(entry.id)
+                self.tutor.save_progress()
+                self.refresh_list()
+                self.notify(f"Progress of '{entry.title}' reset.")
+
+        self.app.push_screen(Confirm(f"Forget your progress in '{entry.title}'?"), done)
+
+    def action_reset_all(self) -> None:
+        """Forget all progress (after a yes)."""
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.tutor.progress.reset()
+                self.tutor.save_progress()
+                self.refresh_list()
+                self.notify("All progress reset.")
+
+        self.app.push_screen(Confirm("Forget your progress in every lesson?"), done)

@@ -1,0 +1,68 @@
+"""Help: every key, and what the lab panel shows."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# Help
+
+**Everywhere**: `?` or `F1` this help · `ctrl+p` command palette (lessons, sandbox,
+themes) · `q` quit (also `ctrl+c`).
+
+**Lesson list**: `↑`/`↓` choose · `Enter` open · `c` continue where you left off ·
+`s` sandbox · `r` reset the highlighted lesson's progress · `R` reset all progress.
+
+**In a lesson**: `n` next step (or next question) · `p` previous step · `h` next hint ·
+`ctrl+o` replay the solution on the lab · `ctrl+r` reset the lab · `l` or `Esc` back to
+the lessons. The lesson's own controls are listed under the lab with their keys, like
+`[s] send …` or `[a] task_acks_late: off`.
+
+**Answering**: `↑`/`↓` and `Enter` pick an answer. For several answers, `Enter` ticks
+☑ each one, then pick *check my answer*. To order items, pick them first to last.
+Numbers: type, then `Enter`.
+
+## The lab panel
+
+- **READY → UNACKED → RUNNING → DONE**: every message, by name. *Ready* messages wait in
+  the queue. *Unacked* ones are held by a worker (prefetched, or waiting for an ETA ⏲):
+  if the worker dies, the broker gives them back. *Running* shows the checkpoint the
+  task reached last. ↻ marks a redelivered message.
+- **Worker**: ● alive, … stopping (warm shutdown), ○ stopped, ✗ KILLED; how many tasks
+  it runs and how many messages it holds unacked.
+- **Retries**: ⏲ a retry waiting for its ETA, with a live countdown and "retry n of max".
+- **Ledger**: side effects in the outside world (charges, emails, uploads). A repeated
+  one is marked ×2 DUPLICATE.
+- **Timeline**: everything that happened, in order.
+
+Killing the **worker** drops its connection: the broker requeues every unacked message.
+Killing only the **pool child** is what the OOM killer does: the worker lives on and
+reports WorkerLostError.
+
+`Esc`, `q` or `?` closes this help.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and the lab panel explained."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("q", "close", "Close", show=False),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("f1", "close", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP)
+
+    def action_close(self) -> None:
+        """Back to where the learner was."""
+        self.dismiss(None)

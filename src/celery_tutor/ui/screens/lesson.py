@@ -1,0 +1,556 @@
+"""A lesson: the current step beside the live lab, the task's real source, and the controls."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Collapsible, Footer, Header, Input, Markdown, OptionList, Static
+
+from celery_tutor.course.conditions import GoalTracker
+from celery_tutor.course.grading import grade
+from celery_tutor.course.model import Control, LabStep, Lesson, PredictStep, Question, QuizStep, ReadStep, Step
+from celery_tutor.lab import settings as lab_settings
+from celery_tutor.lab.catalog import CATALOG
+from celery_tutor.lab.events import ConfigChanged, LabEvent, LabReset
+from celery_tutor.progress import StepProgress
+from celery_tutor.ui.bridge import LabBridge
+from celery_tutor.ui.lab_session import LabSession
+from celery_tutor.ui.widgets.lab_panel import LabPanel
+from celery_tutor.ui.widgets.steps import ChoiceList, Notice, checklist
+
+if TYPE_CHECKING:
+    from celery_tutor.lab.engine import LabConfig
+    from celery_tutor.ui.app import TutorApp
+
+
+def initial_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Every setting as the lab starts: Celery's defaults, then the lesson's."""
+    values = {name: knob.default for name, knob in lab_settings.SETTINGS.items()}
+    values.update(settings)
+    return values
+
+
+class LabScreen(Screen[None]):
+    """A screen with a live lab and controls on keys (the base of lessons and the sandbox)."""
+
+    CSS_PATH = Path(__file__).with_name("lesson.tcss")
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "reset_lab", "Reset lab"),
+        Binding("l", "lessons", "Lessons"),
+        Binding("escape", "lessons", "Lessons", show=False),
+    ]
+    controls: tuple[Control, ...] = ()
+    lab_config: LabConfig | None = None
+    start_settings: dict[str, Any] = {}  # noqa: RUF012  (replaced per instance)
+    source_task: str | None = None
+
+    @classmethod
+    def with_controls(cls, controls: tuple[Control, ...]) -> list[BindingType]:
+        """Key bindings for a set of controls (each runs ``action_control``)."""
+        return [Binding(c.key, f"control({c.key!r})", c.label, show=False) for c in controls]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session = LabSession(self, self.lab_config)
+        self.settings_now = dict(self.start_settings)
+
+    @property
+    def tutor(self) -> TutorApp:
+        """The app, typed."""
+        return self.app  # type: ignore[return-value]
+
+    def compose_lab(self) -> ComposeResult:
+        """The right-hand side: the lab and its controls."""
+        with Vertical(id="lab-pane"):
+            yield LabPanel(id="lab")
+            yield Static(id="controls")
+
+    def compose_source(self) -> ComposeResult:
+        """The real source of the lesson's main task, as it runs."""
+        if self.source_task is None:
+            return
+        spec = CATALOG[self.source_task]
+        with Collapsible(title=f"the code that runs: {spec.name}", collapsed=False, id="source"):
+            yield Static(Syntax(spec.source, "python", line_numbers=False, word_wrap=True), id="source-code")
+
+    def on_mount(self) -> None:
+        self.session.start()
+        self.set_interval(0.25, self._tick)
+        self._show_controls()
+
+    def on_unmount(self) -> None:
+        self.session.close()
+
+    # -- lab feed -----------------------------------------------------------------------
+
+    def on_lab_bridge_activity(self, _: LabBridge.Activity | None = None) -> None:
+        """Take in every lab event queued since the last batch."""
+        events = self.session.bridge.drain()
+        if not events:
+            return
+        panel = self.query_one(LabPanel)
+        for event in events:
+            if isinstance(event, LabReset):
+                panel.clear_timeline()
+                self.settings_now = dict(self.start_settings)
+            elif isinstance(event, ConfigChanged):
+                self.settings_now.update({k: v for k, v in event.changes.items() if "." not in k})
+        panel.add_events(events)
+        self.observe(events)
+        panel.show(self.session.snapshot(), self.session.now())
+        self._show_controls()
+
+    def observe(self, events: list[LabEvent]) -> None:
+        """Subclasses fold events into their goals."""
+
+    def _tick(self) -> None:
+        snapshot = self.session.snapshot()
+        if snapshot is not None and any(t.state == "RETRY" for t in snapshot.tasks):
+            self.query_one(LabPanel).show(snapshot, self.session.now())
+
+    def on_lab_session_ready(self, _: LabSession.Ready) -> None:
+        """The lab is consuming."""
+        self.query_one(LabPanel).show(self.session.snapshot(), self.session.now())
+        self.lab_ready()
+
+    def lab_ready(self) -> None:
+        """Subclasses start what waited for the lab."""
+
+    def on_lab_session_failed(self, message: LabSession.Failed) -> None:
+        """The lab reported a problem: show it, carry on."""
+        self.notify(message.what, title="lab", severity="warning")
+
+    # -- controls -----------------------------------------------------------------------
+
+    def _show_controls(self) -> None:
+        text = Text()
+        for control in self.controls:
+            label = control.label
+            if control.toggle is not None:
+                state = "ON" if self.settings_now.get(control.toggle) else "off"
+                label = f"{control.toggle}: {state}"
+            text.append(f"[{control.key}]", style="bold reverse")
+            text.append(f" {label}   ")
+        text.append("[^r]", style="bold reverse")
+        text.append(" reset the lab")
+        self.query_one("#controls", Static).update(text)
+
+    def action_control(self, key: str) -> None:
+        """Press a lesson control."""
+        control = next((c for c in self.controls if c.key == key), None)
+        if control is None:
+            return
+        if control.toggle is not None:
+            name = control.toggle
+            value = not self.settings_now.get(name, False)
+            self.session.call("toggle", lambda lab: lab.configure(**{name: value}))
+            self.notify(f"{name} → {value}: the worker restarts to apply it", timeout=3)
+        elif control.action is not None:
+            self.session.control(control.action)
+
+    def action_reset_lab(self) -> None:
+        """Back to the lab's starting point."""
+        self.session.call("reset", lambda lab: lab.reset())
+
+    def action_lessons(self) -> None:
+        """Back to the lesson list."""
+        self.app.pop_screen()
+
+
+class LessonScreen(LabScreen):
+    """One lesson, step by step."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "next_step", "Next"),
+        Binding("p", "previous_step", "Prev"),
+        Binding("h", "hint", "Hint"),
+        Binding("ctrl+o", "solution", "Solution"),
+    ]
+
+    @classmethod
+    def for_lesson(cls, lesson: Lesson) -> type[LessonScreen]:
+        """A screen class whose key bindings include this lesson's controls."""
+        return type(f"LessonScreen_{lesson.id}", (cls,), {"BINDINGS": cls.with_controls(lesson.controls)})
+
+    def __init__(self, lesson: Lesson, start_at: str | None = None) -> None:
+        from celery_tutor.lab.engine import LabConfig
+
+        self.lesson = lesson
+        self.controls = lesson.controls
+        self.lab_config = LabConfig(
+            dict(lesson.lab.settings), {k: dict(v) for k, v in lesson.lab.task_options.items()}, lesson.lab.workers
+        )
+        self.start_settings = initial_settings(lesson.lab.settings)
+        self.source_task = lesson.lab.tasks[0] if lesson.lab.tasks else None
+        super().__init__()
+        ids = [step.id for step in lesson.steps]
+        self.index = ids.index(start_at) if start_at in ids else 0
+        self.tracker: GoalTracker | None = None
+        self.phase = ""
+        self.choice: int | None = None
+        self.hints_shown = 0
+        self.question_index = 0
+        self.quiz_marks: list[str] = []
+        self.order: list[int] = []
+        self.shuffled: list[str] = []
+        self.quiz_results: dict[str, bool] = {}
+        self._pending_lab_entry = False
+        self._extra_box = Vertical(classes="step-extra")
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with VerticalScroll(id="step-pane"):
+                yield Static(id="step-title")
+                yield Markdown(id="step-text")
+                yield self._extra_box
+                yield from self.compose_source()
+            yield from self.compose_lab()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.title = self.lesson.title
+        self.enter_step()
+
+    @property
+    def step(self) -> Step:
+        """The current step."""
+        return self.lesson.steps[self.index]
+
+    def _progress(self) -> StepProgress:
+        lesson = self.tutor.progress.lesson(self.lesson.id)
+        return lesson.steps.setdefault(self.step.id, StepProgress())
+
+    def _save(self) -> None:
+        lesson = self.tutor.progress.lesson(self.lesson.id)
+        lesson.current = self.step.id
+        self.tutor.progress.last_lesson = self.lesson.id
+        self.tutor.save_progress()
+
+    # -- steps --------------------------------------------------------------------------
+
+    def enter_step(self) -> None:
+        """Show the current step from its beginning."""
+        step = self.step
+        self.tracker = None
+        self.phase = ""
+        self.choice = None
+        self.hints_shown = 0
+        self.question_index = 0
+        kind = type(step).__name__.removesuffix("Step").lower()
+        done = " ✓ done" if self._progress().done else ""
+        self.query_one("#step-title", Static).update(
+            Text(f"Step {self.index + 1} of {len(self.lesson.steps)} · {kind}{done}", style="bold")
+        )
+        self._extra()
+        if isinstance(step, ReadStep):
+            self._set_text(step.body)
+            self._progress().done = True
+        elif isinstance(step, PredictStep):
+            self._enter_predict(step)
+        elif isinstance(step, LabStep):
+            self._enter_lab(step)
+        else:
+            self._enter_quiz(step)
+        self.query_one("#step-pane", VerticalScroll).scroll_home(animate=False)
+        self._save()
+
+    def _set_text(self, markdown: str) -> None:
+        self.query_one("#step-text", Markdown).update(markdown)
+
+    def _extra(self, *widgets: Any) -> None:
+        """Replace what the step shows under its text (a new box: ids inside stay unique)."""
+        old, self._extra_box = self._extra_box, Vertical(*widgets, classes="step-extra")
+        self.query_one("#step-pane", VerticalScroll).mount(self._extra_box, after=old)
+        old.remove()
+
+    def action_next_step(self) -> None:
+        """Go on (inside a quiz: the next question)."""
+        step = self.step
+        if isinstance(step, QuizStep) and self.phase == "answered" and self.question_index + 1 < len(step.questions):
+            self.question_index += 1
+            self._show_question()
+            return
+        if self.index + 1 < len(self.lesson.steps):
+            self.index += 1
+            self.enter_step()
+        else:
+            self._save()
+            self.notify("That was the last step of this lesson.", title=self.lesson.title)
+            self.app.pop_screen()
+
+    def action_previous_step(self) -> None:
+        """Go back one step."""
+        if self.index > 0:
+            self.index -= 1
+            self.enter_step()
+
+    # -- predict ------------------------------------------------------------------------
+
+    def _enter_predict(self, step: PredictStep) -> None:
+        self._set_text(step.question)
+        self.phase = "ask"
+        self.tracker = GoalTracker(step.expect, dict(self.start_settings))
+        choices = ChoiceList([c.text for c in step.choices], id="choices")
+        self._extra(Notice("Lock in your prediction: ↑/↓ and Enter. Then the lab runs the experiment."), choices)
+        choices.focus()
+
+    def _predict_chosen(self, index: int) -> None:
+        step = self.step
+        assert isinstance(step, PredictStep)
+        if self.phase != "ask":
+            return
+        self.phase = "running"
+        self.choice = index
+        self.tracker = GoalTracker(step.expect, dict(self.start_settings))
+        self._extra(
+            Notice(
+                Text.assemble(
+                    ("You predict: ", "bold"),
+                    step.choices[index].text,
+                    "\n\nThe lab is running the experiment… watch the panel.",
+                )
+            )
+        )
+        self.session.run_script("experiment", step.experiment)
+
+    def _predict_done(self, failure: str | None) -> None:
+        step = self.step
+        assert isinstance(step, PredictStep) and self.tracker is not None and self.choice is not None
+        self.phase = "result"
+        choice = step.choices[self.choice]
+        verdict = ("✓ Your prediction was right.", "green") if choice.correct else ("✗ Not what happened.", "red")
+        text = Text.assemble(("You predicted: ", "bold"), choice.text, "\n", (verdict[0], f"bold {verdict[1]}"))
+        if choice.feedback:
+            text.append(f"\n{choice.feedback}")
+        widgets: list[Any] = [Notice(text), Notice(checklist(self.tracker.results(), "What happened in the lab:"))]
+        if failure:
+            widgets.append(Notice(Text(f"The experiment stopped early: {failure}", style="yellow")))
+        widgets.append(Markdown(step.explain))
+        widgets.append(Notice(Text("Press n for the next step.", style="italic")))
+        self._extra(*widgets)
+        progress = self._progress()
+        if not progress.done:
+            progress.done = True
+            progress.correct = choice.correct
+        self._save()
+
+    # -- lab ----------------------------------------------------------------------------
+
+    def _enter_lab(self, step: LabStep) -> None:
+        self._set_text(step.body)
+        self.phase = "working"
+        self.tracker = GoalTracker(step.goal, dict(self.start_settings))
+        self._show_goal()
+        if self.session.lab is None:
+            self._pending_lab_entry = True
+        else:
+            self.session.run_script("setup", step.setup)
+
+    def lab_ready(self) -> None:
+        if self._pending_lab_entry and isinstance(self.step, LabStep):
+            self._pending_lab_entry = False
+            self.session.run_script("setup", self.step.setup)
+
+    def _show_goal(self) -> None:
+        step = self.step
+        assert isinstance(step, LabStep) and self.tracker is not None
+        widgets: list[Any] = [Notice(checklist(self.tracker.results(), "Goal:"))]
+        if self.hints_shown:
+            for number, hint in enumerate(step.hints[: self.hints_shown], 1):
+                widgets.append(Notice(Text(f"Hint {number} of {len(step.hints)}: {hint}", style="italic")))
+        if self.phase == "done":
+            widgets.append(Notice(Text("✓ Goal reached.", style="bold green")))
+            widgets.append(Markdown(step.explain))
+            widgets.append(Notice(Text("Press n for the next step.", style="italic")))
+        else:
+            more = f"h: hint ({self.hints_shown} of {len(step.hints)} shown)" if step.hints else ""
+            widgets.append(
+                Notice(Text(f"Use the controls below the lab.  {more}  ^o: replay the solution", style="dim"))
+            )
+        self._extra(*widgets)
+
+    def action_hint(self) -> None:
+        """Show the next hint of a lab step."""
+        step = self.step
+        if not isinstance(step, LabStep):
+            self.notify("Hints are for lab steps.")
+            return
+        if self.hints_shown < len(step.hints):
+            self.hints_shown += 1
+            self._progress().hints = max(self._progress().hints, self.hints_shown)
+            self._show_goal()
+            self._save()
+        else:
+            self.notify("No more hints: ctrl+o replays the solution on the lab.")
+
+    def action_solution(self) -> None:
+        """Replay the lab step's solution on the live lab."""
+        step = self.step
+        if not isinstance(step, LabStep):
+            self.notify("Only lab steps have a solution to replay.")
+            return
+        self._progress().solution_used = True
+        self.tracker = GoalTracker(step.goal, dict(self.start_settings))
+        self.phase = "working"
+        self._show_goal()
+        self.notify("Replaying the solution on the lab…")
+        self.session.run_script("solution", (*step.setup, *step.solution))
+
+    # -- quiz ---------------------------------------------------------------------------
+
+    def _enter_quiz(self, step: QuizStep) -> None:
+        self.question_index = 0
+        self.quiz_results = {}
+        self._show_question()
+
+    def _question(self) -> Question:
+        step = self.step
+        assert isinstance(step, QuizStep)
+        return step.questions[self.question_index]
+
+    def _show_question(self) -> None:
+        step = self.step
+        assert isinstance(step, QuizStep)
+        q = self._question()
+        self.phase = "ask"
+        self._set_text(f"**Question {self.question_index + 1} of {len(step.questions)}**\n\n{q.prompt}")
+        if q.kind in ("single", "multiple"):
+            texts = [c.text for c in q.choices]
+            if q.kind == "multiple":
+                texts.append("→ check my answer")
+                self.quiz_marks = ["☐"] * len(q.choices)
+            widget: Any = ChoiceList(texts, id="answer")
+            hint = (
+                "Enter picks an answer."
+                if q.kind == "single"
+                else "Enter ticks ☑ a choice; then pick 'check my answer'."
+            )
+        elif q.kind == "true_false":
+            widget = ChoiceList(["True", "False"], id="answer")
+            hint = "Enter picks an answer."
+        elif q.kind == "numeric":
+            widget = Input(
+                placeholder=f"a number{' of ' + q.unit if q.unit else ''}, then Enter", type="number", id="answer"
+            )
+            hint = "Type a number and press Enter."
+        else:
+            rng = random.Random(f"{self.lesson.id}/{q.id}")
+            self.order = []
+            self.shuffled = list(q.items)
+            while self.shuffled == list(q.items):
+                rng.shuffle(self.shuffled)
+            widget = ChoiceList(self.shuffled, id="answer")
+            hint = "Enter picks the next item, first to last."
+        self._extra(Notice(Text(hint, style="dim")), widget)
+        widget.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """An answer was picked."""
+        index = int(event.option.id or 0)
+        if isinstance(self.step, PredictStep):
+            self._predict_chosen(index)
+            return
+        if not isinstance(self.step, QuizStep) or self.phase != "ask":
+            return
+        q = self._question()
+        answers = event.option_list
+        assert isinstance(answers, ChoiceList)
+        if q.kind == "single":
+            self._answer(q, index)
+        elif q.kind == "true_false":
+            self._answer(q, index == 0)
+        elif q.kind == "multiple":
+            if index == len(q.choices):
+                self._answer(q, {i for i, mark in enumerate(self.quiz_marks) if mark == "☑"})
+                return
+            self.quiz_marks[index] = "☐" if self.quiz_marks[index] == "☑" else "☑"
+            answers.set_marks([c.text for c in q.choices] + ["check my answer"], [*self.quiz_marks, "→"])
+        else:
+            if index in self.order:
+                return
+            self.order.append(index)
+            marks = [f"{self.order.index(i) + 1}." if i in self.order else "·" for i in range(len(self.shuffled))]
+            answers.set_marks(self.shuffled, marks)
+            if len(self.order) == len(self.shuffled):
+                self._answer(q, [self.shuffled[i] for i in self.order])
+
+    @on(Input.Submitted, "#answer")
+    def _number_submitted(self, event: Input.Submitted) -> None:
+        if self.phase != "ask" or not isinstance(self.step, QuizStep):
+            return
+        try:
+            value = float(event.value)
+        except ValueError:
+            self.notify("Type a number.", severity="warning")
+            return
+        self._answer(self._question(), value)
+
+    def _answer(self, q: Question, answer: Any) -> None:
+        step = self.step
+        assert isinstance(step, QuizStep)
+        result = grade(q, answer)
+        self.phase = "answered"
+        verdict = Text(
+            "✓ Correct." if result.correct else "✗ Not quite.", style="bold green" if result.correct else "bold red"
+        )
+        if not result.correct:
+            verdict.append(f"  The answer: {self._right_answer(q)}", style="")
+        widgets: list[Any] = [Notice(verdict)]
+        widgets += [Notice(text) for text in result.feedback]
+        widgets.append(Markdown(result.explanation))
+        last = self.question_index + 1 == len(step.questions)
+        widgets.append(Notice(Text("Press n for the " + ("next step." if last else "next question."), style="italic")))
+        self._extra(*widgets)
+        self.set_focus(None)
+        progress = self._progress()
+        self.quiz_results.setdefault(q.id, result.correct)
+        if last:
+            progress.done = True
+            progress.correct = all(self.quiz_results.get(question.id, False) for question in step.questions)
+        self._save()
+
+    @staticmethod
+    def _right_answer(q: Question) -> str:
+        if q.kind in ("single", "multiple"):
+            return "; ".join(c.text for c in q.choices if c.correct)
+        if q.kind == "true_false":
+            return "true" if q.answer else "false"
+        if q.kind == "numeric":
+            unit = f" {q.unit}" if q.unit else ""
+            return f"{q.answer:g}{unit}"
+        return " → ".join(q.items)
+
+    # -- events -------------------------------------------------------------------------
+
+    def observe(self, events: list[LabEvent]) -> None:
+        if self.tracker is None:
+            return
+        for event in events:
+            self.tracker.observe(event)
+        step = self.step
+        if isinstance(step, LabStep):
+            if self.phase == "working" and self.tracker.satisfied:
+                self.phase = "done"
+                self._progress().done = True
+                self._save()
+            self._show_goal()
+
+    def on_lab_session_script_done(self, message: LabSession.ScriptDone) -> None:
+        """A script ended: take in its last events, then move the step on."""
+        self.on_lab_bridge_activity()
+        if message.purpose == "experiment" and isinstance(self.step, PredictStep) and self.phase == "running":
+            self._predict_done(message.failure)
+        elif message.failure:
+            self.notify(f"{message.purpose}: {message.failure}", severity="warning")

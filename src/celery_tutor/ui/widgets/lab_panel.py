@@ -1,0 +1,179 @@
+"""The live lab: broker strip, workers, waiting retries, the ledger and the timeline.
+
+Every state is spelled out in words and glyphs, never by colour alone, so the panel
+reads the same with ``NO_COLOR``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import RichLog, Static
+
+from celery_tutor.lab import events as ev
+from celery_tutor.lab.state import LabSnapshot, TaskView
+
+DONE_STATES = {"SUCCESS": "✓ done", "FAILURE": "✗ failed", "LOST": "! LOST", "REJECTED": "⊘ dropped"}
+MAX_CARDS = 4
+
+EVENT_STYLE = {
+    "lost": ("!", "bold red"),
+    "worker_killed": ("✗", "bold red"),
+    "child_killed": ("✗", "red"),
+    "failed": ("✗", "red"),
+    "redelivered": ("↻", "yellow"),
+    "retry_scheduled": ("⏲", "yellow"),
+    "rejected": ("⊘", "yellow"),
+    "succeeded": ("✓", "green"),
+    "acked": ("✓", "cyan"),
+    "ledger": ("$", "magenta"),
+    "skipped": ("=", "magenta"),
+    "run_skipped": ("=", "magenta"),
+    "log": ("·", "dim"),
+}
+
+
+def card(view: TaskView | None, task_id: str, task: str) -> str:
+    """How one message is named on the strip: its alias, or task·id."""
+    if view is not None and view.alias:
+        return view.alias
+    short = task.replace("charge_card", "charge").replace("_idempotent", "+key")
+    return f"{short[:16]}·{task_id[:4]}"
+
+
+class LabPanel(Vertical):
+    """What the lab is doing, redrawn from a snapshot."""
+
+    DEFAULT_CSS = """
+    LabPanel { height: 1fr; }
+    LabPanel > Static { height: auto; }
+    LabPanel > RichLog { height: 1fr; min-height: 3; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="broker")
+        yield Static(id="workers")
+        yield Static(id="retries")
+        yield Static(id="ledger")
+        yield RichLog(id="timeline", wrap=True, markup=False, max_lines=1000, auto_scroll=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#timeline", RichLog).border_title = "timeline"
+        self.show(None, 0.0)
+
+    def show(self, snapshot: LabSnapshot | None, now: float) -> None:
+        """Redraw everything but the timeline."""
+        if snapshot is None:
+            self.query_one("#broker", Static).update(Text("starting the lab…", style="italic"))
+            for name in ("workers", "retries", "ledger"):
+                self.query_one(f"#{name}", Static).update("")
+            return
+        self.query_one("#broker", Static).update(self._broker(snapshot))
+        self.query_one("#workers", Static).update(self._workers(snapshot))
+        self.query_one("#retries", Static).update(self._retries(snapshot, now))
+        self.query_one("#ledger", Static).update(self._ledger(snapshot))
+
+    def add_events(self, events: Iterable[ev.LabEvent]) -> None:
+        """Append events to the timeline."""
+        log = self.query_one("#timeline", RichLog)
+        for event in events:
+            glyph, style = EVENT_STYLE.get(event.kind, (" ", ""))
+            line = Text(f"{event.at:6.2f}s {glyph} ", style="dim")
+            line.append(event.describe(), style=style)
+            log.write(line)
+
+    def clear_timeline(self) -> None:
+        """Start the timeline afresh (after a lab reset)."""
+        self.query_one("#timeline", RichLog).clear()
+
+    def _broker(self, snapshot: LabSnapshot) -> Table:
+        views = {view.task_id: view for view in snapshot.tasks}
+        ready = [
+            card(views.get(m.task_id), m.task_id, m.task) + (" ↻" if m.redelivered else "") for m in snapshot.ready
+        ]
+        running_ids = {task_id for w in snapshot.workers for task_id, _, _ in w.running}
+        unacked: list[str] = []
+        running: list[str] = []
+        for worker in snapshot.workers:
+            for task_id in worker.unacked:
+                if task_id not in running_ids:
+                    view = views.get(task_id)
+                    eta = " ⏲" if any(s.task_id == task_id for s in worker.scheduled) else ""
+                    unacked.append(card(view, task_id, view.task if view else "?") + eta)
+            for task_id, task, run in worker.running:
+                where = f" @{run.checkpoint}" if run.checkpoint else ""
+                running.append(f"{card(views.get(task_id), task_id, task)}{where}")
+        done = [
+            f"{DONE_STATES[view.state]} {card(view, view.task_id, view.task)}"
+            for view in snapshot.tasks
+            if view.state in DONE_STATES
+        ]
+        table = Table(box=None, expand=True, padding=(0, 1), show_edge=False)
+        columns = (("READY", ready), ("UNACKED", unacked), ("RUNNING", running), ("DONE", done[-MAX_CARDS:]))
+        for title, items in columns:
+            count = len(done) if title == "DONE" else len(items)
+            table.add_column(f"{title} {count}", overflow="ellipsis", no_wrap=True, ratio=1)
+        rows = max((min(len(items), MAX_CARDS) for _, items in columns), default=0)
+        for row in range(max(rows, 1)):
+            cells = []
+            for title, items in columns:
+                shown = items if title == "DONE" else items[:MAX_CARDS]
+                extra = len(items) - MAX_CARDS if title != "DONE" else 0
+                if row < len(shown):
+                    cell = shown[row]
+                    if row == MAX_CARDS - 1 and extra > 0:
+                        cell = f"…+{extra + 1} more"
+                    cells.append(cell)
+                else:
+                    cells.append("")
+            table.add_row(*cells)
+        return table
+
+    def _workers(self, snapshot: LabSnapshot) -> Text:
+        text = Text()
+        for worker in snapshot.workers:
+            status = {
+                "alive": ("● alive", "green"),
+                "stopping": ("… stopping (warm)", "yellow"),
+                "stopped": ("○ stopped", "dim"),
+                "killed": ("✗ KILLED", "bold red"),
+            }.get(worker.status, (worker.status, ""))
+            text.append(f"{worker.name} ")
+            text.append(status[0], style=status[1])
+            if worker.status == "alive":
+                busy = len(worker.running)
+                held = len(worker.unacked)
+                text.append(
+                    f"  busy {busy}/{worker.concurrency}  holds {held} unacked"
+                    f" (prefetch {worker.concurrency}×{worker.prefetch_multiplier})"
+                )
+            text.append("\n")
+        if not snapshot.workers:
+            text.append("no worker yet")
+        return text
+
+    def _retries(self, snapshot: LabSnapshot, now: float) -> Text:
+        text = Text()
+        for view in snapshot.tasks:
+            if view.state != "RETRY" or view.retry_eta_at is None:
+                continue
+            limit = "∞" if view.max_retries is None else str(view.max_retries)
+            left = max(0.0, view.retry_eta_at - now)
+            text.append("⏲ ", style="yellow")
+            text.append(f"{card(view, view.task_id, view.task)} retry {len(view.runs)} of {limit} in {left:4.1f}s\n")
+        return text
+
+    def _ledger(self, snapshot: LabSnapshot) -> Text:
+        if not snapshot.ledger:
+            return Text("ledger: nothing happened outside yet", style="dim")
+        text = Text("ledger:\n")
+        for entry in snapshot.ledger[-6:]:
+            text.append(f"  $ {entry.action} {entry.key} {entry.detail}")
+            if entry.duplicate:
+                text.append(f"  ×{entry.count} DUPLICATE", style="bold red")
+            text.append("\n")
+        return text

@@ -1,0 +1,47 @@
+"""The parts of a step a learner interacts with: goal checklists, choices, quiz answers."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from celery_tutor.course.conditions import Condition
+
+
+def checklist(results: list[tuple[Condition, bool]], title: str) -> Text:
+    """Labelled conditions with ✓/✗ (words and glyphs, not colour alone)."""
+    text = Text(f"{title}\n", style="bold")
+    for condition, ok in results:
+        mark, style = ("✓", "green") if ok else ("✗", "red")
+        text.append(f"  {mark} ", style=style)
+        text.append(f"{condition.label}\n")
+    return text
+
+
+class ChoiceList(OptionList):
+    """Answer options; Enter picks the highlighted one."""
+
+    DEFAULT_CSS = """
+    ChoiceList { height: auto; max-height: 12; }
+    """
+
+    def __init__(self, texts: list[str], *, id: str | None = None) -> None:
+        super().__init__(*[Option(f"{i + 1}. {t}", id=str(i)) for i, t in enumerate(texts)], id=id)
+
+    def set_marks(self, texts: list[str], marks: list[str]) -> None:
+        """Show a mark before each option (☐/☑ for multiple choice, order numbers…)."""
+        highlighted = self.highlighted
+        self.clear_options()
+        self.add_options(
+            [Option(f"{mark} {t}", id=str(i)) for i, (t, mark) in enumerate(zip(texts, marks, strict=True))]
+        )
+        self.highlighted = highlighted
+
+
+class Notice(Static):
+    """A short message in the step area (feedback, progress of an experiment…)."""
+
+    DEFAULT_CSS = """
+    Notice { height: auto; margin: 1 0 0 0; }
+    """
