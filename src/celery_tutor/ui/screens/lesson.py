@@ -263,7 +263,10 @@ class LessonScreen(LabScreen):
             self._enter_lab(step)
         else:
             self._enter_quiz(step)
-        self.query_one("#step-pane", VerticalScroll).scroll_home(animate=False)
+        pane = self.query_one("#step-pane", VerticalScroll)
+        pane.scroll_home(animate=False)
+        if isinstance(step, (ReadStep, LabStep)):
+            pane.focus()  # ↑/↓ and page keys scroll the text
         self._save()
 
     def _set_text(self, markdown: str) -> None:
@@ -507,7 +510,10 @@ class LessonScreen(LabScreen):
         )
         if not result.correct:
             verdict.append(f"  The answer: {self._right_answer(q)}", style="")
-        widgets: list[Any] = [Notice(verdict)]
+        widgets: list[Any] = [
+            Notice(Text.assemble(("Your answer: ", "bold"), self._describe_answer(q, answer))),
+            Notice(verdict),
+        ]
         widgets += [Notice(text) for text in result.feedback]
         widgets.append(Markdown(result.explanation))
         last = self.question_index + 1 == len(step.questions)
@@ -520,6 +526,18 @@ class LessonScreen(LabScreen):
             progress.done = True
             progress.correct = all(self.quiz_results.get(question.id, False) for question in step.questions)
         self._save()
+
+    @staticmethod
+    def _describe_answer(q: Question, answer: Any) -> str:
+        if q.kind == "single":
+            return q.choices[answer].text
+        if q.kind == "multiple":
+            return "; ".join(q.choices[i].text for i in sorted(answer)) or "(nothing ticked)"
+        if q.kind == "true_false":
+            return "true" if answer else "false"
+        if q.kind == "numeric":
+            return f"{answer:g}"
+        return " → ".join(answer)
 
     @staticmethod
     def _right_answer(q: Question) -> str:
