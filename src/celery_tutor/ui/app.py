@@ -28,15 +28,21 @@ MIN_HEIGHT = 24
 class TooSmall(Screen[None]):
     """Shown instead of a broken layout while the terminal is below the minimum size."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.message = ""
+
     def compose(self) -> Iterable[Static]:
-        yield Static(id="too-small")
+        yield Static(self.message, id="too-small")
 
     def show_size(self, width: int, height: int) -> None:
         """Say what is needed and what there is."""
-        self.query_one("#too-small", Static).update(
+        self.message = (
             f"The terminal is too small for celery-tutor.\n\nIt needs at least {MIN_WIDTH}×{MIN_HEIGHT}; "
             f"this one is {width}×{height}.\n\nMake the window bigger (q quits)."
         )
+        if self.is_mounted:
+            self.query_one("#too-small", Static).update(self.message)
 
 
 class TutorApp(App[int]):
@@ -60,15 +66,18 @@ class TutorApp(App[int]):
         self.notice = loaded.notice
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celery-tutor-save")
         self._too_small: TooSmall | None = None
+        self._started = False
 
     def on_mount(self) -> None:
         self.push_screen(CatalogScreen())
         if self.notice:
             self.notify(self.notice, title="progress", severity="warning", timeout=15)
+        self._started = True
         self._check_size(self.size.width, self.size.height)
 
     def on_resize(self, event: Resize) -> None:
-        self._check_size(event.size.width, event.size.height)
+        if self._started:  # before mount, the first screen is not there yet
+            self._check_size(event.size.width, event.size.height)
 
     def _check_size(self, width: int, height: int) -> None:
         small = width < MIN_WIDTH or height < MIN_HEIGHT

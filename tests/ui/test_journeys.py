@@ -1,0 +1,158 @@
+"""The main journeys, driven by keys on the real app with a real lab behind it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Markdown, RichLog, Static
+
+from celery_tutor.course.model import PredictStep, QuizStep
+from celery_tutor.paths import bundled_lessons
+from celery_tutor.progress import ProgressStore
+from celery_tutor.ui.app import TooSmall, TutorApp
+from celery_tutor.ui.screens.catalog import CatalogScreen
+from celery_tutor.ui.screens.lesson import LessonScreen
+from celery_tutor.ui.screens.sandbox import SandboxScreen
+
+LESSON_1 = bundled_lessons() / "01-acknowledgement.yaml"
+
+
+async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Let the app run until ``condition`` holds (the lab works on its own threads)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+def timeline(app: TutorApp) -> str:
+    log = app.screen.query_one("#timeline", RichLog)
+    return "\n".join(line.text for line in log.lines)
+
+
+def text_of(app: TutorApp) -> str:
+    """Everything the step pane says."""
+    parts = [str(widget.render()) for widget in app.screen.query("#step-pane Static")]
+    parts += [widget.source for widget in app.screen.query("#step-pane Markdown").results(Markdown)]
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def one_lesson(tmp_path: Path) -> Path:
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    (folder / LESSON_1.name).write_text(LESSON_1.read_text())
+    return folder
+
+
+async def test_open_a_lesson_and_answer_a_prediction(make_app: Callable[..., TutorApp], one_lesson: Path) -> None:
+    app = make_app(one_lesson)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen))
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        assert "A task is a message" in text_of(app)
+        while not isinstance(screen.step, PredictStep):
+            await pilot.press("n")
+        await pilot.press("down", "enter")  # the right answer: prefetched, unacked
+        await wait_for(pilot, lambda: screen.phase == "result", timeout=20)
+        shown = text_of(app)
+        assert "✓ Your prediction was right." in shown
+        assert "What happened in the lab:" in shown
+        assert "✗" not in shown.split("What happened in the lab:")[1].split("\n\n")[0]
+        assert "received generate_report" in timeline(app) or "received" in timeline(app)
+
+
+async def test_sandbox_late_ack_crash_shows_the_redelivery(make_app: Callable[..., TutorApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SandboxScreen))
+        screen = app.screen
+        assert isinstance(screen, SandboxScreen)
+        await wait_for(pilot, lambda: screen.session.lab is not None)
+        await pilot.press("a")  # task_acks_late on: the worker restarts
+        await wait_for(pilot, lambda: screen.settings_now.get("task_acks_late") is True)
+        assert "task_acks_late: ON" in str(screen.query_one("#controls", Static).render())
+        await pilot.press("x", "c")  # crash after the charge, then charge order 42
+        await wait_for(pilot, lambda: "KILLED" in timeline(app))
+        await pilot.press("w")  # restart: the message comes back
+        await wait_for(pilot, lambda: "succeeded" in timeline(app))
+        log = timeline(app)
+        assert "back in the queue (worker died)" in log
+        assert "(redelivered)" in log
+        ledger = str(screen.query_one("#ledger", Static).render())
+        assert "DUPLICATE" in ledger
+
+
+async def test_finish_a_quiz_then_progress_survives_a_restart(
+    make_app: Callable[..., TutorApp], one_lesson: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "kept"
+    app = make_app(one_lesson, data)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen))
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        while not isinstance(screen.step, QuizStep):
+            await pilot.press("n")
+        quiz = screen.step
+        for question in quiz.questions:
+            if question.kind == "single":
+                right = next(i for i, c in enumerate(question.choices) if c.correct)
+                await pilot.press(*["down"] * right, "enter")
+            elif question.kind == "true_false":
+                await pilot.press(*([] if question.answer else ["down"]), "enter")
+            elif question.kind == "ordering":
+                for item in question.items:
+                    index = screen.shuffled.index(item)
+                    await pilot.press("home", *["down"] * index, "enter")
+            elif question.kind == "numeric":
+                await pilot.press(*f"{question.answer:g}", "enter")
+            await wait_for(pilot, lambda: screen.phase == "answered")
+            assert "✓ Correct." in text_of(app), (question.id, text_of(app))
+            await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen))
+        await pilot.press("q")
+    app._saver.shutdown(wait=True)
+    saved = ProgressStore(data).load().progress
+    assert saved.lessons["acknowledgement"].steps["quiz"].done
+    assert saved.lessons["acknowledgement"].steps["quiz"].correct is True
+
+    again = make_app(one_lesson, data)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        entry = str(again.screen.query_one("#lessons").get_option_at_index(0).prompt)
+        assert entry.startswith("◐") or entry.startswith("✓")
+
+
+async def test_a_corrupt_progress_file_is_moved_aside_and_the_learner_told(
+    make_app: Callable[..., TutorApp], one_lesson: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "broken"
+    data.mkdir()
+    (data / "progress.json").write_text("{{{ not json")
+    app = make_app(one_lesson, data)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, CatalogScreen)
+        messages = [n.message for n in app._notifications]
+        assert any("unreadable" in m and "moved to" in m for m in messages), messages
+    assert [p.name.startswith("progress.json.broken-") for p in data.iterdir()] == [True]
+
+
+async def test_a_terminal_that_is_too_small_says_so(make_app: Callable[..., TutorApp], one_lesson: Path) -> None:
+    app = make_app(one_lesson)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, TooSmall)
+        assert "needs at least 80×24; this one is 60×20" in str(app.screen.query_one("#too-small", Static).render())
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert isinstance(app.screen, CatalogScreen)
