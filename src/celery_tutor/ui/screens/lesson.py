@@ -24,6 +24,7 @@ from celery_tutor.lab.events import ConfigChanged, LabEvent, LabReset
 from celery_tutor.progress import StepProgress
 from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.lab_session import LabSession
+from celery_tutor.ui.widgets.controls import ControlBar
 from celery_tutor.ui.widgets.lab_panel import LabPanel
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice, checklist
 
@@ -53,6 +54,7 @@ class LabScreen(Screen[None]):
     lab_config: LabConfig | None = None
     start_settings: dict[str, Any] = {}  # noqa: RUF012  (replaced per instance)
     source_task: str | None = None
+    controls_beside_lab = True
 
     @classmethod
     def with_controls(cls, controls: tuple[Control, ...]) -> list[BindingType]:
@@ -73,7 +75,8 @@ class LabScreen(Screen[None]):
         """The right-hand side: the lab and its controls."""
         with Vertical(id="lab-pane"):
             yield LabPanel(id="lab")
-            yield Static(id="controls")
+            if self.controls_beside_lab:
+                yield ControlBar(self.controls, id="controls")
 
     def compose_source(self) -> ComposeResult:
         """The real source of the lesson's main task, as it runs."""
@@ -133,17 +136,12 @@ class LabScreen(Screen[None]):
     # -- controls -----------------------------------------------------------------------
 
     def _show_controls(self) -> None:
-        text = Text()
-        for control in self.controls:
-            label = control.label
-            if control.toggle is not None:
-                state = "ON" if self.settings_now.get(control.toggle) else "off"
-                label = f"{control.toggle}: {state}"
-            text.append(f"[{control.key}]", style="bold reverse")
-            text.append(f" {label}   ")
-        text.append("[^r]", style="bold reverse")
-        text.append(" reset the lab")
-        self.query_one("#controls", Static).update(text)
+        for bar in self.query(ControlBar):
+            bar.show_settings(self.settings_now)
+
+    def on_control_bar_pressed(self, message: ControlBar.Pressed) -> None:
+        """A control's button was clicked (the same as its key)."""
+        self.action_control(message.key)
 
     def action_control(self, key: str) -> None:
         """Press a lesson control."""

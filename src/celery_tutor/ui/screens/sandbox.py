@@ -12,6 +12,7 @@ from textual.widgets import Footer, Header, Markdown
 from celery_tutor.course.model import Control
 from celery_tutor.lab import controls as c
 from celery_tutor.ui.screens.lesson import LabScreen, initial_settings
+from celery_tutor.ui.widgets.controls import ControlBar
 from celery_tutor.yaml_source import Pos
 
 _P = Pos(0, 0)
@@ -50,6 +51,7 @@ class SandboxScreen(LabScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = LabScreen.with_controls(SANDBOX_CONTROLS)
     controls = SANDBOX_CONTROLS
+    controls_beside_lab = False  # seventeen controls: they get the left-hand pane
     start_settings = initial_settings({})
 
     def compose(self) -> ComposeResult:
@@ -57,6 +59,7 @@ class SandboxScreen(LabScreen):
         with Horizontal(id="main"):
             with VerticalScroll(id="step-pane"):
                 yield Markdown(INTRO)
+                yield ControlBar(self.controls, id="controls")
             yield from self.compose_lab()
         yield Footer()
 

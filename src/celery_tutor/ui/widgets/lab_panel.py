@@ -37,12 +37,15 @@ EVENT_STYLE = {
 }
 
 
+SHORT_NAMES = {"charge_card": "charge", "charge_card_idempotent": "charge+key", "fetch_exchange_rate": "rate"}
+
+
 def card(view: TaskView | None, task_id: str, task: str) -> str:
-    """How one message is named on the strip: its alias, or task·id."""
+    """How one message is named on the strip: its alias, or a short task name·id."""
     if view is not None and view.alias:
         return view.alias
-    short = task.replace("charge_card", "charge").replace("_idempotent", "+key")
-    return f"{short[:16]}·{task_id[:4]}"
+    short = SHORT_NAMES.get(task, task.rsplit("_", 1)[-1])
+    return f"{short[:12]}·{task_id[:4]}"
 
 
 class LabPanel(Vertical):
@@ -151,6 +154,10 @@ class LabPanel(Vertical):
                     f"  busy {busy}/{worker.concurrency}  holds {held} unacked"
                     f" (prefetch {worker.concurrency}×{worker.prefetch_multiplier})"
                 )
+            views = {view.task_id: view for view in snapshot.tasks}
+            for task_id, task, run in worker.running:
+                where = f" at '{run.checkpoint}'" if run.checkpoint else ""
+                text.append(f"\n  running {card(views.get(task_id), task_id, task)}{where}")
             text.append("\n")
         if not snapshot.workers:
             text.append("no worker yet")
