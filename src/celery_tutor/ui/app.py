@@ -116,6 +116,14 @@ class TutorApp(App[int]):
 
         self.push_screen(SandboxScreen())
 
+    async def action_quit(self) -> None:
+        """Quit at once: kill every lab first, so no task keeps the process alive."""
+        for screen in self.screen_stack:
+            session = getattr(screen, "session", None)
+            if session is not None:
+                session.shutdown()
+        self.exit(0)
+
     def action_help(self) -> None:
         """Show every key."""
         if not isinstance(self.screen, HelpScreen):

@@ -113,6 +113,13 @@ class LabSession:
 
         threading.Thread(target=run, name=f"celery-tutor-{what}", daemon=True).start()
 
+    def shutdown(self) -> None:
+        """Kill the lab now and return at once (the app is quitting: nothing waits for it)."""
+        self.bridge.detach()
+        lab, self.lab = self.lab, None
+        if lab is not None:
+            lab.close(timeout=0)
+
     def close(self) -> None:
         """Stop receiving and close the lab in the background (the screen is going away)."""
         self.bridge.detach()
