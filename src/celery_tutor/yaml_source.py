@@ -131,9 +131,29 @@ class _Builder:
             raise self.fail(node, f"unsupported tag {node.tag!r}")
         try:
             value = self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise self.fail(node, f"bad value: {exc}") from None
+        except (yaml.YAMLError, ValueError, KeyError, IndexError, TypeError, OverflowError) as exc:
+            # an explicit tag with a value it cannot hold (!!int x) fails inside PyYAML
+            raise self.fail(node, f"bad value for {node.tag.rsplit(':', 1)[-1]}: {node.value!r}") from exc
         return Node(value, pos)
+
+
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it (several times faster), else the pure one."""
+
+
+def _problem(text: str, path: str, exc: yaml.YAMLError) -> Problem:
+    """Where and what, for any error PyYAML or libyaml raises."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        before = text[: exc.position]
+        pos = Pos(before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        return Problem(path, pos, f"invalid YAML: the character {char!r} is not allowed in YAML text")
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        pos = _pos(mark) if mark is not None else Pos(1, 1)
+        message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        return Problem(path, pos, f"invalid YAML: {message}")
+    return Problem(path, Pos(1, 1), f"invalid YAML: {str(exc).splitlines()[0]}")
 
 
 def parse_yaml(text: str, path: str) -> tuple[Node | None, list[Problem]]:
@@ -141,16 +161,14 @@ def parse_yaml(text: str, path: str) -> tuple[Node | None, list[Problem]]:
 
     Raises :class:`YamlSourceError` for anything that stops reading (bad syntax, tags).
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = SafeLoader(text)
+    except yaml.YAMLError as exc:  # the pure reader checks characters as it is created
+        raise YamlSourceError(_problem(text, path, exc)) from None
     try:
         root = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        pos = _pos(mark) if mark is not None else Pos(1, 1)
-        message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        raise YamlSourceError(Problem(path, pos, f"invalid YAML: {message}")) from None
     except yaml.YAMLError as exc:
-        raise YamlSourceError(Problem(path, Pos(1, 1), f"invalid YAML: {exc}")) from None
+        raise YamlSourceError(_problem(text, path, exc)) from None
     finally:
         loader.dispose()
     if root is None:

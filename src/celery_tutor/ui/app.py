@@ -125,9 +125,11 @@ class TutorApp(App[int]):
         self.exit(0)
 
     def action_help(self) -> None:
-        """Show every key."""
+        """Show every key (the help screen is built once, then reused)."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            if not self.is_screen_installed("help"):
+                self.install_screen(HelpScreen(), "help")
+            self.push_screen("help")
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +32,11 @@ from celery_tutor.ui.widgets.steps import ChoiceList, Notice, checklist
 if TYPE_CHECKING:
     from celery_tutor.lab.engine import LabConfig
     from celery_tutor.ui.app import TutorApp
+
+REDRAW_INTERVAL = 0.1
+"""Seconds between lab panel redraws while events pour in."""
+TIMELINE_BATCH = 200
+"""The most timeline lines one redraw writes; older ones of a burst are summarised."""
 
 
 def initial_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +71,10 @@ class LabScreen(Screen[None]):
         super().__init__()
         self.session = LabSession(self, self.lab_config)
         self.settings_now = dict(self.start_settings)
+        self._unshown: list[LabEvent] = []
+        self._cleared = False
+        self._redraw_pending = False
+        self._last_redraw = 0.0
 
     @property
     def tutor(self) -> TutorApp:
@@ -97,19 +107,40 @@ class LabScreen(Screen[None]):
     # -- lab feed -----------------------------------------------------------------------
 
     def on_lab_bridge_activity(self, _: LabBridge.Activity | None = None) -> None:
-        """Take in every lab event queued since the last batch."""
+        """Take in every lab event queued since the last batch; redraw at most ten times a second."""
         events = self.session.bridge.drain()
         if not events:
             return
-        panel = self.query_one(LabPanel)
         for event in events:
             if isinstance(event, LabReset):
-                panel.clear_timeline()
+                self._unshown.clear()
+                self._cleared = True
                 self.settings_now = dict(self.start_settings)
             elif isinstance(event, ConfigChanged):
                 self.settings_now.update({k: v for k, v in event.changes.items() if "." not in k})
-        panel.add_events(events)
+            self._unshown.append(event)
         self.observe(events)
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            wait = self._last_redraw + REDRAW_INTERVAL - time.monotonic()
+            if wait > 0:
+                self.set_timer(wait, self.redraw)
+            else:
+                self.call_later(self.redraw)
+
+    def redraw(self) -> None:
+        """Bring the lab panel up to date (timeline, strip, workers, retries, ledger)."""
+        self._redraw_pending = False
+        self._last_redraw = time.monotonic()
+        panel = self.query_one(LabPanel)
+        if self._cleared:
+            panel.clear_timeline()
+            self._cleared = False
+        events, self._unshown = self._unshown, []
+        if len(events) > TIMELINE_BATCH:
+            panel.note(f"… {len(events) - TIMELINE_BATCH} events not shown here (a burst)")
+            events = events[-TIMELINE_BATCH:]
+        panel.add_events(events)
         panel.show(self.session.snapshot(), self.session.now())
         self._show_controls()
 
@@ -204,6 +235,7 @@ class LessonScreen(LabScreen):
         self.quiz_results: dict[str, bool] = {}
         self._pending_lab_entry = False
         self._extra_box = Vertical(classes="step-extra")
+        self._goal_shown: tuple[str, tuple[bool, ...]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -367,6 +399,7 @@ class LessonScreen(LabScreen):
     def _show_goal(self) -> None:
         step = self.step
         assert isinstance(step, LabStep) and self.tracker is not None
+        self._goal_shown = (self.phase, tuple(ok for _, ok in self.tracker.results()))
         widgets: list[Any] = [Notice(checklist(self.tracker.results(), "Goal:"))]
         if self.hints_shown:
             for number, hint in enumerate(step.hints[: self.hints_shown], 1):
@@ -561,11 +594,14 @@ class LessonScreen(LabScreen):
                 self.phase = "done"
                 self._progress().done = True
                 self._save()
-            self._show_goal()
+            shown = (self.phase, tuple(ok for _, ok in self.tracker.results()))
+            if shown != self._goal_shown:
+                self._show_goal()
 
     def on_lab_session_script_done(self, message: LabSession.ScriptDone) -> None:
         """A script ended: take in its last events, then move the step on."""
         self.on_lab_bridge_activity()
+        self.redraw()
         if message.purpose == "experiment" and isinstance(self.step, PredictStep) and self.phase == "running":
             self._predict_done(message.failure)
         elif message.failure:

@@ -62,7 +62,7 @@ class LabPanel(Vertical):
         yield Static(id="workers")
         yield Static(id="retries")
         yield Static(id="ledger")
-        yield RichLog(id="timeline", wrap=True, markup=False, max_lines=1000, auto_scroll=True)
+        yield RichLog(id="timeline", wrap=True, markup=False, max_lines=500, auto_scroll=True)
 
     def on_mount(self) -> None:
         self.query_one("#timeline", RichLog).border_title = "timeline"
@@ -81,13 +81,19 @@ class LabPanel(Vertical):
         self.query_one("#ledger", Static).update(self._ledger(snapshot))
 
     def add_events(self, events: Iterable[ev.LabEvent]) -> None:
-        """Append events to the timeline."""
-        log = self.query_one("#timeline", RichLog)
+        """Append events to the timeline (one write for the whole batch: bursts stay cheap)."""
+        lines = []
         for event in events:
             glyph, style = EVENT_STYLE.get(event.kind, (" ", ""))
             line = Text(f"{event.at:6.2f}s {glyph} ", style="dim")
             line.append(event.describe(), style=style)
-            log.write(line)
+            lines.append(line)
+        if lines:
+            self.query_one("#timeline", RichLog).write(Text("\n").join(lines))
+
+    def note(self, text: str) -> None:
+        """A line in the timeline that is not an event."""
+        self.query_one("#timeline", RichLog).write(Text(text, style="dim italic"))
 
     def clear_timeline(self) -> None:
         """Start the timeline afresh (after a lab reset)."""

@@ -1,0 +1,191 @@
+"""UI benchmark: start-up against a bare Textual app, key latency during a burst, memory.
+
+Run: python benchmarks/ui.py [--quick]
+
+1. start → catalog drawn: a fresh process per run (interpreter start and imports
+   included) that exits once its first screen has been painted; the same for a bare
+   Textual app with one Static, measured the same way.
+2. key → screen during a 1,000-task burst: in the sandbox, 1,000 add tasks are sent;
+   while they run, ``?`` opens the help and ``Esc`` closes it, again and again; each
+   press is timed until the app shows the new screen.
+3. RSS after opening every lesson (each one's lab started, then left).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FIRST_PAINT = """
+import sys, time
+from textual.app import App
+from textual.widgets import Static
+kind = sys.argv[1]
+if kind == "bare":
+    class Bare(App):
+        def compose(self):
+            yield Static("hello")
+        def on_mount(self):
+            self.call_after_refresh(self.exit)
+    Bare().run(headless=True)
+else:
+    from celery_tutor.ui.app import make_app
+    app = make_app(data=__import__("pathlib").Path(sys.argv[2]))
+    def painted():
+        assert type(app.screen).__name__ == "CatalogScreen"
+        app.exit()
+    app.call_after_refresh(lambda: app.call_after_refresh(painted))
+    app.run(headless=True)
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def startup(runs: int) -> None:
+    print(f"== 1. start -> first screen drawn (fresh process each time, {runs} runs each)")
+    results: dict[str, list[float]] = {"bare": [], "tutor": []}
+    with tempfile.TemporaryDirectory() as data:
+        for _ in range(runs):
+            for kind in ("bare", "tutor"):
+                started = time.perf_counter()
+                subprocess.run([sys.executable, "-c", FIRST_PAINT, kind, data], check=True, cwd=ROOT)
+                results[kind].append((time.perf_counter() - started) * 1000)
+    for kind, label in (("bare", "bare Textual app"), ("tutor", "celery-tutor catalog")):
+        values = results[kind]
+        print(f"  {label:<22} median {statistics.median(values):7.1f} ms   p95 {percentile(values, 0.95):7.1f} ms")
+    ratio = statistics.median(results["tutor"]) / statistics.median(results["bare"])
+    print(f"  ratio (median): {ratio:.2f}x   (bar: <= 1.0 s and <= 1.5x bare)")
+
+
+async def key_to_screen(app: object, key: str, shown: object) -> float:
+    """Post one key press; ms until its effect holds and the next refresh has drawn it.
+
+    (Pilot.press adds fixed pauses of its own, so it would measure the test driver.)
+    """
+    from textual import events
+
+    loop = asyncio.get_running_loop()
+    pressed = time.perf_counter()
+    app.post_message(events.Key(key, None))  # type: ignore[attr-defined]
+    while not shown():  # type: ignore[operator]
+        await asyncio.sleep(0.001)
+    drawn = loop.create_future()
+    app.call_after_refresh(lambda: drawn.done() or drawn.set_result(None))  # type: ignore[attr-defined]
+    await drawn
+    return (time.perf_counter() - pressed) * 1000
+
+
+async def burst(presses: int) -> None:
+    from celery_tutor.ui.app import make_app
+    from celery_tutor.ui.screens.help import HelpScreen
+    from celery_tutor.ui.screens.sandbox import SandboxScreen
+
+    print(f"\n== 2. key -> screen during a 1,000-task burst ({presses} presses)")
+    with tempfile.TemporaryDirectory() as data:
+        app = make_app(data=Path(data))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            while not isinstance(app.screen, SandboxScreen) or app.screen.session.lab is None:
+                await pilot.pause(0.01)
+            sandbox = app.screen
+            lab = sandbox.session.lab
+            assert lab is not None
+            done = threading.Event()
+            finished = [0]
+
+            def count(event: object) -> None:
+                if getattr(event, "kind", "") == "succeeded":
+                    finished[0] += 1
+                    if finished[0] == 1000:
+                        done.set()
+
+            lab.subscribe(count)
+            started = time.perf_counter()
+            threading.Thread(target=lab.send_many, args=("add", 1000, (1, 2)), daemon=True).start()
+            latencies: list[float] = []
+            for _ in range(presses):
+                for key, screen_type in (("question_mark", HelpScreen), ("escape", SandboxScreen)):
+                    latencies.append(await key_to_screen(app, key, lambda t=screen_type: isinstance(app.screen, t)))
+            during = finished[0]
+            while not done.is_set():
+                await pilot.pause(0.05)
+            total = time.perf_counter() - started
+            print(f"  key -> screen   n={len(latencies)}  p50 {percentile(latencies, 0.5):6.1f} ms  "
+                  f"p95 {percentile(latencies, 0.95):6.1f} ms  max {max(latencies):6.1f} ms   (bar: p95 <= 100 ms)")  # fmt: skip
+            print(f"  tasks finished while keys were pressed: {during}; all 1,000 in {total:.2f} s with the UI live")
+            lines = len(app.screen.query_one("#timeline").lines)
+            print(f"  timeline lines kept: {lines}")
+            idle: list[float] = []
+            for _ in range(presses):
+                for key, screen_type in (("question_mark", HelpScreen), ("escape", SandboxScreen)):
+                    idle.append(await key_to_screen(app, key, lambda t=screen_type: isinstance(app.screen, t)))
+            print(f"  key -> screen, lab idle   n={len(idle)}  p50 {percentile(idle, 0.5):6.1f} ms  "
+                  f"p95 {percentile(idle, 0.95):6.1f} ms")  # fmt: skip
+            await pilot.press("q")
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def every_lesson() -> None:
+    from celery_tutor.ui.app import make_app
+    from celery_tutor.ui.screens.catalog import CatalogScreen
+    from celery_tutor.ui.screens.lesson import LessonScreen
+
+    print("\n== 3. memory after opening every lesson")
+    with tempfile.TemporaryDirectory() as data:
+        app = make_app(data=Path(data))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            print(f"  catalog shown:              RSS {rss_mb():6.1f} MB")
+            for lesson in app.course.lessons:
+                app.open_lesson(lesson)
+                await pilot.pause()
+                screen = app.screen
+                assert isinstance(screen, LessonScreen)
+                while screen.session.lab is None:
+                    await pilot.pause(0.01)
+                await pilot.pause(0.2)
+                await pilot.press("l")
+                while not isinstance(app.screen, CatalogScreen):
+                    await pilot.pause(0.01)
+            await pilot.pause(0.5)
+            print(f"  after {len(app.course.lessons)} lessons opened:     RSS {rss_mb():6.1f} MB   (bar: <= 150 MB)")
+            print(f"  threads now: {threading.active_count()}")
+            await pilot.press("q")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    args = parser.parse_args()
+    import celery
+    import textual
+
+    print("celery-tutor UI benchmark")
+    print(f"Python {sys.version.split()[0]}, Textual {textual.__version__}, Celery {celery.__version__}, "
+          f"cpus {os.cpu_count()}")  # fmt: skip
+    startup(3 if args.quick else 10)
+    asyncio.run(burst(5 if args.quick else 20))
+    asyncio.run(every_lesson())
+
+
+if __name__ == "__main__":
+    main()
