@@ -454,7 +454,7 @@ class Lab:
             self._check_open()
             self._task_options.setdefault(task, {}).update(checked)
             self._app = None
-            self._emit(ev.ConfigChanged, changes={f"{task}.{k}": _plain(v) for k, v in checked.items()})
+            self._emit(ev.ConfigChanged, changes={f"{task}.{k}": settings.plain_value(v) for k, v in checked.items()})
             self._restart_alive()
 
     def _restart_alive(self) -> None:
@@ -782,9 +782,3 @@ def _eta_in(headers: dict[str, Any]) -> float | None:
 def _short_repr(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [getattr(v, "__name__", v) for v in value]
-    return value

@@ -157,3 +157,10 @@ def make_exception(name: str, task: str) -> BaseException:
     """A fresh instance of an injectable exception, saying where it came from."""
     cls = exception_class(name)
     return cls(f"injected by the lab into {task}")
+
+
+def plain_value(value: Any) -> Any:
+    """A setting or option value as plain data (exception classes by name)."""
+    if isinstance(value, tuple):
+        return [getattr(item, "__name__", item) for item in value]
+    return value

@@ -59,6 +59,7 @@ class LabScreen(Screen[None]):
     controls: tuple[Control, ...] = ()
     lab_config: LabConfig | None = None
     start_settings: dict[str, Any] = {}  # noqa: RUF012  (replaced per instance)
+    start_options: dict[str, Any] = {}  # noqa: RUF012  ("task.option" → value, replaced per instance)
     source_task: str | None = None
     controls_beside_lab = True
 
@@ -71,6 +72,7 @@ class LabScreen(Screen[None]):
         super().__init__()
         self.session = LabSession(self, self.lab_config)
         self.settings_now = dict(self.start_settings)
+        self.options_now = dict(self.start_options)
         self._unshown: list[LabEvent] = []
         self._cleared = False
         self._redraw_pending = False
@@ -95,6 +97,20 @@ class LabScreen(Screen[None]):
         spec = CATALOG[self.source_task]
         with Collapsible(title=f"the code that runs: {spec.name}", collapsed=False, id="source"):
             yield Static(Syntax(spec.source, "python", line_numbers=False, word_wrap=True), id="source-code")
+            yield Static(id="source-options")
+
+    def _show_options(self) -> None:
+        """The task options the lab applies on top of the decorator, if any."""
+        if self.source_task is None:
+            return
+        prefix = f"{self.source_task}."
+        options = {k.removeprefix(prefix): v for k, v in self.options_now.items() if k.startswith(prefix)}
+        text = ""
+        if options:
+            shown = ", ".join(f"{k}={v!r}" for k, v in options.items())
+            text = f"the lab runs it with these options on top of the decorator's: {shown}"
+        for widget in self.query("#source-options").results(Static):
+            widget.update(Text(text, style="italic"))
 
     def on_mount(self) -> None:
         self.session.start()
@@ -116,8 +132,10 @@ class LabScreen(Screen[None]):
                 self._unshown.clear()
                 self._cleared = True
                 self.settings_now = dict(self.start_settings)
+                self.options_now = dict(self.start_options)
             elif isinstance(event, ConfigChanged):
                 self.settings_now.update({k: v for k, v in event.changes.items() if "." not in k})
+                self.options_now.update({k: v for k, v in event.changes.items() if "." in k})
             self._unshown.append(event)
         self.observe(events)
         if not self._redraw_pending:
@@ -143,6 +161,7 @@ class LabScreen(Screen[None]):
         panel.add_events(events)
         panel.show(self.session.snapshot(), self.session.now())
         self._show_controls()
+        self._show_options()
 
     def observe(self, events: list[LabEvent]) -> None:
         """Subclasses fold events into their goals."""
@@ -220,6 +239,11 @@ class LessonScreen(LabScreen):
             dict(lesson.lab.settings), {k: dict(v) for k, v in lesson.lab.task_options.items()}, lesson.lab.workers
         )
         self.start_settings = initial_settings(lesson.lab.settings)
+        self.start_options = {
+            f"{task}.{name}": _plain(value)
+            for task, values in lesson.lab.task_options.items()
+            for name, value in values.items()
+        }
         self.source_task = lesson.lab.tasks[0] if lesson.lab.tasks else None
         super().__init__()
         ids = [step.id for step in lesson.steps]
@@ -428,6 +452,17 @@ class LessonScreen(LabScreen):
             self._save()
         else:
             self.notify("No more hints: ctrl+o replays the solution on the lab.")
+
+    def action_reset_lab(self) -> None:
+        """Back to the lab's starting point; in a lab step, to the step's start (its setup again)."""
+        step = self.step
+        if isinstance(step, LabStep):
+            self.tracker = GoalTracker(step.goal, dict(self.start_settings))
+            self.phase = "done" if self.phase == "done" else "working"
+            self._show_goal()
+            self.session.run_script("setup", step.setup)
+        else:
+            super().action_reset_lab()
 
     def action_solution(self) -> None:
         """Replay the lab step's solution on the live lab."""
