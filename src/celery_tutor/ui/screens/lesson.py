@@ -240,7 +240,7 @@ class LessonScreen(LabScreen):
         )
         self.start_settings = initial_settings(lesson.lab.settings)
         self.start_options = {
-            f"{task}.{name}": _plain(value)
+            f"{task}.{name}": lab_settings.plain_value(value)
             for task, values in lesson.lab.task_options.items()
             for name, value in values.items()
         }
