@@ -111,6 +111,8 @@ class TaskView:
     exception: str | None = None
     max_retries: int | None = None
     retry_eta_at: float | None = None
+    retry_attempt: int | None = None
+    """Which retry is waiting (1 for the first), while the task is in RETRY."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +284,9 @@ class LabState:
 
     def _on_retry_scheduled(self, e: ev.RetryScheduled) -> None:
         self._end_run(e.worker, e.task_id, "retry")
-        self._update(e.task_id, state="RETRY", max_retries=e.max_retries, retry_eta_at=e.eta_at)
+        self._update(
+            e.task_id, state="RETRY", max_retries=e.max_retries, retry_eta_at=e.eta_at, retry_attempt=e.attempt
+        )
 
     def _on_succeeded(self, e: ev.TaskSucceeded) -> None:
         self._end_run(e.worker, e.task_id, "success")

@@ -32,12 +32,12 @@ Numbers: type, then `Enter`.
 ## The lab panel
 
 - **READY → UNACKED → RUNNING → DONE**: every message, by name. *Ready* messages wait in
-  the queue. *Unacked* ones are held by a worker (prefetched, or waiting for an ETA ⏲):
+  the queue. *Unacked* ones are held by a worker (prefetched, or waiting for an ETA ◔):
   if the worker dies, the broker gives them back. *Running* shows the checkpoint the
   task reached last. ↻ marks a redelivered message.
 - **Worker**: ● alive, … stopping (warm shutdown), ○ stopped, ✗ KILLED; how many tasks
   it runs and how many messages it holds unacked.
-- **Retries**: ⏲ a retry waiting for its ETA, with a live countdown and "retry n of max".
+- **Retries**: ◔ a retry waiting for its ETA, with a live countdown and "retry n of max".
 - **Ledger**: side effects in the outside world (charges, emails, uploads). A repeated
   one is marked ×2 DUPLICATE.
 - **Timeline**: everything that happened, in order.

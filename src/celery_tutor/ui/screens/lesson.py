@@ -62,6 +62,8 @@ class LabScreen(Screen[None]):
     start_options: dict[str, Any] = {}  # noqa: RUF012  ("task.option" → value, replaced per instance)
     source_task: str | None = None
     controls_beside_lab = True
+    session_class: type[LabSession] = LabSession
+    """What runs the lab (tests swap in a scripted one)."""
 
     @classmethod
     def with_controls(cls, controls: tuple[Control, ...]) -> list[BindingType]:
@@ -70,7 +72,7 @@ class LabScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.session = LabSession(self, self.lab_config)
+        self.session = self.session_class(self, self.lab_config)
         self.settings_now = dict(self.start_settings)
         self.options_now = dict(self.start_options)
         self._unshown: list[LabEvent] = []

@@ -26,7 +26,7 @@ EVENT_STYLE = {
     "child_killed": ("✗", "red"),
     "failed": ("✗", "red"),
     "redelivered": ("↻", "yellow"),
-    "retry_scheduled": ("⏲", "yellow"),
+    "retry_scheduled": ("◔", "yellow"),
     "rejected": ("⊘", "yellow"),
     "succeeded": ("✓", "green"),
     "acked": ("✓", "cyan"),
@@ -62,7 +62,7 @@ class LabPanel(Vertical):
         yield Static(id="workers")
         yield Static(id="retries")
         yield Static(id="ledger")
-        yield RichLog(id="timeline", wrap=True, markup=False, max_lines=500, auto_scroll=True)
+        yield RichLog(id="timeline", wrap=True, markup=False, max_lines=500, auto_scroll=True, min_width=20)
 
     def on_mount(self) -> None:
         self.query_one("#timeline", RichLog).border_title = "timeline"
@@ -111,7 +111,7 @@ class LabPanel(Vertical):
             for task_id in worker.unacked:
                 if task_id not in running_ids:
                     view = views.get(task_id)
-                    eta = " ⏲" if any(s.task_id == task_id for s in worker.scheduled) else ""
+                    eta = " ◔" if any(s.task_id == task_id for s in worker.scheduled) else ""
                     unacked.append(card(view, task_id, view.task if view else "?") + eta)
             for task_id, task, run in worker.running:
                 where = f" @{run.checkpoint}" if run.checkpoint else ""
@@ -176,8 +176,9 @@ class LabPanel(Vertical):
                 continue
             limit = "∞" if view.max_retries is None else str(view.max_retries)
             left = max(0.0, view.retry_eta_at - now)
-            text.append("⏲ ", style="yellow")
-            text.append(f"{card(view, view.task_id, view.task)} retry {len(view.runs)} of {limit} in {left:4.1f}s\n")
+            text.append("◔ ", style="yellow")
+            attempt = view.retry_attempt or len(view.runs)
+            text.append(f"{card(view, view.task_id, view.task)} retry {attempt} of {limit} in {left:4.1f}s\n")
         return text
 
     def _ledger(self, snapshot: LabSnapshot) -> Text:
