@@ -87,6 +87,13 @@ _SAFE_SCALAR_TAGS = {
 }
 
 
+_QUOTE_ME = {"tag:yaml.org,2002:timestamp": "a date", "tag:yaml.org,2002:value": "a special value"}
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+
+
 def _pos(mark: Any) -> Pos:
     return Pos(mark.line + 1, mark.column + 1)
 
@@ -108,7 +115,7 @@ class _Builder:
         pos = _pos(node.start_mark)
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP_TAG:
-                raise self.fail(node, f"unsupported tag {node.tag!r}")
+                raise self.fail(node, f"unsupported tag {_short_tag(node.tag)!r}")
             items: dict[str, Node] = {}
             key_pos: dict[str, Pos] = {}
             for key_node, value_node in node.value:
@@ -125,10 +132,12 @@ class _Builder:
             return Node(items, pos, key_pos)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ_TAG:
-                raise self.fail(node, f"unsupported tag {node.tag!r}")
+                raise self.fail(node, f"unsupported tag {_short_tag(node.tag)!r}")
             return Node([self.build(item, depth + 1) for item in node.value], pos)
+        if node.tag in _QUOTE_ME:
+            raise self.fail(node, f"{node.value!r} reads as {_QUOTE_ME[node.tag]} in YAML: put it in quotes")
         if node.tag not in _SAFE_SCALAR_TAGS:
-            raise self.fail(node, f"unsupported tag {node.tag!r}")
+            raise self.fail(node, f"unsupported tag {_short_tag(node.tag)!r}")
         try:
             value = self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, KeyError, IndexError, TypeError, OverflowError) as exc:
@@ -151,7 +160,12 @@ def _problem(text: str, path: str, exc: yaml.YAMLError) -> Problem:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         pos = _pos(mark) if mark is not None else Pos(1, 1)
-        message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        context = exc.context or ""
+        if context and exc.context_mark is not None and exc.problem_mark is not None:
+            opened = _pos(exc.context_mark)
+            if opened != pos:
+                context = f"{context} (started at {opened.line}:{opened.col})"
+        message = ": ".join(part for part in (context, exc.problem) if part) or "invalid YAML"
         return Problem(path, pos, f"invalid YAML: {message}")
     return Problem(path, Pos(1, 1), f"invalid YAML: {str(exc).splitlines()[0]}")
 
@@ -169,6 +183,8 @@ def parse_yaml(text: str, path: str) -> tuple[Node | None, list[Problem]]:
         root = loader.get_single_node()
     except yaml.YAMLError as exc:
         raise YamlSourceError(_problem(text, path, exc)) from None
+    except RecursionError:  # the pure-Python composer recurses once per nesting level
+        raise YamlSourceError(Problem(path, Pos(1, 1), "document too deeply nested")) from None
     finally:
         loader.dispose()
     if root is None:

@@ -81,7 +81,10 @@ steps:
         ("steps:\n  - wait: {}\n", "2: wait: expected either seconds: S or until: {…}"),
         ("steps:\n  - wait: {until: {task: x, state: DONE}}\n", "2: wait.until.state: unknown state 'DONE'; valid:"),
         ("steps:\n  - wait: {until: {event: exploded}}\n", "2: wait.until.event: unknown event 'exploded'; valid:"),
-        ("steps:\n  - wait: {until: {task: ghost, state: SUCCESS}}\n", "2: wait.until.task: unknown alias 'ghost'"),
+        (
+            "steps:\n  - wait: {until: {task: ghost, state: SUCCESS}}\n",
+            "2: wait.until.task: 'ghost' is neither an alias sent before (none) nor a lab task",
+        ),
         (
             "steps:\n  - send: {task: add, as: a}\n  - send: {task: add, as: a}\n",
             "3: send.as: alias 'a' is already used",

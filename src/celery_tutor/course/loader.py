@@ -7,6 +7,8 @@ alias) must resolve before a lesson is used.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +58,8 @@ RESERVED_KEYS = {
 }
 """Keys the app itself uses on a lesson screen; a lesson's controls may not take them."""
 QUESTION_KINDS = ("single", "multiple", "true_false", "numeric", "ordering")
+QUESTION_KEYS = ("explain", "choices", "answer", "feedback", "tolerance", "unit", "wrong_answers", "measure", "items")
+"""Keys some question kind takes (not reported as unknown when the kind itself is misspelt)."""
 CONTROL_ACTIONS = ("send", "set", "task_options", "fail_next", "crash", "kill_child", "restart_worker",
                    "stop_worker", "purge", "reset")  # fmt: skip
 
@@ -87,7 +91,8 @@ class _Reader:
         ok = True
         for key in node.value:
             if key not in required and key not in optional:
-                self.problem(node.key_pos[key], f"{what}: unknown key {key!r}; valid: {', '.join(required + optional)}")
+                valid = ", ".join(required + optional) or "none"
+                self.problem(node.key_pos[key], f"{what}: unknown key {key!r}; valid: {valid}")
                 ok = False
         for key in required:
             if key not in node.value:
@@ -100,7 +105,12 @@ class _Reader:
             return ""
         if isinstance(node.value, str) and node.value.strip():
             return node.value
-        if required or node.value is not None:
+        if isinstance(node.value, bool):
+            word = "true" if node.value else "false"
+            self.problem(
+                node.pos, f"{what}: expected text, got {word} (YAML reads yes/no/on/off as true/false: quote it)"
+            )
+        elif required or node.value is not None:
             self.problem(node.pos, f"{what}: expected text")
         return ""
 
@@ -113,7 +123,12 @@ class _Reader:
 
     def number(self, node: Node, what: str, minimum: float | None = None) -> float | None:
         value = node.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (minimum is not None and value < minimum):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or (minimum is not None and value < minimum)
+        ):
             bound = f" ≥ {minimum:g}" if minimum is not None else ""
             self.problem(node.pos, f"{what}: expected a number{bound}, got {node.plain()!r}")
             return None
@@ -121,9 +136,10 @@ class _Reader:
 
     def identifier(self, node: Node | None, what: str) -> str:
         text = self.text(node, what)
-        if text and not ID_PATTERN.match(text):
+        if text and not ID_PATTERN.fullmatch(text):
             assert node is not None
             self.problem(node.pos, f"{what}: {text!r} is not an id (lowercase letters, digits and dashes)")
+            return ""
         return text
 
     def items(self, node: Node | None, what: str, minimum: int = 1) -> list[Node]:
@@ -193,7 +209,7 @@ def parse_lesson(text: str, path: str) -> Lesson:
     top = ("schema", "id", "title", "summary", "minutes", "steps")
     r.mapping(root, "lesson", top, ("concepts", "lab", "controls"))
     schema = root.get("schema")
-    if schema is not None and schema.value != SCHEMA_VERSION:
+    if schema is not None and (type(schema.value) is not int or schema.value != SCHEMA_VERSION):
         r.problem(
             schema.pos, f"schema: this version of celery-tutor reads schema {SCHEMA_VERSION}, not {schema.plain()!r}"
         )
@@ -307,12 +323,23 @@ def describe_action(action: Action) -> str:
     return action.control.replace("_", " ")
 
 
-def _script(r: _Reader, node: Node | None, what: str) -> tuple[Action, ...]:
+def _script(r: _Reader, node: Node | None, what: str, known: _Scope | None = None) -> tuple[Action, ...]:
+    """Control steps; a wait may name an alias sent before it in the script, or a lab task."""
+    scope = _Scope(set(known.aliases) if known else set())
     actions: list[Action] = []
     for item in r.items(node, what):
         action = parse_step(item, r.path, r.problems)
-        if action is not None:
-            actions.append(action)
+        if action is None:
+            continue
+        if isinstance(action, Wait) and action.until is not None and action.until.task is not None:
+            task = action.until.task
+            if task not in scope.aliases and task not in CATALOG:
+                aliases = ", ".join(sorted(scope.aliases)) or "none"
+                r.problem(
+                    action.pos, f"wait.until.task: {task!r} is neither an alias sent before ({aliases}) nor a lab task"
+                )
+        scope.add_script((action,))
+        actions.append(action)
     return tuple(actions)
 
 
@@ -438,7 +465,7 @@ def _questions(r: _Reader, node: Node, where: str, seen: dict[str, Pos]) -> tupl
         elif qid:
             seen[qid] = item.value["id"].pos
         if kind is None:
-            r.unknown_keys(item, "question", ("id", *QUESTION_KINDS))
+            r.unknown_keys(item, "question", ("id", *QUESTION_KINDS, *QUESTION_KEYS))
             continue
         question = _QUESTION_READERS[kind](r, item, f"{qid or 'question'}.{kind}", qid)
         if question is not None:
@@ -595,7 +622,7 @@ def _event_match(r: _Reader, node: Node, what: str, scope: _Scope, extra: tuple[
     where: list[tuple[str, Any]] = []
     where_node = node.get("where")
     if where_node is not None:
-        fields = [name for name in cls.__dataclass_fields__ if name not in ("seq", "at")]
+        fields = [f.name for f in dataclasses.fields(cls) if f.name not in ("seq", "at")]
         if r.mapping(where_node, f"{what}.where", (), tuple(fields)):
             where = [(key, child.plain()) for key, child in where_node.value.items()]
     if "task" in node.value and task is None:
@@ -621,7 +648,8 @@ def _condition(r: _Reader, node: Node, what: str, scope: _Scope, labelled: bool 
         return None
     if kind == "event":
         r.unknown_keys(node, what, ("label", "event", "task", "where", "count"))
-        bare = Node({k: v for k, v in node.value.items() if k not in ("label", "count")}, node.pos, node.key_pos)
+        wanted = ("event", "task", "where")
+        bare = Node({k: v for k, v in node.value.items() if k in wanted}, node.pos, node.key_pos)
         match = _event_match(r, bare, what, scope)
         count = _count(r, node.get("count"), f"{what}.count")
         return EventCount(label, pos, match, count) if match else None

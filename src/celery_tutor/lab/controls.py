@@ -8,6 +8,7 @@ checks a step written in YAML and returns an :class:`Action` that can be applied
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -217,7 +218,12 @@ class StepChecker:
 
     def number(self, node: Node, what: str, minimum: float = 0) -> float | None:
         value = node.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < minimum
+        ):
             self.problem(node.pos, f"{what}: expected a number ≥ {minimum:g}, got {node.plain()!r}")
             return None
         return float(value)
@@ -330,6 +336,9 @@ def parse_task_options(c: StepChecker, node: Node, what: str) -> dict[str, dict[
 
 
 def _task_options(c: StepChecker, node: Node, pos: Pos) -> Action | None:
+    if node.is_map and not node.value:
+        c.problem(node.pos, "task_options: expected at least one task, like {charge_card: {max_retries: 5}}")
+        return None
     options = parse_task_options(c, node, "task_options")
     return SetTaskOptions("task_options", pos, options) if options else None
 

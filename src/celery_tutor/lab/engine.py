@@ -254,14 +254,17 @@ class Lab:
                 self._changed.wait(remaining)
             return True
 
-    def task_id(self, alias: str) -> str:
-        """The task id a script or lesson named ``alias``."""
+    def task_id(self, ref: str) -> str:
+        """The task id a script or lesson named ``ref``: an alias, or the latest task of that name."""
         with self._lock:
-            try:
-                return self._state.aliases[alias]
-            except KeyError:
-                known = ", ".join(sorted(self._state.aliases)) or "none yet"
-                raise LabConfigError(f"unknown task alias {alias!r}; known: {known}") from None
+            task_id = self._state.aliases.get(ref)
+            if task_id is not None:
+                return task_id
+            named = [view.task_id for view in self._state.snapshot().tasks if view.task == ref]
+            if named:
+                return named[-1]
+            known = ", ".join(sorted(self._state.aliases)) or "none yet"
+            raise LabConfigError(f"no task {ref!r} sent yet; aliases: {known}")
 
     # -- the Celery app ------------------------------------------------------------------
 

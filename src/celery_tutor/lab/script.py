@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from celery_tutor.lab import settings
+from celery_tutor.lab.catalog import CATALOG
 from celery_tutor.lab.controls import Action, Send, StepChecker, Wait, parse_step, parse_task_options
 from celery_tutor.lab.engine import LabConfig
 from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml
@@ -142,6 +143,9 @@ def _check_aliases(steps: list[Action], c: StepChecker) -> None:
                 if name in known:
                     c.problem(step.pos, f"send.as: alias {name!r} is already used")
                 known.add(name)
-        if isinstance(step, Wait) and step.until is not None and step.until.task not in (None, *known):
-            valid = ", ".join(sorted(known)) or "none (name a task with send: {…, as: NAME})"
-            c.problem(step.pos, f"wait.until.task: unknown alias {step.until.task!r}; sent so far: {valid}")
+        if isinstance(step, Wait) and step.until is not None and step.until.task not in (None, *known, *CATALOG):
+            valid = ", ".join(sorted(known)) or "none"
+            c.problem(
+                step.pos,
+                f"wait.until.task: {step.until.task!r} is neither an alias sent before ({valid}) nor a lab task",
+            )

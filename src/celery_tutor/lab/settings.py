@@ -7,6 +7,7 @@ that lists the valid names, never a silently ignored setting.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,7 @@ def _optional_int(minimum: int) -> Callable[[Any], int | None]:
 
 
 def _seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise LabConfigError(f"expected a number of seconds ≥ 0, got {value!r}")
     return value
 
