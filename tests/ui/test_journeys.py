@@ -30,8 +30,9 @@ async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout: fl
 
 
 def timeline(app: TutorApp) -> str:
+    """The timeline's text, with its wrapped lines joined again."""
     log = app.screen.query_one("#timeline", RichLog)
-    return "\n".join(line.text for line in log.lines)
+    return " ".join(" ".join(line.text.split()) for line in log.lines)
 
 
 def text_of(app: TutorApp) -> str:
