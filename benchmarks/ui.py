@@ -158,7 +158,7 @@ async def every_lesson() -> None:
             await pilot.pause()
             print(f"  catalog shown:              RSS {rss_mb():6.1f} MB")
             for lesson in app.course.lessons:
-                app.open_lesson(lesson)
+                app.open_lesson(lesson.id)
                 await pilot.pause()
                 screen = app.screen
                 assert isinstance(screen, LessonScreen)

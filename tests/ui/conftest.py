@@ -20,6 +20,6 @@ os.environ.pop("NO_COLOR", None)
 def make_app(tmp_path: Path) -> Callable[..., TutorApp]:
     def build(lessons: Path | None = None, data: Path | None = None) -> TutorApp:
         course = load_course([lessons or bundled_lessons()])
-        return TutorApp(course, ProgressStore(data or tmp_path / "data"))
+        return TutorApp.for_course(course, ProgressStore(data or tmp_path / "data"))
 
     return build

@@ -16,7 +16,7 @@ async def test_app_opens_on_the_catalog_and_quits_on_q(make_app: Callable[..., T
         await pilot.pause()
         assert isinstance(app.screen, CatalogScreen)
         lessons = app.screen.query_one("#lessons", OptionList)
-        assert lessons.option_count == len(app.course.lessons) + len(app.course.broken)
+        assert lessons.option_count == len(app.entries)
         assert "Acknowledgement" in str(lessons.get_option_at_index(0).prompt)
         await pilot.press("q")
     assert app.return_code == 0

@@ -122,7 +122,7 @@ def app_with(tmp_path: Path) -> Callable[[Progress | None], TutorApp]:
         store = ProgressStore(tmp_path / "data")
         if progress is not None:
             store.save(progress)
-        app = TutorApp(load_course([bundled_lessons()]), store)
+        app = TutorApp.for_course(load_course([bundled_lessons()]), store)
         app.theme = "textual-dark"
         return app
 
@@ -146,7 +146,7 @@ def test_lesson_with_a_busy_lab(
     app = app_with(None)
 
     async def open_and_feed(pilot: Pilot[int]) -> None:
-        app.open_lesson(app.course.lesson("early-vs-late-acks"))
+        app.open_lesson("early-vs-late-acks")
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, LessonScreen) and isinstance(screen.session, ScriptedSession)
@@ -165,7 +165,7 @@ def test_quiz_with_feedback(
     app = app_with(progress)
 
     async def answer_wrong(pilot: Pilot[int]) -> None:
-        app.open_lesson(app.course.lesson("acknowledgement"))
+        app.open_lesson("acknowledgement")
         await pilot.pause()
         await pilot.press("enter")  # the first choice: "when it receives the message" (wrong)
         await pilot.pause(0.2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from celery_tutor.course.index import LessonEntry, lesson_files
 from celery_tutor.course.loader import LessonError, load_lesson
 from celery_tutor.course.model import Lesson
 from celery_tutor.yaml_source import Pos, Problem
@@ -37,10 +38,34 @@ class Course:
         """Every problem of every broken file."""
         return tuple(p for broken in self.broken for p in broken.problems)
 
-
-def lesson_files(folder: Path) -> list[Path]:
-    """The lesson files of a folder, in course order (by name)."""
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    def entries(self) -> list[LessonEntry]:
+        """The lesson list: every file, good or broken, in course order."""
+        entries = [
+            LessonEntry(
+                path=lesson.path,
+                id=lesson.id,
+                title=lesson.title,
+                summary=lesson.summary,
+                minutes=lesson.minutes,
+                concepts=lesson.concepts,
+                step_ids=tuple(step.id for step in lesson.steps),
+            )
+            for lesson in self.lessons
+        ]
+        entries += [
+            LessonEntry(
+                path=broken.path,
+                id="",
+                title=Path(broken.path).name,
+                summary="",
+                minutes=0,
+                concepts=(),
+                step_ids=(),
+                problems=tuple(f"{p.pos.line}:{p.pos.col}: {p.message}" for p in broken.problems),
+            )
+            for broken in self.broken
+        ]
+        return sorted(entries, key=lambda entry: entry.path)
 
 
 def load_course(paths: list[Path]) -> Course:

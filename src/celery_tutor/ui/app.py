@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -14,12 +15,13 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Static
 
-from celery_tutor.course.catalog import Course, load_course
-from celery_tutor.course.model import Lesson
+from celery_tutor.course.index import LessonEntry, index_path, lesson_files, read_index, write_index
 from celery_tutor.paths import data_dir, lessons_dir
 from celery_tutor.progress import LoadResult, Progress, ProgressStore
 from celery_tutor.ui.screens.catalog import CatalogScreen
-from celery_tutor.ui.screens.help import HelpScreen
+
+if TYPE_CHECKING:
+    from celery_tutor.course.catalog import Course
 
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
@@ -57,9 +59,18 @@ class TutorApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, course: Course, store: ProgressStore, loaded: LoadResult | None = None) -> None:
+    def __init__(
+        self,
+        entries: list[LessonEntry],
+        load_course: Callable[[], Course],
+        store: ProgressStore,
+        loaded: LoadResult | None = None,
+    ) -> None:
         super().__init__()
-        self.course = course
+        self.entries = entries
+        self._load_course = load_course
+        self._course: Course | None = None
+        self._course_lock = threading.Lock()
         self.store = store
         loaded = loaded or store.load()
         self.progress: Progress = loaded.progress
@@ -68,8 +79,31 @@ class TutorApp(App[int]):
         self._too_small: TooSmall | None = None
         self._started = False
 
+    @classmethod
+    def for_course(cls, course: Course, store: ProgressStore, loaded: LoadResult | None = None) -> TutorApp:
+        """An app over a course already in memory."""
+        app = cls(course.entries(), lambda: course, store, loaded)
+        app._course = course
+        return app
+
+    @property
+    def course(self) -> Course:
+        """The lessons themselves (read on first use when the list came from the index)."""
+        with self._course_lock:
+            if self._course is None:
+                self._course = self._load_course()
+            return self._course
+
+    def _warm_up(self) -> None:
+        # After the first paint: read the lessons and import Celery, so opening a lesson is quick.
+        _ = self.course
+        import celery_tutor.lab.engine  # noqa: F401
+
     def on_mount(self) -> None:
         self.push_screen(CatalogScreen())
+        self.call_after_refresh(
+            lambda: threading.Thread(target=self._warm_up, name="celery-tutor-warm-up", daemon=True).start()
+        )
         if self.notice:
             self.notify(self.notice, title="progress", severity="warning", timeout=15)
         self._started = True
@@ -103,10 +137,11 @@ class TutorApp(App[int]):
         except OSError as exc:
             self.call_from_thread(self.notify, f"Could not save your progress: {exc}", severity="error")
 
-    def open_lesson(self, lesson: Lesson) -> None:
+    def open_lesson(self, lesson_id: str) -> None:
         """Open a lesson where the learner left it."""
         from celery_tutor.ui.screens.lesson import LessonScreen
 
+        lesson = self.course.lesson(lesson_id)
         current = self.progress.peek(lesson.id).current
         self.push_screen(LessonScreen.for_lesson(lesson)(lesson, start_at=current))
 
@@ -126,6 +161,8 @@ class TutorApp(App[int]):
 
     def action_help(self) -> None:
         """Show every key (the help screen is built once, then reused)."""
+        from celery_tutor.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             if not self.is_screen_installed("help"):
                 self.install_screen(HelpScreen(), "help")
@@ -133,9 +170,10 @@ class TutorApp(App[int]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for number, lesson in enumerate(self.course.lessons, 1):
-            title = f"Open lesson {number}: {lesson.title}"
-            yield SystemCommand(title, lesson.summary, lambda chosen=lesson: self.open_lesson(chosen))
+        lessons = [entry for entry in self.entries if not entry.broken]
+        for number, entry in enumerate(lessons, 1):
+            title = f"Open lesson {number}: {entry.title}"
+            yield SystemCommand(title, entry.summary, lambda chosen=entry.id: self.open_lesson(chosen))
         yield SystemCommand("Open the sandbox", "a free lab with every control", self.open_sandbox)
         yield SystemCommand("Help", "every key, and what the lab panel shows", self.action_help)
 
@@ -144,9 +182,28 @@ class TutorApp(App[int]):
 
 
 def make_app(lessons: Path | None = None, data: Path | None = None) -> TutorApp:
-    """The app with its course and progress store (the CLI and the tests build it here)."""
-    course = load_course([lessons_dir(lessons)])
-    return TutorApp(course, ProgressStore(data_dir(data)))
+    """The app with its course and progress store (the CLI and the benchmarks build it here).
+
+    The lesson list comes from the index kept by the last run when the lesson files have
+    not changed since; otherwise the lessons are read now and the index is written.
+    """
+    folder = lessons_dir(lessons)
+    where = data_dir(data)
+    files = lesson_files(folder)
+    index = index_path(where, folder)
+
+    def load() -> Course:
+        from celery_tutor.course.catalog import load_course
+
+        course = load_course([folder])
+        write_index(index, files, course.entries())
+        return course
+
+    store = ProgressStore(where)
+    entries = read_index(index, files)
+    if entries is None:
+        return TutorApp.for_course(load(), store)
+    return TutorApp(entries, load, store)
 
 
 def run_app(lessons: Path | None = None, data_dir: Path | None = None) -> int:

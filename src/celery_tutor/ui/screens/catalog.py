@@ -13,8 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from celery_tutor.course.catalog import BrokenLesson
-from celery_tutor.course.model import Lesson
+from celery_tutor.course.index import LessonEntry
 
 if TYPE_CHECKING:
     from celery_tutor.ui.app import TutorApp
@@ -78,13 +77,14 @@ class CatalogScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.refresh_list()
 
-    def _entries(self) -> list[Lesson | BrokenLesson]:
-        course = self.tutor.course
-        entries: list[Lesson | BrokenLesson] = [*course.lessons, *course.broken]
-        return sorted(entries, key=lambda e: e.path)
+    def _entries(self) -> list[LessonEntry]:
+        return self.tutor.entries
 
-    def _status(self, lesson: Lesson) -> str:
-        return self.tutor.progress.peek(lesson.id).status([step.id for step in lesson.steps])
+    def _lessons(self) -> list[LessonEntry]:
+        return [entry for entry in self._entries() if not entry.broken]
+
+    def _status(self, lesson: LessonEntry) -> str:
+        return self.tutor.progress.peek(lesson.id).status(list(lesson.step_ids))
 
     def refresh_list(self) -> None:
         """Redraw the list and the continue line from the progress."""
@@ -92,14 +92,12 @@ class CatalogScreen(Screen[None]):
         highlighted = options.highlighted
         options.clear_options()
         for number, entry in enumerate(self._entries(), 1):
-            if isinstance(entry, Lesson):
+            if not entry.broken:
                 status = self._status(entry)
                 line = Text.assemble(f"{MARKS[status]} {number}. {entry.title}", (f"  {entry.minutes} min", "dim"))
-                options.add_option(Option(line, id=f"lesson:{entry.id}"))
             else:
-                name = entry.path.rsplit("/", 1)[-1]
-                line = Text.assemble(("⚠ ", "bold yellow"), f"{number}. {name}", ("  cannot be opened", "dim"))
-                options.add_option(Option(line, id=f"broken:{entry.path}"))
+                line = Text.assemble(("⚠ ", "bold yellow"), f"{number}. {entry.title}", ("  cannot be opened", "dim"))
+            options.add_option(Option(line, id=f"entry:{number}"))
         options.highlighted = highlighted if highlighted is not None else self._continue_index()
         last = self._continue_lesson()
         text = Text()
@@ -116,9 +114,9 @@ class CatalogScreen(Screen[None]):
         self.query_one("#continue", Static).update(text)
         self._show_details()
 
-    def _continue_lesson(self) -> Lesson | None:
+    def _continue_lesson(self) -> LessonEntry | None:
         progress = self.tutor.progress
-        lessons = self.tutor.course.lessons
+        lessons = self._lessons()
         if progress.last_lesson is not None:
             for lesson in lessons:
                 if lesson.id == progress.last_lesson and self._status(lesson) != "done":
@@ -129,10 +127,9 @@ class CatalogScreen(Screen[None]):
 
     def _continue_index(self) -> int:
         last = self._continue_lesson()
-        entries = self._entries()
-        return next((i for i, e in enumerate(entries) if e is last), 0)
+        return next((i for i, e in enumerate(self._entries()) if e is last), 0)
 
-    def _selected(self) -> Lesson | BrokenLesson | None:
+    def _selected(self) -> LessonEntry | None:
         index = self.query_one("#lessons", OptionList).highlighted
         entries = self._entries()
         return entries[index] if index is not None and index < len(entries) else None
@@ -144,20 +141,21 @@ class CatalogScreen(Screen[None]):
         if entry is None:
             details.update("No lessons found.")
             return
-        if isinstance(entry, BrokenLesson):
+        if entry.broken:
             text = Text(f"{entry.path}\n\nThis lesson file has problems:\n", style="bold")
             for problem in entry.problems[:8]:
-                text.append(f"  {problem.pos.line}:{problem.pos.col}: {problem.message}\n", style="")
+                text.append(f"  {problem}\n", style="")
             if len(entry.problems) > 8:
                 text.append(f"  …and {len(entry.problems) - 8} more (celery-tutor check)\n", style="")
             details.update(text)
             return
-        steps = [step.id for step in entry.steps]
         lesson_progress = self.tutor.progress.peek(entry.id)
-        done = sum(1 for step_id in steps if lesson_progress.steps.get(step_id) and lesson_progress.steps[step_id].done)
+        done = sum(
+            1 for step_id in entry.step_ids if step_id in lesson_progress.steps and lesson_progress.steps[step_id].done
+        )
         status = {"done": "✓ done", "started": "◐ started", "new": "○ not started"}[self._status(entry)]
         text = Text.assemble((entry.title, "bold"), "\n\n", entry.summary, "\n\n")
-        text.append(f"{status}: {done} of {len(steps)} steps · about {entry.minutes} minutes\n")
+        text.append(f"{status}: {done} of {len(entry.step_ids)} steps · about {entry.minutes} minutes\n")
         if entry.concepts:
             text.append(f"concepts: {', '.join(entry.concepts)}\n", style="dim")
         text.append("\nEnter opens it.", style="italic")
@@ -166,16 +164,19 @@ class CatalogScreen(Screen[None]):
     @on(OptionList.OptionSelected, "#lessons")
     def _open(self) -> None:
         entry = self._selected()
-        if isinstance(entry, Lesson):
-            self.tutor.open_lesson(entry)
-        elif isinstance(entry, BrokenLesson):
+        if entry is None:
+            return
+        if entry.broken:
             self.notify("Fix the problems listed on the right (celery-tutor check shows them too).", severity="warning")
+        else:
+            self.tutor.open_lesson(entry.id)
 
     def action_continue(self) -> None:
         """Open the lesson to continue."""
-        lesson = self._continue_lesson() or (self.tutor.course.lessons[0] if self.tutor.course.lessons else None)
+        lessons = self._lessons()
+        lesson = self._continue_lesson() or (lessons[0] if lessons else None)
         if lesson is not None:
-            self.tutor.open_lesson(lesson)
+            self.tutor.open_lesson(lesson.id)
 
     def action_sandbox(self) -> None:
         """Open the free lab."""
@@ -184,7 +185,7 @@ class CatalogScreen(Screen[None]):
     def action_reset_lesson(self) -> None:
         """Forget the highlighted lesson's progress (after a yes)."""
         entry = self._selected()
-        if not isinstance(entry, Lesson):
+        if entry is None or entry.broken:
             return
 
         def done(yes: bool | None) -> None:

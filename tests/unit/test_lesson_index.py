@@ -1,0 +1,55 @@
+"""The lesson list is kept between runs, and thrown away as soon as a lesson file changes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from celery_tutor.course.catalog import load_course
+from celery_tutor.course.index import index_path, lesson_files, read_index, write_index
+from celery_tutor.paths import bundled_lessons
+from celery_tutor.ui.app import make_app
+
+
+def copy_course(tmp_path: Path) -> Path:
+    folder = tmp_path / "lessons"
+    shutil.copytree(bundled_lessons(), folder)
+    (folder / "99-broken.yaml").write_text("schema: 1\nid: Not An Id\n")
+    return folder
+
+
+def test_the_index_round_trips_and_keeps_broken_files(tmp_path: Path) -> None:
+    folder = copy_course(tmp_path)
+    files = lesson_files(folder)
+    entries = load_course([folder]).entries()
+    index = index_path(tmp_path / "data", folder)
+    write_index(index, files, entries)
+    assert read_index(index, files) == entries
+    broken = [entry for entry in entries if entry.broken]
+    assert [Path(entry.path).name for entry in broken] == ["99-broken.yaml"]
+    assert "2:5: id: 'Not An Id' is not an id (lowercase letters, digits and dashes)" in broken[0].problems
+
+
+def test_a_changed_file_invalidates_the_index(tmp_path: Path) -> None:
+    folder = copy_course(tmp_path)
+    files = lesson_files(folder)
+    index = index_path(tmp_path / "data", folder)
+    write_index(index, files, load_course([folder]).entries())
+    lesson = files[0]
+    lesson.write_text(lesson.read_text().replace("minutes: 8", "minutes: 9"))
+    os.utime(lesson, ns=(lesson.stat().st_atime_ns, lesson.stat().st_mtime_ns + 1_000_000))
+    assert read_index(index, lesson_files(folder)) is None
+    assert read_index(index, files[1:]) is None  # a file removed
+    (index).write_text("{broken")
+    assert read_index(index, lesson_files(folder)) is None
+
+
+def test_the_second_start_draws_the_list_without_reading_the_lessons(tmp_path: Path) -> None:
+    folder = copy_course(tmp_path)
+    first = make_app(folder, tmp_path / "data")
+    assert first._course is not None  # no index yet: the lessons were read
+    second = make_app(folder, tmp_path / "data")
+    assert second._course is None  # drawn from the index
+    assert second.entries == first.entries
+    assert second.course.lesson("acknowledgement").title == "Acknowledgement"  # read on first use
