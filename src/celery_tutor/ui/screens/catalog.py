@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from celery_tutor.course.index import LessonEntry
@@ -61,7 +61,6 @@ class CatalogScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Header()
         yield Static(id="continue")
         with Horizontal(id="catalog"):
             yield OptionList(id="lessons")
@@ -100,7 +99,7 @@ class CatalogScreen(Screen[None]):
             options.add_option(Option(line, id=f"entry:{number}"))
         options.highlighted = highlighted if highlighted is not None else self._continue_index()
         last = self._continue_lesson()
-        text = Text()
+        text = Text.assemble(("celery-tutor", "bold"), (" · how Celery keeps work safe, or loses it\n", "dim"))
         if last is not None:
             text.append("Continue where you left off: ", style="bold")
             text.append(f"{last.title}  ")
