@@ -8,8 +8,8 @@ from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.screen import Screen
+from textual.widgets import Footer, Static
 
 HELP = """\
 # Help
@@ -22,8 +22,8 @@ themes) · `q` quit (also `ctrl+c`).
 
 **In a lesson**: `n` next step (or next question) · `p` previous step · `h` next hint ·
 `ctrl+o` replay the solution on the lab · `ctrl+r` reset the lab · `l` or `Esc` back to
-the lessons. The lesson's own controls are listed under the lab with their keys, like
-`[s] send …` or `[a] task_acks_late: off`.
+the lessons. The lesson's own controls are buttons under the lab, each with its key,
+like `s · send …` or `a · task_acks_late: off`: press the key or click the button.
 
 **Answering**: `↑`/`↓` and `Enter` pick an answer. For several answers, `Enter` ticks
 ☑ each one, then pick *check my answer*. To order items, pick them first to last.
@@ -50,7 +50,7 @@ reports WorkerLostError.
 """
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Screen[None]):
     """Keys and the lab panel explained."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -64,6 +64,7 @@ class HelpScreen(ModalScreen[None]):
         # One Static rendering Rich's Markdown: far lighter than a widget per paragraph.
         with VerticalScroll(id="help"):
             yield Static(RichMarkdown(HELP))
+        yield Footer()
 
     def action_close(self) -> None:
         """Back to where the learner was."""

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 REDRAW_INTERVAL = 0.1
 """Seconds between lab panel redraws while events pour in."""
+BURST_REDRAW_INTERVAL = 0.3
+"""…and during a burst (a batch of more than BURST events), so keys stay quick."""
+BURST = 50
 TIMELINE_BATCH = 200
 """The most timeline lines one redraw writes; older ones of a burst are summarised."""
 
@@ -142,7 +145,8 @@ class LabScreen(Screen[None]):
         self.observe(events)
         if not self._redraw_pending:
             self._redraw_pending = True
-            wait = self._last_redraw + REDRAW_INTERVAL - time.monotonic()
+            interval = BURST_REDRAW_INTERVAL if len(self._unshown) > BURST else REDRAW_INTERVAL
+            wait = self._last_redraw + interval - time.monotonic()
             if wait > 0:
                 self.set_timer(wait, self.redraw)
             else:
