@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Collapsible, Footer, Header, Input, Markdown, OptionList, Static
+from textual.widgets import Collapsible, Footer, Input, Markdown, OptionList, Static
 
 from celery_tutor.course.conditions import GoalTracker
 from celery_tutor.course.grading import grade
@@ -268,7 +268,6 @@ class LessonScreen(LabScreen):
         self._goal_shown: tuple[str, tuple[bool, ...]] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
         with Horizontal(id="main"):
             with VerticalScroll(id="step-pane"):
                 yield Static(id="step-title")
@@ -311,7 +310,9 @@ class LessonScreen(LabScreen):
         kind = type(step).__name__.removesuffix("Step").lower()
         done = " ✓ done" if self._progress().done else ""
         self.query_one("#step-title", Static).update(
-            Text(f"Step {self.index + 1} of {len(self.lesson.steps)} · {kind}{done}", style="bold")
+            Text.assemble(
+                (self.lesson.title, "bold"), f" · step {self.index + 1} of {len(self.lesson.steps)} · {kind}{done}"
+            )
         )
         self._extra()
         if isinstance(step, ReadStep):
@@ -401,8 +402,9 @@ class LessonScreen(LabScreen):
         if failure:
             widgets.append(Notice(Text(f"The experiment stopped early: {failure}", style="yellow")))
         widgets.append(Markdown(step.explain))
-        widgets.append(Notice(Text("Press n for the next step.", style="italic")))
+        widgets.append(Notice(Text("Press n for the next step (↓ scrolls).", style="italic")))
         self._extra(*widgets)
+        self.query_one("#step-pane", VerticalScroll).focus()
         progress = self._progress()
         if not progress.done:
             progress.done = True
@@ -591,7 +593,7 @@ class LessonScreen(LabScreen):
         last = self.question_index + 1 == len(step.questions)
         widgets.append(Notice(Text("Press n for the " + ("next step." if last else "next question."), style="italic")))
         self._extra(*widgets)
-        self.set_focus(None)
+        self.query_one("#step-pane", VerticalScroll).focus()
         progress = self._progress()
         self.quiz_results.setdefault(q.id, result.correct)
         if last:

@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Header, Markdown
+from textual.widgets import Footer, Markdown
 
 from celery_tutor.course.model import Control
 from celery_tutor.lab import controls as c
@@ -55,7 +55,6 @@ class SandboxScreen(LabScreen):
     start_settings = initial_settings({})
 
     def compose(self) -> ComposeResult:
-        yield Header()
         with Horizontal(id="main"):
             with VerticalScroll(id="step-pane"):
                 yield Markdown(INTRO)

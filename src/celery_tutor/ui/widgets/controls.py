@@ -17,7 +17,7 @@ class ControlBar(ItemGrid):
 
     DEFAULT_CSS = """
     ControlBar { height: auto; }
-    ControlBar > Button { width: 1fr; margin: 0 1 0 0; }
+    ControlBar > Button { width: 1fr; margin: 0 1 0 0; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     class Pressed(Message):
