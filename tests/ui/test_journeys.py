@@ -158,3 +158,23 @@ async def test_a_terminal_that_is_too_small_says_so(make_app: Callable[..., Tuto
         await pilot.resize_terminal(100, 30)
         await pilot.pause()
         assert isinstance(app.screen, CatalogScreen)
+
+
+async def test_the_command_palette_offers_lessons_and_the_lesson_actions(
+    make_app: Callable[..., TutorApp], one_lesson: Path
+) -> None:
+    app = make_app(one_lesson)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Open lesson 1: Acknowledgement" in titles and "Open the sandbox" in titles
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen))
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert {"Next step", "Show a hint", "Replay the solution", "Reset the lab", "Lab: send add(2, 3)"} <= set(
+            titles
+        )
+        next_step = next(c for c in app.get_system_commands(app.screen) if c.title == "Next step")
+        next_step.callback()
+        await pilot.pause()
+        assert isinstance(app.screen, LessonScreen) and app.screen.index == 1

@@ -176,6 +176,10 @@ class TutorApp(App[int]):
             yield SystemCommand(title, entry.summary, lambda chosen=entry.id: self.open_lesson(chosen))
         yield SystemCommand("Open the sandbox", "a free lab with every control", self.open_sandbox)
         yield SystemCommand("Help", "every key, and what the lab panel shows", self.action_help)
+        commands = getattr(screen, "palette_commands", None)
+        if commands is not None:
+            for title, help_text, callback in commands():
+                yield SystemCommand(title, help_text, callback)
 
     def on_unmount(self) -> None:
         self._saver.shutdown(wait=True)

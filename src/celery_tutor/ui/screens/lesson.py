@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -38,7 +39,7 @@ REDRAW_INTERVAL = 0.1
 BURST_REDRAW_INTERVAL = 0.3
 """…and during a burst (a batch of more than BURST events), so keys stay quick."""
 BURST = 50
-TIMELINE_BATCH = 200
+TIMELINE_BATCH = 60
 """The most timeline lines one redraw writes; older ones of a burst are summarised."""
 
 
@@ -198,6 +199,17 @@ class LabScreen(Screen[None]):
     def on_control_bar_pressed(self, message: ControlBar.Pressed) -> None:
         """A control's button was clicked (the same as its key)."""
         self.action_control(message.key)
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """The screen's actions, for the command palette."""
+        commands: list[tuple[str, str, Callable[[], object]]] = [
+            ("Reset the lab", "back to the lab's starting point (ctrl+r)", self.action_reset_lab),
+            ("Back to the lessons", "the lesson list (l)", self.action_lessons),
+        ]
+        for control in self.controls:
+            label = f"toggle {control.toggle}" if control.toggle else control.label
+            commands.append((f"Lab: {label}", f"key {control.key}", lambda key=control.key: self.action_control(key)))
+        return commands
 
     def action_control(self, key: str) -> None:
         """Press a lesson control."""
@@ -446,6 +458,16 @@ class LessonScreen(LabScreen):
                 Notice(Text(f"Use the controls below the lab.  {more}  ^o: replay the solution", style="dim"))
             )
         self._extra(*widgets)
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """The lesson's actions, then the lab's."""
+        return [
+            ("Next step", "n", self.action_next_step),
+            ("Previous step", "p", self.action_previous_step),
+            ("Show a hint", "h (lab steps)", self.action_hint),
+            ("Replay the solution", "ctrl+o (lab steps)", self.action_solution),
+            *super().palette_commands(),
+        ]
 
     def action_hint(self) -> None:
         """Show the next hint of a lab step."""
