@@ -22,6 +22,7 @@ from celery_tutor.course.grading import grade
 from celery_tutor.course.model import Control, LabStep, Lesson, PredictStep, Question, QuizStep, ReadStep, Step
 from celery_tutor.lab import settings as lab_settings
 from celery_tutor.lab.catalog import CATALOG
+from celery_tutor.lab.controls import Send
 from celery_tutor.lab.events import ConfigChanged, LabEvent, LabReset
 from celery_tutor.progress import StepProgress
 from celery_tutor.ui.bridge import LabBridge
@@ -104,6 +105,17 @@ class LabScreen(Screen[None]):
         with Collapsible(title=f"the code that runs: {spec.name}", collapsed=False, id="source"):
             yield Static(Syntax(spec.source, "python", line_numbers=False, word_wrap=True), id="source-code")
             yield Static(id="source-options")
+
+    def show_source(self, task: str) -> None:
+        """Show the code of another lab task."""
+        if task == self.source_task or task not in CATALOG:
+            return
+        self.source_task = task
+        for panel in self.query("#source").results(Collapsible):
+            panel.title = f"the code that runs: {task}"
+        for code in self.query("#source-code").results(Static):
+            code.update(Syntax(CATALOG[task].source, "python", line_numbers=False, word_wrap=True))
+        self._show_options()
 
     def _show_options(self) -> None:
         """The task options the lab applies on top of the decorator, if any."""
@@ -327,6 +339,7 @@ class LessonScreen(LabScreen):
             )
         )
         self._extra()
+        self.show_source(self._task_of(step))
         if isinstance(step, ReadStep):
             self._set_text(step.body)
             self._progress().done = True
@@ -341,6 +354,18 @@ class LessonScreen(LabScreen):
         if isinstance(step, (ReadStep, LabStep)):
             pane.focus()  # ↑/↓ and page keys scroll the text
         self._save()
+
+    def _task_of(self, step: Step) -> str:
+        """The task a step is about: the first one its scripts send, else the lesson's first."""
+        scripts: tuple[Any, ...] = ()
+        if isinstance(step, PredictStep):
+            scripts = step.experiment
+        elif isinstance(step, LabStep):
+            scripts = (*step.setup, *step.solution)
+        for action in scripts:
+            if isinstance(action, Send):
+                return action.task
+        return self.lesson.lab.tasks[0] if self.lesson.lab.tasks else next(iter(CATALOG))
 
     def _set_text(self, markdown: str) -> None:
         self.query_one("#step-text", Markdown).update(markdown)
