@@ -17,6 +17,7 @@ from celery_tutor.course.conditions import GoalTracker
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, Question, QuizStep
 from celery_tutor.lab import events as ev
 from celery_tutor.lab import settings
+from celery_tutor.lab.controls import Action
 from celery_tutor.lab.engine import Lab, LabConfig
 from celery_tutor.lab.runner import ScriptRunner
 
@@ -64,17 +65,22 @@ def _timed(lesson: Lesson, step: str, what: str, body: Callable[[], tuple[bool, 
     return Check(lesson.id, step, what, ok, detail, time.monotonic() - started)
 
 
+def run_experiment(lesson: Lesson, actions: tuple[Action, ...]) -> tuple[str | None, list[ev.LabEvent]]:
+    """Run a script on a fresh lab set up as the lesson says: (the failure, if any; every event)."""
+    lab = fresh_lab(lesson)
+    runner = ScriptRunner(lab)
+    try:
+        lab.start()
+        failure = runner.run(actions)
+        return failure, runner.events
+    finally:
+        runner.close()
+        lab.close()
+
+
 def _verify_predict(lesson: Lesson, step: PredictStep) -> Check:
     def body() -> tuple[bool, str]:
-        lab = fresh_lab(lesson)
-        runner = ScriptRunner(lab)
-        try:
-            lab.start()
-            failure = runner.run(step.experiment)
-            events = runner.events
-        finally:
-            runner.close()
-            lab.close()
+        failure, events = run_experiment(lesson, step.experiment)
         if failure:
             return False, f"the experiment failed: {failure}"
         tracker = _fold(step.expect, lesson, events)
@@ -137,15 +143,7 @@ def measure(lesson: Lesson, question: Question) -> float:
     """Run a numeric question's experiment and read the number it asks about."""
     assert question.measure is not None
     spec = question.measure
-    lab = fresh_lab(lesson)
-    runner = ScriptRunner(lab)
-    try:
-        lab.start()
-        failure = runner.run(spec.experiment)
-        events = runner.events
-    finally:
-        runner.close()
-        lab.close()
+    failure, events = run_experiment(lesson, spec.experiment)
     if failure:
         raise RuntimeError(f"the experiment failed: {failure}")
     tracker = _fold((), lesson, events)

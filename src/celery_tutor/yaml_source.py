@@ -9,6 +9,7 @@ constructs anything but plain scalars, lists and mappings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -195,3 +196,11 @@ def parse_yaml(text: str, path: str) -> tuple[Node | None, list[Problem]]:
     except RecursionError:
         raise YamlSourceError(Problem(path, _pos(root.start_mark), "document too deeply nested")) from None
     return node, builder.problems
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """A file's text; :class:`YamlSourceError` naming the ``what`` when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise YamlSourceError(Problem(str(path), Pos(1, 1), f"cannot read the {what}: {exc}")) from None

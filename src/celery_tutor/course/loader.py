@@ -45,7 +45,7 @@ from celery_tutor.lab import settings
 from celery_tutor.lab.catalog import CATALOG
 from celery_tutor.lab.controls import Action, Send, StepChecker, Wait, parse_step, parse_task_options
 from celery_tutor.lab.events import EVENT_KINDS
-from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml
+from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml, read_text
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 RESERVED_KEYS = {
@@ -187,12 +187,11 @@ class _Scope:
 
 def load_lesson(path: str | Path) -> Lesson:
     """Read and check one lesson file (raises :class:`LessonError`)."""
-    name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LessonError([Problem(name, Pos(1, 1), f"cannot read the lesson: {exc}")]) from None
-    return parse_lesson(text, name)
+        text = read_text(path, "lesson")
+    except YamlSourceError as exc:
+        raise LessonError([exc.problem]) from None
+    return parse_lesson(text, str(path))
 
 
 def parse_lesson(text: str, path: str) -> Lesson:

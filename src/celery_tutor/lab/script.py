@@ -24,7 +24,7 @@ from celery_tutor.lab import settings
 from celery_tutor.lab.catalog import CATALOG
 from celery_tutor.lab.controls import Action, Send, StepChecker, Wait, parse_step, parse_task_options
 from celery_tutor.lab.engine import LabConfig
-from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml
+from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml, read_text
 
 TOP_LEVEL = ("title", "description", "lab", "steps")
 LAB_KEYS = ("settings", "task_options", "workers")
@@ -51,12 +51,11 @@ class Script:
 
 def load_script(path: str | Path) -> Script:
     """Read and check a script file (raises :class:`ScriptError`)."""
-    name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScriptError([Problem(name, Pos(1, 1), f"cannot read the script: {exc}")]) from None
-    return parse_script(text, name)
+        text = read_text(path, "script")
+    except YamlSourceError as exc:
+        raise ScriptError([exc.problem]) from None
+    return parse_script(text, str(path))
 
 
 def parse_script(text: str, path: str) -> Script:
