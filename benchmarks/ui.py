@@ -134,8 +134,9 @@ async def burst(presses: int) -> None:
             for _ in range(presses):
                 for key, screen_type in (("question_mark", HelpScreen), ("escape", SandboxScreen)):
                     idle.append(await key_to_screen(app, key, lambda t=screen_type: isinstance(app.screen, t)))
+            slowest = ", ".join(f"{v:.0f}" for v in sorted(idle)[-5:])
             print(f"  key -> screen, lab idle   n={len(idle)}  p50 {percentile(idle, 0.5):6.1f} ms  "
-                  f"p95 {percentile(idle, 0.95):6.1f} ms")  # fmt: skip
+                  f"p95 {percentile(idle, 0.95):6.1f} ms   slowest: {slowest} ms")  # fmt: skip
             await pilot.press("q")
 
 

@@ -84,6 +84,7 @@ class LabScreen(Screen[None]):
         self._cleared = False
         self._redraw_pending = False
         self._last_redraw = 0.0
+        self._last_batch = 0
 
     @property
     def tutor(self) -> TutorApp:
@@ -141,10 +142,25 @@ class LabScreen(Screen[None]):
     # -- lab feed -----------------------------------------------------------------------
 
     def on_lab_bridge_activity(self, _: LabBridge.Activity | None = None) -> None:
-        """Take in every lab event queued since the last batch; redraw at most ten times a second."""
-        events = self.session.bridge.drain()
-        if not events:
+        """Lab events are waiting: take them in at the next redraw (at most ten a second).
+
+        The bridge posts again only after the redraw drained it, so a burst of events
+        costs one message per redraw, and keys never queue behind a flood of them.
+        """
+        if self._redraw_pending:
             return
+        self._redraw_pending = True
+        interval = BURST_REDRAW_INTERVAL if self._last_batch > BURST else REDRAW_INTERVAL
+        wait = self._last_redraw + interval - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self.redraw)
+        else:
+            self.call_later(self.redraw)
+
+    def take_in(self) -> list[LabEvent]:
+        """Drain the bridge and fold the events into what the screen tracks."""
+        events = self.session.bridge.drain()
+        self._last_batch = len(events)
         for event in events:
             if isinstance(event, LabReset):
                 self._unshown.clear()
@@ -155,20 +171,15 @@ class LabScreen(Screen[None]):
                 self.settings_now.update({k: v for k, v in event.changes.items() if "." not in k})
                 self.options_now.update({k: v for k, v in event.changes.items() if "." in k})
             self._unshown.append(event)
-        self.observe(events)
-        if not self._redraw_pending:
-            self._redraw_pending = True
-            interval = BURST_REDRAW_INTERVAL if len(self._unshown) > BURST else REDRAW_INTERVAL
-            wait = self._last_redraw + interval - time.monotonic()
-            if wait > 0:
-                self.set_timer(wait, self.redraw)
-            else:
-                self.call_later(self.redraw)
+        if events:
+            self.observe(events)
+        return events
 
     def redraw(self) -> None:
-        """Bring the lab panel up to date (timeline, strip, workers, retries, ledger)."""
+        """Take in the waiting events and bring the lab panel up to date."""
         self._redraw_pending = False
         self._last_redraw = time.monotonic()
+        self.take_in()
         panel = self.query_one(LabPanel)
         if self._cleared:
             panel.clear_timeline()
@@ -690,7 +701,6 @@ class LessonScreen(LabScreen):
 
     def on_lab_session_script_done(self, message: LabSession.ScriptDone) -> None:
         """A script ended: take in its last events, then move the step on."""
-        self.on_lab_bridge_activity()
         self.redraw()
         if message.purpose == "experiment" and isinstance(self.step, PredictStep) and self.phase == "running":
             self._predict_done(message.failure)
