@@ -415,7 +415,8 @@ class LessonScreen(LabScreen):
         self.phase = "ask"
         self.tracker = GoalTracker(step.expect, dict(self.start_settings))
         choices = ChoiceList([c.text for c in step.choices], id="choices")
-        self._extra(Notice("Lock in your prediction: ↑/↓ and Enter. Then the lab runs the experiment."), choices)
+        choices.border_title = "your prediction: ↑/↓, then Enter locks it and the lab runs the experiment"
+        self._extra(choices)
         choices.focus()
 
     def _predict_chosen(self, index: int) -> None:
@@ -560,7 +561,7 @@ class LessonScreen(LabScreen):
         assert isinstance(step, QuizStep)
         q = self._question()
         self.phase = "ask"
-        self._set_text(f"**Question {self.question_index + 1} of {len(step.questions)}**\n\n{q.prompt}")
+        self._set_text(f"**Question {self.question_index + 1} of {len(step.questions)}.** {q.prompt}")
         if q.kind in ("single", "multiple"):
             texts = [c.text for c in q.choices]
             if q.kind == "multiple":
@@ -586,9 +587,13 @@ class LessonScreen(LabScreen):
             self.shuffled = list(q.items)
             while self.shuffled == list(q.items):
                 rng.shuffle(self.shuffled)
-            widget = ChoiceList(self.shuffled, id="answer")
+            widget = ChoiceList(self.shuffled, marks=["·"] * len(self.shuffled), id="answer")
             hint = "Enter picks the next item, first to last."
-        self._extra(Notice(Text(hint, style="dim")), widget)
+        if isinstance(widget, ChoiceList):
+            widget.border_title = hint  # the hint rides on the list's border: one row less
+            self._extra(widget)
+        else:
+            self._extra(Notice(Text(hint, style="dim")), widget)
         widget.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -26,8 +26,11 @@ class ChoiceList(OptionList):
     ChoiceList { height: auto; max-height: 12; }
     """
 
-    def __init__(self, texts: list[str], *, id: str | None = None) -> None:
-        super().__init__(*[Option(f"{i + 1}. {t}", id=str(i)) for i, t in enumerate(texts)], id=id)
+    def __init__(self, texts: list[str], *, marks: list[str] | None = None, id: str | None = None) -> None:
+        marks = marks or [f"{i + 1}." for i in range(len(texts))]
+        super().__init__(
+            *[Option(f"{m} {t}", id=str(i)) for i, (t, m) in enumerate(zip(texts, marks, strict=True))], id=id
+        )
 
     def set_marks(self, texts: list[str], marks: list[str]) -> None:
         """Show a mark before each option (☐/☑ for multiple choice, order numbers…)."""
