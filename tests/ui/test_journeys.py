@@ -178,3 +178,31 @@ async def test_the_command_palette_offers_lessons_and_the_lesson_actions(
         next_step.callback()
         await pilot.pause()
         assert isinstance(app.screen, LessonScreen) and app.screen.index == 1
+
+
+async def test_a_lesson_screen_starts_exactly_one_lab(
+    make_app: Callable[..., TutorApp], one_lesson: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celery_tutor.ui.lab_session import LabSession
+
+    starts: list[LabSession] = []
+    original = LabSession.start
+
+    def counted(self: LabSession) -> None:
+        starts.append(self)
+        original(self)
+
+    monkeypatch.setattr(LabSession, "start", counted)
+    app = make_app(one_lesson)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and app.screen.session.lab is not None)
+        await pilot.pause(0.3)
+        assert len(starts) == 1
+        await pilot.press("l")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SandboxScreen) and app.screen.session.lab is not None)
+        await pilot.pause(0.3)
+        assert len(starts) == 2
+        assert "worker1 started" in timeline(app)
+        assert timeline(app).count("worker1 started") == 1

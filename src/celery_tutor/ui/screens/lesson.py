@@ -313,7 +313,8 @@ class LessonScreen(LabScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual also calls LabScreen.on_mount (handlers run along the MRO): no super() here,
+        # or the screen would start a second lab.
         self.title = self.lesson.title
         self.enter_step()
 

@@ -63,5 +63,6 @@ class SandboxScreen(LabScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual also calls LabScreen.on_mount (handlers run along the MRO): no super() here,
+        # or the screen would start a second lab.
         self.title = "Sandbox"
