@@ -206,3 +206,31 @@ async def test_a_lesson_screen_starts_exactly_one_lab(
         assert len(starts) == 2
         assert "worker1 started" in timeline(app)
         assert timeline(app).count("worker1 started") == 1
+
+
+async def test_a_broken_lesson_is_listed_with_its_error(make_app: Callable[..., TutorApp], one_lesson: Path) -> None:
+    (one_lesson / "02-broken.yaml").write_text("schema: 1\nid: broken\ntitle: Broken\n")
+    app = make_app(one_lesson)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        lessons = app.screen.query_one("#lessons")
+        assert str(lessons.get_option_at_index(1).prompt).startswith("⚠ 2. 02-broken.yaml")
+        await pilot.press("down")
+        details = str(app.screen.query_one("#details", Static).render())
+        assert "This lesson file has problems" in details
+        assert "1:1: lesson: missing required key 'summary'" in details
+        await pilot.press("enter")  # cannot be opened: the learner is told, nothing breaks
+        await pilot.pause()
+        assert isinstance(app.screen, CatalogScreen)
+
+
+async def test_no_color_is_respected(
+    make_app: Callable[..., TutorApp], one_lesson: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(one_lesson)
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        entry = str(app.screen.query_one("#lessons").get_option_at_index(0).prompt)
+        assert entry.startswith("○ 1. Acknowledgement")  # the state is a glyph, not a colour
