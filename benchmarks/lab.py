@@ -386,7 +386,7 @@ def bench_crash_cycles(plan: Plan) -> None:
     finally:
         lab.close()
     lab_ref = weakref.ref(lab)
-    del lab
+    del lab, killed, started  # the waiters subscribed to the lab: they hold it too
     print(ms_line("one crash + restart cycle", cycle_times))
     print(
         f"  {f'after {cycles} cycles, lab open:':<30} threads {threads_running:3d}   RSS {rss_running:7.1f} MB"
