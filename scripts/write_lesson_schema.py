@@ -52,6 +52,8 @@ SETTING_VALUES: dict[str, Schema] = {
     "task_acks_late": BOOLEAN,
     "task_reject_on_worker_lost": BOOLEAN,
     "task_acks_on_failure_or_timeout": BOOLEAN,
+    "task_acks_on_failure": BOOLEAN,
+    "task_acks_on_timeout": BOOLEAN,
     "task_retry_on_worker_lost": BOOLEAN,
     "worker_prefetch_multiplier": {"type": "integer", "minimum": 1},
     "worker_concurrency": {"type": "integer", "minimum": 1},
@@ -63,6 +65,8 @@ TASK_OPTION_VALUES: dict[str, Schema] = {
     "acks_late": BOOLEAN,
     "reject_on_worker_lost": BOOLEAN,
     "acks_on_failure_or_timeout": BOOLEAN,
+    "acks_on_failure": BOOLEAN,
+    "acks_on_timeout": BOOLEAN,
     "max_retries": RETRY_LIMIT,
     "default_retry_delay": SECONDS,
     "autoretry_for": {

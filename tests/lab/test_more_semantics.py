@@ -115,3 +115,13 @@ def test_the_lab_never_writes_to_the_terminal() -> None:
     assert result.returncode == 0
     assert result.stderr == ""
     assert '"kind": "log"' in result.stdout  # Celery did log an error: it went to the timeline
+
+
+def test_the_5_7_setting_acks_on_failure_false_also_rejects_without_requeue(make_lab: LabFactory) -> None:
+    lab = make_lab({**LATE, "task_acks_on_failure": False})
+    log = make_lab.events(lab)
+    lab.fail_next("add", 1, "ValueError")
+    task_id = lab.send("add", (1, 2))
+    assert log.wait_event("rejected", task_id).requeue is False
+    make_lab.settle(lab)
+    assert not log.of("redelivered", task_id)

@@ -61,8 +61,8 @@ EXPECTED: dict[str, str] = {
         "PermissionError, RuntimeError, TimeoutError, ValueError, ZeroDivisionError"
     ),
     "unknown-setting.yaml": (
-        "8:14: lab.settings: unknown setting 'task_ack_late'; valid: task_acks_late, "
-        "task_acks_on_failure_or_timeout, task_reject_on_worker_lost, task_retry_on_worker_lost, "
+        "8:14: lab.settings: unknown setting 'task_ack_late'; valid: task_acks_late, task_acks_on_failure, "
+        "task_acks_on_failure_or_timeout, task_acks_on_timeout, task_reject_on_worker_lost, task_retry_on_worker_lost, "
         "worker_concurrency, worker_deduplicate_successful_tasks, worker_prefetch_multiplier"
     ),
     "unknown-state.yaml": (
@@ -70,8 +70,8 @@ EXPECTED: dict[str, str] = {
         "SUCCESS, FAILURE, REJECTED, LOST"
     ),
     "unknown-task-option.yaml": (
-        "8:24: lab.task_options.add: unknown task option 'max_retry'; valid: acks_late, acks_on_failure_or_timeout, "
-        "autoretry_for, default_retry_delay, max_retries, reject_on_worker_lost, retry_backoff, retry_backoff_max, "
+        "8:24: lab.task_options.add: unknown task option 'max_retry'; valid: acks_late, acks_on_failure, "
+        "acks_on_failure_or_timeout, acks_on_timeout, autoretry_for, default_retry_delay, max_retries, reject_on_worker_lost, retry_backoff, retry_backoff_max, "
         "retry_jitter, retry_kwargs"
     ),
     "unknown-task.yaml": (

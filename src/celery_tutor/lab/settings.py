@@ -91,6 +91,12 @@ SETTINGS: dict[str, Knob] = {
     "task_acks_on_failure_or_timeout": Knob(
         _bool, True, "ack a late-ack task that failed (False: reject it without requeue)"
     ),
+    "task_acks_on_failure": Knob(
+        _bool, None, "5.7: ack a late-ack task that failed (unset: task_acks_on_failure_or_timeout decides)"
+    ),
+    "task_acks_on_timeout": Knob(
+        _bool, None, "5.7: ack a late-ack task that hit its hard time limit (unset: the older setting decides)"
+    ),
     "task_retry_on_worker_lost": Knob(_bool, False, "retry (bounded by max_retries) a task whose pool child died"),
     "worker_prefetch_multiplier": Knob(_int(1), 4, "how many unacked messages a worker may hold per pool slot"),
     "worker_concurrency": Knob(_int(1), 1, "how many tasks a worker runs at once"),
@@ -105,6 +111,8 @@ TASK_OPTIONS: dict[str, Knob] = {
     "acks_late": Knob(_bool, None, "this task's task_acks_late"),
     "reject_on_worker_lost": Knob(_bool, None, "this task's task_reject_on_worker_lost"),
     "acks_on_failure_or_timeout": Knob(_bool, None, "this task's task_acks_on_failure_or_timeout"),
+    "acks_on_failure": Knob(_bool, None, "this task's task_acks_on_failure (5.7)"),
+    "acks_on_timeout": Knob(_bool, None, "this task's task_acks_on_timeout (5.7)"),
     "max_retries": Knob(_optional_int(0), 3, "retries allowed after the first run (None: no limit)"),
     "default_retry_delay": Knob(_seconds, 180, "seconds before a retry when no countdown is given"),
     "autoretry_for": Knob(_exceptions, (), "exceptions that make Celery retry the task itself"),
