@@ -667,6 +667,18 @@ def _steps() -> Schema:
                     {**_ref("controlStep"), "not": {"required": ["wait"]}},
                     "Control steps run when the step starts (no waits).",
                 ),
+                "wrong_solutions": _list(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "why": _text("What is missing in this approach."),
+                            "script": _ref("script", "Control steps of the tempting approach."),
+                        },
+                        "required": ["why", "script"],
+                        "additionalProperties": False,
+                    },
+                    "Tempting approaches that must not reach the goal (verify proves it).",
+                ),
             },
             "required": ["body", "goal", "hints", "solution", "explain"],
             "additionalProperties": False,

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from celery_tutor.course.conditions import GoalTracker
-from celery_tutor.course.model import LabStep, Lesson, PredictStep, Question, QuizStep
+from celery_tutor.course.model import LabStep, Lesson, PredictStep, Question, QuizStep, WrongSolution
 from celery_tutor.lab import events as ev
 from celery_tutor.lab import settings
 from celery_tutor.lab.controls import Action
@@ -137,6 +137,19 @@ def _verify_lab(lesson: Lesson, step: LabStep) -> Iterator[Check]:
     finally:
         runner.close()
         lab.close()
+    for wrong in step.wrong_solutions:
+        yield _verify_wrong(lesson, step, wrong)
+
+
+def _verify_wrong(lesson: Lesson, step: LabStep, wrong: WrongSolution) -> Check:
+    def body() -> tuple[bool, str]:
+        failure, events = run_experiment(lesson, (*step.setup, *wrong.script))
+        if failure:
+            return False, f"the wrong solution's script failed: {failure}"
+        tracker = _fold(step.goal, lesson, events)
+        return not tracker.satisfied, "it reaches the goal after all" if tracker.satisfied else ""
+
+    return _timed(lesson, step.id, f"a wrong solution does not reach the goal ({wrong.why})", body)
 
 
 def measure(lesson: Lesson, question: Question) -> float:

@@ -40,6 +40,7 @@ from celery_tutor.course.model import (
     QuizStep,
     ReadStep,
     Step,
+    WrongSolution,
 )
 from celery_tutor.lab import settings
 from celery_tutor.lab.catalog import CATALOG
@@ -426,7 +427,7 @@ def _predict(r: _Reader, node: Node, where: str, step_id: str, pos: Pos) -> Pred
 
 
 def _lab_step(r: _Reader, node: Node, where: str, step_id: str, pos: Pos, control_aliases: _Scope) -> LabStep | None:
-    if not r.mapping(node, where, ("body", "goal", "hints", "solution", "explain"), ("setup",)):
+    if not r.mapping(node, where, ("body", "goal", "hints", "solution", "explain"), ("setup", "wrong_solutions")):
         return None
     setup = _script(r, node.get("setup"), f"{where}.setup") if node.get("setup") is not None else ()
     solution = _script(r, node.get("solution"), f"{where}.solution")
@@ -435,6 +436,12 @@ def _lab_step(r: _Reader, node: Node, where: str, step_id: str, pos: Pos, contro
     scope = _Scope(set(control_aliases.aliases))
     scope.add_script(setup)
     scope.add_script(solution)
+    wrong: list[WrongSolution] = []
+    for item in r.items(node.get("wrong_solutions"), f"{where}.wrong_solutions"):
+        if r.mapping(item, f"{where}.wrong_solutions entry", ("why", "script")):
+            script = _script(r, item.value["script"], f"{where}.wrong_solutions.script")
+            scope.add_script(script)
+            wrong.append(WrongSolution(r.text(item.value["why"], f"{where}.wrong_solutions.why"), script))
     return LabStep(
         step_id,
         pos,
@@ -444,6 +451,7 @@ def _lab_step(r: _Reader, node: Node, where: str, step_id: str, pos: Pos, contro
         solution,
         r.text(node.get("explain"), f"{where}.explain"),
         setup,
+        tuple(wrong),
     )
 
 

@@ -71,6 +71,14 @@ class PredictStep:
 
 
 @dataclass(frozen=True)
+class WrongSolution:
+    """A tempting approach that must NOT reach a lab step's goal (``verify`` proves it)."""
+
+    why: str
+    script: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
 class LabStep:
     """Reach a goal with the lesson's controls."""
 
@@ -82,6 +90,7 @@ class LabStep:
     solution: tuple[Action, ...]
     explain: str
     setup: tuple[Action, ...] = ()
+    wrong_solutions: tuple[WrongSolution, ...] = ()
 
 
 @dataclass(frozen=True)
