@@ -28,7 +28,7 @@ class ControlBar(ItemGrid):
             self.key = key
 
     def __init__(self, controls: tuple[Control, ...], **kwargs: Any) -> None:
-        super().__init__(min_column_width=26, **kwargs)
+        super().__init__(min_column_width=22, **kwargs)
         self.controls = controls
 
     def compose(self) -> ComposeResult:

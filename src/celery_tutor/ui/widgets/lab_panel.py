@@ -77,7 +77,10 @@ class LabPanel(Vertical):
             return
         self.query_one("#broker", Static).update(self._broker(snapshot))
         self.query_one("#workers", Static).update(self._workers(snapshot))
-        self.query_one("#retries", Static).update(self._retries(snapshot, now))
+        retries = self._retries(snapshot, now)
+        retries_view = self.query_one("#retries", Static)
+        retries_view.update(retries)
+        retries_view.display = bool(retries.plain)  # no empty line for retries that are not there
         self.query_one("#ledger", Static).update(self._ledger(snapshot))
 
     def add_events(self, events: Iterable[ev.LabEvent]) -> None:
@@ -144,7 +147,9 @@ class LabPanel(Vertical):
 
     def _workers(self, snapshot: LabSnapshot) -> Text:
         text = Text()
-        for worker in snapshot.workers:
+        for index, worker in enumerate(snapshot.workers):
+            if index:
+                text.append("\n")
             status = {
                 "alive": ("● alive", "green"),
                 "stopping": ("… stopping (warm)", "yellow"),
@@ -164,7 +169,6 @@ class LabPanel(Vertical):
             for task_id, task, run in worker.running:
                 where = f" at '{run.checkpoint}'" if run.checkpoint else ""
                 text.append(f"\n  running {card(views.get(task_id), task_id, task)}{where}")
-            text.append("\n")
         if not snapshot.workers:
             text.append("no worker yet")
         return text
@@ -184,10 +188,9 @@ class LabPanel(Vertical):
     def _ledger(self, snapshot: LabSnapshot) -> Text:
         if not snapshot.ledger:
             return Text("ledger: nothing happened outside yet", style="dim")
-        text = Text("ledger:\n")
+        text = Text("ledger:")
         for entry in snapshot.ledger[-6:]:
-            text.append(f"  $ {entry.action} {entry.key} {entry.detail}")
+            text.append(f"\n  $ {entry.action} {entry.key} {entry.detail}")
             if entry.duplicate:
                 text.append(f"  ×{entry.count} DUPLICATE", style="bold red")
-            text.append("\n")
         return text
