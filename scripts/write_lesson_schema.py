@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from celery_tutor.course.conditions import TASK_STATES as CONDITION_STATES
 from celery_tutor.course.loader import CONDITION_KINDS, CONTROL_ACTIONS, ID_PATTERN, QUESTION_KINDS, RESERVED_KEYS
 from celery_tutor.course.model import SCHEMA_VERSION, STEP_KINDS
 from celery_tutor.lab import settings
@@ -192,7 +191,7 @@ def _names() -> Schema:
         },
         "taskState": {
             "description": "A task's state as the lab observed it.",
-            "enum": list(CONDITION_STATES),
+            "enum": list(WAIT_STATES),
         },
         "toggleSetting": {
             "description": "An on/off Celery setting; the control flips it (the worker restarts to apply it).",

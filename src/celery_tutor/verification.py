@@ -45,9 +45,7 @@ class Check:
 
 def initial_settings(lesson: Lesson) -> dict[str, object]:
     """Every setting the lab starts with (Celery's defaults, then the lesson's)."""
-    values = {name: knob.default for name, knob in settings.SETTINGS.items()}
-    values.update(lesson.lab.settings)
-    return values
+    return settings.with_defaults(lesson.lab.settings)
 
 
 def fresh_lab(lesson: Lesson) -> Lab:

@@ -18,7 +18,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from celery_tutor.course import conditions, loader
+from celery_tutor.course import loader
 from celery_tutor.course.loader import LessonError, parse_lesson
 from celery_tutor.course.model import SCHEMA_VERSION, STEP_KINDS
 from celery_tutor.lab import controls, settings
@@ -394,7 +394,7 @@ def test_where_names_the_fields_of_each_event_kind() -> None:
 
 
 def test_task_states_are_the_condition_and_wait_states() -> None:
-    assert DEFS["taskState"]["enum"] == list(conditions.TASK_STATES)
+    assert DEFS["taskState"]["enum"] == list(controls.TASK_STATES)
     assert DEFS["until"]["properties"]["state"]["enum"] == list(controls.TASK_STATES)
 
 

@@ -30,8 +30,6 @@ from celery_tutor.lab import events as ev
 from celery_tutor.lab.state import LabState
 from celery_tutor.yaml_source import Pos
 
-TASK_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REJECTED", "LOST")
-
 
 @dataclass(frozen=True)
 class Count:

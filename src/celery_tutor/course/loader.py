@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from celery_tutor.course.conditions import (
-    TASK_STATES,
     Condition,
     Count,
     EventCount,
@@ -44,7 +43,16 @@ from celery_tutor.course.model import (
 )
 from celery_tutor.lab import settings
 from celery_tutor.lab.catalog import CATALOG
-from celery_tutor.lab.controls import Action, Send, StepChecker, Wait, parse_step, parse_task_options
+from celery_tutor.lab.controls import (
+    TASK_STATES,
+    Action,
+    Send,
+    StepChecker,
+    Wait,
+    parse_settings,
+    parse_step,
+    parse_task_options,
+)
 from celery_tutor.lab.events import EVENT_KINDS
 from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml, read_text
 
@@ -235,16 +243,8 @@ def _lab_setup(r: _Reader, node: Node | None) -> LabSetup:
     if not r.mapping(node, "lab", (), ("settings", "task_options", "workers", "tasks")):
         return LabSetup()
     lab_settings: dict[str, Any] = {}
-    settings_node = node.get("settings")
-    if settings_node is not None:
-        if not settings_node.is_map:
-            r.problem(settings_node.pos, "lab.settings: expected a mapping of Celery settings")
-        else:
-            for key, child in settings_node.value.items():
-                try:
-                    lab_settings[key] = settings.check_setting(key, child.plain())
-                except settings.LabConfigError as exc:
-                    r.problem(settings_node.key_pos[key], f"lab.settings: {exc}")
+    if node.get("settings") is not None:
+        lab_settings = parse_settings(r.steps, node.value["settings"], "lab.settings") or {}
     options: dict[str, dict[str, Any]] = {}
     if node.get("task_options") is not None:
         options = parse_task_options(r.steps, node.value["task_options"], "lab.task_options") or {}

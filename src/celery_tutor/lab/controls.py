@@ -293,17 +293,26 @@ def _send(c: StepChecker, node: Node, pos: Pos) -> Action | None:
     return Send("send", pos, task, args, kwargs, alias, count or 1, countdown)
 
 
-def _set(c: StepChecker, node: Node, pos: Pos) -> Action | None:
-    if not node.is_map or not node.value:
-        c.problem(node.pos, "set: expected a mapping of Celery settings, like set: {task_acks_late: true}")
+def parse_settings(c: StepChecker, node: Node, what: str) -> dict[str, Any] | None:
+    """``{SETTING: VALUE}`` checked; None when anything is wrong (every problem reported)."""
+    if not node.is_map:
+        c.problem(node.pos, f"{what}: expected a mapping of Celery settings")
         return None
     changes = {}
     for name, child in node.value.items():
         try:
             changes[name] = settings.check_setting(name, child.plain())
         except settings.LabConfigError as exc:
-            c.problem(node.key_pos.get(name, child.pos), f"set: {exc}")
-    return SetSettings("set", pos, changes) if len(changes) == len(node.value) else None
+            c.problem(node.key_pos.get(name, child.pos), f"{what}: {exc}")
+    return changes if len(changes) == len(node.value) else None
+
+
+def _set(c: StepChecker, node: Node, pos: Pos) -> Action | None:
+    if not node.is_map or not node.value:
+        c.problem(node.pos, "set: expected a mapping of Celery settings, like set: {task_acks_late: true}")
+        return None
+    changes = parse_settings(c, node, "set")
+    return SetSettings("set", pos, changes) if changes is not None else None
 
 
 def parse_task_options(c: StepChecker, node: Node, what: str) -> dict[str, dict[str, Any]] | None:

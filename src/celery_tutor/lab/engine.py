@@ -269,8 +269,7 @@ class Lab:
     # -- the Celery app ------------------------------------------------------------------
 
     def _apply_config(self, config: LabConfig) -> None:
-        self._settings = {name: knob.default for name, knob in settings.SETTINGS.items()}
-        self._settings.update(config.settings)
+        self._settings = settings.with_defaults(config.settings)
         self._task_options = {task: dict(options) for task, options in config.task_options.items()}
         self._app = None
 

@@ -20,9 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from celery_tutor.lab import settings
 from celery_tutor.lab.catalog import CATALOG
-from celery_tutor.lab.controls import Action, Send, StepChecker, Wait, parse_step, parse_task_options
+from celery_tutor.lab.controls import Action, Send, StepChecker, Wait, parse_settings, parse_step, parse_task_options
 from celery_tutor.lab.engine import LabConfig
 from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml, read_text
 
@@ -111,14 +110,7 @@ def _lab_block(node: Node | None, c: StepChecker) -> LabConfig:
             c.problem(node.key_pos[key], f"lab: unknown key {key!r}; valid: {', '.join(LAB_KEYS)}")
     settings_node = node.get("settings")
     if settings_node is not None:
-        if settings_node.is_map:
-            for name, child in settings_node.value.items():
-                try:
-                    config.settings[name] = settings.check_setting(name, child.plain())
-                except settings.LabConfigError as exc:
-                    c.problem(settings_node.key_pos.get(name, child.pos), f"lab.settings: {exc}")
-        else:
-            c.problem(settings_node.pos, "lab.settings: expected a mapping of Celery settings")
+        config.settings.update(parse_settings(c, settings_node, "lab.settings") or {})
     options_node = node.get("task_options")
     if options_node is not None:
         options = parse_task_options(c, options_node, "lab.task_options")

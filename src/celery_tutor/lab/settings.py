@@ -168,6 +168,13 @@ def make_exception(name: str, task: str) -> BaseException:
     return cls(f"injected by the lab into {task}")
 
 
+def with_defaults(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting a lab starts with: the lab's defaults, then ``changes``."""
+    values = {name: knob.default for name, knob in SETTINGS.items()}
+    values.update(changes)
+    return values
+
+
 def plain_value(value: Any) -> Any:
     """A setting or option value as plain data (exception classes by name)."""
     if isinstance(value, tuple):

@@ -44,13 +44,6 @@ TIMELINE_BATCH = 60
 """The most timeline lines one redraw writes; older ones of a burst are summarised."""
 
 
-def initial_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Every setting as the lab starts: Celery's defaults, then the lesson's."""
-    values = {name: knob.default for name, knob in lab_settings.SETTINGS.items()}
-    values.update(settings)
-    return values
-
-
 class LabScreen(Screen[None]):
     """A screen with a live lab and controls on keys (the base of lessons and the sandbox)."""
 
@@ -279,7 +272,7 @@ class LessonScreen(LabScreen):
         self.lab_config = LabConfig(
             dict(lesson.lab.settings), {k: dict(v) for k, v in lesson.lab.task_options.items()}, lesson.lab.workers
         )
-        self.start_settings = initial_settings(lesson.lab.settings)
+        self.start_settings = lab_settings.with_defaults(lesson.lab.settings)
         self.start_options = {
             f"{task}.{name}": lab_settings.plain_value(value)
             for task, values in lesson.lab.task_options.items()
