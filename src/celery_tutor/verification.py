@@ -48,10 +48,15 @@ def initial_settings(lesson: Lesson) -> dict[str, object]:
     return settings.with_defaults(lesson.lab.settings)
 
 
+def lab_config(lesson: Lesson) -> LabConfig:
+    """How the lab starts for this lesson (the app's lesson screen uses it too)."""
+    setup = lesson.lab
+    return LabConfig(dict(setup.settings), {k: dict(v) for k, v in setup.task_options.items()}, setup.workers)
+
+
 def fresh_lab(lesson: Lesson) -> Lab:
     """A lab set up the way the lesson starts (not started yet)."""
-    setup = lesson.lab
-    return Lab(LabConfig(dict(setup.settings), {k: dict(v) for k, v in setup.task_options.items()}, setup.workers))
+    return Lab(lab_config(lesson))
 
 
 def _timed(lesson: Lesson, step: str, what: str, body: Callable[[], tuple[bool, str]]) -> Check:

@@ -265,13 +265,11 @@ class LessonScreen(LabScreen):
         return type(f"LessonScreen_{lesson.id}", (cls,), {"BINDINGS": cls.with_controls(lesson.controls)})
 
     def __init__(self, lesson: Lesson, start_at: str | None = None) -> None:
-        from celery_tutor.lab.engine import LabConfig
+        from celery_tutor.verification import lab_config
 
         self.lesson = lesson
         self.controls = lesson.controls
-        self.lab_config = LabConfig(
-            dict(lesson.lab.settings), {k: dict(v) for k, v in lesson.lab.task_options.items()}, lesson.lab.workers
-        )
+        self.lab_config = lab_config(lesson)
         self.start_settings = lab_settings.with_defaults(lesson.lab.settings)
         self.start_options = {
             f"{task}.{name}": lab_settings.plain_value(value)
