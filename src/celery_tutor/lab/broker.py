@@ -65,6 +65,11 @@ class LabChannel(memory.Channel):
         self._restore_reason = "worker stopped"
 
     @property
+    def _unacked(self) -> Any:
+        """The deliveries not yet acked, as kombu records them (its stubs type this loosely)."""
+        return self.qos._delivered
+
+    @property
     def owner(self) -> str | None:
         """The worker this channel belongs to, if it is a worker's."""
         return getattr(self.connection, "owner", None)
@@ -86,7 +91,7 @@ class LabChannel(memory.Channel):
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
         if self.severed:  # the connection is gone: the ack never reaches the broker
             return
-        message = self.qos._delivered.get(delivery_tag)
+        message = self._unacked.get(delivery_tag)
         super().basic_ack(delivery_tag, multiple)
         if message is not None:
             self.broker.probe.message_acked(self.owner, message.headers)
@@ -96,7 +101,7 @@ class LabChannel(memory.Channel):
         if self.severed:
             return
         with self.delivery_lock:
-            message = self.qos._delivered.get(delivery_tag)
+            message = self._unacked.get(delivery_tag)
             if message is not None:
                 self.broker.probe.message_rejected(self.owner, message.headers, requeue)
             self._restore_reason = "rejected, requeue=True"
@@ -124,8 +129,9 @@ class LabChannel(memory.Channel):
         with self.delivery_lock:
             self.severed = True
             self._restore_reason = "worker died"
-            self.qos._flush()
-            delivered = self.qos._delivered
+            qos: Any = self.qos
+            qos._flush()
+            delivered = self._unacked
             restored = []
             while delivered:  # newest first, each to the head: the original order survives
                 _tag, message = delivered.popitem()
@@ -148,17 +154,18 @@ class LabTransport(memory.Transport):
     broker: ClassVar[Broker]
     owner: str | None = None
 
-    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+    def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
         seen = self.broker.version
+        cycle: Any = self.cycle
         try:
-            self.cycle.get(self._deliver, timeout=timeout)
+            cycle.get(self._deliver, timeout=timeout)
             return
         except Empty:
             pass
         wait = WAKE_INTERVAL if timeout is None else min(timeout, WAKE_INTERVAL)
         self.broker.wait_for_change(seen, wait)
         try:
-            self.cycle.get(self._deliver, timeout=timeout)
+            cycle.get(self._deliver, timeout=timeout)
         except Empty:
             raise TimeoutError() from None
 
@@ -233,7 +240,8 @@ class Broker:
         kombu caches transport classes and keeps connection and producer pools keyed by
         transport class; a lab's private classes would otherwise live forever.
         """
-        kombu.transport._transport_cache.pop(self.transport_cls, None)  # type: ignore[arg-type]
+        transports: Any = kombu.transport
+        transports._transport_cache.pop(self.transport_cls, None)
         for group in (kombu.pools.connections, kombu.pools.producers):
             for key in [k for k in list(group) if isinstance(k, (tuple, list)) and self.transport_cls in k]:
                 pool = dict.pop(group, key, None)

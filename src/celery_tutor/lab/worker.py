@@ -21,17 +21,21 @@ from typing import Any, ClassVar
 from billiard.einfo import ExceptionInfo
 from billiard.exceptions import WorkerLostError
 from celery import Celery
+from celery.concurrency import thread as celery_thread_pool
 from celery.concurrency.base import apply_target
-from celery.concurrency.thread import ApplyResult
 from celery.concurrency.thread import TaskPool as ThreadTaskPool
 from celery.worker import WorkController
-from celery.worker import state as worker_state
+from celery.worker import state as celery_worker_state
 from celery.worker.consumer import Consumer
 
 from celery_tutor.lab import runtime
 from celery_tutor.lab.broker import LabChannel
 from celery_tutor.lab.kit import FINISHED_CHECKPOINT
 from celery_tutor.lab.runtime import SimulatedChildKill, SimulatedKill, WorkerRuntime
+
+# celery-types does not describe these internals; they are used as Celery 5.7 defines them.
+ApplyResult: Any = celery_thread_pool.ApplyResult  # type: ignore[attr-defined]
+worker_state: Any = celery_worker_state
 
 WORKER_LOST = "Worker exited prematurely: signal 9 (SIGKILL) Job: 0."
 """What billiard reports when a prefork child is killed."""
@@ -42,6 +46,7 @@ class LabThreadPool(ThreadTaskPool):
 
     runtime: ClassVar[WorkerRuntime]
     on_skipped: ClassVar[Callable[[WorkerRuntime, str], None]]
+    executor: Any  # Celery's ThreadPoolExecutor (set by the base class)
 
     def on_terminate(self) -> None:
         # Celery's threads pool leaves queued tasks running after a cold stop; a dead
@@ -57,7 +62,7 @@ class LabThreadPool(ThreadTaskPool):
         accept_callback: Callable[..., Any] | None = None,
         error_callback: Callable[..., Any] | None = None,
         **_: Any,
-    ) -> ApplyResult:
+    ) -> Any:
         worker = self.runtime
         app = self.app
 
@@ -90,7 +95,7 @@ class LabThreadPool(ThreadTaskPool):
             result = target(*a, **kw)
             run = runtime.maybe_current_run()
             if run is None:
-                self.on_skipped(worker, str(args[1]) if len(args) > 1 else "")
+                type(self).on_skipped(worker, str(args[1]) if len(args) > 1 else "")
             elif not run.dead:
                 runtime.checkpoint(FINISHED_CHECKPOINT)
             return result
@@ -116,9 +121,13 @@ class LabThreadPool(ThreadTaskPool):
 class LabConsumer(Consumer):
     """Celery's consumer, owning only its own requests in the process-global worker state."""
 
+    controller: Any  # the LabWorker (set by Celery's blueprint)
+    task_buckets: Any
+
     def connect(self) -> Any:
         connection = super().connect()
-        connection.transport.owner = self.controller.runtime.name
+        transport: Any = connection.transport
+        transport.owner = self.controller.runtime.name
         return connection
 
     def _mine(self, request: Any) -> bool:
