@@ -26,7 +26,7 @@ class LabResultBackend(KeyValueStoreBackend):
     def get(self, key: bytes | str) -> Any:
         return self.store.get(key)
 
-    def mget(self, keys: list[str]) -> list[Any]:  # type: ignore[override]  # bytes keys too
+    def mget(self, keys: list[str]) -> list[Any]:
         return [self.store.get(key) for key in keys]
 
     def set(self, key: bytes | str, value: Any) -> None:
