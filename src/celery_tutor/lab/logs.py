@@ -18,6 +18,7 @@ from typing import Protocol
 from celery.exceptions import CPendingDeprecationWarning
 
 from celery_tutor.lab import runtime
+from celery_tutor.lab.events import LabEvent
 
 LOGGERS = ("celery", "kombu", "billiard", "amqp", "vine")
 
@@ -85,10 +86,10 @@ def unregister(lab: LogTarget) -> None:
         _labs.discard(lab)
 
 
-def report_subscriber_error(callback: object, event: object, exc: BaseException) -> None:
+def report_subscriber_error(callback: object, event: LabEvent, exc: BaseException) -> None:
     """A subscriber raised: log it with its traceback, where a developer can find it.
 
     The lab goes on (one broken subscriber must not stop the others or the workers), but
     the failure is an ERROR on the ``celery_tutor.lab`` logger, traceback included.
     """
-    log.error("lab subscriber %r failed on %r", callback, event, exc_info=exc)
+    log.error("lab subscriber %r failed on event #%d (%s)", callback, event.seq, event.kind, exc_info=exc)
