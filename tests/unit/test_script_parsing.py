@@ -7,7 +7,18 @@ from pathlib import Path
 import pytest
 
 from celery_tutor.cli import main
-from celery_tutor.lab.controls import Crash, FailNext, KillChild, LabWide, Send, SetSettings, Wait, WorkerControl
+from celery_tutor.lab.actions import (
+    Crash,
+    FailNext,
+    KillChild,
+    Purge,
+    Reset,
+    RestartWorker,
+    Send,
+    SetSettings,
+    StopWorker,
+    Wait,
+)
 from celery_tutor.lab.script import ScriptError, load_script, parse_script
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
@@ -50,8 +61,8 @@ steps:
     assert script.lab.task_options["send_receipt"]["retry_jitter"] is False
     assert script.lab.workers == 2
     kinds = [type(step) for step in script.steps]
-    assert kinds == [Send, Send, SetSettings, FailNext, Crash, Crash, KillChild, WorkerControl, WorkerControl,
-                     LabWide, LabWide, Wait, Wait, Wait]  # fmt: skip
+    assert kinds == [Send, Send, SetSettings, FailNext, Crash, Crash, KillChild, RestartWorker, StopWorker,
+                     Purge, Reset, Wait, Wait, Wait]  # fmt: skip
     send = script.steps[0]
     assert isinstance(send, Send) and send.args == (42, 9.99) and send.alias == "order"
     assert script.steps[0].pos.line == 7

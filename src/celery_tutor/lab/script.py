@@ -20,8 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from celery_tutor.lab.action_parser import StepChecker, parse_settings, parse_step, parse_task_options
+from celery_tutor.lab.actions import Action, Send, Wait
 from celery_tutor.lab.catalog import CATALOG
-from celery_tutor.lab.controls import Action, Send, StepChecker, Wait, parse_settings, parse_step, parse_task_options
 from celery_tutor.lab.engine import LabConfig
 from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml, read_text
 
