@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import tracemalloc
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from celery_tutor.cli import main
 from celery_tutor.course.loader import LessonError, parse_lesson
 from celery_tutor.lab.actions import (
+    ACTIONS,
     Crash,
     FailNext,
     KillChild,
@@ -20,6 +22,7 @@ from celery_tutor.lab.actions import (
     Send,
     SetSettings,
     StopWorker,
+    Until,
     Wait,
 )
 from celery_tutor.lab.script import ScriptError, load_script, parse_script
@@ -259,3 +262,52 @@ def test_a_lesson_with_a_huge_count_fails_check_quickly() -> None:
     assert time.perf_counter() - started < 1.0
     messages = [f"{p.pos.line}: {p.message}" for p in caught.value.problems]
     assert messages == ["15: send.count: 100000000 is over the lab's limit of 10000 messages"]
+
+
+# --- each control's parameters are defined once, and the parser reads them from there ---------
+
+PARAMETERIZED = [name for name, cls in ACTIONS.items() if cls.PARAMS]
+
+
+@pytest.mark.parametrize("control", PARAMETERIZED)
+def test_each_control_takes_exactly_its_declared_parameters(control: str) -> None:
+    params = ACTIONS[control].PARAMS
+    names = ", ".join(param.name for param in params)
+    required = [f"2: {control}: missing required parameter {p.name!r}" for p in params if p.required]
+    assert problems_of(f"steps:\n  - {control}: {{zz: 1}}\n") == sorted(
+        [f"2: {control}: unknown parameter 'zz'; valid: {names}", *required]
+    )
+
+
+@pytest.mark.parametrize("cls", [*ACTIONS.values(), Until], ids=lambda cls: cls.__name__)
+def test_every_declared_parameter_fills_a_field_of_its_action(cls: type) -> None:
+    fields = [f.name for f in dataclasses.fields(cls)]
+    assert all(param.field in fields for param in cls.PARAMS), (fields, cls.PARAMS)
+
+
+BOUNDED = {
+    ("send", "count"): "task: add, ",
+    ("send", "countdown"): "task: add, ",
+    ("fail_next", "times"): "task: add, ",
+    ("wait", "seconds"): "",
+    ("wait", "timeout"): "until: {event: started}, ",
+}
+"""Every parameter with an upper bound, and what else its step needs."""
+
+
+def test_every_bounded_parameter_is_probed() -> None:
+    declared = {(name, p.name) for name, cls in ACTIONS.items() for p in cls.PARAMS if p.maximum is not None}
+    assert declared == set(BOUNDED)
+
+
+@pytest.mark.parametrize(("control", "name"), sorted(BOUNDED))
+def test_the_parser_enforces_the_declared_bounds(control: str, name: str) -> None:
+    param = next(p for p in ACTIONS[control].PARAMS if p.name == name)
+    assert param.maximum is not None
+    top = int(param.maximum)
+    step = f"steps:\n  - {control}: {{{BOUNDED[(control, name)]}{name}: %s}}\n"
+    (action,) = parse_script(step % top, "s.yaml").steps
+    assert getattr(action, param.field) == top
+    assert problems_of(step % (top + 1)) == [
+        f"2: {control}.{name}: {top + 1} is over the lab's limit of {top} {param.unit}"
+    ]
