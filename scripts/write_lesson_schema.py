@@ -30,9 +30,9 @@ from typing import Any
 from celery_tutor.course.loader import CONDITION_KINDS, CONTROL_ACTIONS, ID_PATTERN, QUESTION_KINDS, RESERVED_KEYS
 from celery_tutor.course.model import SCHEMA_VERSION, STEP_KINDS
 from celery_tutor.lab import settings
+from celery_tutor.lab.actions import CONTROL_NAMES, DEFAULT_WAIT_TIMEOUT
+from celery_tutor.lab.actions import TASK_STATES as WAIT_STATES
 from celery_tutor.lab.catalog import CATALOG, UNIVERSAL_CHECKPOINTS, all_checkpoints
-from celery_tutor.lab.controls import CONTROL_NAMES, DEFAULT_WAIT_TIMEOUT
-from celery_tutor.lab.controls import TASK_STATES as WAIT_STATES
 from celery_tutor.lab.events import EVENT_KINDS
 
 Schema = dict[str, Any]

@@ -17,7 +17,7 @@ from celery_tutor.course.conditions import GoalTracker
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, Question, QuizStep, WrongSolution
 from celery_tutor.lab import events as ev
 from celery_tutor.lab import settings
-from celery_tutor.lab.controls import Action
+from celery_tutor.lab.actions import Action
 from celery_tutor.lab.engine import Lab, LabConfig
 from celery_tutor.lab.runner import ScriptRunner
 

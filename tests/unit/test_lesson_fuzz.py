@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from celery_tutor import yaml_source
 from celery_tutor.course.loader import LessonError, parse_lesson
 from celery_tutor.course.model import Lesson
+from celery_tutor.lab.actions import CONTROL_NAMES, TASK_STATES
 from celery_tutor.lab.catalog import CATALOG, all_checkpoints
-from celery_tutor.lab.controls import CONTROL_NAMES, TASK_STATES
 from celery_tutor.lab.events import EVENT_KINDS
 from celery_tutor.lab.settings import EXCEPTIONS, SETTINGS, TASK_OPTIONS
 

@@ -11,7 +11,7 @@ from celery_tutor.course.catalog import load_course
 from celery_tutor.course.conditions import EventCount, Sequence, TaskState
 from celery_tutor.course.loader import load_lesson
 from celery_tutor.course.model import LabStep, PredictStep, QuizStep, ReadStep
-from celery_tutor.lab.controls import Crash, Send
+from celery_tutor.lab.actions import Crash, Send
 from celery_tutor.paths import bundled_lessons
 
 LESSONS = bundled_lessons()

@@ -21,7 +21,7 @@ from jsonschema.exceptions import ValidationError
 from celery_tutor.course import loader
 from celery_tutor.course.loader import LessonError, parse_lesson
 from celery_tutor.course.model import SCHEMA_VERSION, STEP_KINDS
-from celery_tutor.lab import controls, settings
+from celery_tutor.lab import actions, settings
 from celery_tutor.lab.catalog import CATALOG, UNIVERSAL_CHECKPOINTS, all_checkpoints
 from celery_tutor.lab.events import EVENT_KINDS
 from celery_tutor.yaml_source import parse_yaml
@@ -394,12 +394,12 @@ def test_where_names_the_fields_of_each_event_kind() -> None:
 
 
 def test_task_states_are_the_condition_and_wait_states() -> None:
-    assert DEFS["taskState"]["enum"] == list(controls.TASK_STATES)
-    assert DEFS["until"]["properties"]["state"]["enum"] == list(controls.TASK_STATES)
+    assert DEFS["taskState"]["enum"] == list(actions.TASK_STATES)
+    assert DEFS["until"]["properties"]["state"]["enum"] == list(actions.TASK_STATES)
 
 
 def test_controls_are_the_control_vocabulary() -> None:
-    assert list(DEFS["controlStep"]["properties"]) == list(controls.CONTROL_NAMES)
+    assert list(DEFS["controlStep"]["properties"]) == list(actions.CONTROL_NAMES)
     assert list(DEFS["control"]["properties"]) == ["key", "label", "toggle", *loader.CONTROL_ACTIONS]
 
 

@@ -42,17 +42,9 @@ from celery_tutor.course.model import (
     WrongSolution,
 )
 from celery_tutor.lab import settings
+from celery_tutor.lab.action_parser import StepChecker, parse_settings, parse_step, parse_task_options
+from celery_tutor.lab.actions import TASK_STATES, Action, Send, Wait
 from celery_tutor.lab.catalog import CATALOG
-from celery_tutor.lab.controls import (
-    TASK_STATES,
-    Action,
-    Send,
-    StepChecker,
-    Wait,
-    parse_settings,
-    parse_step,
-    parse_task_options,
-)
 from celery_tutor.lab.events import EVENT_KINDS
 from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml, read_text
 
@@ -306,7 +298,7 @@ def _controls(r: _Reader, node: Node | None, lab: LabSetup) -> tuple[Control, ..
 
 def describe_action(action: Action) -> str:
     """A default label for a control."""
-    from celery_tutor.lab import controls as c
+    from celery_tutor.lab import actions as c
 
     if isinstance(action, c.Send):
         args = ", ".join(repr(a) for a in action.args)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery_tutor.course.conditions import Condition
-from celery_tutor.lab.controls import Action
+from celery_tutor.lab.actions import Action
 from celery_tutor.yaml_source import Pos
 
 SCHEMA_VERSION = 1

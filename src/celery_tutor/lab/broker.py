@@ -7,8 +7,10 @@ dies every message it had not acked goes back to the queue flagged ``redelivered
 exactly where Celery reads that flag (``delivery_info['redelivered']``).
 
 A :class:`Broker` builds a private subclass of kombu's memory transport and channel, so
-Celery and kombu run unchanged on top of it; a probe sees publish, ack, reject and
-restore, which Celery reports through no signal.
+Celery and kombu run unchanged on top of it; a probe
+(:class:`~.broker_api.BrokerProbe`) sees publish, ack, reject and restore, which Celery
+reports through no signal. :class:`Broker` is the in-process
+:class:`~.broker_api.LabBroker`.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from queue import Empty, Queue
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import kombu.pools
 import kombu.transport
 from kombu.transport import memory, virtual
 from kombu.utils.uuid import uuid
+
+from celery_tutor.lab.broker_api import BrokerProbe
 
 WAKE_INTERVAL = 0.1
 """Longest a consuming worker waits on an idle broker before its loop looks around again.
@@ -32,22 +36,6 @@ Celery's sync loop only checks for shutdown between ``drain_events`` calls; waki
 keeps stops quick, and waiting on a condition (not polling) keeps pickup immediate."""
 
 DEFAULT_QUEUE = "celery"
-
-
-class BrokerProbe(Protocol):
-    """Who hears about message traffic (the lab). Called on kombu's threads."""
-
-    def message_published(self, headers: dict[str, Any]) -> None:
-        """A message reached a queue."""
-
-    def message_acked(self, owner: str | None, headers: dict[str, Any]) -> None:
-        """A consumer acked a message."""
-
-    def message_rejected(self, owner: str | None, headers: dict[str, Any], requeue: bool) -> None:
-        """A consumer rejected a message."""
-
-    def message_restored(self, owner: str | None, headers: dict[str, Any], reason: str) -> None:
-        """An unacked message went back to its queue."""
 
 
 class LabChannel(memory.Channel):
@@ -171,7 +159,7 @@ class LabTransport(memory.Transport):
 
 
 class Broker:
-    """The queues of one lab, isolated from every other lab in the process."""
+    """The queues of one lab, isolated from every other lab in the process (a ``LabBroker``)."""
 
     def __init__(self, probe: BrokerProbe) -> None:
         self.probe = probe
@@ -188,6 +176,15 @@ class Broker:
             (LabTransport,),
             {"broker": self, "Channel": self.channel_cls, "global_state": virtual.BrokerState()},
         )
+
+    def celery_settings(self) -> dict[str, Any]:
+        """Connect an app to this broker's private transport class."""
+        return {"broker_url": "memory://localhost//", "broker_transport": self.transport_cls}
+
+    def close(self) -> None:
+        """Empty every queue, then let go of kombu's caches (the lab is closing)."""
+        self.clear()
+        self.forget()
 
     def notify(self) -> None:
         """Wake consumers waiting for a change (a new message, or room after an ack)."""

@@ -1,21 +1,48 @@
 """Celery's signals, routed to the lab whose app sent them.
 
 Celery's signals are process-wide, so they are connected once here and each one is
-handed to the lab that owns the sender's app. Signals raised on a thread whose worker
+handed to the :class:`SignalTarget` attached to the sender's app (a lab's
+:class:`~.reporters.CeleryReporter`). Signals raised on a thread whose worker
 or pool child is dead are dropped: that process is gone and would report nothing.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from celery import signals
+from celery import Celery, signals
 
 from celery_tutor.lab import runtime
 
+_ATTRIBUTE = "_celery_tutor_signal_target"
 
-def _lab(app: Any) -> Any:
-    return getattr(app, "_celery_tutor_lab", None)
+
+class SignalTarget(Protocol):
+    """Who hears the signals of one app's tasks."""
+
+    def on_task_received(self, worker: str, request: Any) -> None:
+        """``task_received``, with the name of the worker that received it."""
+
+    def on_task_prerun(self, task: Any, task_id: str) -> None:
+        """``task_prerun``."""
+
+    def on_task_retry(self, task: Any, request: Any, reason: Any) -> None:
+        """``task_retry``."""
+
+    def on_task_success(self, task: Any, result: Any) -> None:
+        """``task_success``."""
+
+    def on_task_failure(self, task: Any, task_id: str, exception: BaseException) -> None:
+        """``task_failure``."""
+
+
+def attach(app: Celery, target: SignalTarget) -> None:
+    """Send the signals of ``app``'s tasks to ``target``."""
+    setattr(app, _ATTRIBUTE, target)
+
+
+def _lab(app: Any) -> SignalTarget | None:
+    return getattr(app, _ATTRIBUTE, None)
 
 
 def _silenced() -> bool:

@@ -13,15 +13,28 @@ import logging
 import threading
 import warnings
 import weakref
-from typing import Any
+from typing import Protocol
 
 from celery.exceptions import CPendingDeprecationWarning
 
 from celery_tutor.lab import runtime
+from celery_tutor.lab.events import LabEvent
 
 LOGGERS = ("celery", "kombu", "billiard", "amqp", "vine")
 
-_labs: weakref.WeakSet[Any] = weakref.WeakSet()
+log = logging.getLogger("celery_tutor.lab")
+"""The lab's own logger: for developers, never on the learner's terminal."""
+log.addHandler(logging.NullHandler())  # so Python's last-resort handler never writes over a Textual screen
+
+
+class LogTarget(Protocol):
+    """Who hears Celery's warnings and errors (a lab)."""
+
+    def on_log(self, level: str, logger: str, message: str) -> None:
+        """A warning or error from Celery or kombu."""
+
+
+_labs: weakref.WeakSet[LogTarget] = weakref.WeakSet()
 _lock = threading.Lock()
 _installed = False
 
@@ -35,11 +48,11 @@ class LabLogHandler(logging.Handler):
         except Exception:  # a broken log call must not break a worker
             message = str(record.msg)
         worker = runtime.bound_worker()
-        if worker is not None and worker.hooks in _labs:
-            targets = [worker.hooks]
-        else:
-            with _lock:
-                targets = list(_labs)
+        with _lock:
+            targets = list(_labs)
+        if worker is not None:
+            owner = [lab for lab in targets if lab is worker.hooks]
+            targets = owner or targets
         for lab in targets:
             lab.on_log(record.levelname, record.name, message)
 
@@ -60,19 +73,23 @@ def install() -> None:
     warnings.filterwarnings("ignore", category=CPendingDeprecationWarning)
 
 
-def register(lab: Any) -> None:
+def register(lab: LogTarget) -> None:
     """A lab wants its Celery logs."""
     install()
     with _lock:
         _labs.add(lab)
 
 
-def unregister(lab: Any) -> None:
+def unregister(lab: LogTarget) -> None:
     """A closed lab wants no more logs."""
     with _lock:
         _labs.discard(lab)
 
 
-def report_subscriber_error(exc: BaseException) -> None:
-    """A subscriber raised: note it where a developer can find it, never on the terminal."""
-    logging.getLogger("celery_tutor.lab").debug("lab subscriber failed: %r", exc)
+def report_subscriber_error(callback: object, event: LabEvent, exc: BaseException) -> None:
+    """A subscriber raised: log it with its traceback, where a developer can find it.
+
+    The lab goes on (one broken subscriber must not stop the others or the workers), but
+    the failure is an ERROR on the ``celery_tutor.lab`` logger, traceback included.
+    """
+    log.error("lab subscriber %r failed on event #%d (%s)", callback, event.seq, event.kind, exc_info=exc)

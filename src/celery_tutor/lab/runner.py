@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable, Iterable
 
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.controls import Action, Until, Wait
+from celery_tutor.lab import settings
+from celery_tutor.lab.actions import Action, Until, Wait
 from celery_tutor.lab.engine import Lab, LabStateError
+from celery_tutor.lab.limits import MAX_WAIT_SECONDS
 from celery_tutor.lab.settings import LabConfigError
 
 
@@ -46,8 +48,12 @@ class ScriptRunner:
     ) -> str | None:
         """Run steps in order; the first failure (``where: message``) stops the run."""
         for action in actions:
+            failure: str | None = None
             try:
-                failure = self.wait(action) if isinstance(action, Wait) else action.apply(self.lab)
+                if isinstance(action, Wait):
+                    failure = self.wait(action)
+                else:
+                    action.apply(self.lab)
             except (LabStateError, LabConfigError) as exc:
                 failure = f"{action.control}: {exc}"
             if failure:
@@ -55,13 +61,20 @@ class ScriptRunner:
         return None
 
     def wait(self, step: Wait) -> str | None:
-        """Carry out one ``wait`` step; a message when it timed out."""
+        """Carry out one ``wait`` step; a message when it timed out.
+
+        A wait built in code gets the limits a parsed one got: it can never block for
+        days (or overflow the standard library's timeouts).
+        """
         if step.seconds is not None:
-            threading.Event().wait(step.seconds)
+            seconds = settings.named("seconds", settings.number, step.seconds, 0, MAX_WAIT_SECONDS)
+            threading.Event().wait(seconds)
             return None
-        assert step.until is not None
+        if step.until is None:
+            raise LabConfigError("expected either seconds or until")
         until = step.until
-        if self.wait_for(lambda events: self._holds(until, events), step.timeout):
+        timeout = settings.named("timeout", settings.number, step.timeout, 0, MAX_WAIT_SECONDS)
+        if self.wait_for(lambda events: self._holds(until, events), timeout):
             return None
         now = ""
         if until.task is not None:

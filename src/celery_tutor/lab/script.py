@@ -20,9 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from celery_tutor.lab.action_parser import StepChecker, parse_settings, parse_step, parse_task_options
+from celery_tutor.lab.actions import Action, Send, Wait
 from celery_tutor.lab.catalog import CATALOG
-from celery_tutor.lab.controls import Action, Send, StepChecker, Wait, parse_settings, parse_step, parse_task_options
 from celery_tutor.lab.engine import LabConfig
+from celery_tutor.lab.limits import MAX_WORKERS
 from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml, read_text
 
 TOP_LEVEL = ("title", "description", "lab", "steps")
@@ -118,8 +120,8 @@ def _lab_block(node: Node | None, c: StepChecker) -> LabConfig:
     workers_node = node.get("workers")
     if workers_node is not None:
         workers = workers_node.value
-        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 4:
-            c.problem(workers_node.pos, f"lab.workers: expected 1 to 4, got {workers!r}")
+        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+            c.problem(workers_node.pos, f"lab.workers: expected 1 to {MAX_WORKERS}, got {workers!r}")
         else:
             config.workers = workers
     return config

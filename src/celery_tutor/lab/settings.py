@@ -10,7 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from celery_tutor.lab import limits
+
+T = TypeVar("T")
 
 
 class LabConfigError(ValueError):
@@ -23,11 +27,37 @@ def _bool(value: Any) -> bool:
     raise LabConfigError(f"expected true or false, got {value!r}")
 
 
-def _int(minimum: int) -> Callable[[Any], int]:
+def whole(value: Any, minimum: int = 1, maximum: int | None = None, unit: str = "") -> int:
+    """A whole number in range, or :class:`LabConfigError` (with the limit when it is too big)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise LabConfigError(f"expected a whole number ≥ {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise LabConfigError(limits.over_limit(value, maximum, unit))
+    return value
+
+
+def number(
+    value: Any, minimum: float = 0, maximum: float | None = None, unit: str = "seconds", noun: str = "a number"
+) -> float:
+    """A finite number in range (returned as given), or :class:`LabConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
+        raise LabConfigError(f"expected {noun} ≥ {minimum:g}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise LabConfigError(limits.over_limit(value, maximum, unit))
+    return value
+
+
+def named(what: str, check: Callable[..., T], *args: Any) -> T:
+    """``check(*args)``, with ``what`` in front of the message of the error it raises."""
+    try:
+        return check(*args)
+    except LabConfigError as exc:
+        raise LabConfigError(f"{what}: {exc}") from None
+
+
+def _int(minimum: int, maximum: int | None = None, unit: str = "") -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise LabConfigError(f"expected a whole number ≥ {minimum}, got {value!r}")
-        return value
+        return whole(value, minimum, maximum, unit)
 
     return check
 
@@ -42,9 +72,7 @@ def _optional_int(minimum: int) -> Callable[[Any], int | None]:
 
 
 def _seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise LabConfigError(f"expected a number of seconds ≥ 0, got {value!r}")
-    return value
+    return number(value, 0, limits.MAX_COUNTDOWN, noun="a number of seconds")
 
 
 def _backoff(value: Any) -> bool | int | float:
@@ -98,8 +126,12 @@ SETTINGS: dict[str, Knob] = {
         _bool, None, "5.7: ack a late-ack task that hit its hard time limit (unset: the older setting decides)"
     ),
     "task_retry_on_worker_lost": Knob(_bool, False, "retry (bounded by max_retries) a task whose pool child died"),
-    "worker_prefetch_multiplier": Knob(_int(1), 4, "how many unacked messages a worker may hold per pool slot"),
-    "worker_concurrency": Knob(_int(1), 1, "how many tasks a worker runs at once"),
+    "worker_prefetch_multiplier": Knob(
+        _int(1, limits.MAX_PREFETCH_MULTIPLIER, "messages per slot"),
+        4,
+        "how many unacked messages a worker may hold per pool slot",
+    ),
+    "worker_concurrency": Knob(_int(1, limits.MAX_CONCURRENCY, "threads"), 1, "how many tasks a worker runs at once"),
     "worker_deduplicate_successful_tasks": Knob(
         _bool, False, "skip a redelivered late-ack task whose SUCCESS is already stored"
     ),
@@ -118,7 +150,9 @@ TASK_OPTIONS: dict[str, Knob] = {
     "autoretry_for": Knob(_exceptions, (), "exceptions that make Celery retry the task itself"),
     "retry_kwargs": Knob(_retry_kwargs, {}, "arguments for the automatic retry"),
     "retry_backoff": Knob(_backoff, False, "exponential backoff for automatic retries (True = 1 s)"),
-    "retry_backoff_max": Knob(_int(0), 600, "the longest backoff delay, in seconds"),
+    "retry_backoff_max": Knob(
+        _int(0, int(limits.MAX_COUNTDOWN), "seconds"), 600, "the longest backoff delay, in seconds"
+    ),
     "retry_jitter": Knob(_bool, True, "randomise each backoff delay between 0 and its value"),
 }
 """Per-task options, passed to ``@app.task`` as a Celery user would."""

@@ -15,7 +15,7 @@ from textual.message_pump import MessagePump
 from celery_tutor.ui.bridge import LabBridge
 
 if TYPE_CHECKING:
-    from celery_tutor.lab.controls import Action
+    from celery_tutor.lab.actions import Action
     from celery_tutor.lab.engine import Lab, LabConfig
     from celery_tutor.lab.state import LabSnapshot
 

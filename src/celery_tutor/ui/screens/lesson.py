@@ -21,8 +21,8 @@ from celery_tutor.course.conditions import GoalTracker
 from celery_tutor.course.grading import grade
 from celery_tutor.course.model import Control, LabStep, Lesson, PredictStep, Question, QuizStep, ReadStep, Step
 from celery_tutor.lab import settings as lab_settings
+from celery_tutor.lab.actions import Send
 from celery_tutor.lab.catalog import CATALOG
-from celery_tutor.lab.controls import Send
 from celery_tutor.lab.events import ConfigChanged, LabEvent, LabReset
 from celery_tutor.progress import StepProgress
 from celery_tutor.ui.bridge import LabBridge

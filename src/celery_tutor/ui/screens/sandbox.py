@@ -10,7 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Markdown
 
 from celery_tutor.course.model import Control
-from celery_tutor.lab import controls as c
+from celery_tutor.lab import actions as c
 from celery_tutor.lab import settings as lab_settings
 from celery_tutor.ui.screens.lesson import LabScreen
 from celery_tutor.ui.widgets.controls import ControlBar
@@ -19,23 +19,23 @@ from celery_tutor.yaml_source import Pos
 _P = Pos(0, 0)
 
 SANDBOX_CONTROLS: tuple[Control, ...] = (
-    Control("s", "send add(2, 3)", c.Send("send", _P, "add", (2, 3))),
-    Control("c", "send charge_card(42)", c.Send("send", _P, "charge_card", (42, 9.99))),
-    Control("i", "send charge_card_idempotent(42)", c.Send("send", _P, "charge_card_idempotent", (42, 9.99))),
-    Control("r", "send 3 slow reports", c.Send("send", _P, "generate_report", (1,), count=3)),
-    Control("e", "send fetch_exchange_rate (self.retry)", c.Send("send", _P, "fetch_exchange_rate", ("EUR",))),
-    Control("b", "send send_receipt (autoretry, backoff)", c.Send("send", _P, "send_receipt", (42,))),
-    Control("f", "fail the next 3 runs of fetch_exchange_rate", c.FailNext("fail_next", _P, "fetch_exchange_rate", 3)),
-    Control("g", "fail the next 3 runs of send_receipt", c.FailNext("fail_next", _P, "send_receipt", 3)),
+    Control("s", "send add(2, 3)", c.Send(_P, "add", (2, 3))),
+    Control("c", "send charge_card(42)", c.Send(_P, "charge_card", (42, 9.99))),
+    Control("i", "send charge_card_idempotent(42)", c.Send(_P, "charge_card_idempotent", (42, 9.99))),
+    Control("r", "send 3 slow reports", c.Send(_P, "generate_report", (1,), count=3)),
+    Control("e", "send fetch_exchange_rate (self.retry)", c.Send(_P, "fetch_exchange_rate", ("EUR",))),
+    Control("b", "send send_receipt (autoretry, backoff)", c.Send(_P, "send_receipt", (42,))),
+    Control("f", "fail the next 3 runs of fetch_exchange_rate", c.FailNext(_P, "fetch_exchange_rate", 3)),
+    Control("g", "fail the next 3 runs of send_receipt", c.FailNext(_P, "send_receipt", 3)),
     Control("a", "toggle task_acks_late", None, toggle="task_acks_late"),
     Control("j", "toggle task_reject_on_worker_lost", None, toggle="task_reject_on_worker_lost"),
     Control("d", "toggle worker_deduplicate_successful_tasks", None, toggle="worker_deduplicate_successful_tasks"),
-    Control("k", "kill the worker now", c.Crash("crash", _P)),
-    Control("x", "kill the worker after the next charge", c.Crash("crash", _P, at="after_charge")),
-    Control("z", "kill the pool child at its next checkpoint", c.KillChild("kill_child", _P)),
-    Control("w", "restart the worker", c.WorkerControl("restart_worker", _P)),
-    Control("t", "stop the worker (warm)", c.WorkerControl("stop_worker", _P)),
-    Control("u", "purge the queue", c.LabWide("purge", _P)),
+    Control("k", "kill the worker now", c.Crash(_P)),
+    Control("x", "kill the worker after the next charge", c.Crash(_P, at="after_charge")),
+    Control("z", "kill the pool child at its next checkpoint", c.KillChild(_P)),
+    Control("w", "restart the worker", c.RestartWorker(_P)),
+    Control("t", "stop the worker (warm)", c.StopWorker(_P)),
+    Control("u", "purge the queue", c.Purge(_P)),
 )
 
 INTRO = """\

@@ -1,0 +1,341 @@
+"""The control vocabulary as a model: each action, the parameters it takes, what it does to a lab.
+
+Lab scripts, lesson experiments, solutions and controls, and the sandbox all speak it.
+A step is a one-key mapping, ``{CONTROL: {PARAMETER: VALUE, …}}``; each action class
+declares its parameters once, as :class:`Param` definitions (name, type, required,
+bounds). The YAML parser (:mod:`.action_parser`) reads steps by these definitions, and
+anything else that describes the vocabulary (a JSON Schema, help text) can read the
+same ones instead of keeping a table of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from celery_tutor.lab.limits import MAX_COUNT, MAX_COUNTDOWN, MAX_WAIT_SECONDS
+from celery_tutor.yaml_source import Pos
+
+if TYPE_CHECKING:
+    from celery_tutor.lab.engine import Lab
+
+TASK_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REJECTED", "LOST")
+"""States a ``wait: {until: {task, state}}`` can wait for (what the lab observed)."""
+
+DEFAULT_WAIT_TIMEOUT = 10.0
+"""How long ``wait: {until: …}`` waits when no ``timeout`` is given, in seconds."""
+
+
+class ParamType(StrEnum):
+    """What kind of value a parameter takes."""
+
+    TASK = "task"
+    """The name of a lab task."""
+    TEXT = "text"
+    """Non-empty text: an alias, a worker's name."""
+    CHECKPOINT = "checkpoint"
+    """A checkpoint of the step's ``task`` (of any task when none is given)."""
+    LIST = "list"
+    """A list (positional arguments)."""
+    MAPPING = "mapping"
+    """A mapping (keyword arguments)."""
+    WHOLE = "whole"
+    """A whole number between ``minimum`` and ``maximum``."""
+    SECONDS = "seconds"
+    """A number of seconds between ``minimum`` and ``maximum``."""
+    EXCEPTION = "exception"
+    """The name of an exception the lab can inject."""
+    EVENT = "event"
+    """An event kind."""
+    STATE = "state"
+    """One of :data:`TASK_STATES`."""
+    UNTIL = "until"
+    """What a wait waits for: a mapping read by :attr:`Until.PARAMS`."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a control, defined once for the parser and for anything describing it."""
+
+    name: str
+    """As written in YAML."""
+    type: ParamType
+    help: str
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    """The upper bound (a limit from :mod:`.limits`), for numbers."""
+    unit: str = ""
+    """What a number counts, for messages: "messages", "seconds"…"""
+    attribute: str = ""
+    """The action's field that gets the value, when it is not ``name`` (``as`` → ``alias``)."""
+    example: str = ""
+
+    @property
+    def field(self) -> str:
+        """The action's field that gets the value."""
+        return self.attribute or self.name
+
+
+@dataclass(frozen=True)
+class Action:
+    """A checked control, ready to apply to a lab."""
+
+    pos: Pos
+    control: ClassVar[str] = ""
+    """The control's name in YAML."""
+    PARAMS: ClassVar[tuple[Param, ...]] = ()
+    """The parameters the control takes, in the order messages list them."""
+
+    def apply(self, lab: Lab) -> None:
+        """Carry the control out on a lab (returns at once)."""
+        raise NotImplementedError
+
+
+_WORKER = Param("worker", ParamType.TEXT, "The worker's name, like worker2 (default: the first one alive).")
+
+
+@dataclass(frozen=True)
+class Send(Action):
+    """Publish one task message, or ``count`` of them."""
+
+    control: ClassVar[str] = "send"
+    PARAMS: ClassVar[tuple[Param, ...]] = (
+        Param("task", ParamType.TASK, "The task to send.", required=True),
+        Param("args", ParamType.LIST, "Positional arguments.", example="args: [42, 9.99]"),
+        Param("kwargs", ParamType.MAPPING, "Keyword arguments."),
+        Param(
+            "as",
+            ParamType.TEXT,
+            "A name for this task that conditions and waits can use; with count: N the names are NAME-1 … NAME-N.",
+            attribute="alias",
+        ),
+        Param(
+            "count", ParamType.WHOLE, "How many messages (default 1).", minimum=1, maximum=MAX_COUNT, unit="messages"
+        ),
+        Param(
+            "countdown",
+            ParamType.SECONDS,
+            "Seconds before the message may run (a single message only).",
+            minimum=0,
+            maximum=MAX_COUNTDOWN,
+            unit="seconds",
+        ),
+    )
+
+    task: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    alias: str | None = None
+    count: int = 1
+    countdown: float | None = None
+
+    def apply(self, lab: Lab) -> None:
+        if self.count == 1:
+            lab.send(self.task, self.args, self.kwargs, alias=self.alias, countdown=self.countdown)
+        else:
+            lab.send_many(self.task, self.count, self.args, self.kwargs, alias=self.alias)
+
+
+@dataclass(frozen=True)
+class SetSettings(Action):
+    """Change Celery settings. Its parameters are the settings themselves (``settings.SETTINGS``)."""
+
+    control: ClassVar[str] = "set"
+
+    changes: dict[str, Any]
+
+    def apply(self, lab: Lab) -> None:
+        lab.configure(**self.changes)
+
+
+@dataclass(frozen=True)
+class SetTaskOptions(Action):
+    """Change tasks' ``@app.task`` options: ``{TASK: {OPTION: VALUE}}`` (``settings.TASK_OPTIONS``)."""
+
+    control: ClassVar[str] = "task_options"
+
+    options: dict[str, dict[str, Any]]
+
+    def apply(self, lab: Lab) -> None:
+        for task, values in self.options.items():
+            lab.set_task_options(task, **values)
+
+
+@dataclass(frozen=True)
+class FailNext(Action):
+    """Make the next runs of a task raise."""
+
+    control: ClassVar[str] = "fail_next"
+    PARAMS: ClassVar[tuple[Param, ...]] = (
+        Param("task", ParamType.TASK, "The task whose next runs fail.", required=True),
+        Param("times", ParamType.WHOLE, "How many runs fail (default 1).", minimum=1, maximum=MAX_COUNT, unit="runs"),
+        Param("exc", ParamType.EXCEPTION, "The exception they raise (default ConnectionError)."),
+    )
+
+    task: str
+    times: int = 1
+    exc: str = "ConnectionError"
+
+    def apply(self, lab: Lab) -> None:
+        lab.fail_next(self.task, self.times, self.exc)
+
+
+@dataclass(frozen=True)
+class Crash(Action):
+    """Kill the whole worker now, or when a task reaches a checkpoint."""
+
+    control: ClassVar[str] = "crash"
+    PARAMS: ClassVar[tuple[Param, ...]] = (
+        Param("at", ParamType.CHECKPOINT, "Crash when a task reaches this checkpoint (default: now)."),
+        Param("task", ParamType.TASK, "Only when this task reaches it (needs at)."),
+        Param("worker", ParamType.TEXT, "The worker to crash now (not with at; default: the first one alive)."),
+    )
+
+    at: str | None = None
+    task: str | None = None
+    worker: str | None = None
+
+    def apply(self, lab: Lab) -> None:
+        if self.at is None:
+            lab.crash_worker(self.worker)
+        else:
+            lab.crash_at(self.at, self.task)
+
+
+@dataclass(frozen=True)
+class KillChild(Action):
+    """Kill only the pool child, at a checkpoint (or the next one reached)."""
+
+    control: ClassVar[str] = "kill_child"
+    PARAMS: ClassVar[tuple[Param, ...]] = (
+        Param("at", ParamType.CHECKPOINT, "Kill it when a task reaches this checkpoint (default: the next one)."),
+        Param("task", ParamType.TASK, "Only the child running this task."),
+    )
+
+    at: str | None = None
+    task: str | None = None
+
+    def apply(self, lab: Lab) -> None:
+        lab.kill_child_at(self.at, self.task)
+
+
+@dataclass(frozen=True)
+class RestartWorker(Action):
+    """Start a worker again (after a warm stop if it is alive)."""
+
+    control: ClassVar[str] = "restart_worker"
+    PARAMS: ClassVar[tuple[Param, ...]] = (_WORKER,)
+
+    worker: str | None = None
+
+    def apply(self, lab: Lab) -> None:
+        lab.restart_worker(self.worker)
+
+
+@dataclass(frozen=True)
+class StopWorker(Action):
+    """Stop a worker warm: it takes no new messages and finishes what it runs."""
+
+    control: ClassVar[str] = "stop_worker"
+    PARAMS: ClassVar[tuple[Param, ...]] = (_WORKER,)
+
+    worker: str | None = None
+
+    def apply(self, lab: Lab) -> None:
+        lab.stop_worker(self.worker)
+
+
+@dataclass(frozen=True)
+class Purge(Action):
+    """Delete every ready message (unacked ones stay)."""
+
+    control: ClassVar[str] = "purge"
+
+    def apply(self, lab: Lab) -> None:
+        lab.purge()
+
+
+@dataclass(frozen=True)
+class Reset(Action):
+    """Put the lab back as it started: fresh workers, empty queue, ledger and results."""
+
+    control: ClassVar[str] = "reset"
+
+    def apply(self, lab: Lab) -> None:
+        lab.reset()
+
+
+@dataclass(frozen=True)
+class Until:
+    """What a wait waits for: a task's state, or events of a kind."""
+
+    PARAMS: ClassVar[tuple[Param, ...]] = (
+        Param("task", ParamType.TEXT, "An alias sent before, or a lab task (its latest message)."),
+        Param("state", ParamType.STATE, "Wait until the task is in this state (needs task)."),
+        Param("event", ParamType.EVENT, "Wait for events of this kind (of task, if given)."),
+        Param(
+            "count", ParamType.WHOLE, "How many such events (default 1).", minimum=1, maximum=MAX_COUNT, unit="events"
+        ),
+    )
+
+    task: str | None = None
+    state: str | None = None
+    event: str | None = None
+    count: int = 1
+
+    def describe(self) -> str:
+        """For messages."""
+        if self.event is not None:
+            who = f" of {self.task}" if self.task else ""
+            times = f" ×{self.count}" if self.count > 1 else ""
+            return f"event {self.event}{who}{times}"
+        return f"{self.task} reaches {self.state}"
+
+
+@dataclass(frozen=True)
+class Wait(Action):
+    """Wait a number of seconds, or until a condition holds. The script runner carries it out."""
+
+    control: ClassVar[str] = "wait"
+    PARAMS: ClassVar[tuple[Param, ...]] = (
+        Param("seconds", ParamType.SECONDS, "Seconds to wait.", minimum=0, maximum=MAX_WAIT_SECONDS, unit="seconds"),
+        Param("until", ParamType.UNTIL, "What to wait for."),
+        Param(
+            "timeout",
+            ParamType.SECONDS,
+            f"Give up (and fail) after this many seconds (default {DEFAULT_WAIT_TIMEOUT:g}).",
+            minimum=0,
+            maximum=MAX_WAIT_SECONDS,
+            unit="seconds",
+        ),
+    )
+
+    seconds: float | None = None
+    until: Until | None = None
+    timeout: float = DEFAULT_WAIT_TIMEOUT
+
+    def apply(self, lab: Lab) -> None:
+        raise NotImplementedError("a wait is carried out by the script runner")
+
+
+ACTIONS: dict[str, type[Action]] = {
+    cls.control: cls
+    for cls in (
+        Send,
+        SetSettings,
+        SetTaskOptions,
+        FailNext,
+        Crash,
+        KillChild,
+        RestartWorker,
+        StopWorker,
+        Purge,
+        Reset,
+        Wait,
+    )
+}
+"""Every control by name, in the order messages list them."""
+
+CONTROL_NAMES: tuple[str, ...] = tuple(ACTIONS)

@@ -1,0 +1,219 @@
+"""A lab's in-process workers: start them, kill them like ``kill -9``, stop them warm.
+
+Each worker is a real Celery ``WorkController`` on a thread of its own (see
+:mod:`.worker`). Killing one severs its broker connection (every unacked message goes
+back, flagged redelivered) and unwinds its task threads at their next checkpoint;
+teardown runs on background threads, so every call here returns at once. The fleet
+remembers every thread it started so that the lab can wait for them when it closes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from celery import Celery
+
+from celery_tutor.lab import events as ev
+from celery_tutor.lab.bus import EventBus
+from celery_tutor.lab.runtime import TaskHooks, WorkerRuntime
+from celery_tutor.lab.settings import LabConfigError
+from celery_tutor.lab.worker import LabWorker
+
+START_TIMEOUT = 10.0
+"""Longest a worker may take to start consuming, or to finish after a stop or a kill."""
+
+
+class LabStateError(RuntimeError):
+    """A control that makes no sense right now (no worker alive to crash, a closed lab…)."""
+
+
+@dataclass(eq=False)
+class WorkerHandle:
+    """One incarnation of a named worker, and how it is doing."""
+
+    name: str
+    incarnation: int
+    runtime: WorkerRuntime
+    worker: LabWorker
+    thread: threading.Thread
+    status: str = "alive"
+    """alive, stopping, stopped or killed."""
+
+
+class WorkerFleet:
+    """The workers of one lab, by name (a restarted worker keeps its name)."""
+
+    def __init__(
+        self, lab: str, bus: EventBus, hooks: TaskHooks, on_skipped: Callable[[WorkerRuntime, str], None]
+    ) -> None:
+        self._lab = lab
+        self._bus = bus
+        self._hooks = hooks
+        self._on_skipped = on_skipped
+        # Taken before the bus's lock, never while holding it.
+        self._lock = threading.RLock()
+        self._handles: dict[str, WorkerHandle] = {}
+        self._by_runtime: dict[int, WorkerHandle] = {}
+        self._threads: set[threading.Thread] = set()
+        self._incarnations: Counter[str] = Counter()
+
+    def handles(self) -> list[WorkerHandle]:
+        """The latest incarnation of every worker, in start order."""
+        with self._lock:
+            return list(self._handles.values())
+
+    def status(self, name: str) -> str:
+        """alive, stopping, stopped or killed (KeyError for an unknown name)."""
+        with self._lock:
+            return self._handles[name].status
+
+    def handle_of(self, runtime: WorkerRuntime) -> WorkerHandle | None:
+        """The worker incarnation a task thread belongs to, until its teardown ends."""
+        with self._lock:
+            return self._by_runtime.get(id(runtime))
+
+    def forget_all(self) -> None:
+        """Forget every worker name (the lab is reset; killed workers still tear down)."""
+        with self._lock:
+            self._handles.clear()
+
+    def start(self, name: str, app: Celery, concurrency: int, prefetch: int) -> WorkerHandle:
+        """Start a worker (a new incarnation of ``name``); returns once it consumes."""
+        self._incarnations[name] += 1
+        incarnation = self._incarnations[name]
+        worker_runtime = WorkerRuntime(name=name, hooks=self._hooks)
+        worker = LabWorker(
+            app,
+            worker_runtime,
+            hostname=f"{name}.{incarnation}@{self._lab}",
+            concurrency=concurrency,
+            prefetch_multiplier=prefetch,
+            on_skipped=self._on_skipped,
+            on_ready=lambda: self._bus.emit(
+                ev.WorkerStarted, worker=name, concurrency=concurrency, prefetch_multiplier=prefetch
+            ),
+        )
+        thread = threading.Thread(target=worker.run, name=f"celery-tutor-{self._lab}-{name}", daemon=True)
+        handle = WorkerHandle(name, incarnation, worker_runtime, worker, thread)
+        with self._lock:
+            self._handles[name] = handle
+            self._by_runtime[id(worker_runtime)] = handle
+            self._threads.add(thread)
+        thread.start()
+        if not worker.consuming.wait(START_TIMEOUT) or not thread.is_alive():
+            raise LabStateError(f"{name} did not start consuming")
+        return handle
+
+    def pick(self, name: str | None, statuses: Iterable[str] = ("alive",)) -> WorkerHandle:
+        """The named worker (or the first one) in one of ``statuses``, or a clear error."""
+        wanted = tuple(statuses)
+        with self._lock:
+            if name is not None:
+                handle = self._handles.get(name)
+                if handle is None:
+                    raise LabConfigError(f"unknown worker {name!r}; valid: {', '.join(sorted(self._handles))}")
+                if handle.status not in wanted:
+                    raise LabStateError(f"{name} is {handle.status}")
+                return handle
+            for handle in self._handles.values():
+                if handle.status in wanted:
+                    return handle
+            now = ", ".join(f"{h.name} is {h.status}" for h in self._handles.values()) or "the lab is not started"
+        raise LabStateError(f"no worker is {' or '.join(wanted)} ({now})")
+
+    def kill(self, handle: WorkerHandle, checkpoint: str | None, quiet: bool = False) -> None:
+        """Kill a worker like ``kill -9``: its unacked messages go back, its running tasks are lost."""
+        with self._lock:
+            if handle.status not in ("alive", "stopping"):
+                return
+            handle.status = "killed"
+            running = self._bus.running_on(handle.name)
+        restored: list[str] = []
+        channels = handle.worker.channels()
+        with ExitStack() as held:
+            # Let a delivery in progress finish (and be reported), then die with the
+            # connection: nothing is received in between.
+            for channel in channels:
+                held.enter_context(channel.delivery_lock)
+            handle.runtime.killed.set()
+            for channel in channels:
+                restored.extend(channel.sever())
+        if not quiet:
+            lost = [task_id for task_id in running if task_id not in restored]
+            for task_id in lost:
+                self._bus.emit(
+                    ev.TaskLost,
+                    task_id=task_id,
+                    task=self._bus.name_of(task_id),
+                    worker=handle.name,
+                    run=running[task_id].number,
+                )
+            self._bus.emit(
+                ev.WorkerKilled, worker=handle.name, requeued=len(restored), lost=len(lost), checkpoint=checkpoint
+            )
+
+        def teardown() -> None:
+            handle.worker.terminate()
+            handle.thread.join(START_TIMEOUT)
+            handle.worker.forget_requests()
+            self._forget_runtime(handle)
+
+        self._background(f"{handle.name}-teardown", teardown)
+
+    def stop(self, handle: WorkerHandle) -> None:
+        """Warm shutdown: take no new messages, let running tasks finish (in the background)."""
+        with self._lock:
+            handle.status = "stopping"
+        for channel in handle.worker.channels():
+            channel.draining = True
+        self._bus.emit(ev.WorkerStopping, worker=handle.name)
+
+        def teardown() -> None:
+            handle.worker.stop()
+            handle.thread.join(START_TIMEOUT)
+            handle.worker.forget_requests()
+            self._forget_runtime(handle)
+            with self._lock:
+                # After a restart the name belongs to a newer worker: say nothing about it.
+                current = handle.status == "stopping" and self._handles.get(handle.name) is handle
+                if handle.status == "stopping":
+                    handle.status = "stopped"
+            if current:
+                self._bus.emit(ev.WorkerStopped, worker=handle.name)
+
+        self._background(f"{handle.name}-stop", teardown)
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the threads of stopped and killed workers and their teardown; True when done."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                self._threads = {t for t in self._threads if t.is_alive()}
+                alive = {h.thread for h in self._handles.values() if h.status == "alive"}
+                pending = [t for t in self._threads if t not in alive]
+            if not pending:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            pending[0].join(remaining)
+
+    def live_threads(self) -> list[threading.Thread]:
+        """Threads the fleet started that are still running."""
+        with self._lock:
+            return [t for t in self._threads if t.is_alive()]
+
+    def _background(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"celery-tutor-{self._lab}-{name}", daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def _forget_runtime(self, handle: WorkerHandle) -> None:
+        with self._lock:
+            self._by_runtime.pop(id(handle.runtime), None)
