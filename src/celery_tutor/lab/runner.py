@@ -23,6 +23,7 @@ class ScriptRunner:
         self.lab = lab
         self._events: list[ev.LabEvent] = []
         self._changed = threading.Condition()
+        self._interrupted = False
         self._unsubscribe = lab.subscribe(self._record)
 
     def _record(self, event: ev.LabEvent) -> None:
@@ -41,11 +42,19 @@ class ScriptRunner:
         """Stop recording."""
         self._unsubscribe()
 
+    def interrupt(self) -> None:
+        """End the run now, waits included (its lab is going away); any thread."""
+        with self._changed:
+            self._interrupted = True
+            self._changed.notify_all()
+
     def run(
         self, actions: Iterable[Action], where: Callable[[Action], str] = lambda a: f"line {a.pos.line}"
     ) -> str | None:
         """Run steps in order; the first failure (``where: message``) stops the run."""
         for action in actions:
+            if self._interrupted:
+                return f"{where(action)}: interrupted"
             try:
                 failure = self.wait(action) if isinstance(action, Wait) else action.apply(self.lab)
             except (LabStateError, LabConfigError) as exc:
@@ -57,7 +66,8 @@ class ScriptRunner:
     def wait(self, step: Wait) -> str | None:
         """Carry out one ``wait`` step; a message when it timed out."""
         if step.seconds is not None:
-            threading.Event().wait(step.seconds)
+            with self._changed:
+                self._changed.wait_for(lambda: self._interrupted, step.seconds)
             return None
         assert step.until is not None
         until = step.until
@@ -78,10 +88,10 @@ class ScriptRunner:
             if predicate(seen):
                 return True
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._interrupted:
                 return False
             with self._changed:
-                if len(self._events) == len(seen):
+                if len(self._events) == len(seen) and not self._interrupted:
                     self._changed.wait(remaining)
 
     def _holds(self, until: Until, events: list[ev.LabEvent]) -> bool:
