@@ -158,6 +158,7 @@ class Lab:
             if self._started:
                 return
             self._started = True
+            self._emit_config()
             for index in range(self.initial.workers):
                 self._start_worker(f"worker{index + 1}")
 
@@ -445,7 +446,7 @@ class Lab:
             self._check_open()
             self._settings.update(checked)
             self._app = None
-            self._emit(ev.ConfigChanged, changes=dict(checked))
+            self._emit(ev.ConfigChanged, settings=dict(checked))
             self._restart_alive()
 
     def set_task_options(self, task: str, **options: Any) -> None:
@@ -456,8 +457,13 @@ class Lab:
             self._check_open()
             self._task_options.setdefault(task, {}).update(checked)
             self._app = None
-            self._emit(ev.ConfigChanged, changes={f"{task}.{k}": settings.plain_value(v) for k, v in checked.items()})
+            self._emit(ev.ConfigChanged, task_options={task: {k: settings.plain_value(v) for k, v in checked.items()}})
             self._restart_alive()
+
+    def _emit_config(self) -> None:
+        # The whole configuration as an event: the lab's state can be folded from events alone.
+        options = {t: {k: settings.plain_value(v) for k, v in o.items()} for t, o in self._task_options.items()}
+        self._emit(ev.ConfigChanged, settings=dict(self._settings), task_options=options, complete=True)
 
     def _restart_alive(self) -> None:
         for handle in list(self._handles.values()):
@@ -568,6 +574,7 @@ class Lab:
                 self._backend_cls.store.clear()
                 self._apply_config(self.initial)
             self._emit(ev.LabReset)
+            self._emit_config()
             if self._started:
                 for index in range(self.initial.workers):
                     self._start_worker(f"worker{index + 1}")
