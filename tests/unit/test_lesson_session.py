@@ -74,12 +74,16 @@ def test_walk_the_first_lesson_from_reading_to_the_quiz() -> None:
     assert session.enter() is None
     assert (session.step.id, session.step.kind, session.phase) == ("lifecycle", "read", Phase.READING)
     assert walk.step_progress("lifecycle").done and walk.saves == 1
+    assert not session.done_before  # done now, by reading it; not before
+    session.enter()
+    assert session.done_before
     assert walk.progress.lessons["acknowledgement"].current == "lifecycle"
     assert walk.progress.last_lesson == "acknowledgement"
 
     assert session.next() is Move.STEP
     setup = session.enter()
     assert setup == LabScript("setup", ())
+    assert not session.done_before
     assert (session.step.kind, session.phase) == ("lab", Phase.WORKING)
     assert [ok for _, ok in session.goal()] == [False, False, False]
 

@@ -124,6 +124,8 @@ class LessonSession:
         self.quiz_results: dict[str, bool] = {}
         """Quiz: each question's first verdict in this visit of the step."""
         self._goal_shown: tuple[Phase, tuple[bool, ...]] | None = None
+        self.done_before = False
+        """Was the current step done before this visit? (A read step is done once entered.)"""
 
     # -- what is shown ---------------------------------------------------------------------
 
@@ -205,6 +207,7 @@ class LessonSession:
         self.quiz_results = {}
         self._goal_shown = None
         progress = self.step_progress  # visiting a step gives it an entry in the progress
+        self.done_before = progress.done
         script = None
         if isinstance(step, PredictStep):
             self.phase = Phase.ASKING
