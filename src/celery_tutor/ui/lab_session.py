@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from celery_tutor.lab.controls import Action
     from celery_tutor.lab.engine import Lab, LabConfig
     from celery_tutor.lab.runner import ScriptRunner
-    from celery_tutor.lab.state import LabSnapshot
 
 CLOSE_TIMEOUT = 2.0
 """How long the background close of a lab waits for its threads."""
@@ -90,11 +89,6 @@ class LabSession:
     def start(self) -> None:
         """Create and start the lab: the first job of the queue."""
         self._submit(None)
-
-    def snapshot(self) -> LabSnapshot | None:
-        """The lab now (None before it started)."""
-        lab = self.lab
-        return lab.snapshot() if lab is not None else None
 
     def now(self) -> float:
         """The lab's clock (0 before it started)."""
