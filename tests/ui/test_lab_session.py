@@ -33,6 +33,7 @@ class FakeLab:
 
     made: ClassVar[list[FakeLab]] = []
     hold_start: threading.Event | None = None
+    fail_start = False
 
     def __init__(self, config: Any = None) -> None:
         self.config = config
@@ -47,6 +48,8 @@ class FakeLab:
 
     def start(self) -> None:
         self.start_entered.set()
+        if FakeLab.fail_start:
+            raise RuntimeError("no broker today")
         if FakeLab.hold_start is not None:
             assert FakeLab.hold_start.wait(WAIT)
 
@@ -115,6 +118,7 @@ class HostApp(App[None]):
 def fake_lab(monkeypatch: pytest.MonkeyPatch) -> type[FakeLab]:
     FakeLab.made = []
     FakeLab.hold_start = None
+    FakeLab.fail_start = False
     monkeypatch.setattr(engine, "Lab", FakeLab)
     return FakeLab
 
@@ -235,3 +239,19 @@ async def test_closing_interrupts_a_running_script_and_drops_the_queued_jobs(fak
         assert await asyncio.to_thread(host.session.wait_idle, WAIT)
         assert lab.applied == ["reset"]
         assert lab.closed.wait(WAIT)
+
+
+async def test_a_lab_that_fails_to_start_is_closed_and_later_jobs_say_so(fake_lab: type[FakeLab]) -> None:
+    fake_lab.fail_start = True
+    app = HostApp()
+    async with app.run_test() as pilot:
+        host = Host()
+        await app.push_screen(host)
+        await until(lambda: bool(host.received))
+        assert host.received == ["failed: the lab did not start: no broker today"]
+        assert fake_lab.made[0].closed.wait(WAIT)
+        host.session.run_script("setup", (Record("send", Pos(1, 1), "never"),))
+        await until(lambda: len(host.received) == 3)
+        assert host.received[1:] == ["failed: setup: the lab is not running", "done: setup"]
+        assert fake_lab.made[0].applied == [] and host.session.lab is None
+        await pilot.pause()

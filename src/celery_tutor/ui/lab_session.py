@@ -79,11 +79,6 @@ class LabSession:
         self._closed = False
         self._runner: ScriptRunner | None = None
 
-    @property
-    def closed(self) -> bool:
-        """True once the owner let go of the lab."""
-        return self._closed
-
     # -- what the screen asks for (event loop only) --------------------------------------
 
     def start(self) -> None:
