@@ -14,12 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from celery_tutor.course.conditions import GoalTracker
-from celery_tutor.course.model import LabStep, Lesson, PredictStep, Question, QuizStep, WrongSolution
+from celery_tutor.course.model import LabStep, Lesson, Numeric, PredictStep, QuizStep, WrongSolution
 from celery_tutor.lab import events as ev
 from celery_tutor.lab import settings
 from celery_tutor.lab.actions import Action
 from celery_tutor.lab.engine import Lab, LabConfig
 from celery_tutor.lab.runner import ScriptRunner
+from celery_tutor.lab.state import LabState
 
 GOAL_TIMEOUT = 15.0
 """How long the goal may take to hold after a lab step's solution ran."""
@@ -94,8 +95,10 @@ def _verify_predict(lesson: Lesson, step: PredictStep) -> Check:
 
 
 def _fold(conditions: tuple, lesson: Lesson, events: list[ev.LabEvent]) -> GoalTracker:
-    tracker = GoalTracker(conditions, initial_settings(lesson))
+    state = LabState()  # the lab reports its whole configuration as its first event
+    tracker = GoalTracker(conditions, state)
     for event in events:
+        state.apply(event)
         tracker.observe(event)
     return tracker
 
@@ -103,12 +106,14 @@ def _fold(conditions: tuple, lesson: Lesson, events: list[ev.LabEvent]) -> GoalT
 def _verify_lab(lesson: Lesson, step: LabStep) -> Iterator[Check]:
     lab = fresh_lab(lesson)
     runner = ScriptRunner(lab)
-    tracker = GoalTracker(step.goal, initial_settings(lesson))
+    state = LabState()
+    tracker = GoalTracker(step.goal, state)
     fed = 0
 
     def feed(events: list[ev.LabEvent]) -> bool:
         nonlocal fed
         for event in events[fed:]:
+            state.apply(event)
             tracker.observe(event)
         fed = len(events)
         return tracker.satisfied
@@ -155,7 +160,7 @@ def _verify_wrong(lesson: Lesson, step: LabStep, wrong: WrongSolution) -> Check:
     return _timed(lesson, step.id, f"a wrong solution does not reach the goal ({wrong.why})", body)
 
 
-def measure(lesson: Lesson, question: Question) -> float:
+def measure(lesson: Lesson, question: Numeric) -> float:
     """Run a numeric question's experiment and read the number it asks about."""
     assert question.measure is not None
     spec = question.measure
@@ -165,10 +170,10 @@ def measure(lesson: Lesson, question: Question) -> float:
     tracker = _fold((), lesson, events)
     if spec.count is not None:
         match = spec.count.match  # type: ignore[attr-defined]
-        return float(sum(1 for event in events if match.matches(event, tracker.aliases)))
+        return float(sum(1 for event in events if match.matches(event, tracker.state.aliases)))
     assert spec.retry_countdown is not None
     alias, retry = spec.retry_countdown
-    task_id = tracker.aliases.get(alias)
+    task_id = tracker.state.aliases.get(alias)
     for event in events:
         if not isinstance(event, ev.RetryScheduled) or event.attempt != retry:
             continue
@@ -177,7 +182,7 @@ def measure(lesson: Lesson, question: Question) -> float:
     raise RuntimeError(f"no retry {retry} of {alias} happened")
 
 
-def _verify_numeric(lesson: Lesson, step: QuizStep, question: Question) -> Check:
+def _verify_numeric(lesson: Lesson, step: QuizStep, question: Numeric) -> Check:
     def body() -> tuple[bool, str]:
         value = measure(lesson, question)
         ok = abs(value - question.answer) <= question.tolerance + 1e-9
@@ -198,7 +203,7 @@ def _jobs(lesson: Lesson) -> list[Callable[[], list[Check]]]:
             jobs.append(lambda step=step: list(_verify_lab(lesson, step)))
         elif isinstance(step, QuizStep):
             for question in step.questions:
-                if question.measure is not None:
+                if isinstance(question, Numeric) and question.measure is not None:
                     jobs.append(lambda step=step, q=question: [_verify_numeric(lesson, step, q)])
     return jobs
 

@@ -10,7 +10,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Markdown, RichLog, Static
 
-from celery_tutor.course.model import PredictStep, QuizStep
+from celery_tutor.course.model import Numeric, Ordering, PredictStep, QuizStep, SingleChoice, TrueFalse
+from celery_tutor.course.session import Phase
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.progress import ProgressStore
 from celery_tutor.ui.app import TooSmall, TutorApp
@@ -61,7 +62,7 @@ async def test_open_a_lesson_and_answer_a_prediction(make_app: Callable[..., Tut
         while not isinstance(screen.step, PredictStep):
             await pilot.press("n")
         await pilot.press("down", "enter")  # the right answer: prefetched, unacked
-        await wait_for(pilot, lambda: screen.phase == "result", timeout=20)
+        await wait_for(pilot, lambda: screen.phase is Phase.RESULT, timeout=20)
         shown = text_of(app)
         assert "✓ Your prediction was right." in shown
         assert "What happened in the lab:" in shown
@@ -78,7 +79,7 @@ async def test_sandbox_late_ack_crash_shows_the_redelivery(make_app: Callable[..
         assert isinstance(screen, SandboxScreen)
         await wait_for(pilot, lambda: screen.session.lab is not None)
         await pilot.press("a")  # task_acks_late on: the worker restarts
-        await wait_for(pilot, lambda: screen.settings_now.get("task_acks_late") is True)
+        await wait_for(pilot, lambda: screen.state.settings.get("task_acks_late") is True)
         labels = [str(button.label) for button in screen.query("#controls Button").results(Button)]
         assert "a · task_acks_late: ON" in labels
         await pilot.press("x", "c")  # crash after the charge, then charge order 42
@@ -106,18 +107,18 @@ async def test_finish_a_quiz_then_progress_survives_a_restart(
             await pilot.press("n")
         quiz = screen.step
         for question in quiz.questions:
-            if question.kind == "single":
+            if isinstance(question, SingleChoice):
                 right = next(i for i, c in enumerate(question.choices) if c.correct)
                 await pilot.press(*["down"] * right, "enter")
-            elif question.kind == "true_false":
+            elif isinstance(question, TrueFalse):
                 await pilot.press(*([] if question.answer else ["down"]), "enter")
-            elif question.kind == "ordering":
+            elif isinstance(question, Ordering):
                 for item in question.items:
-                    index = screen.shuffled.index(item)
+                    index = screen.walk.answer.shuffled.index(item)
                     await pilot.press("home", *["down"] * index, "enter")
-            elif question.kind == "numeric":
+            elif isinstance(question, Numeric):
                 await pilot.press(*f"{question.answer:g}", "enter")
-            await wait_for(pilot, lambda: screen.phase == "answered")
+            await wait_for(pilot, lambda: screen.phase is Phase.ANSWERED)
             assert "✓ Correct." in text_of(app), (question.id, text_of(app))
             await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen))

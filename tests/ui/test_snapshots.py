@@ -12,33 +12,25 @@ from textual.pilot import Pilot
 
 from celery_tutor.course.catalog import load_course
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.state import LabSnapshot, LabState
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.progress import Progress, ProgressStore, StepProgress
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.lab_session import LabSession
-from celery_tutor.ui.screens.lesson import LabScreen, LessonScreen
+from celery_tutor.ui.screens.lab_screen import LabScreen
+from celery_tutor.ui.screens.lesson import LessonScreen
 
 SNAP = pytest.importorskip("pytest_textual_snapshot")
 
 
 class ScriptedSession(LabSession):
-    """No Celery: the test feeds the events."""
-
-    def __init__(self, owner: Any, config: Any) -> None:
-        super().__init__(owner, config)
-        self.state = LabState()
+    """No Celery: the test feeds the events through the bridge, as a lab would."""
 
     def start(self) -> None:
         pass
 
     def feed(self, events: list[ev.LabEvent]) -> None:
         for event in events:
-            self.state.apply(event)
             self.bridge._receive(event)
-
-    def snapshot(self) -> LabSnapshot:
-        return self.state.snapshot()
 
     def now(self) -> float:
         return 4.0

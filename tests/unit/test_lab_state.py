@@ -144,7 +144,8 @@ def test_every_event_kind_describes_itself_and_serialises() -> None:
         "checkpoint": "x", "attempt": 1, "max_retries": 3, "countdown": 1.0, "eta_at": 2.0, "exc_type": "E",
         "exc_message": "m", "result": "3", "requeue": True, "reason": "worker died", "action": "charge", "key": "k",
         "detail": "d", "count": 2, "concurrency": 1, "prefetch_multiplier": 4, "requeued": 1, "lost": 1,
-        "changes": {"task_acks_late": True}, "description": "armed", "level": "ERROR", "logger": "celery",
+        "settings": {"task_acks_late": True}, "task_options": {"add": {"max_retries": 1}}, "complete": False,
+        "description": "armed", "level": "ERROR", "logger": "celery",
         "message": "m",
     }  # fmt: skip
     for cls in ev.EVENT_TYPES:
@@ -152,3 +153,87 @@ def test_every_event_kind_describes_itself_and_serialises() -> None:
         event = cls(seq=1, at=0.5, **fields)
         assert event.describe()
         assert event.to_dict()["kind"] == cls.kind
+
+
+def test_settings_and_task_options_are_folded_from_config_events() -> None:
+    state = LabState()
+    assert state.snapshot().seq == 0 and state.settings == {}
+    state.apply(
+        e(
+            ev.ConfigChanged,
+            settings={"task_acks_late": False, "worker_prefetch_multiplier": 4},
+            task_options={"charge_card": {"max_retries": 3}},
+            complete=True,
+        )
+    )
+    state.apply(e(ev.ConfigChanged, settings={"task_acks_late": True}))
+    state.apply(e(ev.ConfigChanged, task_options={"charge_card": {"retry_backoff": True}, "add": {"acks_late": True}}))
+    snap = state.snapshot()
+    assert snap.settings == {"task_acks_late": True, "worker_prefetch_multiplier": 4}
+    assert snap.task_options == {"charge_card": {"max_retries": 3, "retry_backoff": True}, "add": {"acks_late": True}}
+    assert snap.seq == state.seq > 0
+    # A complete config replaces everything; a reset forgets it until the lab reports it again.
+    state.apply(e(ev.ConfigChanged, settings={"task_acks_late": False}, complete=True))
+    assert state.snapshot().settings == {"task_acks_late": False} and state.snapshot().task_options == {}
+    reset = e(ev.LabReset)
+    state.apply(reset)
+    assert state.settings == {} and state.seq == reset.seq
+
+
+def test_the_state_at_event_n_is_the_fold_of_the_first_n_events() -> None:
+    events = [
+        e(ev.ConfigChanged, settings={"task_acks_late": False}, complete=True),
+        e(ev.WorkerStarted, worker="worker1", concurrency=1, prefetch_multiplier=4),
+        e(ev.TaskPublished, task_id="t1", task="add", alias="sum"),
+        e(ev.ConfigChanged, settings={"task_acks_late": True}),
+        e(ev.TaskReceived, task_id="t1", task="add", worker="worker1", redelivered=False, retries=0),
+        e(ev.LabReset, at=3.0),
+        e(ev.ConfigChanged, at=3.0, settings={"task_acks_late": False}, complete=True),
+    ]
+    live = LabState()
+    for n, event in enumerate(events, 1):
+        live.apply(event)
+        replayed = LabState()
+        for earlier in events[:n]:
+            replayed.apply(earlier)
+        assert replayed.snapshot() == live.snapshot(), n
+
+
+def test_tasks_are_found_by_alias_or_latest_name_and_retries_are_listed() -> None:
+    state = started_lab()
+    state.apply(e(ev.TaskPublished, task_id="a", task="add", alias="first"))
+    state.apply(e(ev.TaskPublished, task_id="b", task="add"))
+    first, latest = state.find("first"), state.find("add")
+    assert first is not None and first.task_id == "a"
+    assert latest is not None and latest.task_id == "b"
+    assert state.find("charge_card") is None
+    assert not state.has_retries() and state.snapshot().retries == ()
+    state.apply(
+        e(
+            ev.RetryScheduled,
+            task_id="b",
+            task="add",
+            worker="worker1",
+            attempt=1,
+            max_retries=3,
+            countdown=1.0,
+            eta_at=2.0,
+            exc_type="E",
+            exc_message="m",
+        )
+    )
+    assert state.has_retries() and [view.task_id for view in state.snapshot().retries] == ["b"]
+
+
+def test_a_complete_config_describes_only_what_differs_from_the_lab_defaults() -> None:
+    defaults = e(ev.ConfigChanged, settings={"task_acks_late": False, "worker_concurrency": 1}, complete=True)
+    assert defaults.describe() == "config: the lab defaults"
+    late = e(
+        ev.ConfigChanged,
+        settings={"task_acks_late": True, "worker_concurrency": 1},
+        task_options={"charge_card": {"max_retries": 5}},
+        complete=True,
+    )
+    assert late.describe() == "config: task_acks_late=True; charge_card max_retries=5 (the rest: lab defaults)"
+    change = e(ev.ConfigChanged, task_options={"send_receipt": {"retry_backoff": False}})
+    assert change.describe() == "config: send_receipt retry_backoff=False"

@@ -17,8 +17,8 @@ a label the learner reads next to a live ✓/✗::
     - label: it never ran a second time
       not: {event: started, task: order, count: {min: 2}}
 
-:class:`GoalTracker` folds events in one at a time (no Celery, no threads) and answers,
-after each, which conditions hold.
+:class:`GoalTracker` takes events in one at a time (no Celery, no threads) and answers,
+after each, which conditions hold, reading the lab state its caller folds.
 """
 
 from __future__ import annotations
@@ -132,38 +132,42 @@ class Not(Condition):
 
 
 class GoalTracker:
-    """Evaluates conditions incrementally as lab events arrive."""
+    """Evaluates conditions as lab events arrive, against a lab state someone else folds.
 
-    def __init__(self, conditions: tuple[Condition, ...], settings: dict[str, Any] | None = None) -> None:
+    The state (settings, task states, aliases, the ledger) is the caller's
+    :class:`~celery_tutor.lab.state.LabState`: fold each event into it first, then
+    :meth:`observe` the event here. The tracker only keeps what a state cannot say:
+    how many matching events happened, and how far each sequence got.
+
+    A tracker made with ``from_reset=True`` counts nothing, and holds nothing, until
+    the lab reports a reset: its goal is about what happens after the step's script
+    reset the lab, not about what the lab did before.
+    """
+
+    def __init__(self, conditions: tuple[Condition, ...], state: LabState, *, from_reset: bool = False) -> None:
         self.conditions = conditions
-        self._initial_settings = dict(settings or {})
-        self._reset()
-
-    def _reset(self) -> None:
-        self.settings = dict(self._initial_settings)
-        self.state = LabState()
-        self.aliases: dict[str, str] = {}
+        self.state = state
+        self.armed = not from_reset
+        """False while waiting for the reset the goal starts from."""
         self._counts: dict[int, int] = {}
         self._progress: dict[int, int] = {}
-        self._ledger: dict[tuple[str, str], int] = {}
+        self._watched = self._all(conditions)
 
     def observe(self, event: ev.LabEvent) -> None:
-        """Fold one event in."""
+        """Count one event (already folded into the state)."""
         if isinstance(event, ev.LabReset):
-            self._reset()
-        self.state.apply(event)
-        if isinstance(event, ev.TaskPublished) and event.alias is not None:
-            self.aliases[event.alias] = event.task_id
-        elif isinstance(event, ev.ConfigChanged):
-            self.settings.update({k: v for k, v in event.changes.items() if "." not in k})
-        elif isinstance(event, ev.LedgerWritten):
-            self._ledger[(event.action, event.key)] = self._ledger.get((event.action, event.key), 0) + 1
-        for condition in self._all(self.conditions):
-            if isinstance(condition, EventCount) and condition.match.matches(event, self.aliases):
+            self.armed = True
+            self._counts.clear()
+            self._progress.clear()
+        if not self.armed:
+            return
+        aliases = self.state.aliases
+        for condition in self._watched:
+            if isinstance(condition, EventCount) and condition.match.matches(event, aliases):
                 self._counts[id(condition)] = self._counts.get(id(condition), 0) + 1
             elif isinstance(condition, Sequence):
                 done = self._progress.get(id(condition), 0)
-                if done < len(condition.steps) and condition.steps[done].matches(event, self.aliases):
+                if done < len(condition.steps) and condition.steps[done].matches(event, aliases):
                     self._progress[id(condition)] = done + 1
 
     def _all(self, conditions: tuple[Condition, ...]) -> list[Condition]:
@@ -175,34 +179,24 @@ class GoalTracker:
         return found
 
     def holds(self, condition: Condition) -> bool:
-        """Does one condition hold now?"""
+        """Does one condition hold now? (Nothing holds before the awaited reset.)"""
+        return self.armed and self._holds(condition)
+
+    def _holds(self, condition: Condition) -> bool:
         if isinstance(condition, EventCount):
             return condition.count.accepts(self._counts.get(id(condition), 0))
         if isinstance(condition, Sequence):
             return self._progress.get(id(condition), 0) == len(condition.steps)
         if isinstance(condition, TaskState):
-            return self._task_state(condition.task) == condition.state
+            view = self.state.find(condition.task)
+            return view is not None and view.state == condition.state
         if isinstance(condition, LedgerCount):
-            n = sum(
-                count
-                for (action, key), count in self._ledger.items()
-                if action == condition.action and (condition.key is None or key == condition.key)
-            )
-            return condition.count.accepts(n)
+            return condition.count.accepts(self.state.ledger_count(condition.action, condition.key))
         if isinstance(condition, SettingIs):
-            return self.settings.get(condition.name) == condition.value
+            return self.state.settings.get(condition.name, _MISSING) == condition.value
         if isinstance(condition, Not):
-            return not self.holds(condition.inner)
+            return not self._holds(condition.inner)
         raise TypeError(f"unknown condition {condition!r}")
-
-    def _task_state(self, task: str) -> str | None:
-        snapshot = self.state.snapshot()
-        task_id = self.aliases.get(task)
-        if task_id is not None:
-            view = self.state.task(task_id)
-            return view.state if view else None
-        latest = [view for view in snapshot.tasks if view.task == task]
-        return latest[-1].state if latest else None
 
     def results(self) -> list[tuple[Condition, bool]]:
         """Every top-level condition with whether it holds."""

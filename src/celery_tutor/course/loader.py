@@ -34,11 +34,16 @@ from celery_tutor.course.model import (
     LabStep,
     Lesson,
     Measure,
+    MultipleChoice,
+    Numeric,
+    Ordering,
     PredictStep,
     Question,
     QuizStep,
     ReadStep,
+    SingleChoice,
     Step,
+    TrueFalse,
     WrongSolution,
 )
 from celery_tutor.lab import settings
@@ -477,7 +482,6 @@ def _question_base(r: _Reader, node: Node, what: str, kind: str, extra: tuple[st
         return None
     return {
         "pos": node.pos,
-        "kind": kind,
         "prompt": r.text(node.get(kind), what),
         "explain": r.text(node.get("explain"), f"{what}.explain"),
     }
@@ -491,7 +495,7 @@ def _single_or_multiple(r: _Reader, node: Node, what: str, qid: str) -> Question
     if node.get("choices") is None:
         r.problem(node.pos, f"{what}: missing required key 'choices'")
     choices = _choices(r, node.get("choices"), f"{what}.choices", exactly_one=kind == "single")
-    return Question(qid, choices=choices, **base)
+    return (SingleChoice if kind == "single" else MultipleChoice)(qid, choices=choices, **base)
 
 
 def _true_false(r: _Reader, node: Node, what: str, qid: str) -> Question | None:
@@ -506,7 +510,7 @@ def _true_false(r: _Reader, node: Node, what: str, qid: str) -> Question | None:
     if feedback_node is not None and r.mapping(feedback_node, f"{what}.feedback", (), ("if_true", "if_false")):
         for key, child in feedback_node.value.items():
             feedback[key == "if_true"] = r.text(child, f"{what}.feedback.{key}")
-    return Question(qid, answer=answer_node.value if answer_node else None, feedback=feedback, **base)
+    return TrueFalse(qid, answer=answer_node.value if answer_node else False, feedback=feedback, **base)
 
 
 def _numeric(r: _Reader, node: Node, what: str, qid: str) -> Question | None:
@@ -528,9 +532,9 @@ def _numeric(r: _Reader, node: Node, what: str, qid: str) -> Question | None:
             if value is not None:
                 feedback[value] = r.text(item.value["feedback"], f"{what}.wrong_answers.feedback")
     measure = _measure(r, node.get("measure"), f"{what}.measure") if node.get("measure") is not None else None
-    return Question(
+    return Numeric(
         qid,
-        answer=answer,
+        answer=answer or 0.0,  # None only with a problem reported: the lesson is not used
         tolerance=tolerance or 0.0,
         unit=r.text(node.get("unit"), f"{what}.unit", required=False),
         feedback=feedback,
@@ -548,7 +552,7 @@ def _ordering(r: _Reader, node: Node, what: str, qid: str) -> Question | None:
         r.problem(node.pos, f"{what}: missing required key 'items'")
     elif len(set(items)) != len(items):
         r.problem(node.value["items"].pos, f"{what}.items: every item must be different")
-    return Question(qid, items=items, **base)
+    return Ordering(qid, items=items, **base)
 
 
 _QUESTION_READERS: dict[str, Callable[[_Reader, Node, str, str], Question | None]] = {

@@ -8,9 +8,10 @@ and ``quiz``. Everything is keyed by stable ids so progress survives edits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from celery_tutor.course.conditions import Condition
+from celery_tutor.course.grading import AnswerError, Grade
 from celery_tutor.lab.actions import Action
 from celery_tutor.yaml_source import Pos
 
@@ -52,6 +53,7 @@ class Choice:
 class ReadStep:
     """Text to read."""
 
+    kind: ClassVar[str] = "read"
     id: str
     pos: Pos
     body: str
@@ -61,6 +63,7 @@ class ReadStep:
 class PredictStep:
     """Lock an answer, run the experiment, then compare the prediction with what happened."""
 
+    kind: ClassVar[str] = "predict"
     id: str
     pos: Pos
     question: str
@@ -82,6 +85,7 @@ class WrongSolution:
 class LabStep:
     """Reach a goal with the lesson's controls."""
 
+    kind: ClassVar[str] = "lab"
     id: str
     pos: Pos
     body: str
@@ -106,28 +110,188 @@ class Measure:
 
 @dataclass(frozen=True)
 class Question:
-    """One quiz question (``kind``: single, multiple, true_false, numeric, ordering)."""
+    """One quiz question; each kind is a subclass that knows how to check and say an answer.
 
+    ``grade`` raises :class:`AnswerError` for an answer of the wrong shape (a bug in the
+    caller, never the learner's fault).
+    """
+
+    kind: ClassVar[str] = "question"
     id: str
     pos: Pos
-    kind: str
     prompt: str
     explain: str
+
+    def grade(self, answer: Any) -> Grade:
+        """Right or wrong, what to say about this answer, and the explanation."""
+        correct, feedback = self._check(answer)
+        return Grade(correct, tuple(text for text in feedback if text), self.explain)
+
+    def _check(self, answer: Any) -> tuple[bool, list[str]]:
+        raise NotImplementedError
+
+    def describe(self, answer: Any) -> str:
+        """The learner's answer, in words."""
+        raise NotImplementedError
+
+    def right_answer(self) -> str:
+        """The right answer, in words."""
+        raise NotImplementedError
+
+
+def _index(answer: Any, choices: tuple[Choice, ...]) -> int:
+    if isinstance(answer, bool) or not isinstance(answer, int) or not 0 <= answer < len(choices):
+        raise AnswerError(f"expected a choice index, got {answer!r}")
+    return answer
+
+
+@dataclass(frozen=True)
+class SingleChoice(Question):
+    """Pick one choice; the answer is its index."""
+
+    kind: ClassVar[str] = "single"
     choices: tuple[Choice, ...] = ()
-    answer: Any = None
-    """true_false: the bool; numeric: the number; ordering: unused (items are in order)."""
+
+    def _check(self, answer: Any) -> tuple[bool, list[str]]:
+        choice = self.choices[_index(answer, self.choices)]
+        return choice.correct, [choice.feedback]
+
+    def describe(self, answer: Any) -> str:
+        return self.choices[_index(answer, self.choices)].text
+
+    def right_answer(self) -> str:
+        return "; ".join(c.text for c in self.choices if c.correct)
+
+
+@dataclass(frozen=True)
+class MultipleChoice(Question):
+    """Tick every right choice; the answer is the set of ticked indices."""
+
+    kind: ClassVar[str] = "multiple"
+    choices: tuple[Choice, ...] = ()
+
+    def _ticked(self, answer: Any) -> set[int]:
+        try:
+            return {_index(i, self.choices) for i in answer}
+        except (AnswerError, TypeError):
+            raise AnswerError(f"expected choice indices, got {answer!r}") from None
+
+    def _check(self, answer: Any) -> tuple[bool, list[str]]:
+        chosen = self._ticked(answer)
+        right = {i for i, choice in enumerate(self.choices) if choice.correct}
+        feedback = [self.choices[i].feedback for i in sorted(chosen ^ right)]
+        if chosen - right:
+            feedback.insert(0, f"{len(chosen - right)} of your choices should not be there.")
+        if right - chosen:
+            feedback.insert(0, f"You missed {len(right - chosen)} correct choice(s).")
+        return chosen == right, feedback
+
+    def describe(self, answer: Any) -> str:
+        return "; ".join(self.choices[i].text for i in sorted(self._ticked(answer))) or "(nothing ticked)"
+
+    def right_answer(self) -> str:
+        return "; ".join(c.text for c in self.choices if c.correct)
+
+
+@dataclass(frozen=True)
+class TrueFalse(Question):
+    """True or false, with feedback per answer."""
+
+    kind: ClassVar[str] = "true_false"
+    answer: bool = False
+    feedback: dict[bool, str] = field(default_factory=dict)
+
+    @staticmethod
+    def _bool(answer: Any) -> bool:
+        if not isinstance(answer, bool):
+            raise AnswerError(f"expected true or false, got {answer!r}")
+        return answer
+
+    def _check(self, answer: Any) -> tuple[bool, list[str]]:
+        given = self._bool(answer)
+        return given == self.answer, [self.feedback.get(given, "")]
+
+    def describe(self, answer: Any) -> str:
+        return "true" if self._bool(answer) else "false"
+
+    def right_answer(self) -> str:
+        return "true" if self.answer else "false"
+
+
+@dataclass(frozen=True)
+class Numeric(Question):
+    """A number, right within a tolerance; common wrong values have their own feedback."""
+
+    kind: ClassVar[str] = "numeric"
+    answer: float = 0.0
     tolerance: float = 0.0
     unit: str = ""
-    items: tuple[str, ...] = ()
-    feedback: dict[Any, str] = field(default_factory=dict)
-    """true_false: per answer; numeric: per common wrong value."""
+    feedback: dict[float, str] = field(default_factory=dict)
+    """Per common wrong value."""
     measure: Measure | None = None
+
+    @staticmethod
+    def _number(answer: Any) -> float:
+        if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+            raise AnswerError(f"expected a number, got {answer!r}")
+        return answer
+
+    def accepts(self, value: float) -> bool:
+        """Is ``value`` the answer, within the tolerance?"""
+        return abs(value - self.answer) <= self.tolerance + 1e-9
+
+    def _check(self, answer: Any) -> tuple[bool, list[str]]:
+        value = self._number(answer)
+        if self.accepts(value):
+            return True, []
+        return False, [text for wrong, text in self.feedback.items() if abs(wrong - value) < 1e-9]
+
+    def describe(self, answer: Any) -> str:
+        return f"{self._number(answer):g}"
+
+    def right_answer(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.answer:g}{unit}"
+
+
+@dataclass(frozen=True)
+class Ordering(Question):
+    """Put the items in order; ``items`` is the right order, the answer the learner's."""
+
+    kind: ClassVar[str] = "ordering"
+    items: tuple[str, ...] = ()
+
+    def _order(self, answer: Any) -> list[str]:
+        order = list(answer) if isinstance(answer, (list, tuple)) else []
+        if sorted(order) != sorted(self.items):
+            raise AnswerError(f"expected the items {self.items!r} in some order, got {answer!r}")
+        return order
+
+    def _check(self, answer: Any) -> tuple[bool, list[str]]:
+        order = self._order(answer)
+        in_place = sum(1 for mine, right in zip(order, self.items, strict=True) if mine == right)
+        if in_place == len(order):
+            return True, []
+        return False, [f"{in_place} of {len(order)} are in the right place."]
+
+    def describe(self, answer: Any) -> str:
+        return " → ".join(self._order(answer))
+
+    def right_answer(self) -> str:
+        return " → ".join(self.items)
+
+
+QUESTION_TYPES: dict[str, type[Question]] = {
+    cls.kind: cls for cls in (SingleChoice, MultipleChoice, TrueFalse, Numeric, Ordering)
+}
+"""Every question kind a lesson may use, by the key that names it in a lesson file."""
 
 
 @dataclass(frozen=True)
 class QuizStep:
     """Questions, each with feedback and an explanation."""
 
+    kind: ClassVar[str] = "quiz"
     id: str
     pos: Pos
     questions: tuple[Question, ...]

@@ -111,6 +111,7 @@ class Lab:
             if self._started:
                 return
             self._started = True
+            self._emit_config()
             self._start_workers()
 
     def close(self, timeout: float = 10.0) -> None:
@@ -226,7 +227,7 @@ class Lab:
         with self._control:
             self._check_open()
             self._apps.update_settings(checked)
-            self._bus.emit(ev.ConfigChanged, changes=dict(checked))
+            self._bus.emit(ev.ConfigChanged, settings=dict(checked))
             self._restart_alive()
 
     def set_task_options(self, task: str, **options: Any) -> None:
@@ -237,9 +238,14 @@ class Lab:
             self._check_open()
             self._apps.update_task_options(task, checked)
             self._bus.emit(
-                ev.ConfigChanged, changes={f"{task}.{k}": settings.plain_value(v) for k, v in checked.items()}
+                ev.ConfigChanged, task_options={task: {k: settings.plain_value(v) for k, v in checked.items()}}
             )
             self._restart_alive()
+
+    def _emit_config(self) -> None:
+        # The whole configuration as an event: the lab's state can be folded from events alone.
+        options = {t: {k: settings.plain_value(v) for k, v in o.items()} for t, o in self._apps.task_options.items()}
+        self._bus.emit(ev.ConfigChanged, settings=dict(self._apps.settings), task_options=options, complete=True)
 
     def fail_next(self, task: str, times: int = 1, exc: str = "ConnectionError") -> None:
         """Make the next ``times`` runs of ``task`` raise ``exc`` (at their first checkpoint or service call)."""
@@ -301,6 +307,7 @@ class Lab:
             self._ledger.clear()
             self._apps.clear_results()
             self._bus.emit(ev.LabReset)
+            self._emit_config()
             if self._started:
                 self._start_workers()
 

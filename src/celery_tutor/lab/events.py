@@ -9,7 +9,7 @@ lessons use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 
@@ -334,14 +334,32 @@ class QueuePurged(LabEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConfigChanged(LabEvent):
-    """Settings or task options changed; they apply to workers started from now on."""
+    """Settings or task options changed; they apply to workers started from now on.
+
+    A ``complete`` event carries the whole configuration (the lab starting, or reset);
+    the others carry only what changed. Folding them in order gives the configuration
+    at any event, so nobody needs to ask the lab for it.
+    """
 
     kind: ClassVar[str] = "config_changed"
-    changes: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Celery settings by name."""
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Task name → its ``@app.task`` options (plain values: exceptions by name)."""
+    complete: bool = False
 
     def describe(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.changes.items())
-        return f"config: {shown}"
+        settings = self.settings
+        if self.complete:  # only what differs from the lab's defaults: nine settings are a lot to read
+            from celery_tutor.lab.settings import SETTINGS
+
+            settings = {k: v for k, v in settings.items() if k not in SETTINGS or SETTINGS[k].default != v}
+        parts = [", ".join(f"{k}={v!r}" for k, v in settings.items())] if settings else []
+        for task, options in self.task_options.items():
+            parts.append(f"{task} " + ", ".join(f"{k}={v!r}" for k, v in options.items()))
+        if self.complete:
+            return "config: " + ("; ".join(parts) + " (the rest: lab defaults)" if parts else "the lab defaults")
+        return "config: " + "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,7 @@ class ScriptRunner:
         self.lab = lab
         self._events: list[ev.LabEvent] = []
         self._changed = threading.Condition()
+        self._interrupted = False
         self._unsubscribe = lab.subscribe(self._record)
 
     def _record(self, event: ev.LabEvent) -> None:
@@ -43,11 +44,19 @@ class ScriptRunner:
         """Stop recording."""
         self._unsubscribe()
 
+    def interrupt(self) -> None:
+        """End the run now, waits included (its lab is going away); any thread."""
+        with self._changed:
+            self._interrupted = True
+            self._changed.notify_all()
+
     def run(
         self, actions: Iterable[Action], where: Callable[[Action], str] = lambda a: f"line {a.pos.line}"
     ) -> str | None:
         """Run steps in order; the first failure (``where: message``) stops the run."""
         for action in actions:
+            if self._interrupted:
+                return f"{where(action)}: interrupted"
             failure: str | None = None
             try:
                 if isinstance(action, Wait):
@@ -68,7 +77,8 @@ class ScriptRunner:
         """
         if step.seconds is not None:
             seconds = settings.named("seconds", settings.number, step.seconds, 0, MAX_WAIT_SECONDS)
-            threading.Event().wait(seconds)
+            with self._changed:
+                self._changed.wait_for(lambda: self._interrupted, seconds)
             return None
         if step.until is None:
             raise LabConfigError("expected either seconds or until")
@@ -91,10 +101,10 @@ class ScriptRunner:
             if predicate(seen):
                 return True
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._interrupted:
                 return False
             with self._changed:
-                if len(self._events) == len(seen):
+                if len(self._events) == len(seen) and not self._interrupted:
                     self._changed.wait(remaining)
 
     def _holds(self, until: Until, events: list[ev.LabEvent]) -> bool:

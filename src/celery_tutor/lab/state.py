@@ -2,13 +2,17 @@
 
 :class:`LabState` applies events one by one (pure: no Celery, no threads) and answers
 "what is where right now": ready messages, what each worker holds unacked, running
-tasks with their last checkpoint, retries waiting for their ETA, results, the ledger.
-The engine keeps one for :meth:`Lab.snapshot`; a UI may keep its own from the same
-events.
+tasks with their last checkpoint, retries waiting for their ETA, results, the ledger,
+and the settings and task options in effect (the lab reports its whole configuration
+as a ``complete`` :class:`~.events.ConfigChanged` when it starts and when it resets).
+The state after event *n* is the fold of the first *n* events: nothing else goes in.
+The engine keeps one for :meth:`Lab.snapshot`; the UI keeps its own from the same
+events, and the lesson goals read that one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -124,6 +128,17 @@ class LabSnapshot:
     workers: tuple[WorkerView, ...]
     tasks: tuple[TaskView, ...]
     ledger: tuple[LedgerEntry, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """The Celery settings in effect (new workers start with them)."""
+    task_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Task name → the options the lab applies on top of its decorator."""
+    seq: int = 0
+    """The last event folded in (0: none yet)."""
+
+    @property
+    def retries(self) -> tuple[TaskView, ...]:
+        """Tasks waiting for a retry's ETA."""
+        return tuple(view for view in self.tasks if view.state == "RETRY" and view.retry_eta_at is not None)
 
     def task(self, task_id: str) -> TaskView:
         """The view of one task id."""
@@ -156,6 +171,9 @@ class LabState:
 
     def __init__(self) -> None:
         self.at = 0.0
+        self.seq = 0
+        self._settings: dict[str, Any] = {}
+        self._task_options: dict[str, dict[str, Any]] = {}
         self._ready: list[ReadyMessage] = []
         self._workers: dict[str, _Worker] = {}
         self._tasks: dict[str, TaskView] = {}
@@ -186,15 +204,42 @@ class LabState:
             workers=workers,
             tasks=tuple(self._tasks.values()),
             ledger=tuple(self._ledger),
+            settings=dict(self._settings),
+            task_options={task: dict(options) for task, options in self._task_options.items()},
+            seq=self.seq,
         )
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The Celery settings in effect (read-only view: fold events to change it)."""
+        return self._settings
+
+    @property
+    def task_options(self) -> Mapping[str, Mapping[str, Any]]:
+        """Task name → the options the lab applies on top of its decorator."""
+        return self._task_options
 
     def task(self, task_id: str) -> TaskView | None:
         """The view of one task id, if the lab has seen it."""
         return self._tasks.get(task_id)
 
-    def ledger_count(self, action: str, key: str) -> int:
-        """How many times a side effect happened."""
-        return sum(1 for e in self._ledger if e.action == action and e.key == key)
+    def find(self, ref: str) -> TaskView | None:
+        """A task by the name a script gave it (its alias), else the latest task of that name."""
+        task_id = self.aliases.get(ref)
+        if task_id is not None:
+            return self._tasks.get(task_id)
+        for view in reversed(self._tasks.values()):
+            if view.task == ref:
+                return view
+        return None
+
+    def has_retries(self) -> bool:
+        """Is any task waiting for a retry's ETA (a countdown to keep ticking)?"""
+        return any(view.state == "RETRY" and view.retry_eta_at is not None for view in self._tasks.values())
+
+    def ledger_count(self, action: str, key: str | None = None) -> int:
+        """How many times a side effect happened (on one key, or on any)."""
+        return sum(1 for e in self._ledger if e.action == action and (key is None or e.key == key))
 
     # -- the fold ------------------------------------------------------------------------
 
@@ -211,6 +256,7 @@ class LabState:
         handler = getattr(self, f"_on_{event.kind}", None)
         if handler is not None:
             handler(event)
+        self.seq = event.seq
 
     def _update(self, task_id: str, **changes: Any) -> None:
         view = self._tasks.get(task_id)
@@ -356,6 +402,14 @@ class LabState:
 
     def _on_purged(self, e: ev.QueuePurged) -> None:
         self._ready.clear()
+
+    def _on_config_changed(self, e: ev.ConfigChanged) -> None:
+        if e.complete:
+            self._settings.clear()
+            self._task_options.clear()
+        self._settings.update(e.settings)
+        for task, options in e.task_options.items():
+            self._task_options.setdefault(task, {}).update(options)
 
     def _on_lab_reset(self, e: ev.LabReset) -> None:
         self.__init__()  # type: ignore[misc]

@@ -4,6 +4,9 @@ The lab calls its subscribers on worker threads. The bridge only queues each eve
 when nothing is queued yet, posts one :class:`LabBridge.Activity` message; the screen
 drains the whole batch on the event loop. A burst of a thousand tasks is then a handful
 of messages, not thousands.
+
+Once detached, a bridge stays shut: nothing it receives later reaches the screen, even
+from a lab that subscribes only afterwards (one that finished starting too late).
 """
 
 from __future__ import annotations
@@ -29,26 +32,38 @@ class LabBridge:
         self._queue: deque[LabEvent] = deque()
         self._lock = threading.Lock()
         self._posted = False
+        self._shut = False
         self._unsubscribe: Callable[[], None] | None = None
 
     def attach(self, subscribe: Callable[[Callable[[LabEvent], None]], Callable[[], None]]) -> None:
-        """Start receiving (``subscribe`` is the lab's)."""
-        self._unsubscribe = subscribe(self._receive)
+        """Start receiving (``subscribe`` is the lab's); a detached bridge stays shut."""
+        unsubscribe = subscribe(self._receive)
+        with self._lock:
+            if not self._shut:
+                self._unsubscribe = unsubscribe
+                return
+        unsubscribe()
 
     def detach(self) -> None:
-        """Stop receiving."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        """Stop receiving, for good, and forget what was still queued."""
+        with self._lock:
+            self._shut = True
+            self._queue.clear()
+            unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
 
     def _receive(self, event: LabEvent) -> None:
-        # Any thread: queue it, and wake the screen once per batch.
+        # Any thread: queue it, and wake the screen once per batch. The post happens
+        # under the lock, so after detach() returned nothing more is posted.
         with self._lock:
+            if self._shut:
+                return
             self._queue.append(event)
             if self._posted:
                 return
             self._posted = True
-        self._target.post_message(self.Activity())
+            self._target.post_message(self.Activity())
 
     def drain(self) -> list[LabEvent]:
         """Every queued event, in order (event loop only)."""

@@ -1,27 +1,51 @@
-"""One screen's lab: started, reset and closed off the event loop, fed back through the bridge.
+"""One screen's lab: started, driven and closed off the event loop, one job at a time.
 
-Starting Celery (the first import takes a moment) and stopping workers are blocking;
-they run on threads. Every outcome comes back as a message.
+Starting Celery (the first import takes a moment), restarting workers and running
+scripts block, so they run on a Textual thread worker of the owning screen. Every job
+of a session (the start, each control, each script) goes into one queue and runs in
+the order it was asked for: a control pressed during a setup waits for the setup, and
+two scripts never run at once. (A thread worker cannot be interrupted and
+``exclusive=True`` would cancel, not queue, so the session serialises the jobs itself.)
+
+One owner per lab: once :meth:`LabSession.close` ran, the session posts nothing more,
+queued jobs are dropped, a running script is interrupted, and a lab that finishes
+starting only afterwards is closed at once. Every outcome reaches the screen as a
+message; events come through the :class:`~celery_tutor.ui.bridge.LabBridge`.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
-from textual.message_pump import MessagePump
 
 from celery_tutor.ui.bridge import LabBridge
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
     from celery_tutor.lab.actions import Action
     from celery_tutor.lab.engine import Lab, LabConfig
-    from celery_tutor.lab.state import LabSnapshot
+    from celery_tutor.lab.runner import ScriptRunner
+
+CLOSE_TIMEOUT = 2.0
+"""How long the background close of a lab waits for its threads."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    what: str
+    run: Callable[[Lab], object]
+    report: bool
+    """A script: its end (or its failure) is reported with ``ScriptDone``."""
 
 
 class LabSession:
-    """A lab owned by one screen."""
+    """A lab owned by one screen; its jobs run in order on one thread at a time."""
 
     class Ready(Message, bubble=False):
         """The lab is consuming."""
@@ -41,47 +65,41 @@ class LabSession:
             self.purpose = purpose
             self.failure = failure
 
-    def __init__(self, owner: MessagePump, config: LabConfig | None) -> None:
+    def __init__(self, owner: DOMNode, config: LabConfig | None) -> None:
         self.owner = owner
         self.config = config
         self.bridge = LabBridge(owner)
         self.lab: Lab | None = None
-        self._busy = threading.Lock()
+        """The running lab (None while starting, and after close)."""
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._jobs: deque[_Job | None] = deque()
+        """Waiting jobs; None is the start."""
+        self._draining = False
+        self._closed = False
+        self._runner: ScriptRunner | None = None
+
+    # -- what the screen asks for (event loop only) --------------------------------------
 
     def start(self) -> None:
-        """Create and start the lab on a thread."""
-        threading.Thread(target=self._start, name="celery-tutor-lab-start", daemon=True).start()
-
-    def _start(self) -> None:
-        try:
-            from celery_tutor.lab.engine import Lab
-
-            lab = Lab(self.config)
-            self.bridge.attach(lab.subscribe)
-            lab.start()
-            self.lab = lab
-            self.owner.post_message(self.Ready())
-        except Exception as exc:  # the lab failing must never take the UI down
-            self.owner.post_message(self.Failed(f"the lab did not start: {exc}"))
-
-    def snapshot(self) -> LabSnapshot | None:
-        """The lab now (None before it started)."""
-        return self.lab.snapshot() if self.lab is not None else None
+        """Create and start the lab: the first job of the queue."""
+        self._submit(None)
 
     def now(self) -> float:
-        """The lab's clock."""
-        return self.lab.now() if self.lab is not None else 0.0
+        """The lab's clock (0 before it started)."""
+        lab = self.lab
+        return lab.now() if lab is not None else 0.0
 
     def control(self, action: Action) -> None:
-        """Apply one control on a thread (a restart waits for the new worker)."""
-        self._in_thread("control", lambda lab: action.apply(lab), report=False)
+        """Apply one control after every job asked for before it."""
+        self._submit(_Job("control", action.apply, report=False))
 
-    def call(self, what: str, fn: Any) -> None:
-        """Run ``fn(lab)`` on a thread; failures are reported, not raised."""
-        self._in_thread(what, fn, report=False)
+    def call(self, what: str, fn: Callable[[Lab], object]) -> None:
+        """Run ``fn(lab)`` in turn; a failure is reported, never raised."""
+        self._submit(_Job(what, fn, report=False))
 
     def run_script(self, purpose: str, actions: tuple[Action, ...], reset_first: bool = True) -> None:
-        """Reset the lab (optionally) and run a script on a thread; ``ScriptDone`` follows."""
+        """Reset the lab (optionally) and run a script in turn; ``ScriptDone`` follows."""
 
         def body(lab: Lab) -> None:
             from celery_tutor.lab.runner import ScriptRunner
@@ -89,42 +107,120 @@ class LabSession:
             if reset_first:
                 lab.reset()
             runner = ScriptRunner(lab)
+            with self._lock:
+                self._runner = runner
+                closed = self._closed
+            if closed:
+                runner.interrupt()
             try:
                 failure = runner.run(actions)
             finally:
+                with self._lock:
+                    self._runner = None
                 runner.close()
-            self.owner.post_message(self.ScriptDone(purpose, failure))
+            self._post(self.ScriptDone(purpose, failure))
 
-        self._in_thread(purpose, body, report=True)
+        self._submit(_Job(purpose, body, report=True))
 
-    def _in_thread(self, what: str, fn: Any, report: bool) -> None:
-        lab = self.lab
-        if lab is None:
-            self.owner.post_message(self.Failed("the lab is still starting"))
+    def _submit(self, job: _Job | None) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._jobs.append(job)
+            if self._draining:
+                return
+            self._draining = True
+        self.owner.run_worker(self._drain, name="lab session", group="lab-session", exit_on_error=False, thread=True)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no job runs or waits (any thread but the event loop); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._draining, timeout)
+
+    # -- the worker thread ---------------------------------------------------------------
+
+    def _drain(self) -> None:
+        """Run the queued jobs in order until none is left (or the session closed)."""
+        while True:
+            with self._lock:
+                if self._closed or not self._jobs:
+                    self._jobs.clear()
+                    self._draining = False
+                    self._idle.notify_all()
+                    return
+                job = self._jobs.popleft()
+            if job is None:
+                self._start()
+            else:
+                self._run(job)
+
+    def _start(self) -> None:
+        from celery_tutor.lab.engine import Lab
+
+        lab: Lab | None = None
+        try:
+            lab = Lab(self.config)
+            self.bridge.attach(lab.subscribe)
+            lab.start()
+        except Exception as exc:  # the lab failing must never take the UI down
+            self._post(self.Failed(f"the lab did not start: {exc}"))
+            if lab is not None:
+                _close_in_background(lab)
             return
+        with self._lock:
+            if not self._closed:
+                self.lab = lab
+                self.owner.post_message(self.Ready())
+                return
+        # The owner let go while the lab was starting: nobody will ever close it but us.
+        _close_in_background(lab)
 
-        def run() -> None:
-            try:
-                fn(lab)
-            except Exception as exc:  # shown in the UI, never raised into it
-                self.owner.post_message(self.Failed(f"{what}: {exc}"))
-                if report:
-                    self.owner.post_message(self.ScriptDone(what, str(exc)))
+    def _run(self, job: _Job) -> None:
+        lab = self.lab
+        try:
+            if lab is None:
+                raise RuntimeError("the lab is not running")
+            job.run(lab)
+        except Exception as exc:  # shown in the UI, never raised into it
+            self._post(self.Failed(f"{job.what}: {exc}"))
+            if job.report:
+                self._post(self.ScriptDone(job.what, str(exc)))
 
-        threading.Thread(target=run, name=f"celery-tutor-{what}", daemon=True).start()
+    def _post(self, message: Message) -> None:
+        with self._lock:  # close() takes this lock: once it returned, nothing is posted
+            if not self._closed:
+                self.owner.post_message(message)
+
+    # -- letting go ----------------------------------------------------------------------
+
+    def _let_go(self) -> Lab | None:
+        """Mark the session closed; returns the lab to close, if it was running."""
+        with self._lock:
+            self._closed = True
+            self._jobs.clear()
+            lab, self.lab = self.lab, None
+            runner = self._runner
+        self.bridge.detach()
+        if runner is not None:
+            runner.interrupt()
+        return lab
 
     def shutdown(self) -> None:
         """Kill the lab now and return at once (the app is quitting: nothing waits for it)."""
-        self.bridge.detach()
-        lab, self.lab = self.lab, None
+        lab = self._let_go()
         if lab is not None:
             lab.close(timeout=0)
 
     def close(self) -> None:
         """Stop receiving and close the lab in the background (the screen is going away)."""
-        self.bridge.detach()
-        lab, self.lab = self.lab, None
+        lab = self._let_go()
         if lab is not None:
-            threading.Thread(
-                target=lab.close, kwargs={"timeout": 2.0}, name="celery-tutor-lab-close", daemon=True
-            ).start()
+            _close_in_background(lab)
+
+
+def _close_in_background(lab: Lab) -> None:
+    # A plain thread, not a Textual worker: the owner may be gone, and an app that exits
+    # must not wait for a lab's teardown.
+    threading.Thread(
+        target=lab.close, kwargs={"timeout": CLOSE_TIMEOUT}, name="celery-tutor-lab-close", daemon=True
+    ).start()

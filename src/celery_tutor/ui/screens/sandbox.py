@@ -11,8 +11,7 @@ from textual.widgets import Footer, Markdown
 
 from celery_tutor.course.model import Control
 from celery_tutor.lab import actions as c
-from celery_tutor.lab import settings as lab_settings
-from celery_tutor.ui.screens.lesson import LabScreen
+from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.widgets.controls import ControlBar
 from celery_tutor.yaml_source import Pos
 
@@ -53,7 +52,6 @@ class SandboxScreen(LabScreen):
     BINDINGS: ClassVar[list[BindingType]] = LabScreen.with_controls(SANDBOX_CONTROLS)
     controls = SANDBOX_CONTROLS
     controls_beside_lab = False  # seventeen controls: they get the left-hand pane
-    start_settings = lab_settings.with_defaults({})
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):

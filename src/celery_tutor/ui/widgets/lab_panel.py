@@ -1,7 +1,8 @@
 """The live lab: broker strip, workers, waiting retries, the ledger and the timeline.
 
-Every state is spelled out in words and glyphs, never by colour alone, so the panel
-reads the same with ``NO_COLOR``.
+The panel draws a snapshot of the screen's own fold of the lab's events; it never asks
+the lab. Every state is spelled out in words and glyphs, never by colour alone, so the
+panel reads the same with ``NO_COLOR``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def card(view: TaskView | None, task_id: str, task: str) -> str:
 
 
 class LabPanel(Vertical):
-    """What the lab is doing, redrawn from a snapshot."""
+    """What the lab is doing, redrawn from a snapshot of the UI's lab state."""
 
     DEFAULT_CSS = """
     LabPanel { height: 1fr; }
@@ -69,19 +70,23 @@ class LabPanel(Vertical):
         self.show(None, 0.0)
 
     def show(self, snapshot: LabSnapshot | None, now: float) -> None:
-        """Redraw everything but the timeline."""
-        if snapshot is None:
+        """Redraw everything but the timeline (``now`` is the lab's clock, for countdowns)."""
+        if snapshot is None or snapshot.seq == 0:  # no event yet: the lab is starting
             self.query_one("#broker", Static).update(Text("starting the lab…", style="italic"))
             for name in ("workers", "retries", "ledger"):
                 self.query_one(f"#{name}", Static).update("")
             return
         self.query_one("#broker", Static).update(self._broker(snapshot))
         self.query_one("#workers", Static).update(self._workers(snapshot))
+        self.show_retries(snapshot, now)
+        self.query_one("#ledger", Static).update(self._ledger(snapshot))
+
+    def show_retries(self, snapshot: LabSnapshot, now: float) -> None:
+        """Redraw only the retry countdowns (they tick between events)."""
         retries = self._retries(snapshot, now)
         retries_view = self.query_one("#retries", Static)
         retries_view.update(retries)
         retries_view.display = bool(retries.plain)  # no empty line for retries that are not there
-        self.query_one("#ledger", Static).update(self._ledger(snapshot))
 
     def add_events(self, events: Iterable[ev.LabEvent]) -> None:
         """Append events to the timeline (one write for the whole batch: bursts stay cheap)."""
@@ -175,9 +180,8 @@ class LabPanel(Vertical):
 
     def _retries(self, snapshot: LabSnapshot, now: float) -> Text:
         text = Text()
-        for view in snapshot.tasks:
-            if view.state != "RETRY" or view.retry_eta_at is None:
-                continue
+        for view in snapshot.retries:
+            assert view.retry_eta_at is not None
             limit = "∞" if view.max_retries is None else str(view.max_retries)
             left = max(0.0, view.retry_eta_at - now)
             text.append("◔ ", style="yellow")

@@ -1,0 +1,384 @@
+"""Walking through a lesson, without a screen: steps, phases, answers, goals and progress.
+
+:class:`LessonSession` is the lesson's state machine. The UI calls it when the learner
+does something and draws what it says; the session never touches a widget and never
+runs the lab. When the lab must do something (a step's setup, an experiment, a
+solution), the session returns a :class:`LabScript` for the caller to run; what the lab
+then does arrives as events, folded by the caller into the shared
+:class:`~celery_tutor.lab.state.LabState` and passed to :meth:`LessonSession.observe`.
+Progress is written into the :class:`~celery_tutor.progress.Progress` it is given, and
+``save`` is called whenever the learner's progress should be kept.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from typing import Any
+
+from celery_tutor.course.conditions import Condition, GoalTracker
+from celery_tutor.course.grading import Grade
+from celery_tutor.course.model import (
+    Choice,
+    LabStep,
+    Lesson,
+    MultipleChoice,
+    Ordering,
+    PredictStep,
+    Question,
+    QuizStep,
+    SingleChoice,
+    Step,
+    TrueFalse,
+)
+from celery_tutor.lab import events as ev
+from celery_tutor.lab.actions import Action, Send
+from celery_tutor.lab.state import LabState
+from celery_tutor.progress import Progress, StepProgress
+
+
+class Phase(StrEnum):
+    """Where the learner is inside the current step."""
+
+    READING = "reading"
+    """A read step: nothing to do but read."""
+    ASKING = "ask"
+    """A predict step before the prediction is locked, or a quiz question not yet answered."""
+    RUNNING = "running"
+    """A predict step's experiment is running on the lab."""
+    RESULT = "result"
+    """A predict step's prediction and what the lab did are shown side by side."""
+    WORKING = "working"
+    """A lab step whose goal is not reached yet."""
+    DONE = "done"
+    """A lab step whose goal was reached."""
+    ANSWERED = "answered"
+    """A quiz question was answered; its verdict is shown."""
+
+
+class Move(Enum):
+    """What going on did."""
+
+    QUESTION = "question"
+    """The next question of the same quiz."""
+    STEP = "step"
+    """The next step."""
+    END = "end"
+    """That was the last step: the lesson is over."""
+
+
+@dataclass(frozen=True)
+class LabScript:
+    """Something the lab must run now (it resets first): a setup, an experiment, a solution."""
+
+    purpose: str
+    actions: tuple[Action, ...]
+
+
+@dataclass
+class QuizAnswer:
+    """What the learner did with the current question so far: data, not glyphs."""
+
+    ticked: set[int] = field(default_factory=set)
+    """Multiple choice: the indices of the ticked choices."""
+    ordered: list[int] = field(default_factory=list)
+    """Ordering: positions in ``shuffled``, in the order the learner picked them."""
+    shuffled: tuple[str, ...] = ()
+    """Ordering: the items as offered (never already in the right order)."""
+    given: Any = None
+    """The answer that was graded (None before)."""
+    grade: Grade | None = None
+
+
+CHECK_MY_ANSWER = "check my answer"
+"""The last option of a multiple-choice question: grade the ticked choices."""
+
+
+class LessonSession:
+    """One learner in one lesson: the current step, its phase, and what was done in it."""
+
+    def __init__(
+        self,
+        lesson: Lesson,
+        state: LabState,
+        progress: Progress,
+        save: Callable[[], None],
+        start_at: str | None = None,
+    ) -> None:
+        self.lesson = lesson
+        self.state = state
+        """The lab state the caller folds from the lab's events (goals read it)."""
+        self.progress = progress
+        self._save_progress = save
+        ids = [step.id for step in lesson.steps]
+        self.index = ids.index(start_at) if start_at in ids else 0
+        self.phase = Phase.READING
+        self.tracker: GoalTracker | None = None
+        self.choice: int | None = None
+        """Predict: the locked prediction."""
+        self.hints_shown = 0
+        self.question_index = 0
+        self.answer = QuizAnswer()
+        self.quiz_results: dict[str, bool] = {}
+        """Quiz: each question's first verdict in this visit of the step."""
+        self._goal_shown: tuple[Phase, tuple[bool, ...]] | None = None
+        self.done_before = False
+        """Was the current step done before this visit? (A read step is done once entered.)"""
+
+    # -- what is shown ---------------------------------------------------------------------
+
+    @property
+    def step(self) -> Step:
+        """The current step."""
+        return self.lesson.steps[self.index]
+
+    @property
+    def step_progress(self) -> StepProgress:
+        """What the learner did in the current step (created when first asked for)."""
+        return self.progress.lesson(self.lesson.id).steps.setdefault(self.step.id, StepProgress())
+
+    @property
+    def question(self) -> Question:
+        """The current question of a quiz step."""
+        step = self.step
+        assert isinstance(step, QuizStep)
+        return step.questions[self.question_index]
+
+    @property
+    def last_question(self) -> bool:
+        """Is the current question the quiz's last?"""
+        step = self.step
+        return isinstance(step, QuizStep) and self.question_index + 1 == len(step.questions)
+
+    @property
+    def prediction(self) -> Choice | None:
+        """Predict: the choice the learner locked."""
+        step = self.step
+        if not isinstance(step, PredictStep) or self.choice is None:
+            return None
+        return step.choices[self.choice]
+
+    def goal(self) -> list[tuple[Condition, bool]]:
+        """The current goal (lab) or expectation (predict), each with whether it holds."""
+        return self.tracker.results() if self.tracker is not None else []
+
+    def hints(self) -> tuple[str, ...]:
+        """The hints shown so far."""
+        step = self.step
+        return step.hints[: self.hints_shown] if isinstance(step, LabStep) else ()
+
+    def source_task(self) -> str | None:
+        """The lab task the step is about: the first its scripts send, else the lesson's first."""
+        step = self.step
+        scripts: tuple[Action, ...] = ()
+        if isinstance(step, PredictStep):
+            scripts = step.experiment
+        elif isinstance(step, LabStep):
+            scripts = (*step.setup, *step.solution)
+        for action in scripts:
+            if isinstance(action, Send):
+                return action.task
+        return self.lesson.lab.tasks[0] if self.lesson.lab.tasks else None
+
+    def options(self) -> list[str] | None:
+        """What a choice list offers for the current question (None: a number is typed)."""
+        question = self.question
+        if isinstance(question, SingleChoice):
+            return [c.text for c in question.choices]
+        if isinstance(question, MultipleChoice):
+            return [*(c.text for c in question.choices), CHECK_MY_ANSWER]
+        if isinstance(question, TrueFalse):
+            return ["True", "False"]
+        if isinstance(question, Ordering):
+            return list(self.answer.shuffled)
+        return None
+
+    # -- moving through the lesson ---------------------------------------------------------
+
+    def enter(self) -> LabScript | None:
+        """Start the current step from its beginning; a lab step returns its setup to run."""
+        step = self.step
+        self.tracker = None
+        self.choice = None
+        self.hints_shown = 0
+        self.question_index = 0
+        self.quiz_results = {}
+        self._goal_shown = None
+        progress = self.step_progress  # visiting a step gives it an entry in the progress
+        self.done_before = progress.done
+        script = None
+        if isinstance(step, PredictStep):
+            self.phase = Phase.ASKING
+            self.tracker = GoalTracker(step.expect, self.state, from_reset=True)
+        elif isinstance(step, LabStep):
+            self.phase = Phase.WORKING
+            self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
+            self._goal_shown = self._goal_now()
+            script = LabScript("setup", step.setup)
+        elif isinstance(step, QuizStep):
+            self._ask()
+        else:
+            self.phase = Phase.READING
+            progress.done = True
+        self._save()
+        return script
+
+    def next(self) -> Move:
+        """Go on: the quiz's next question once this one is answered, else the next step."""
+        step = self.step
+        if isinstance(step, QuizStep) and self.phase is Phase.ANSWERED and not self.last_question:
+            self.question_index += 1
+            self._ask()
+            return Move.QUESTION
+        if self.index + 1 < len(self.lesson.steps):
+            self.index += 1
+            return Move.STEP
+        self._save()
+        return Move.END
+
+    def previous(self) -> bool:
+        """Go back one step (False on the first)."""
+        if self.index == 0:
+            return False
+        self.index -= 1
+        return True
+
+    def _save(self) -> None:
+        lesson = self.progress.lesson(self.lesson.id)
+        lesson.current = self.step.id
+        self.progress.last_lesson = self.lesson.id
+        self._save_progress()
+
+    # -- predict ---------------------------------------------------------------------------
+
+    def predict(self, index: int) -> LabScript | None:
+        """Lock a prediction; returns the experiment to run (None when not asking)."""
+        step = self.step
+        if not isinstance(step, PredictStep) or self.phase is not Phase.ASKING:
+            return None
+        self.phase = Phase.RUNNING
+        self.choice = index
+        self.tracker = GoalTracker(step.expect, self.state, from_reset=True)
+        return LabScript("experiment", step.experiment)
+
+    def experiment_done(self) -> bool:
+        """The experiment ended: show the result (False when no experiment was running)."""
+        prediction = self.prediction
+        if self.phase is not Phase.RUNNING or prediction is None:
+            return False
+        self.phase = Phase.RESULT
+        progress = self.step_progress
+        if not progress.done:
+            progress.done = True
+            progress.correct = prediction.correct
+        self._save()
+        return True
+
+    # -- lab -------------------------------------------------------------------------------
+
+    def observe(self, events: Iterable[ev.LabEvent]) -> bool:
+        """Take in events already folded into the state; True when the goal shown changed."""
+        if self.tracker is None:
+            return False
+        for event in events:
+            self.tracker.observe(event)
+        if not isinstance(self.step, LabStep):
+            return False
+        if self.phase is Phase.WORKING and self.tracker.satisfied:
+            self.phase = Phase.DONE
+            self.step_progress.done = True
+            self._save()
+        shown = self._goal_now()
+        if shown == self._goal_shown:
+            return False
+        self._goal_shown = shown
+        return True
+
+    def _goal_now(self) -> tuple[Phase, tuple[bool, ...]]:
+        return self.phase, tuple(ok for _, ok in self.goal())
+
+    def hint(self) -> bool:
+        """Show one more hint of a lab step (False when there is none left)."""
+        step = self.step
+        if not isinstance(step, LabStep) or self.hints_shown >= len(step.hints):
+            return False
+        self.hints_shown += 1
+        self.step_progress.hints = max(self.step_progress.hints, self.hints_shown)
+        self._save()
+        return True
+
+    def restart(self) -> LabScript | None:
+        """Back to a lab step's start (its setup again); None outside lab steps."""
+        step = self.step
+        if not isinstance(step, LabStep):
+            return None
+        self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
+        self.phase = Phase.DONE if self.phase is Phase.DONE else Phase.WORKING
+        self._goal_shown = self._goal_now()
+        return LabScript("setup", step.setup)
+
+    def solution(self) -> LabScript | None:
+        """Replay a lab step's solution from the step's start; None outside lab steps."""
+        step = self.step
+        if not isinstance(step, LabStep):
+            return None
+        self.step_progress.solution_used = True
+        self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
+        self.phase = Phase.WORKING
+        self._goal_shown = self._goal_now()
+        return LabScript("solution", (*step.setup, *step.solution))
+
+    # -- quiz ------------------------------------------------------------------------------
+
+    def _ask(self) -> None:
+        self.phase = Phase.ASKING
+        question = self.question
+        self.answer = QuizAnswer()
+        if isinstance(question, Ordering):
+            rng = random.Random(f"{self.lesson.id}/{question.id}")  # the same order every visit
+            shuffled = list(question.items)
+            while shuffled == list(question.items):
+                rng.shuffle(shuffled)
+            self.answer.shuffled = tuple(shuffled)
+
+    def pick(self, index: int) -> Grade | None:
+        """The learner picked option ``index`` of the list; the grade once the answer is complete."""
+        if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING:
+            return None
+        question = self.question
+        if isinstance(question, SingleChoice):
+            return self.give(index)
+        if isinstance(question, TrueFalse):
+            return self.give(index == 0)
+        if isinstance(question, MultipleChoice):
+            if index == len(question.choices):
+                return self.give(set(self.answer.ticked))
+            self.answer.ticked ^= {index}
+            return None
+        if isinstance(question, Ordering):
+            if index not in self.answer.ordered:
+                self.answer.ordered.append(index)
+            if len(self.answer.ordered) == len(self.answer.shuffled):
+                return self.give([self.answer.shuffled[i] for i in self.answer.ordered])
+        return None
+
+    def give(self, answer: Any) -> Grade | None:
+        """Grade a complete answer to the current question (None when not asking)."""
+        if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING:
+            return None
+        question = self.question
+        grade = question.grade(answer)
+        self.phase = Phase.ANSWERED
+        self.answer.given = answer
+        self.answer.grade = grade
+        self.quiz_results.setdefault(question.id, grade.correct)
+        if self.last_question:
+            step = self.step
+            assert isinstance(step, QuizStep)
+            progress = self.step_progress
+            progress.done = True
+            progress.correct = all(self.quiz_results.get(q.id, False) for q in step.questions)
+        self._save()
+        return grade
