@@ -13,7 +13,7 @@ events, and the lesson goals read that one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery_tutor.lab import events as ev
@@ -155,6 +155,94 @@ class LabSnapshot:
         raise KeyError(name)
 
 
+class _RunRecord:
+    """A run as the fold keeps it: changed in place, frozen into a :class:`Run` when read."""
+
+    __slots__ = ("_view", "checkpoint", "number", "outcome", "redelivered", "retries", "started_at", "worker")
+
+    def __init__(self, number: int, worker: str, started_at: float, redelivered: bool, retries: int) -> None:
+        self.number = number
+        self.worker = worker
+        self.started_at = started_at
+        self.redelivered = redelivered
+        self.retries = retries
+        self.checkpoint: str | None = None
+        self.outcome: str | None = None
+        self._view: Run | None = None
+
+    def change(self, **changes: Any) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self._view = None
+
+    def view(self) -> Run:
+        if self._view is None:
+            self._view = Run(
+                self.number, self.worker, self.started_at, self.redelivered, self.retries, self.checkpoint, self.outcome
+            )
+        return self._view
+
+
+class _TaskRecord:
+    """A task as the fold keeps it (see :class:`_RunRecord`).
+
+    Building frozen views on every event was most of the fold's cost in a burst; now a
+    view is built only when someone reads a task that changed.
+    """
+
+    __slots__ = (
+        "_view",
+        "alias",
+        "exception",
+        "max_retries",
+        "result",
+        "retry_attempt",
+        "retry_eta_at",
+        "runs",
+        "state",
+        "task",
+        "task_id",
+    )
+
+    def __init__(self, task_id: str, task: str, alias: str | None, state: str = "PENDING") -> None:
+        self.task_id = task_id
+        self.task = task
+        self.alias = alias
+        self.state = state
+        self.runs: list[_RunRecord] = []
+        self.result: str | None = None
+        self.exception: str | None = None
+        self.max_retries: int | None = None
+        self.retry_eta_at: float | None = None
+        self.retry_attempt: int | None = None
+        self._view: TaskView | None = None
+
+    def change(self, **changes: Any) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self._view = None
+
+    def touch(self) -> None:
+        """One of its runs changed."""
+        self._view = None
+
+    def view(self) -> TaskView:
+        if self._view is None:
+            self._view = TaskView(
+                self.task_id,
+                self.task,
+                self.alias,
+                self.state,
+                tuple(run.view() for run in self.runs),
+                self.result,
+                self.exception,
+                self.max_retries,
+                self.retry_eta_at,
+                self.retry_attempt,
+            )
+        return self._view
+
+
 @dataclass
 class _Worker:
     name: str
@@ -162,7 +250,7 @@ class _Worker:
     concurrency: int
     prefetch_multiplier: int
     unacked: list[str] = field(default_factory=list)
-    running: dict[str, Run] = field(default_factory=dict)
+    running: dict[str, _RunRecord] = field(default_factory=dict)
     scheduled: dict[str, ScheduledRetry] = field(default_factory=dict)
 
 
@@ -176,7 +264,7 @@ class LabState:
         self._task_options: dict[str, dict[str, Any]] = {}
         self._ready: list[ReadyMessage] = []
         self._workers: dict[str, _Worker] = {}
-        self._tasks: dict[str, TaskView] = {}
+        self._tasks: dict[str, _TaskRecord] = {}
         self._names: dict[str, str] = {}
         self._ledger: list[LedgerEntry] = []
         self.aliases: dict[str, str] = {}
@@ -193,7 +281,9 @@ class LabState:
                 concurrency=w.concurrency,
                 prefetch_multiplier=w.prefetch_multiplier,
                 unacked=tuple(w.unacked),
-                running=tuple((task_id, self._names.get(task_id, "?"), run) for task_id, run in w.running.items()),
+                running=tuple(
+                    (task_id, self._names.get(task_id, "?"), run.view()) for task_id, run in w.running.items()
+                ),
                 scheduled=tuple(sorted(w.scheduled.values(), key=lambda s: s.eta_at)),
             )
             for w in self._workers.values()
@@ -202,7 +292,7 @@ class LabState:
             at=self.at,
             ready=tuple(self._ready),
             workers=workers,
-            tasks=tuple(self._tasks.values()),
+            tasks=tuple(record.view() for record in self._tasks.values()),
             ledger=tuple(self._ledger),
             settings=dict(self._settings),
             task_options={task: dict(options) for task, options in self._task_options.items()},
@@ -221,21 +311,22 @@ class LabState:
 
     def task(self, task_id: str) -> TaskView | None:
         """The view of one task id, if the lab has seen it."""
-        return self._tasks.get(task_id)
+        record = self._tasks.get(task_id)
+        return record.view() if record is not None else None
 
     def find(self, ref: str) -> TaskView | None:
         """A task by the name a script gave it (its alias), else the latest task of that name."""
         task_id = self.aliases.get(ref)
         if task_id is not None:
-            return self._tasks.get(task_id)
-        for view in reversed(self._tasks.values()):
-            if view.task == ref:
-                return view
+            return self.task(task_id)
+        for record in reversed(self._tasks.values()):
+            if record.task == ref:
+                return record.view()
         return None
 
     def has_retries(self) -> bool:
         """Is any task waiting for a retry's ETA (a countdown to keep ticking)?"""
-        return any(view.state == "RETRY" and view.retry_eta_at is not None for view in self._tasks.values())
+        return any(record.state == "RETRY" and record.retry_eta_at is not None for record in self._tasks.values())
 
     def ledger_count(self, action: str, key: str | None = None) -> int:
         """How many times a side effect happened (on one key, or on any)."""
@@ -248,7 +339,8 @@ class LabState:
         self._names[task_id] = task
         if alias is not None:
             self.aliases[alias] = task_id
-        self._tasks.setdefault(task_id, TaskView(task_id=task_id, task=task, alias=alias, state="PENDING"))
+        if task_id not in self._tasks:
+            self._tasks[task_id] = _TaskRecord(task_id, task, alias)
 
     def apply(self, event: ev.LabEvent) -> None:
         """Fold one event in."""
@@ -258,24 +350,29 @@ class LabState:
             handler(event)
         self.seq = event.seq
 
+    def _record(self, task_id: str, task: str | None = None) -> _TaskRecord:
+        record = self._tasks.get(task_id)
+        if record is None:
+            record = self._tasks[task_id] = _TaskRecord(task_id, task or self._names.get(task_id, "?"), None)
+        return record
+
     def _update(self, task_id: str, **changes: Any) -> None:
-        view = self._tasks.get(task_id)
-        if view is None:
-            view = TaskView(task_id=task_id, task=self._names.get(task_id, "?"), alias=None, state="PENDING")
-        self._tasks[task_id] = replace(view, **changes)
+        self._record(task_id).change(**changes)
 
     def _end_run(self, worker: str, task_id: str, outcome: str) -> None:
         w = self._workers.get(worker)
         run = w.running.pop(task_id, None) if w else None
-        view = self._tasks.get(task_id)
-        if view is None or not view.runs:
+        record = self._tasks.get(task_id)
+        if record is None or not record.runs:
             return
         if run is None:
-            run = view.runs[-1]
+            run = record.runs[-1]
             if run.outcome is not None:
                 return
-        runs = tuple(replace(r, outcome=outcome) if r.number == run.number else r for r in view.runs)
-        self._tasks[task_id] = replace(view, runs=runs)
+        for mine in record.runs:
+            if mine.number == run.number:
+                mine.change(outcome=outcome)
+        record.touch()
 
     def _drop_unacked(self, worker: str, task_id: str) -> None:
         w = self._workers.get(worker)
@@ -306,27 +403,29 @@ class LabState:
             w.unacked.append(e.task_id)
             if e.eta_in is not None:
                 w.scheduled[e.task_id] = ScheduledRetry(e.task_id, e.task, e.at + e.eta_in, e.retries)
-        view = self._tasks.get(e.task_id)
-        if view is None or view.state in ("PENDING", "LOST"):
+        record = self._tasks.get(e.task_id)
+        if record is None or record.state in ("PENDING", "LOST"):
             self._update(e.task_id, state="RECEIVED")
 
     def _on_started(self, e: ev.TaskStarted) -> None:
-        run = Run(e.run, e.worker, e.at, e.redelivered, e.retries)
+        run = _RunRecord(e.run, e.worker, e.at, e.redelivered, e.retries)
         w = self._workers.get(e.worker)
         if w is not None:
             w.scheduled.pop(e.task_id, None)
             w.running[e.task_id] = run
-        view = self._tasks.get(e.task_id) or TaskView(e.task_id, e.task, None, "PENDING")
-        self._tasks[e.task_id] = replace(view, state="STARTED", runs=(*view.runs, run), retry_eta_at=None)
+        record = self._record(e.task_id, e.task)
+        record.runs.append(run)
+        record.change(state="STARTED", retry_eta_at=None)
 
     def _on_checkpoint(self, e: ev.CheckpointReached) -> None:
         w = self._workers.get(e.worker)
-        if w is not None and e.task_id in w.running:
-            w.running[e.task_id] = replace(w.running[e.task_id], checkpoint=e.checkpoint)
-        view = self._tasks.get(e.task_id)
-        if view is not None and view.runs:
-            last = replace(view.runs[-1], checkpoint=e.checkpoint)
-            self._tasks[e.task_id] = replace(view, runs=(*view.runs[:-1], last))
+        running = w.running.get(e.task_id) if w is not None else None
+        record = self._tasks.get(e.task_id)
+        if record is not None and record.runs:
+            record.runs[-1].change(checkpoint=e.checkpoint)
+            record.touch()
+        if running is not None and (record is None or not record.runs or running is not record.runs[-1]):
+            running.change(checkpoint=e.checkpoint)
 
     def _on_retry_scheduled(self, e: ev.RetryScheduled) -> None:
         self._end_run(e.worker, e.task_id, "retry")
@@ -351,9 +450,9 @@ class LabState:
     def _on_rejected(self, e: ev.MessageRejected) -> None:
         self._drop_unacked(e.worker, e.task_id)
         if not e.requeue:
-            view = self._tasks.get(e.task_id)
-            if view is not None and view.state not in ("FAILURE", "SUCCESS"):
-                self._update(e.task_id, state="REJECTED")
+            record = self._tasks.get(e.task_id)
+            if record is not None and record.state not in ("FAILURE", "SUCCESS"):
+                record.change(state="REJECTED")
 
     def _on_redelivered(self, e: ev.MessageRedelivered) -> None:
         self._drop_unacked(e.worker, e.task_id)

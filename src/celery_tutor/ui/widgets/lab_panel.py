@@ -108,9 +108,11 @@ class LabPanel(Vertical):
         self.query_one("#timeline", RichLog).clear()
 
     def _broker(self, snapshot: LabSnapshot) -> Table:
+        # Cards are built only for what fits: a burst keeps a thousand tasks in the state.
         views = {view.task_id: view for view in snapshot.tasks}
         ready = [
-            card(views.get(m.task_id), m.task_id, m.task) + (" ↻" if m.redelivered else "") for m in snapshot.ready
+            card(views.get(m.task_id), m.task_id, m.task) + (" ↻" if m.redelivered else "")
+            for m in snapshot.ready[:MAX_CARDS]
         ]
         running_ids = {task_id for w in snapshot.workers for task_id, _, _ in w.running}
         unacked: list[str] = []
@@ -124,24 +126,24 @@ class LabPanel(Vertical):
             for task_id, task, run in worker.running:
                 where = f" @{run.checkpoint}" if run.checkpoint else ""
                 running.append(f"{card(views.get(task_id), task_id, task)}{where}")
-        done = [
-            f"{DONE_STATES[view.state]} {card(view, view.task_id, view.task)}"
-            for view in snapshot.tasks
-            if view.state in DONE_STATES
-        ]
+        finished = [view for view in snapshot.tasks if view.state in DONE_STATES]
+        done = [f"{DONE_STATES[view.state]} {card(view, view.task_id, view.task)}" for view in finished[-MAX_CARDS:]]
         table = Table(box=None, expand=True, padding=(0, 1), show_edge=False)
-        columns = (("READY", ready), ("UNACKED", unacked), ("RUNNING", running), ("DONE", done[-MAX_CARDS:]))
-        for title, items in columns:
-            count = len(done) if title == "DONE" else len(items)
+        columns = (
+            ("READY", ready, len(snapshot.ready)),
+            ("UNACKED", unacked, len(unacked)),
+            ("RUNNING", running, len(running)),
+            ("DONE", done, len(finished)),
+        )
+        for title, _items, count in columns:
             table.add_column(f"{title} {count}", overflow="ellipsis", no_wrap=True, ratio=1)
-        rows = max((min(len(items), MAX_CARDS) for _, items in columns), default=0)
+        rows = max((min(len(items), MAX_CARDS) for _, items, _ in columns), default=0)
         for row in range(max(rows, 1)):
             cells = []
-            for title, items in columns:
-                shown = items if title == "DONE" else items[:MAX_CARDS]
-                extra = len(items) - MAX_CARDS if title != "DONE" else 0
-                if row < len(shown):
-                    cell = shown[row]
+            for title, items, count in columns:
+                extra = count - MAX_CARDS if title != "DONE" else 0
+                if row < min(len(items), MAX_CARDS):
+                    cell = items[row]
                     if row == MAX_CARDS - 1 and extra > 0:
                         cell = f"…+{extra + 1} more"
                     cells.append(cell)
