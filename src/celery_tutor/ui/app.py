@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.events import Resize
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -26,6 +27,16 @@ if TYPE_CHECKING:
 
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
+
+
+def literal(text: str) -> str:
+    """``text`` as Textual markup that shows exactly ``text``.
+
+    Some Textual APIs take only markup (the command palette's titles and help). A lesson's
+    titles and labels are plain text, and a ``[`` in them would be read as a tag: a style, an
+    action, or a crash. A ``[`` after a backslash is never a tag, and the backslash goes.
+    """
+    return text.replace("[", "\\[")
 
 
 class TooSmall(Screen[None]):
@@ -132,6 +143,22 @@ class TutorApp(App[int]):
                 if self.screen is screen:
                     self.pop_screen()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Show a toast; its text is always plain (``markup`` is ignored).
+
+        Notifications carry lesson titles, file names and error messages, any of which may
+        hold ``[``; none of the app's own notifications uses markup.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def save_progress(self) -> None:
         """Write the progress in the background, one write at a time, in order."""
         snapshot = copy.deepcopy(self.progress)
@@ -178,14 +205,15 @@ class TutorApp(App[int]):
         yield from super().get_system_commands(screen)
         lessons = [entry for entry in self.entries if not entry.broken]
         for number, entry in enumerate(lessons, 1):
-            title = f"Open lesson {number}: {entry.title}"
-            yield SystemCommand(title, entry.summary, lambda chosen=entry.id: self.open_lesson(chosen))
+            title = literal(f"Open lesson {number}: {entry.title}")
+            yield SystemCommand(title, literal(entry.summary), lambda chosen=entry.id: self.open_lesson(chosen))
         yield SystemCommand("Open the sandbox", "a free lab with every control", self.open_sandbox)
         yield SystemCommand("Help", "every key, and what the lab panel shows", self.action_help)
         commands = getattr(screen, "palette_commands", None)
         if commands is not None:
+            # The screens' commands carry lesson text (control labels): plain, so made literal.
             for title, help_text, callback in commands():
-                yield SystemCommand(title, help_text, callback)
+                yield SystemCommand(literal(title), literal(help_text), callback)
 
     def on_unmount(self) -> None:
         self._saver.shutdown(wait=True)
@@ -217,6 +245,11 @@ def make_app(lessons: Path | None = None, data: Path | None = None) -> TutorApp:
 
 
 def run_app(lessons: Path | None = None, data_dir: Path | None = None) -> int:
-    """Run the app until the learner quits; returns the exit code."""
-    result = make_app(lessons, data_dir).run()
-    return result or 0
+    """Run the app until the learner quits; returns the exit code.
+
+    After an unhandled exception Textual's ``run()`` returns None like a normal quit, having
+    printed the traceback; its ``return_code`` (1) is what tells the two apart.
+    """
+    app = make_app(lessons, data_dir)
+    result = app.run()
+    return app.return_code or result or 0
