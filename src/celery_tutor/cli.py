@@ -61,6 +61,8 @@ def _lab_run(script_path: Path, as_json: bool) -> int:
         for problem in exc.problems:
             print(f"{problem.path}:{problem.pos.line}: {problem.message}", file=sys.stderr)
         return 1
+    if sys.stderr.isatty():  # a person is watching: say that something is happening, and how to stop it
+        print(f"running {script.title} ({len(script.steps)} steps); Ctrl-C stops it", file=sys.stderr, flush=True)
     report = run_script(script)
     if as_json:
         print(json.dumps(report.to_json(), indent=2, default=str))
@@ -120,6 +122,10 @@ def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
     return 1 if failed or course.problems else 0
 
 
+INTERRUPTED = 130
+"""The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells expect."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``celery-tutor`` console script."""
     try:
@@ -127,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (| head): not an error worth a traceback
         sys.stderr.close()
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: the labs were closed on the way out; say so in one line
+        print("interrupted", file=sys.stderr, flush=True)
+        return INTERRUPTED
 
 
 def _main(argv: Sequence[str] | None) -> int:
