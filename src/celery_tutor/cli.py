@@ -105,21 +105,36 @@ def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
     from celery_tutor.course.catalog import load_course
     from celery_tutor.paths import lessons_dir
     from celery_tutor.verification import verify
+    from celery_tutor.yaml_source import short
 
-    course = load_course([lessons_dir(lessons)])
+    folder = lessons_dir(lessons)
+    course = load_course([folder])
     for problem in course.problems:
         print(problem, file=sys.stderr)
+    if not course.lessons and not course.broken:
+        print(f"no lessons in {folder}", file=sys.stderr)
+        return 1
+    # A broken file is a lesson nobody could check: it is named in the verdict, never passed over.
+    broken = [Path(b.path).name for b in course.broken]
+    not_verified = (
+        f"could not verify {len(broken)} broken lesson file{'s' if len(broken) > 1 else ''}: {', '.join(broken)}"
+        if broken
+        else ""
+    )
     unknown = [i for i in lesson_ids if i not in {lesson.id for lesson in course.lessons}]
     if unknown:
         known = ", ".join(lesson.id for lesson in course.lessons)
-        print(f"unknown lesson(s): {', '.join(unknown)}; known: {known}", file=sys.stderr)
+        print(f"unknown lesson(s): {', '.join(map(short, unknown))}; known: {known}", file=sys.stderr)
+        if not_verified:
+            print(f"({not_verified}, so an id may be one of theirs)", file=sys.stderr)
         return 1
     chosen = [lesson for lesson in course.lessons if not lesson_ids or lesson.id in lesson_ids]
     checks = verify(chosen, jobs=jobs, on_check=lambda check: print(check.line(), flush=True))
     failed = sum(not check.ok for check in checks)
-    verdict = "all hold" if not failed else f"{failed} FAILED"
-    print(f"verified {len(chosen)} lesson(s), {len(checks)} claims: {verdict}")
-    return 1 if failed or course.problems else 0
+    verdict = f"{failed} FAILED" if failed else "all hold" if checks else "nothing to check"
+    summary = f"verified {len(chosen)} lesson(s), {len(checks)} claims: {verdict}"
+    print(f"{summary}; {not_verified}" if not_verified else summary)
+    return 1 if failed or broken else 0
 
 
 INTERRUPTED = 130

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-SRC = Path(__file__).parents[2] / "src"
+SRC = Path(__file__).parents[1] / "src"
 
 
 class Terminal:
