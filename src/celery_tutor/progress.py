@@ -16,8 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from celery_tutor.paths import move_aside
+
 FORMAT = 1
 FILE_NAME = "progress.json"
+MAX_PROGRESS_BYTES = 8 * 1024 * 1024
+"""A real progress file is a few kB; a bigger one is not ours, and is not read into memory."""
 
 
 @dataclass
@@ -93,11 +97,11 @@ class Progress:
         progress = cls(last_lesson=_text_or_none(data.get("last_lesson")))
         for lesson_id, lesson in data["lessons"].items():
             if not isinstance(lesson, dict) or not isinstance(lesson.get("steps", {}), dict):
-                raise ValueError(f"lesson {lesson_id!r} is not readable")
+                raise ValueError(f"lesson {_short(lesson_id)} is not readable")
             steps = {}
             for step_id, step in lesson.get("steps", {}).items():
                 if not isinstance(step, dict):
-                    raise ValueError(f"step {step_id!r} is not readable")
+                    raise ValueError(f"step {_short(step_id)} is not readable")
                 steps[step_id] = StepProgress(
                     done=step.get("done") is True,
                     correct=step.get("correct") if isinstance(step.get("correct"), bool) else None,
@@ -108,8 +112,18 @@ class Progress:
         return progress
 
 
+def _short(value: object) -> str:
+    from celery_tutor.yaml_source import short  # only when a file is broken: PyYAML stays out of start-up
+
+    return short(value)
+
+
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+class Unreadable(Exception):
+    """The file is there, but it is not progress this version can read."""
 
 
 @dataclass(frozen=True)
@@ -131,26 +145,31 @@ class ProgressStore:
     def load(self) -> LoadResult:
         """Read progress; a missing file is a fresh start, a broken one is moved aside."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            progress = self._read()
         except FileNotFoundError:
             return LoadResult(Progress())
         except OSError as exc:
             return LoadResult(Progress(), f"Could not read your progress ({exc}); starting fresh, nothing deleted.")
-        try:
-            return LoadResult(Progress.from_json(json.loads(text)))
-        except (ValueError, TypeError) as exc:
-            aside = self._move_aside()
+        except Unreadable as exc:
+            aside = move_aside(self.path, self._now())
             where = f" It was moved to {aside}." if aside else ""
             return LoadResult(Progress(), f"Your progress file was unreadable ({exc}), so you start fresh.{where}")
+        return LoadResult(progress)
 
-    def _move_aside(self) -> Path | None:
-        stamp = self._now().strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{FILE_NAME}.broken-{stamp}")
+    def _read(self) -> Progress:
+        """The file's progress; :class:`Unreadable` when it is not a progress file we can use."""
+        with self.path.open("rb") as file:
+            if os.fstat(file.fileno()).st_size > MAX_PROGRESS_BYTES:
+                raise Unreadable(f"larger than {MAX_PROGRESS_BYTES // 2**20} MiB")
+            data = file.read(MAX_PROGRESS_BYTES + 1)
+        if len(data) > MAX_PROGRESS_BYTES:
+            raise Unreadable(f"larger than {MAX_PROGRESS_BYTES // 2**20} MiB")
         try:
-            os.replace(self.path, aside)
-        except OSError:
-            return None
-        return aside
+            return Progress.from_json(json.loads(data.decode("utf-8")))
+        except RecursionError:  # json recurses once per nesting level
+            raise Unreadable("nested too deeply") from None
+        except (ValueError, TypeError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise Unreadable(str(exc)) from None
 
     def save(self, progress: Progress) -> None:
         """Write atomically: a crash mid-write leaves the previous file whole."""

@@ -6,7 +6,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from celery_tutor.progress import Progress, ProgressStore, StepProgress
+import pytest
+
+from celery_tutor.progress import MAX_PROGRESS_BYTES, Progress, ProgressStore, StepProgress
 
 
 def fixed_clock() -> datetime:
@@ -36,7 +38,7 @@ def test_a_corrupt_file_is_moved_aside_and_the_learner_told(tmp_path: Path) -> N
     store = ProgressStore(tmp_path, clock=fixed_clock)
     loaded = store.load()
     assert loaded.progress == Progress()
-    aside = tmp_path / "progress.json.broken-20261124T093000"
+    aside = tmp_path / "progress.json.broken-20261124T093000.000000"
     assert loaded.notice is not None and str(aside) in loaded.notice and "unreadable" in loaded.notice
     assert aside.read_text() == "{not json"
     assert not (tmp_path / "progress.json").exists()
@@ -70,3 +72,43 @@ def test_status_follows_the_lesson_as_it_is_now() -> None:
     progress.last_lesson = "acks"
     progress.reset("acks")
     assert progress.lessons == {} and progress.last_lesson is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [bytes(range(256)) * 4, b"[" * 100_000, b'{"format": 1, "lessons": ' * 50_000, b"\xff\xfe{}"],
+    ids=["binary", "deep-list", "deep-object", "bad-utf8"],
+)
+def test_any_unreadable_file_is_moved_aside_whole(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "progress.json").write_bytes(content)
+    loaded = ProgressStore(tmp_path, clock=fixed_clock).load()
+    assert loaded.progress == Progress()
+    assert loaded.notice is not None and "moved to" in loaded.notice and "\n" not in loaded.notice
+    [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("progress.json.broken-")]
+    assert aside.read_bytes() == content
+    assert not (tmp_path / "progress.json").exists()
+
+
+def test_a_progress_file_over_the_size_limit_is_moved_aside_unread(tmp_path: Path) -> None:
+    with (tmp_path / "progress.json").open("w") as out:
+        out.write('{"format": 1, "lessons": {}, "pad": "')
+        out.write("x" * MAX_PROGRESS_BYTES)
+        out.write('"}')
+    loaded = ProgressStore(tmp_path, clock=fixed_clock).load()
+    assert loaded.progress == Progress()
+    assert loaded.notice is not None and "MiB" in loaded.notice and "moved to" in loaded.notice
+
+
+def test_files_moved_aside_in_the_same_instant_never_overwrite_each_other(tmp_path: Path) -> None:
+    store = ProgressStore(tmp_path, clock=fixed_clock)  # the clock never moves
+    for n in range(3):
+        (tmp_path / "progress.json").write_text(f"broken {n}")
+        assert store.load().notice is not None
+    asides = sorted(p.read_text() for p in tmp_path.iterdir() if p.name.startswith("progress.json.broken-"))
+    assert asides == ["broken 0", "broken 1", "broken 2"]
+
+
+def test_a_long_lesson_id_in_a_broken_file_is_cut_in_the_notice(tmp_path: Path) -> None:
+    (tmp_path / "progress.json").write_text(json.dumps({"format": 1, "lessons": {"x" * 100_000: 5}}))
+    loaded = ProgressStore(tmp_path, clock=fixed_clock).load()
+    assert loaded.notice is not None and len(loaded.notice) < 400

@@ -86,7 +86,8 @@ class TutorApp(App[int]):
         self.store = store
         loaded = loaded or store.load()
         self.progress: Progress = loaded.progress
-        self.notice = loaded.notice
+        self.notices: list[str] = [loaded.notice] if loaded.notice else []
+        """What the learner must be told on start (files that could not be read, and where they went)."""
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celery-tutor-save")
         self._too_small: TooSmall | None = None
         self._started = False
@@ -121,8 +122,8 @@ class TutorApp(App[int]):
         self.call_after_refresh(
             lambda: threading.Thread(target=self._warm_up, name="celery-tutor-warm-up", daemon=True).start()
         )
-        if self.notice:
-            self.notify(self.notice, title="progress", severity="warning", timeout=15)
+        for notice in self.notices:
+            self.notify(notice, title="saved data", severity="warning", timeout=15)
         self._started = True
         self._check_size(self.size.width, self.size.height)
 
@@ -238,10 +239,11 @@ def make_app(lessons: Path | None = None, data: Path | None = None) -> TutorApp:
         return course
 
     store = ProgressStore(where)
-    entries = read_index(index, files)
-    if entries is None:
-        return TutorApp.for_course(load(), store)
-    return TutorApp(entries, load, store)
+    notices: list[str] = []
+    entries = read_index(index, files, on_broken=notices.append)
+    app = TutorApp.for_course(load(), store) if entries is None else TutorApp(entries, load, store)
+    app.notices.extend(notices)
+    return app
 
 
 def run_app(lessons: Path | None = None, data_dir: Path | None = None) -> int:
