@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import gc
+import signal
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
 
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
+SIGNAL_EXIT = 128
+"""A process ended by signal N exits with 128 + N, as shells report it."""
 
 
 def literal(text: str) -> str:
@@ -91,6 +96,8 @@ class TutorApp(App[int]):
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celery-tutor-save")
         self._too_small: TooSmall | None = None
         self._started = False
+        self.handle_signals = False
+        """Quit cleanly on SIGTERM and SIGHUP (set by :func:`run_app`; tests leave the test runner's alone)."""
 
     @classmethod
     def for_course(cls, course: Course, store: ProgressStore, loaded: LoadResult | None = None) -> TutorApp:
@@ -118,6 +125,8 @@ class TutorApp(App[int]):
         gc.freeze()
 
     def on_mount(self) -> None:
+        if self.handle_signals:
+            self._handle_signals()
         self.push_screen(CatalogScreen())
         self.call_after_refresh(
             lambda: threading.Thread(target=self._warm_up, name="celery-tutor-warm-up", daemon=True).start()
@@ -187,11 +196,26 @@ class TutorApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit at once: kill every lab first, so no task keeps the process alive."""
+        self._quit(0)
+
+    def _quit(self, code: int) -> None:
         for screen in self.screen_stack:
             session = getattr(screen, "session", None)
             if session is not None:
                 session.shutdown()
-        self.exit(0)
+        self.exit(code)
+
+    def _handle_signals(self) -> None:
+        """SIGTERM and SIGHUP quit as ``q`` does, and the terminal is given back as it was.
+
+        Their default action kills the process at once, leaving the terminal in the
+        alternate screen with mouse tracking on, the labs unclosed and the last save
+        unwritten. The loop runs the handler between callbacks, so the exit is orderly.
+        """
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no signals here
+                loop.add_signal_handler(number, self._quit, SIGNAL_EXIT + number)
 
     def action_help(self) -> None:
         """Show every key (the help screen is built once, then reused)."""
@@ -253,5 +277,6 @@ def run_app(lessons: Path | None = None, data_dir: Path | None = None) -> int:
     printed the traceback; its ``return_code`` (1) is what tells the two apart.
     """
     app = make_app(lessons, data_dir)
+    app.handle_signals = True
     result = app.run()
     return app.return_code or result or 0
