@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 import pytest
+
 from pty_terminal import Terminal
 
 CRASH_ON_START = """
