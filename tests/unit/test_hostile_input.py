@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,17 @@ def test_a_problem_message_cuts_long_values_wherever_it_was_built() -> None:
     assert len(text) < 120
     unquoted = Problem("f.yaml", Pos(1, 1), f"steps.{name}: expected a mapping")
     assert unquoted.message == "steps." + "x" * 53 + "…: expected a mapping"
+
+
+def test_cutting_a_huge_value_costs_little_memory() -> None:
+    message = f"unknown task {'z' * 1_000_000!r}; valid: add"
+    tracemalloc.start()
+    try:
+        Problem("f.yaml", Pos(1, 1), message)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20, f"{peak / 2**20:.0f} MB"  # a regex matching per character took 120 MB
 
 
 def test_a_problem_message_keeps_ordinary_text_whole() -> None:
