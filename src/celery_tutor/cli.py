@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 def _lab_run(script_path: Path, as_json: bool) -> int:
     from celery_tutor.lab.experiment import run_script
     from celery_tutor.lab.script import ScriptError, load_script
+    from celery_tutor.yaml_source import shorten
 
     try:
         script = load_script(script_path)
@@ -68,8 +69,8 @@ def _lab_run(script_path: Path, as_json: bool) -> int:
         print(json.dumps(report.to_json(), indent=2, default=str))
     else:
         print(report.to_text())
-    for failure in report.failures:
-        print(failure, file=sys.stderr)
+    for failure in report.failures:  # they quote the script's names, which may be any length
+        print(shorten(failure), file=sys.stderr)
     return 0 if report.ok else 1
 
 

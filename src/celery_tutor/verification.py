@@ -24,6 +24,7 @@ from celery_tutor.lab import settings
 from celery_tutor.lab.controls import Action
 from celery_tutor.lab.engine import Lab, LabConfig
 from celery_tutor.lab.runner import ScriptRunner
+from celery_tutor.yaml_source import shorten
 
 GOAL_TIMEOUT = 15.0
 """How long the goal may take to hold after a lab step's solution ran."""
@@ -43,7 +44,7 @@ class Check:
     def line(self) -> str:
         """One line for the terminal."""
         mark = "ok  " if self.ok else "FAIL"
-        detail = f" - {self.detail}" if self.detail else ""
+        detail = f" - {shorten(self.detail)}" if self.detail else ""  # it may quote a lesson's names
         return f"{mark} {self.lesson} / {self.step}: {self.what} ({self.seconds:.1f}s){detail}"
 
 

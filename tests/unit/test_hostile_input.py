@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from celery_tutor.cli import main
+from celery_tutor.verification import Check
 from celery_tutor.yaml_source import MAX_BYTES, Pos, Problem, short
 
 SRC = Path(__file__).parents[2] / "src"
@@ -160,3 +162,23 @@ def test_a_file_of_many_small_values_stops_at_the_value_limit(tmp_path: Path, co
     path.write_text("steps:\n" + "  - purge: {}\n" * 70_000)  # under 1 MiB, 210,000 values
     args = ("check", path) if command == "check" else ("lab", "run", path)
     assert_one_clean_line(run_cli(*args), str(path), "too large")
+
+
+@pytest.mark.lab
+def test_a_long_alias_is_cut_in_a_run_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    alias = "a" * 100_000
+    script = tmp_path / "alias.yaml"
+    script.write_text(
+        f"steps:\n  - send: {{task: add, args: [1, 2], as: {alias}}}\n"
+        f"  - wait: {{until: {{task: {alias}, state: FAILURE}}, timeout: 0.2}}\n"
+    )
+    assert main(["lab", "run", str(script)]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"{script}:3: wait timed out after 0.2s: aaa") and len(line) < 400, line[:500]
+
+
+def test_a_long_detail_is_cut_in_a_verify_line() -> None:
+    check = Check("lesson", "step", "the experiment shows what the lesson says", False, "x" * 100_000, 1.0)
+    line = check.line()
+    assert line.startswith("FAIL lesson / step: the experiment shows what the lesson says (1.0s) - xxx")
+    assert len(line) < 200
