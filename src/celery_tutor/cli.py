@@ -63,7 +63,8 @@ def _lab_run(script_path: Path, as_json: bool) -> int:
             print(f"{problem.path}:{problem.pos.line}: {problem.message}", file=sys.stderr)
         return 1
     if sys.stderr.isatty():  # a person is watching: say that something is happening, and how to stop it
-        print(f"running {script.title} ({len(script.steps)} steps); Ctrl-C stops it", file=sys.stderr, flush=True)
+        started = f"running {script.title} ({len(script.steps)} steps); Ctrl-C stops it"
+        print(shorten(started), file=sys.stderr, flush=True)
     report = run_script(script)
     if as_json:
         print(json.dumps(report.to_json(), indent=2, default=str))
