@@ -7,8 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from celery_tutor import __version__
+
+if TYPE_CHECKING:
+    from celery_tutor.verification import Check
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,7 +68,7 @@ def _lab_run(script_path: Path, as_json: bool) -> int:
         return 1
     if sys.stderr.isatty():  # a person is watching: say that something is happening, and how to stop it
         started = f"running {script.title} ({len(script.steps)} steps); Ctrl-C stops it"
-        print(shorten(started), file=sys.stderr, flush=True)
+        _line(shorten(started), sys.stderr)
     report = run_script(script)
     if as_json:
         print(json.dumps(report.to_json(), indent=2, default=str))
@@ -131,12 +135,26 @@ def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
             print(f"({not_verified}, so an id may be one of theirs)", file=sys.stderr)
         return 1
     chosen = [lesson for lesson in course.lessons if not lesson_ids or lesson.id in lesson_ids]
-    checks = verify(chosen, jobs=jobs, on_check=lambda check: print(check.line(), flush=True))
+    checks = verify(chosen, jobs=jobs, on_check=_print_check)
     failed = sum(not check.ok for check in checks)
     verdict = f"{failed} FAILED" if failed else "all hold" if checks else "nothing to check"
     summary = f"verified {len(chosen)} lesson(s), {len(checks)} claims: {verdict}"
     print(f"{summary}; {not_verified}" if not_verified else summary)
     return 1 if failed or broken else 0
+
+
+def _print_check(check: Check) -> None:
+    _line(check.line(), sys.stdout)
+
+
+def _line(text: str, stream: TextIO) -> None:
+    """Write one line now, in one write with its newline.
+
+    print() writes the text and the newline apart: a Ctrl-C between the two left the next
+    line ('interrupted') glued to this one.
+    """
+    stream.write(text + "\n")
+    stream.flush()
 
 
 INTERRUPTED = 130
