@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -168,20 +171,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (| head): not an error worth a traceback
         sys.stderr.close()
         return 1
-    except KeyboardInterrupt:  # Ctrl-C: the labs were closed on the way out; say so in one line
-        print("interrupted", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:  # Ctrl-C where the handler below is not installed
+        _line("interrupted", sys.stderr)
         return INTERRUPTED
+
+
+def _end_at_ctrl_c(signum: int, frame: object) -> None:
+    """Ctrl-C ends ``lab run``, ``verify`` and ``check`` at once: one line, exit 130.
+
+    Python's own handler raises KeyboardInterrupt wherever the main thread happens to be,
+    and when that is inside a finalizer or a weakref callback (logging has some), the
+    exception is printed, ignored, and the command waits on. These commands keep nothing
+    that needs saving (the labs live in memory), so ending the process here is safe.
+    """
+    with contextlib.suppress(Exception):  # what was printed so far is kept
+        sys.stdout.flush()
+    with contextlib.suppress(OSError):
+        os.write(2, b"interrupted\n")
+    os._exit(INTERRUPTED)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ends_the_command() -> Iterator[None]:
+    """Install :func:`_end_at_ctrl_c` for the command's run (the previous handler comes back)."""
+    try:
+        previous = signal.signal(signal.SIGINT, _end_at_ctrl_c)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
-        return _check(args.paths, args.lessons)
+        with _ctrl_c_ends_the_command():
+            return _check(args.paths, args.lessons)
     if args.command == "verify":
-        return _verify(args.lesson_ids, args.lessons, args.jobs)
+        with _ctrl_c_ends_the_command():
+            return _verify(args.lesson_ids, args.lessons, args.jobs)
     if args.command == "lab":
         if args.lab_command == "run":
-            return _lab_run(args.script, args.json)
+            with _ctrl_c_ends_the_command():
+                return _lab_run(args.script, args.json)
         return _lab_tasks()
     from celery_tutor.ui.app import run_app
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import signal
+import threading
 from pathlib import Path
 
 import pytest
 
 from celery_tutor.cli import main
+from celery_tutor.course.catalog import load_course
+from celery_tutor.verification import Check, verify
 from pty_terminal import Terminal
 
 TWO_PREDICTIONS = """\
@@ -88,6 +91,8 @@ def test_verify_with_no_lessons_at_all_fails(tmp_path: Path, capsys: pytest.Capt
 VERIFY = """
 import sys
 from celery_tutor.cli import main
+from celery_tutor.course.catalog import load_course
+from celery_tutor.verification import Check, verify
 sys.exit(main(["--lessons", {folder!r}, "verify", "--jobs", "2"]))
 """
 
@@ -103,3 +108,26 @@ def test_the_first_ctrl_c_stops_verify_while_a_check_hangs(tmp_path: Path) -> No
         text = bytes(terminal.output).decode(errors="replace").replace("\r\n", "\n")
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
     assert text.rstrip("\n").splitlines()[-1] == "interrupted"
+
+
+@pytest.mark.lab
+def test_an_interrupted_verify_closes_its_labs_and_starts_no_more_checks(tmp_path: Path) -> None:
+    folder = tmp_path / "lessons"
+    write_lesson(folder, "01-slow.yaml", "slow", QUICK, SLOW, QUICK.replace("id: quick", "id: after"))
+    [lesson] = load_course([folder]).lessons
+    seen: list[str] = []
+
+    def ctrl_c(check: Check) -> None:  # the learner presses Ctrl-C as the first result comes in
+        seen.append(check.step)
+        raise KeyboardInterrupt
+
+    before = set(threading.enumerate())
+    with pytest.raises(KeyboardInterrupt):
+        verify([lesson], jobs=2, on_check=ctrl_c)
+    assert seen == ["quick"]
+    new = set(threading.enumerate()) - before
+    # verify did not wait for the slow check: its thread still sleeps in the 45 s wait, and as a
+    # daemon it cannot keep the process alive; its lab was closed under it.
+    stuck = [t for t in new if t.name.startswith("celery-tutor-verify") and t.is_alive()]
+    assert stuck and all(t.daemon for t in stuck)
+    assert not [t.name for t in new if t.name.startswith("celery-tutor-lab") and t.is_alive()]
