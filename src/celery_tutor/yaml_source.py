@@ -44,9 +44,10 @@ MAX_MESSAGE = 1_000
 
 # A quoted value (a repr) opens after a space or bracket and closes before one, so the
 # apostrophes of "can't" or "lesson's" are not taken for quotes; anything else is a word.
-_WORD = re.compile(r"""(?<![^\s(\[{=:,])(?:'(?:[^'\\\n]+|\\.)*'|"(?:[^"\\\n]+|\\.)*")(?![^\s)\]},;:.])|\S+""")
-"""A quoted value, or a word. (Runs of plain characters are matched whole, not one by one:
-the regex engine keeps state per repetition, ~100 bytes a character for a 1 MB value.)"""
+_WORD = re.compile(r"""(?<![^\s(\[{=:,])(?:'(?:[^'\\\n]++|\\.)*+'|"(?:[^"\\\n]++|\\.)*+")(?![^\s)\]},;:.])|\S+""")
+"""A quoted value, or a word. Runs of plain characters are matched whole (the engine keeps
+state per repetition: ~100 bytes a character of a 1 MB value otherwise), and possessively:
+a quote that never closes must not make the engine try every way to split the run."""
 
 
 def short(value: object, limit: int = SHORT) -> str:

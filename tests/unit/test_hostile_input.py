@@ -182,3 +182,26 @@ def test_a_long_detail_is_cut_in_a_verify_line() -> None:
     line = check.line()
     assert line.startswith("FAIL lesson / step: the experiment shows what the lesson says (1.0s) - xxx")
     assert len(line) < 200
+
+
+SHORTEN_PATHOLOGICAL = """
+from celery_tutor.yaml_source import shorten
+for quote in "'\\"":
+    for tail in ("b" * 70, "b " * 40, "\\\\" * 70, "b" * 100_000):
+        message = f"unknown name {quote}" + "a" * 30 + " " + tail
+        assert shorten(message).startswith(f"unknown name {quote}aaa")
+print("done")
+"""
+
+
+def test_cutting_a_quote_that_never_closes_takes_no_time() -> None:
+    # A quoted value's pattern once backtracked through every way to split the text after an
+    # unclosed quote: 2**80 tries for 80 characters. Run apart, so that a regression fails, not hangs.
+    done = subprocess.run(
+        [sys.executable, "-c", SHORTEN_PATHOLOGICAL],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.stdout == "done\n", done.stderr[-2000:]
