@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -176,13 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return INTERRUPTED
 
 
-def _end_at_ctrl_c(signum: int, frame: object) -> None:
+def _end_at_ctrl_c(*_: object) -> None:
     """Ctrl-C ends ``lab run``, ``verify`` and ``check`` at once: one line, exit 130.
 
-    Python's own handler raises KeyboardInterrupt wherever the main thread happens to be,
-    and when that is inside a finalizer or a weakref callback (logging has some), the
-    exception is printed, ignored, and the command waits on. These commands keep nothing
-    that needs saving (the labs live in memory), so ending the process here is safe.
+    These commands keep nothing that needs saving (the labs live in memory), so the
+    process ends here rather than unwinding with KeyboardInterrupt, which Python raises
+    wherever the main thread is: inside a finalizer or a weakref callback (logging has
+    some) it is printed and ignored, and the command waited on.
     """
     with contextlib.suppress(Exception):  # what was printed so far is kept
         sys.stdout.flush()
@@ -191,18 +192,45 @@ def _end_at_ctrl_c(signum: int, frame: object) -> None:
     os._exit(INTERRUPTED)
 
 
+_STOP_WATCHING: signal.Signals | None = getattr(signal, "SIGUSR2", None)
+"""Sent to the watcher thread to end its sigwait when the command is over (POSIX only)."""
+
+
+def _watch_for_ctrl_c(watched: set[signal.Signals]) -> None:
+    if signal.sigwait(watched) == signal.SIGINT:
+        _end_at_ctrl_c()
+
+
 @contextlib.contextmanager
 def _ctrl_c_ends_the_command() -> Iterator[None]:
-    """Install :func:`_end_at_ctrl_c` for the command's run (the previous handler comes back)."""
-    try:
-        previous = signal.signal(signal.SIGINT, _end_at_ctrl_c)
-    except ValueError:  # not the main thread: signals are not ours to handle
-        yield
+    """For the command's run, Ctrl-C ends the process (:func:`_end_at_ctrl_c`).
+
+    Python runs signal handlers only in the main thread, and only when it runs Python code:
+    if the kernel hands SIGINT to one of the lab's threads while the main thread waits on a
+    lock, the handler waits as long as the lock. So SIGINT is blocked here, before any lab
+    thread exists (threads inherit the mask), and one thread takes it with ``sigwait``
+    whichever thread it was sent to. The handler stays as a fallback; the mask and the
+    handler are restored afterwards (tests call ``main`` in-process).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are the main thread's to arrange
         return
+    previous_handler = signal.signal(signal.SIGINT, _end_at_ctrl_c)
+    watcher: threading.Thread | None = None
+    stop = _STOP_WATCHING
+    if stop is not None and hasattr(signal, "pthread_sigmask"):
+        watched = {signal.SIGINT, stop}
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+        watcher = threading.Thread(target=_watch_for_ctrl_c, args=(watched,), name="celery-tutor-ctrl-c", daemon=True)
+        watcher.start()
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if watcher is not None and watcher.ident is not None and stop is not None:
+            signal.pthread_kill(watcher.ident, stop)  # its sigwait returns: it ends
+            watcher.join()
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        signal.signal(signal.SIGINT, previous_handler)
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -91,8 +91,6 @@ def test_verify_with_no_lessons_at_all_fails(tmp_path: Path, capsys: pytest.Capt
 VERIFY = """
 import sys
 from celery_tutor.cli import main
-from celery_tutor.course.catalog import load_course
-from celery_tutor.verification import Check, verify
 sys.exit(main(["--lessons", {folder!r}, "verify", "--jobs", "2"]))
 """
 
