@@ -136,7 +136,7 @@ def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
         known = ", ".join(lesson.id for lesson in course.lessons)
         print(f"unknown lesson(s): {', '.join(map(short, unknown))}; known: {known}", file=sys.stderr)
         if not_verified:
-            print(f"({not_verified}, so an id may be one of theirs)", file=sys.stderr)
+            print(f"{not_verified} (their lesson ids cannot be read)", file=sys.stderr)
         return 1
     chosen = [lesson for lesson in course.lessons if not lesson_ids or lesson.id in lesson_ids]
     checks = verify(chosen, jobs=jobs, on_check=_print_check)
@@ -183,10 +183,10 @@ def _end_at_ctrl_c(*_: object) -> None:
     These commands keep nothing that needs saving (the labs live in memory), so the
     process ends here rather than unwinding with KeyboardInterrupt, which Python raises
     wherever the main thread is: inside a finalizer or a weakref callback (logging has
-    some) it is printed and ignored, and the command waited on.
+    some) it is printed and ignored, and the command waited on. Their output is written
+    line by line and flushed (see :func:`_line`); stdout is not flushed here, as this may
+    run beside a main thread that holds its lock.
     """
-    with contextlib.suppress(Exception):  # what was printed so far is kept
-        sys.stdout.flush()
     with contextlib.suppress(OSError):
         os.write(2, b"interrupted\n")
     os._exit(INTERRUPTED)
