@@ -64,7 +64,7 @@ def fresh_lab(lesson: Lesson) -> Lab:
     return Lab(lab_config(lesson))
 
 
-class Interrupted(Exception):
+class _Interrupted(Exception):
     """Raised in a check's thread when the run was interrupted: no new lab may start."""
 
 
@@ -85,7 +85,7 @@ class _OpenLabs:
         """A fresh lab for the lesson, closed afterwards."""
         with self._lock:
             if self._stopped:
-                raise Interrupted
+                raise _Interrupted
             lab = fresh_lab(lesson)
             self._labs.add(lab)
         try:
