@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from celery_tutor import __version__
+
+if TYPE_CHECKING:
+    from celery_tutor.verification import Check
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 def _lab_run(script_path: Path, as_json: bool) -> int:
     from celery_tutor.lab.experiment import run_script
     from celery_tutor.lab.script import ScriptError, load_script
+    from celery_tutor.yaml_source import shorten
 
     try:
         script = load_script(script_path)
@@ -61,13 +70,16 @@ def _lab_run(script_path: Path, as_json: bool) -> int:
         for problem in exc.problems:
             print(f"{problem.path}:{problem.pos.line}: {problem.message}", file=sys.stderr)
         return 1
+    if sys.stderr.isatty():  # a person is watching: say that something is happening, and how to stop it
+        started = f"running {script.title} ({len(script.steps)} steps); Ctrl-C stops it"
+        _line(shorten(started), sys.stderr)
     report = run_script(script)
     if as_json:
         print(json.dumps(report.to_json(), indent=2, default=str))
     else:
         print(report.to_text())
-    for failure in report.failures:
-        print(failure, file=sys.stderr)
+    for failure in report.failures:  # they quote the script's names, which may be any length
+        print(shorten(failure), file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -103,21 +115,54 @@ def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
     from celery_tutor.course.catalog import load_course
     from celery_tutor.paths import lessons_dir
     from celery_tutor.verification import verify
+    from celery_tutor.yaml_source import short
 
-    course = load_course([lessons_dir(lessons)])
+    folder = lessons_dir(lessons)
+    course = load_course([folder])
     for problem in course.problems:
         print(problem, file=sys.stderr)
+    if not course.lessons and not course.broken:
+        print(f"no lessons in {folder}", file=sys.stderr)
+        return 1
+    # A broken file is a lesson nobody could check: it is named in the verdict, never passed over.
+    broken = [Path(b.path).name for b in course.broken]
+    not_verified = (
+        f"could not verify {len(broken)} broken lesson file{'s' if len(broken) > 1 else ''}: {', '.join(broken)}"
+        if broken
+        else ""
+    )
     unknown = [i for i in lesson_ids if i not in {lesson.id for lesson in course.lessons}]
     if unknown:
         known = ", ".join(lesson.id for lesson in course.lessons)
-        print(f"unknown lesson(s): {', '.join(unknown)}; known: {known}", file=sys.stderr)
+        print(f"unknown lesson(s): {', '.join(map(short, unknown))}; known: {known}", file=sys.stderr)
+        if not_verified:
+            print(f"{not_verified} (their lesson ids cannot be read)", file=sys.stderr)
         return 1
     chosen = [lesson for lesson in course.lessons if not lesson_ids or lesson.id in lesson_ids]
-    checks = verify(chosen, jobs=jobs, on_check=lambda check: print(check.line(), flush=True))
+    checks = verify(chosen, jobs=jobs, on_check=_print_check)
     failed = sum(not check.ok for check in checks)
-    verdict = "all hold" if not failed else f"{failed} FAILED"
-    print(f"verified {len(chosen)} lesson(s), {len(checks)} claims: {verdict}")
-    return 1 if failed or course.problems else 0
+    verdict = f"{failed} FAILED" if failed else "all hold" if checks else "nothing to check"
+    summary = f"verified {len(chosen)} lesson(s), {len(checks)} claims: {verdict}"
+    print(f"{summary}; {not_verified}" if not_verified else summary)
+    return 1 if failed or broken else 0
+
+
+def _print_check(check: Check) -> None:
+    _line(check.line(), sys.stdout)
+
+
+def _line(text: str, stream: TextIO) -> None:
+    """Write one line now, in one write with its newline.
+
+    print() writes the text and the newline apart: a Ctrl-C between the two left the next
+    line ('interrupted') glued to this one.
+    """
+    stream.write(text + "\n")
+    stream.flush()
+
+
+INTERRUPTED = 130
+"""The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells expect."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,17 +172,79 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (| head): not an error worth a traceback
         sys.stderr.close()
         return 1
+    except KeyboardInterrupt:  # Ctrl-C where the handler below is not installed
+        _line("interrupted", sys.stderr)
+        return INTERRUPTED
+
+
+def _end_at_ctrl_c(*_: object) -> None:
+    """Ctrl-C ends ``lab run``, ``verify`` and ``check`` at once: one line, exit 130.
+
+    These commands keep nothing that needs saving (the labs live in memory), so the
+    process ends here rather than unwinding with KeyboardInterrupt, which Python raises
+    wherever the main thread is: inside a finalizer or a weakref callback (logging has
+    some) it is printed and ignored, and the command waited on. Their output is written
+    line by line and flushed (see :func:`_line`); stdout is not flushed here, as this may
+    run beside a main thread that holds its lock.
+    """
+    with contextlib.suppress(OSError):
+        os.write(2, b"interrupted\n")
+    os._exit(INTERRUPTED)
+
+
+_STOP_WATCHING: signal.Signals | None = getattr(signal, "SIGUSR2", None)
+"""Sent to the watcher thread to end its sigwait when the command is over (POSIX only)."""
+
+
+def _watch_for_ctrl_c(watched: set[signal.Signals]) -> None:
+    if signal.sigwait(watched) == signal.SIGINT:
+        _end_at_ctrl_c()
+
+
+@contextlib.contextmanager
+def _ctrl_c_ends_the_command() -> Iterator[None]:
+    """For the command's run, Ctrl-C ends the process (:func:`_end_at_ctrl_c`).
+
+    Python runs signal handlers only in the main thread, and only when it runs Python code:
+    if the kernel hands SIGINT to one of the lab's threads while the main thread waits on a
+    lock, the handler waits as long as the lock. So SIGINT is blocked here, before any lab
+    thread exists (threads inherit the mask), and one thread takes it with ``sigwait``
+    whichever thread it was sent to. The handler stays as a fallback; the mask and the
+    handler are restored afterwards (tests call ``main`` in-process).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are the main thread's to arrange
+        return
+    previous_handler = signal.signal(signal.SIGINT, _end_at_ctrl_c)
+    watcher: threading.Thread | None = None
+    stop = _STOP_WATCHING
+    if stop is not None and hasattr(signal, "pthread_sigmask"):
+        watched = {signal.SIGINT, stop}
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+        watcher = threading.Thread(target=_watch_for_ctrl_c, args=(watched,), name="celery-tutor-ctrl-c", daemon=True)
+        watcher.start()
+    try:
+        yield
+    finally:
+        if watcher is not None and watcher.ident is not None and stop is not None:
+            signal.pthread_kill(watcher.ident, stop)  # its sigwait returns: it ends
+            watcher.join()
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        signal.signal(signal.SIGINT, previous_handler)
 
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
-        return _check(args.paths, args.lessons)
+        with _ctrl_c_ends_the_command():
+            return _check(args.paths, args.lessons)
     if args.command == "verify":
-        return _verify(args.lesson_ids, args.lessons, args.jobs)
+        with _ctrl_c_ends_the_command():
+            return _verify(args.lesson_ids, args.lessons, args.jobs)
     if args.command == "lab":
         if args.lab_command == "run":
-            return _lab_run(args.script, args.json)
+            with _ctrl_c_ends_the_command():
+                return _lab_run(args.script, args.json)
         return _lab_tasks()
     from celery_tutor.ui.app import run_app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import platformdirs
@@ -37,3 +38,37 @@ def data_dir(override: Path | None = None) -> Path:
         return override
     env = os.environ.get("CELERY_TUTOR_DATA_DIR")
     return Path(env) if env else platformdirs.user_data_path(APP_NAME)
+
+
+def move_aside(path: Path, now: datetime | None = None) -> Path | None:
+    """Move an unreadable file to ``NAME.broken-STAMP`` beside it, never over another one.
+
+    The learner's data is never deleted: a file the app cannot read is kept for them (or
+    for a bug report) under a new name, and a fresh one takes its place. The stamp has
+    microseconds, and a counter is added when a file of that name exists already (two
+    instances, or a clock that does not move). Returns None when the file cannot be moved.
+    """
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%f")
+    number = -1
+    while True:
+        number += 1
+        suffix = f".broken-{stamp}" + (f"-{number}" if number else "")
+        aside = path.with_name(path.name + suffix)
+        try:
+            os.link(path, aside)  # fails if the name is taken: nothing is ever overwritten
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here (some network or FAT file systems)
+            if aside.exists():
+                continue
+            try:
+                os.replace(path, aside)
+            except OSError:
+                return None
+            return aside
+        try:
+            path.unlink()
+        except OSError:
+            aside.unlink(missing_ok=True)
+            return None
+        return aside

@@ -3,21 +3,39 @@
 Progress is keyed by lesson id and step id, which are stable, so it survives restarts
 and lesson edits (a step that disappears is simply forgotten). A file that cannot be
 read is moved aside, the learner is told, and nothing else is lost.
+
+Two instances of the app may share the file (two terminals). A save therefore re-reads
+the file under a lock and merges: what this instance changed since it last loaded or
+saved is applied to what is on disk now, so neither erases the other's progress.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from celery_tutor.paths import move_aside
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: saves are not locked (two instances may then lose a save)
+    fcntl = None  # type: ignore[assignment]
+
 FORMAT = 1
 FILE_NAME = "progress.json"
+LOCK_NAME = ".progress.json.lock"
+MAX_HINTS = 1_000
+"""More hints than any step has; a bigger count in the file is nonsense, read as none."""
+MAX_PROGRESS_BYTES = 8 * 1024 * 1024
+"""A real progress file is a few kB; a bigger one is not ours, and is not read into memory."""
 
 
 @dataclass
@@ -93,23 +111,34 @@ class Progress:
         progress = cls(last_lesson=_text_or_none(data.get("last_lesson")))
         for lesson_id, lesson in data["lessons"].items():
             if not isinstance(lesson, dict) or not isinstance(lesson.get("steps", {}), dict):
-                raise ValueError(f"lesson {lesson_id!r} is not readable")
+                raise ValueError(f"lesson {_short(lesson_id)} is not readable")
             steps = {}
             for step_id, step in lesson.get("steps", {}).items():
                 if not isinstance(step, dict):
-                    raise ValueError(f"step {step_id!r} is not readable")
+                    raise ValueError(f"step {_short(step_id)} is not readable")
+                correct, hints = step.get("correct"), step.get("hints")
                 steps[step_id] = StepProgress(
                     done=step.get("done") is True,
-                    correct=step.get("correct") if isinstance(step.get("correct"), bool) else None,
-                    hints=step.get("hints") if isinstance(step.get("hints"), int) else 0,
+                    correct=correct if isinstance(correct, bool) else None,
+                    hints=hints if type(hints) is int and 0 <= hints <= MAX_HINTS else 0,
                     solution_used=step.get("solution_used") is True,
                 )
             progress.lessons[str(lesson_id)] = LessonProgress(steps, _text_or_none(lesson.get("current")))
         return progress
 
 
+def _short(value: object) -> str:
+    from celery_tutor.yaml_source import short  # only when a file is broken: PyYAML stays out of start-up
+
+    return short(value)
+
+
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+class Unreadable(Exception):
+    """The file is there, but it is not progress this version can read."""
 
 
 @dataclass(frozen=True)
@@ -127,34 +156,76 @@ class ProgressStore:
         self.folder = folder
         self.path = folder / FILE_NAME
         self._now = clock or (lambda: datetime.now(UTC))
+        self._base = Progress()
+        """This instance's progress as it was when last loaded or saved: what changed since is ours."""
 
     def load(self) -> LoadResult:
         """Read progress; a missing file is a fresh start, a broken one is moved aside."""
+        with self._locked(create=False):
+            result = self._load()
+        self._base = copy.deepcopy(result.progress)
+        return result
+
+    def _load(self) -> LoadResult:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            progress = self._read()
         except FileNotFoundError:
             return LoadResult(Progress())
         except OSError as exc:
             return LoadResult(Progress(), f"Could not read your progress ({exc}); starting fresh, nothing deleted.")
-        try:
-            return LoadResult(Progress.from_json(json.loads(text)))
-        except (ValueError, TypeError) as exc:
-            aside = self._move_aside()
+        except Unreadable as exc:
+            aside = move_aside(self.path, self._now())
             where = f" It was moved to {aside}." if aside else ""
             return LoadResult(Progress(), f"Your progress file was unreadable ({exc}), so you start fresh.{where}")
+        return LoadResult(progress)
 
-    def _move_aside(self) -> Path | None:
-        stamp = self._now().strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{FILE_NAME}.broken-{stamp}")
-        try:
-            os.replace(self.path, aside)
-        except OSError:
-            return None
-        return aside
-
-    def save(self, progress: Progress) -> None:
-        """Write atomically: a crash mid-write leaves the previous file whole."""
+    @contextmanager
+    def _locked(self, create: bool = True) -> Iterator[None]:
+        """Hold the lock that orders every instance's reads and writes of the file."""
+        if fcntl is None or not (create or self.folder.is_dir()):
+            yield
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / LOCK_NAME, "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+            yield
+
+    def _read(self) -> Progress:
+        """The file's progress; :class:`Unreadable` when it is not a progress file we can use."""
+        with self.path.open("rb") as file:
+            if os.fstat(file.fileno()).st_size > MAX_PROGRESS_BYTES:
+                raise Unreadable(f"larger than {MAX_PROGRESS_BYTES // 2**20} MiB")
+            data = file.read(MAX_PROGRESS_BYTES + 1)
+        if len(data) > MAX_PROGRESS_BYTES:
+            raise Unreadable(f"larger than {MAX_PROGRESS_BYTES // 2**20} MiB")
+        try:
+            return Progress.from_json(json.loads(data.decode("utf-8")))
+        except RecursionError:  # json recurses once per nesting level
+            raise Unreadable("nested too deeply") from None
+        except (ValueError, TypeError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise Unreadable(str(exc)) from None
+
+    def save(self, progress: Progress) -> Progress:
+        """Merge with the file as it is now, and write atomically; returns what was written.
+
+        Under the lock, the file is read again, and what this instance changed since its
+        last load or save is applied to it (see :func:`merge`). An unreadable file is moved
+        aside first. A crash mid-write leaves the previous file whole.
+        """
+        with self._locked():
+            try:
+                on_disk = self._read()
+            except FileNotFoundError:
+                on_disk = Progress()
+            except Unreadable:
+                move_aside(self.path, self._now())
+                on_disk = Progress()
+            merged = merge(self._base, progress, on_disk)
+            self._write(merged)
+        self._base = copy.deepcopy(progress)
+        return merged
+
+    def _write(self, progress: Progress) -> None:
         data = json.dumps(progress.to_json(), indent=2, sort_keys=True)
         handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".progress-", suffix=".tmp")
         try:
@@ -166,3 +237,57 @@ class ProgressStore:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+
+def merge(base: Progress, mine: Progress, theirs: Progress) -> Progress:
+    """``theirs`` (the file now) with the changes from ``base`` to ``mine`` applied.
+
+    A lesson this instance did not change is taken from the file (another instance may
+    have moved on, or reset it). A lesson it changed is the union of both: a done step stays
+    done, the most hints count, the first answer's verdict is kept, and ``current`` is
+    this instance's (it is the later one: it is being saved now). A lesson this instance
+    reset (gone, or with less than it had) replaces the file's.
+    """
+    merged = Progress(lessons=copy.deepcopy(theirs.lessons), last_lesson=theirs.last_lesson)
+    if mine.last_lesson != base.last_lesson:
+        merged.last_lesson = mine.last_lesson
+    for lesson_id in base.lessons.keys() | mine.lessons.keys():
+        before, now = base.lessons.get(lesson_id), mine.lessons.get(lesson_id)
+        if before == now:
+            continue
+        if now is None:
+            merged.lessons.pop(lesson_id, None)
+        elif _went_back(before, now) or lesson_id not in theirs.lessons:
+            merged.lessons[lesson_id] = copy.deepcopy(now)
+        else:
+            merged.lessons[lesson_id] = _union(theirs.lessons[lesson_id], now)
+    return merged
+
+
+def _went_back(before: LessonProgress | None, now: LessonProgress) -> bool:
+    """Did the lesson lose progress here (a reset, maybe followed by new steps)?"""
+    if before is None:
+        return False
+    for step_id, step in before.steps.items():
+        later = now.steps.get(step_id)
+        if later is None or (step.done and not later.done) or later.hints < step.hints:
+            return True
+    return False
+
+
+def _union(theirs: LessonProgress, mine: LessonProgress) -> LessonProgress:
+    steps: dict[str, StepProgress] = {}
+    for step_id in theirs.steps.keys() | mine.steps.keys():
+        a, b = theirs.steps.get(step_id), mine.steps.get(step_id)
+        if a is None or b is None:
+            only = a or b
+            assert only is not None  # the step id came from one of them
+            steps[step_id] = replace(only)
+            continue
+        steps[step_id] = StepProgress(
+            done=a.done or b.done,
+            correct=a.correct if a.correct is not None else b.correct,
+            hints=max(a.hints, b.hints),
+            solution_used=a.solution_used or b.solution_used,
+        )
+    return LessonProgress(dict(sorted(steps.items())), mine.current or theirs.current)

@@ -8,10 +8,14 @@ that says something Celery 5.7 does not do fails here, not in front of a learner
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from celery_tutor.course.conditions import GoalTracker
 from celery_tutor.course.model import LabStep, Lesson, Numeric, PredictStep, QuizStep, WrongSolution
@@ -21,6 +25,7 @@ from celery_tutor.lab.actions import Action
 from celery_tutor.lab.engine import Lab, LabConfig
 from celery_tutor.lab.runner import ScriptRunner
 from celery_tutor.lab.state import LabState
+from celery_tutor.yaml_source import shorten
 
 GOAL_TIMEOUT = 15.0
 """How long the goal may take to hold after a lab step's solution ran."""
@@ -40,7 +45,7 @@ class Check:
     def line(self) -> str:
         """One line for the terminal."""
         mark = "ok  " if self.ok else "FAIL"
-        detail = f" - {self.detail}" if self.detail else ""
+        detail = f" - {shorten(self.detail)}" if self.detail else ""  # it may quote a lesson's names
         return f"{mark} {self.lesson} / {self.step}: {self.what} ({self.seconds:.1f}s){detail}"
 
 
@@ -60,6 +65,57 @@ def fresh_lab(lesson: Lesson) -> Lab:
     return Lab(lab_config(lesson))
 
 
+class _Interrupted(Exception):
+    """Raised in a check's thread when the run was interrupted: no new lab may start."""
+
+
+class _OpenLabs:
+    """The labs verify's checks have open, so that an interrupted run can close them all.
+
+    A check may be stuck in a long wait; its thread cannot be stopped, but its lab can be
+    closed, and no check may start a new lab once the run is interrupted.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._labs: set[Lab] = set()
+        self._stopped = False
+
+    @contextmanager
+    def lab(self, lesson: Lesson) -> Iterator[Lab]:
+        """A fresh lab for the lesson, closed afterwards."""
+        with self._lock:
+            if self._stopped:
+                raise _Interrupted
+            lab = fresh_lab(lesson)
+            self._labs.add(lab)
+        try:
+            yield lab
+        finally:
+            with self._lock:
+                self._labs.discard(lab)
+            lab.close()
+
+    def stop(self) -> None:
+        """Close every open lab; refuse new ones."""
+        with self._lock:
+            self._stopped = True
+            labs = list(self._labs)
+        closers = [threading.Thread(target=lab.close, name="celery-tutor-verify-close") for lab in labs]
+        for closer in closers:
+            closer.start()
+        for closer in closers:
+            closer.join(5)
+
+
+_RUN_LABS: ContextVar[_OpenLabs | None] = ContextVar("celery_tutor_verify_labs", default=None)
+"""The open labs of the verify run whose thread this is (None outside a run)."""
+
+
+def _open_lab(lesson: Lesson) -> AbstractContextManager[Lab]:
+    return (_RUN_LABS.get() or _OpenLabs()).lab(lesson)
+
+
 def _timed(lesson: Lesson, step: str, what: str, body: Callable[[], tuple[bool, str]]) -> Check:
     started = time.monotonic()
     try:
@@ -71,15 +127,14 @@ def _timed(lesson: Lesson, step: str, what: str, body: Callable[[], tuple[bool, 
 
 def run_experiment(lesson: Lesson, actions: tuple[Action, ...]) -> tuple[str | None, list[ev.LabEvent]]:
     """Run a script on a fresh lab set up as the lesson says: (the failure, if any; every event)."""
-    lab = fresh_lab(lesson)
-    runner = ScriptRunner(lab)
-    try:
-        lab.start()
-        failure = runner.run(actions)
-        return failure, runner.events
-    finally:
-        runner.close()
-        lab.close()
+    with _open_lab(lesson) as lab:
+        runner = ScriptRunner(lab)
+        try:
+            lab.start()
+            failure = runner.run(actions)
+            return failure, runner.events
+        finally:
+            runner.close()
 
 
 def _verify_predict(lesson: Lesson, step: PredictStep) -> Check:
@@ -104,7 +159,13 @@ def _fold(conditions: tuple, lesson: Lesson, events: list[ev.LabEvent]) -> GoalT
 
 
 def _verify_lab(lesson: Lesson, step: LabStep) -> Iterator[Check]:
-    lab = fresh_lab(lesson)
+    with _open_lab(lesson) as lab:
+        yield from _verify_lab_on(lab, lesson, step)
+    for wrong in step.wrong_solutions:
+        yield _verify_wrong(lesson, step, wrong)
+
+
+def _verify_lab_on(lab: Lab, lesson: Lesson, step: LabStep) -> Iterator[Check]:
     runner = ScriptRunner(lab)
     state = LabState()
     tracker = GoalTracker(step.goal, state)
@@ -144,9 +205,6 @@ def _verify_lab(lesson: Lesson, step: LabStep) -> Iterator[Check]:
         yield _timed(lesson, step.id, "the solution reaches the goal", after_solution)
     finally:
         runner.close()
-        lab.close()
-    for wrong in step.wrong_solutions:
-        yield _verify_wrong(lesson, step, wrong)
 
 
 def _verify_wrong(lesson: Lesson, step: LabStep, wrong: WrongSolution) -> Check:
@@ -198,25 +256,89 @@ def _jobs(lesson: Lesson) -> list[Callable[[], list[Check]]]:
     jobs: list[Callable[[], list[Check]]] = []
     for step in lesson.steps:
         if isinstance(step, PredictStep):
-            jobs.append(lambda step=step: [_verify_predict(lesson, step)])
+            jobs.append(partial(_listed, _verify_predict, lesson, step))
         elif isinstance(step, LabStep):
-            jobs.append(lambda step=step: list(_verify_lab(lesson, step)))
+            jobs.append(partial(_all, _verify_lab, lesson, step))
         elif isinstance(step, QuizStep):
             for question in step.questions:
                 if isinstance(question, Numeric) and question.measure is not None:
-                    jobs.append(lambda step=step, q=question: [_verify_numeric(lesson, step, q)])
+                    jobs.append(partial(_listed, _verify_numeric, lesson, step, question))
     return jobs
 
 
+def _listed(check: Callable[..., Check], *args: Any) -> list[Check]:
+    return [check(*args)]
+
+
+def _all(checks: Callable[..., Iterator[Check]], *args: Any) -> list[Check]:
+    return list(checks(*args))
+
+
 def verify(lessons: list[Lesson], jobs: int = 4, on_check: Callable[[Check], None] | None = None) -> list[Check]:
-    """Check every claim of every lesson (several labs at once); results in lesson order."""
+    """Check every claim of every lesson (several labs at once); results in lesson order.
+
+    Ctrl-C (KeyboardInterrupt) stops the run at once: the labs are closed, no further check
+    starts, and the interrupt goes on to the caller. The checks run on daemon threads, so a
+    check stuck in a long wait cannot keep the process alive (a thread pool's threads would
+    be waited for at exit).
+    """
     work = [job for lesson in lessons for job in _jobs(lesson)]
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="celery-tutor-verify") as pool:
-        futures = [pool.submit(job) for job in work]
-        results: list[Check] = []
-        for future in futures:
-            for check in future.result():
+    labs = _OpenLabs()
+    pool = _Pool(work, max(1, jobs), labs)
+    results: list[Check] = []
+    try:
+        for index in range(len(work)):
+            for check in pool.result(index):
                 results.append(check)
                 if on_check is not None:
                     on_check(check)
+    except BaseException:
+        pool.stop()
+        labs.stop()
+        raise
     return results
+
+
+class _Pool:
+    """Runs jobs on daemon threads, a few at a time, in order; results are read in order."""
+
+    def __init__(self, work: list[Callable[[], list[Check]]], threads: int, labs: _OpenLabs) -> None:
+        self._work = work
+        self._labs = labs
+        self._done: dict[int, list[Check] | BaseException] = {}
+        self._changed = threading.Condition()
+        self._next = 0
+        self._stopped = False
+        for number in range(min(threads, len(work))):
+            threading.Thread(target=self._run, name=f"celery-tutor-verify-{number}", daemon=True).start()
+
+    def _run(self) -> None:
+        _RUN_LABS.set(self._labs)  # this thread's checks open their labs in this run
+        while True:
+            with self._changed:
+                if self._stopped or self._next >= len(self._work):
+                    return
+                index, self._next = self._next, self._next + 1
+            outcome: list[Check] | BaseException
+            try:
+                outcome = self._work[index]()
+            except BaseException as exc:  # handed to the reader, raised there
+                outcome = exc
+            with self._changed:
+                self._done[index] = outcome
+                self._changed.notify_all()
+
+    def result(self, index: int) -> list[Check]:
+        """The checks of job ``index``, once it is done (its exception, if it raised one)."""
+        with self._changed:
+            while index not in self._done:
+                self._changed.wait()
+            outcome = self._done.pop(index)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def stop(self) -> None:
+        """Start no more jobs."""
+        with self._changed:
+            self._stopped = True

@@ -8,14 +8,23 @@ constructs anything but plain scalars, lists and mappings.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+MAX_BYTES = 1024 * 1024
+"""The largest lesson or script file read (1 MiB): the biggest lesson is ~25 kB. Checked
+before a file is read, so a huge or endless file costs nothing."""
+MAX_BYTES_TEXT = "1 MiB"
 MAX_NODES = 100_000
-"""More nodes than any lesson needs: stops alias bombs."""
+"""More values than any lesson needs (the biggest has ~1,100). Counted while the file is
+parsed, so a huge document stops early, and again while aliases are expanded (alias bombs)."""
+MAX_DEPTH = 100
+"""Deeper nesting than any lesson needs (they nest ~8 levels)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -26,13 +35,66 @@ class Pos:
     col: int
 
 
+SHORT = 60
+"""The most characters of one value a message shows: a name pasted by mistake can be a megabyte."""
+SHORT_PATH = 300
+"""The most characters of a file's path a message shows (its beginning is cut)."""
+MAX_MESSAGE = 1_000
+"""The most characters of one message, whatever it holds (the longest useful one is ~300)."""
+
+# A quoted value (a repr) opens after a space or bracket and closes before one, so the
+# apostrophes of "can't" or "lesson's" are not taken for quotes; anything else is a word.
+_WORD = re.compile(r"""(?<![^\s(\[{=:,])(?:'(?:[^'\\\n]++|\\.)*+'|"(?:[^"\\\n]++|\\.)*+")(?![^\s)\]},;:.])|\S+""")
+"""A quoted value, or a word. Runs of plain characters are matched whole (the engine keeps
+state per repetition: ~100 bytes a character of a 1 MB value otherwise), and possessively:
+a quote that never closes must not make the engine try every way to split the run."""
+
+
+def short(value: object, limit: int = SHORT) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters with an ellipsis."""
+    return _cut(repr(value), limit)
+
+
+def _cut(word: str, limit: int = SHORT) -> str:
+    if len(word) <= limit:
+        return word
+    quote = word[0] if word[0] in "'\"" and word[-1] == word[0] else ""
+    return word[: limit - 1 - len(quote)] + "…" + quote
+
+
+def shorten(message: str) -> str:
+    """A message with every value longer than :data:`SHORT` cut, and at most :data:`MAX_MESSAGE` long."""
+    if len(message) <= SHORT:
+        return message
+    cut = _WORD.sub(lambda match: _cut_word(match.group()), message)
+    return _cut(cut, MAX_MESSAGE)
+
+
+def _cut_word(word: str) -> str:
+    if len(word) <= SHORT or word[0] in "'\"":
+        return _cut(word)
+    body = word.rstrip(":;,.)]}")  # the punctuation after a word is the message's, not the value's
+    if "/" in body or os.sep in body:  # a file's path: its end names the file, and paths run long
+        cut = body if len(body) <= SHORT_PATH else "…" + body[1 - SHORT_PATH :]
+    else:
+        cut = _cut(body)
+    return cut + word[len(body) :]
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong in a file, where it is."""
+    """One thing wrong in a file, where it is.
+
+    The message is shortened here, once for every builder: values echoed in it (an unknown
+    name, a bad number) are cut to :data:`SHORT` characters.
+    """
 
     path: str
     pos: Pos
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", shorten(self.message))
 
     def __str__(self) -> str:
         return f"{self.path}:{self.pos.line}:{self.pos.col}: {self.message}"
@@ -111,7 +173,7 @@ class _Builder:
 
     def build(self, node: yaml.Node, depth: int = 0) -> Node:
         self.count += 1
-        if self.count > MAX_NODES or depth > 100:
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
             raise self.fail(node, "document too large or too deeply nested")
         pos = _pos(node.start_mark)
         if isinstance(node, yaml.MappingNode):
@@ -171,21 +233,121 @@ def _problem(text: str, path: str, exc: yaml.YAMLError) -> Problem:
     return Problem(path, Pos(1, 1), f"invalid YAML: {str(exc).splitlines()[0]}")
 
 
+def _too_large(path: str, mark: Any) -> YamlSourceError:
+    return YamlSourceError(Problem(path, _pos(mark), f"document too large: more than {MAX_NODES:,} values (the limit)"))
+
+
+def _too_deep(path: str, mark: Any) -> YamlSourceError:
+    return YamlSourceError(Problem(path, _pos(mark), f"document too deeply nested: more than {MAX_DEPTH} levels"))
+
+
+def _resolved(loader: yaml.SafeLoader, kind: type[yaml.Node], event: Any, value: str | None) -> str:
+    tag: str | None = event.tag
+    if tag is None or tag == "!":
+        return str(loader.resolve(kind, value, event.implicit))
+    return tag
+
+
+def _compose(loader: yaml.SafeLoader, path: str) -> yaml.Node | None:
+    """The document's node tree, built from the parser's events one at a time.
+
+    PyYAML's composers build the whole tree before anything can be checked (libyaml's in C,
+    the pure one recursively); building it here lets the size and depth limits stop a huge
+    or deep document at the first value over the limit. Aliases point at their anchor's
+    node, as in PyYAML; expanding them is the builder's job, and counted there.
+    """
+    loader.get_event()  # stream start
+    if loader.check_event(yaml.StreamEndEvent):
+        loader.get_event()
+        return None
+    loader.get_event()  # document start
+    anchors: dict[str, yaml.Node] = {}
+    open_nodes: list[yaml.CollectionNode] = []
+    keys: list[yaml.Node | None] = []  # per open mapping: its key still waiting for a value
+    root: yaml.Node | None = None
+    count = 0
+    while root is None:
+        event: Any = loader.get_event()
+        if isinstance(event, yaml.CollectionEndEvent):
+            finished = open_nodes.pop()
+            keys.pop()
+            finished.end_mark = event.end_mark
+            if not open_nodes:
+                root = finished
+            continue
+        count += 1
+        start: Any = event.start_mark  # libyaml's marks are its own type, alike in use
+        end: Any = event.end_mark
+        if count > MAX_NODES:
+            raise _too_large(path, start)
+        node: yaml.Node
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchors:
+                raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}", start)
+            node = anchors[event.anchor]
+        else:
+            if event.anchor is not None and event.anchor in anchors:
+                raise yaml.composer.ComposerError(
+                    f"found duplicate anchor {event.anchor!r}; first occurrence",
+                    anchors[event.anchor].start_mark,
+                    "second occurrence",
+                    start,
+                )
+            if isinstance(event, yaml.ScalarEvent):
+                tag = _resolved(loader, yaml.ScalarNode, event, event.value)
+                node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
+            elif isinstance(event, yaml.SequenceStartEvent):
+                tag = _resolved(loader, yaml.SequenceNode, event, None)
+                node = yaml.SequenceNode(tag, [], start, None, flow_style=event.flow_style)
+            else:  # the parser yields nothing else between a document's start and end
+                tag = _resolved(loader, yaml.MappingNode, event, None)
+                node = yaml.MappingNode(tag, [], start, None, flow_style=event.flow_style)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
+        if open_nodes:
+            parent = open_nodes[-1]
+            if isinstance(parent, yaml.SequenceNode):
+                parent.value.append(node)
+            elif keys[-1] is None:
+                keys[-1] = node
+            else:
+                parent.value.append((keys[-1], node))
+                keys[-1] = None
+        if isinstance(node, yaml.CollectionNode) and not isinstance(event, yaml.AliasEvent):
+            if len(open_nodes) >= MAX_DEPTH:
+                raise _too_deep(path, start)
+            open_nodes.append(node)
+            keys.append(None)
+        elif not open_nodes:
+            root = node
+    loader.get_event()  # document end
+    if not loader.check_event(yaml.StreamEndEvent):
+        extra: Any = loader.get_event()
+        raise yaml.composer.ComposerError(
+            "expected a single document in the stream", root.start_mark, "but found another document", extra.start_mark
+        )
+    loader.get_event()
+    return root
+
+
 def parse_yaml(text: str, path: str) -> tuple[Node | None, list[Problem]]:
     """Parse one YAML document: its node tree (None when empty) and duplicate-key problems.
 
-    Raises :class:`YamlSourceError` for anything that stops reading (bad syntax, tags).
+    Raises :class:`YamlSourceError` for anything that stops reading (bad syntax, tags, a
+    document over the size, value or depth limits).
     """
+    if len(text) > MAX_BYTES:
+        raise YamlSourceError(
+            Problem(path, Pos(1, 1), f"too large: {len(text):,} characters; the limit is {MAX_BYTES_TEXT}")
+        )
     try:
         loader = SafeLoader(text)
     except yaml.YAMLError as exc:  # the pure reader checks characters as it is created
         raise YamlSourceError(_problem(text, path, exc)) from None
     try:
-        root = loader.get_single_node()
+        root = _compose(loader, path)
     except yaml.YAMLError as exc:
         raise YamlSourceError(_problem(text, path, exc)) from None
-    except RecursionError:  # the pure-Python composer recurses once per nesting level
-        raise YamlSourceError(Problem(path, Pos(1, 1), "document too deeply nested")) from None
     finally:
         loader.dispose()
     if root is None:
@@ -193,14 +355,25 @@ def parse_yaml(text: str, path: str) -> tuple[Node | None, list[Problem]]:
     builder = _Builder(path, loader)
     try:
         node = builder.build(root)
-    except RecursionError:
+    except RecursionError:  # not reached within MAX_DEPTH; kept so that no input ends in a traceback
         raise YamlSourceError(Problem(path, _pos(root.start_mark), "document too deeply nested")) from None
     return node, builder.problems
 
 
 def read_text(path: str | Path, what: str) -> str:
-    """A file's text; :class:`YamlSourceError` naming the ``what`` when it cannot be read."""
+    """A file's text; :class:`YamlSourceError` naming the ``what`` when it cannot be read.
+
+    The size is checked before reading, and reading stops at the limit (a pipe or a device
+    has no size to check).
+    """
+    too_large = f"the {what} file is larger than {MAX_BYTES_TEXT}, the limit for a {what}"
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:
+            if os.fstat(file.fileno()).st_size > MAX_BYTES:
+                raise YamlSourceError(Problem(str(path), Pos(1, 1), too_large))
+            text = file.read(MAX_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlSourceError(Problem(str(path), Pos(1, 1), f"cannot read the {what}: {exc}")) from None
+    if len(text) > MAX_BYTES:
+        raise YamlSourceError(Problem(str(path), Pos(1, 1), too_large))
+    return text

@@ -59,7 +59,7 @@ def test_self_retry_runs_four_times_then_fails_with_the_original_error() -> None
     assert rate.retries == [0, 1, 2, 3]
     assert rate.state == "FAILURE"
     assert rate.exception is not None and rate.exception.startswith("ConnectionError:")
-    assert all(0.8 <= gap <= 1.6 for gap in rate.gaps), rate.gaps
+    assert all(0.8 <= gap <= 2.5 for gap in rate.gaps), rate.gaps  # late under load, never early
 
 
 def test_a_wait_that_times_out_fails_the_run_with_its_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

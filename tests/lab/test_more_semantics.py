@@ -101,7 +101,7 @@ def test_default_retry_delay_is_180_seconds(make_lab: LabFactory) -> None:
     retry = log.wait_event("retry_scheduled", task_id)
     assert retry.countdown == 180.0
     scheduled = log.wait_event("received", task_id, count=2)  # may come before or after retry_scheduled
-    assert scheduled.eta_in == pytest.approx(180.0, abs=1.0)  # the worker holds it, unacked, until then
+    assert 175.0 <= scheduled.eta_in <= 180.5  # the worker holds it, unacked, until then
 
 
 def test_the_lab_never_writes_to_the_terminal() -> None:

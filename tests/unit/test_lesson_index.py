@@ -6,6 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from celery_tutor.course.catalog import load_course
 from celery_tutor.course.index import index_path, lesson_files, read_index, write_index
 from celery_tutor.paths import bundled_lessons
@@ -53,3 +55,43 @@ def test_the_second_start_draws_the_list_without_reading_the_lessons(tmp_path: P
     assert second._course is None  # drawn from the index
     assert second.entries == first.entries
     assert second.course.lesson("acknowledgement").title == "Acknowledgement"  # read on first use
+
+
+@pytest.mark.parametrize(
+    "content", [bytes(range(256)) * 4, b"[" * 100_000, b'{"entries": [' * 50_000], ids=["binary", "deep", "deep-object"]
+)
+def test_an_unreadable_index_is_moved_aside_and_the_learner_told(tmp_path: Path, content: bytes) -> None:
+    folder = copy_course(tmp_path)
+    index = index_path(tmp_path / "data", folder)
+    index.parent.mkdir(parents=True)
+    index.write_bytes(content)
+    notices: list[str] = []
+    assert read_index(index, lesson_files(folder), on_broken=notices.append) is None
+    [notice] = notices
+    [aside] = [p for p in index.parent.iterdir() if p.name.startswith(f"{index.name}.broken-")]
+    assert str(aside) in notice and aside.read_bytes() == content
+    assert not index.exists()
+
+
+def test_an_out_of_date_index_is_not_moved_aside(tmp_path: Path) -> None:
+    folder = copy_course(tmp_path)
+    files = lesson_files(folder)
+    index = index_path(tmp_path / "data", folder)
+    write_index(index, files, load_course([folder]).entries())
+    notices: list[str] = []
+    assert read_index(index, files[1:], on_broken=notices.append) is None
+    assert notices == [] and index.exists()
+
+
+def test_the_app_starts_on_an_unreadable_index_and_progress(tmp_path: Path) -> None:
+    folder = copy_course(tmp_path)
+    data = tmp_path / "data"
+    index = index_path(data, folder)
+    data.mkdir()
+    index.write_bytes(b"[" * 100_000)
+    (data / "progress.json").write_bytes(bytes(range(256)))
+    app = make_app(folder, data)
+    assert len(app.notices) == 2
+    assert all("moved to" in notice for notice in app.notices)
+    assert app.entries == load_course([folder]).entries()
+    assert read_index(index, lesson_files(folder)) == app.entries  # written again, readable

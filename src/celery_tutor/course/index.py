@@ -5,7 +5,7 @@ vocabulary). The lesson list needs only titles, summaries, step ids and problems
 after a full load they are written to a small JSON file next to the progress, keyed by
 each lesson file's size and modification time. On the next start the list is drawn
 from that file, and the lessons themselves are read when first needed. This module
-imports nothing but the standard library.
+imports nothing but the standard library (and ``paths``).
 """
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from celery_tutor import __version__
+from celery_tutor.paths import move_aside
 
 INDEX_FORMAT = 1
+MAX_INDEX_BYTES = 8 * 1024 * 1024
+"""An index is a few kB per lesson; a bigger file is not one, and is not read into memory."""
 
 
 @dataclass(frozen=True)
@@ -64,28 +68,51 @@ def index_path(data_dir: Path, lessons: Path) -> Path:
     return data_dir / f"lesson-index-{digest}.json"
 
 
-def read_index(path: Path, files: list[Path]) -> list[LessonEntry] | None:
-    """The entries, if the index matches the files exactly (else None: load for real)."""
+def read_index(
+    path: Path, files: list[Path], on_broken: Callable[[str], None] | None = None
+) -> list[LessonEntry] | None:
+    """The entries, if the index matches the files exactly (else None: load for real).
+
+    An index of other files or another version is simply out of date. One that cannot be
+    read at all (not JSON, not an index, nested too deeply) is moved aside and
+    ``on_broken`` is told, so the learner hears of it; the next full load writes a new one.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != INDEX_FORMAT or data.get("version") != __version__:
+        with path.open("rb") as file:
+            data = file.read(MAX_INDEX_BYTES + 1)
+    except OSError:
+        return None
+    try:
+        if len(data) > MAX_INDEX_BYTES:
+            raise ValueError(f"larger than {MAX_INDEX_BYTES // 2**20} MiB")
+        index = json.loads(data.decode("utf-8"))
+        if not isinstance(index, dict):
+            raise ValueError("not an index")
+        if index.get("format") != INDEX_FORMAT or index.get("version") != __version__:
             return None
-        if data.get("files") != _stamp(files):
+        if index.get("files") != _stamp(files):
             return None
         return [
             LessonEntry(
-                path=e["path"],
-                id=e["id"],
-                title=e["title"],
-                summary=e["summary"],
+                path=str(e["path"]),
+                id=str(e["id"]),
+                title=str(e["title"]),
+                summary=str(e["summary"]),
                 minutes=int(e["minutes"]),
-                concepts=tuple(e["concepts"]),
-                step_ids=tuple(e["step_ids"]),
-                problems=tuple(e["problems"]),
+                concepts=tuple(map(str, e["concepts"])),
+                step_ids=tuple(map(str, e["step_ids"])),
+                problems=tuple(map(str, e["problems"])),
             )
-            for e in data["entries"]
+            for e in index["entries"]
         ]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except OSError:  # a lesson file vanished while its stamp was taken
+        return None
+    except (RecursionError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        aside = move_aside(path)
+        if on_broken is not None:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
+            where = f"; it was moved to {aside}" if aside else ""
+            on_broken(f"The saved lesson list was unreadable ({why}), so it was rebuilt{where}.")
         return None
 
 

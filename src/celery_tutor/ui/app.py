@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import gc
+import signal
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.events import Resize
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -26,6 +30,18 @@ if TYPE_CHECKING:
 
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
+SIGNAL_EXIT = 128
+"""A process ended by signal N exits with 128 + N, as shells report it."""
+
+
+def literal(text: str) -> str:
+    """``text`` as Textual markup that shows exactly ``text``.
+
+    Some Textual APIs take only markup (the command palette's titles and help). A lesson's
+    titles and labels are plain text, and a ``[`` in them would be read as a tag: a style, an
+    action, or a crash. A ``[`` after a backslash is never a tag, and the backslash goes.
+    """
+    return text.replace("[", "\\[")
 
 
 class TooSmall(Screen[None]):
@@ -75,10 +91,13 @@ class TutorApp(App[int]):
         self.store = store
         loaded = loaded or store.load()
         self.progress: Progress = loaded.progress
-        self.notice = loaded.notice
+        self.notices: list[str] = [loaded.notice] if loaded.notice else []
+        """What the learner must be told on start (files that could not be read, and where they went)."""
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celery-tutor-save")
         self._too_small: TooSmall | None = None
         self._started = False
+        self.handle_signals = False
+        """Quit cleanly on SIGTERM and SIGHUP (set by :func:`run_app`; tests leave the test runner's alone)."""
 
     @classmethod
     def for_course(cls, course: Course, store: ProgressStore, loaded: LoadResult | None = None) -> TutorApp:
@@ -106,12 +125,14 @@ class TutorApp(App[int]):
         gc.freeze()
 
     def on_mount(self) -> None:
+        if self.handle_signals:
+            self._handle_signals()
         self.push_screen(CatalogScreen())
         self.call_after_refresh(
             lambda: threading.Thread(target=self._warm_up, name="celery-tutor-warm-up", daemon=True).start()
         )
-        if self.notice:
-            self.notify(self.notice, title="progress", severity="warning", timeout=15)
+        for notice in self.notices:
+            self.notify(notice, title="saved data", severity="warning", timeout=15)
         self._started = True
         self._check_size(self.size.width, self.size.height)
 
@@ -131,6 +152,22 @@ class TutorApp(App[int]):
                 screen, self._too_small = self._too_small, None
                 if self.screen is screen:
                     self.pop_screen()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Show a toast; its text is always plain (``markup`` is ignored).
+
+        Notifications carry lesson titles, file names and error messages, any of which may
+        hold ``[``; none of the app's own notifications uses markup.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def save_progress(self) -> None:
         """Write the progress in the background, one write at a time, in order."""
@@ -159,11 +196,26 @@ class TutorApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit at once: kill every lab first, so no task keeps the process alive."""
+        self._quit(0)
+
+    def _quit(self, code: int) -> None:
         for screen in self.screen_stack:
             session = getattr(screen, "session", None)
             if session is not None:
                 session.shutdown()
-        self.exit(0)
+        self.exit(code)
+
+    def _handle_signals(self) -> None:
+        """SIGTERM and SIGHUP quit as ``q`` does, and the terminal is given back as it was.
+
+        Their default action kills the process at once, leaving the terminal in the
+        alternate screen with mouse tracking on, the labs unclosed and the last save
+        unwritten. The loop runs the handler between callbacks, so the exit is orderly.
+        """
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no signals here
+                loop.add_signal_handler(number, self._quit, SIGNAL_EXIT + number)
 
     def action_help(self) -> None:
         """Show every key (the help screen is built once, then reused)."""
@@ -178,14 +230,15 @@ class TutorApp(App[int]):
         yield from super().get_system_commands(screen)
         lessons = [entry for entry in self.entries if not entry.broken]
         for number, entry in enumerate(lessons, 1):
-            title = f"Open lesson {number}: {entry.title}"
-            yield SystemCommand(title, entry.summary, lambda chosen=entry.id: self.open_lesson(chosen))
+            title = literal(f"Open lesson {number}: {entry.title}")
+            yield SystemCommand(title, literal(entry.summary), lambda chosen=entry.id: self.open_lesson(chosen))
         yield SystemCommand("Open the sandbox", "a free lab with every control", self.open_sandbox)
         yield SystemCommand("Help", "every key, and what the lab panel shows", self.action_help)
         commands = getattr(screen, "palette_commands", None)
         if commands is not None:
+            # The screens' commands carry lesson text (control labels): plain, so made literal.
             for title, help_text, callback in commands():
-                yield SystemCommand(title, help_text, callback)
+                yield SystemCommand(literal(title), literal(help_text), callback)
 
     def on_unmount(self) -> None:
         self._saver.shutdown(wait=True)
@@ -210,13 +263,20 @@ def make_app(lessons: Path | None = None, data: Path | None = None) -> TutorApp:
         return course
 
     store = ProgressStore(where)
-    entries = read_index(index, files)
-    if entries is None:
-        return TutorApp.for_course(load(), store)
-    return TutorApp(entries, load, store)
+    notices: list[str] = []
+    entries = read_index(index, files, on_broken=notices.append)
+    app = TutorApp.for_course(load(), store) if entries is None else TutorApp(entries, load, store)
+    app.notices.extend(notices)
+    return app
 
 
 def run_app(lessons: Path | None = None, data_dir: Path | None = None) -> int:
-    """Run the app until the learner quits; returns the exit code."""
-    result = make_app(lessons, data_dir).run()
-    return result or 0
+    """Run the app until the learner quits; returns the exit code.
+
+    After an unhandled exception Textual's ``run()`` returns None like a normal quit, having
+    printed the traceback; its ``return_code`` (1) is what tells the two apart.
+    """
+    app = make_app(lessons, data_dir)
+    app.handle_signals = True
+    result = app.run()
+    return app.return_code or result or 0

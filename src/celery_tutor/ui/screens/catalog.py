@@ -192,7 +192,7 @@ class CatalogScreen(Screen[None]):
                 self.tutor.progress.reset(entry.id)
                 self.tutor.save_progress()
                 self.refresh_list()
-                self.notify(f"Progress of '{entry.title}' reset.")
+                self.notify(f"Progress of '{entry.title}' reset.", markup=False)
 
         self.app.push_screen(Confirm(f"Forget your progress in '{entry.title}'?"), done)
 

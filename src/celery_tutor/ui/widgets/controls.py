@@ -6,6 +6,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import ItemGrid
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button
 
@@ -36,11 +37,12 @@ class ControlBar(ItemGrid):
             yield Button(self._label(control, {}), compact=True, id=f"control-{number}")
 
     @staticmethod
-    def _label(control: Control, settings: dict[str, Any]) -> str:
+    def _label(control: Control, settings: dict[str, Any]) -> Content:
+        # Content, not str: a Button parses a str as markup, and a lesson's label is plain text.
         if control.toggle is not None:
             state = "ON" if settings.get(control.toggle) else "off"
-            return f"{control.key} · {control.toggle}: {state}"
-        return f"{control.key} · {control.label}"
+            return Content(f"{control.key} · {control.toggle}: {state}")
+        return Content(f"{control.key} · {control.label}")
 
     def show_settings(self, settings: dict[str, Any]) -> None:
         """Refresh the toggles' labels."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.visual import VisualType
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -20,7 +21,11 @@ def checklist(results: list[tuple[Condition, bool]], title: str) -> Text:
 
 
 class ChoiceList(OptionList):
-    """Answer options; Enter picks the highlighted one."""
+    """Answer options; Enter picks the highlighted one.
+
+    Options are plain text: a lesson's choice may contain ``[`` and ``]``, which as markup
+    would be styles, links or a crash.
+    """
 
     DEFAULT_CSS = """
     ChoiceList { height: auto; max-height: 12; }
@@ -29,7 +34,9 @@ class ChoiceList(OptionList):
     def __init__(self, texts: list[str], *, marks: list[str] | None = None, id: str | None = None) -> None:
         marks = marks or [f"{i + 1}." for i in range(len(texts))]
         super().__init__(
-            *[Option(f"{m} {t}", id=str(i)) for i, (t, m) in enumerate(zip(texts, marks, strict=True))], id=id
+            *[Option(f"{m} {t}", id=str(i)) for i, (t, m) in enumerate(zip(texts, marks, strict=True))],
+            id=id,
+            markup=False,
         )
 
     def set_marks(self, texts: list[str], marks: list[str]) -> None:
@@ -43,8 +50,14 @@ class ChoiceList(OptionList):
 
 
 class Notice(Static):
-    """A short message in the step area (feedback, progress of an experiment…)."""
+    """A short message in the step area (feedback, progress of an experiment…).
+
+    A string is shown as written (a lesson's feedback is plain text, not markup).
+    """
 
     DEFAULT_CSS = """
     Notice { height: auto; margin: 1 0 0 0; }
     """
+
+    def __init__(self, content: VisualType = "", *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(content, id=id, classes=classes, markup=False)
