@@ -2,7 +2,7 @@
 
 Run: python benchmarks/ui.py [--quick]
 
-1. start → catalog drawn: a fresh process per run (interpreter start and imports
+1. start → lesson list drawn: a fresh process per run (interpreter start and imports
    included) that exits once its first screen has been painted; the same for a bare
    Textual app with one Static, measured the same way.
 2. key → screen during a 1,000-task burst: in the sandbox, 1,000 add tasks are sent;
@@ -42,7 +42,7 @@ else:
     from celery_tutor.ui.app import make_app
     app = make_app(data=__import__("pathlib").Path(sys.argv[2]))
     def painted():
-        assert type(app.screen).__name__ == "CatalogScreen"
+        assert type(app.screen).__name__ == "LessonListScreen"
         app.exit()
     app.call_after_refresh(lambda: app.call_after_refresh(painted))
     app.run(headless=True)
@@ -63,7 +63,7 @@ def startup(runs: int) -> None:
                 started = time.perf_counter()
                 subprocess.run([sys.executable, "-c", FIRST_PAINT, kind, data], check=True, cwd=ROOT)
                 results[kind].append((time.perf_counter() - started) * 1000)
-    for kind, label in (("bare", "bare Textual app"), ("tutor", "celery-tutor catalog")):
+    for kind, label in (("bare", "bare Textual app"), ("tutor", "celery-tutor lesson list")):
         values = results[kind]
         print(f"  {label:<22} median {statistics.median(values):7.1f} ms   p95 {percentile(values, 0.95):7.1f} ms")
     ratio = statistics.median(results["tutor"]) / statistics.median(results["bare"])
@@ -230,15 +230,15 @@ def rss_mb() -> float:
 
 async def every_lesson() -> None:
     from celery_tutor.ui.app import make_app
-    from celery_tutor.ui.screens.catalog import CatalogScreen
     from celery_tutor.ui.screens.lesson import LessonScreen
+    from celery_tutor.ui.screens.lesson_list import LessonListScreen
 
     print("\n== 3. memory after opening every lesson")
     with tempfile.TemporaryDirectory() as data:
         app = make_app(data=Path(data))
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
-            print(f"  catalog shown:              RSS {rss_mb():6.1f} MB")
+            print(f"  lesson list shown:          RSS {rss_mb():6.1f} MB")
             for lesson in app.course.lessons:
                 app.open_lesson(lesson.id)
                 await pilot.pause()
@@ -248,7 +248,7 @@ async def every_lesson() -> None:
                     await pilot.pause(0.01)
                 await pilot.pause(0.2)
                 await pilot.press("l")
-                while not isinstance(app.screen, CatalogScreen):
+                while not isinstance(app.screen, LessonListScreen):
                     await pilot.pause(0.01)
             await pilot.pause(0.5)
             print(f"  after {len(app.course.lessons)} lessons opened:     RSS {rss_mb():6.1f} MB   (bar: <= 150 MB)")

@@ -32,8 +32,8 @@ from celery_tutor.course.model import SCHEMA_VERSION, STEP_KINDS
 from celery_tutor.lab import settings
 from celery_tutor.lab.actions import CONTROL_NAMES, DEFAULT_WAIT_TIMEOUT
 from celery_tutor.lab.actions import TASK_STATES as WAIT_STATES
-from celery_tutor.lab.catalog import CATALOG, UNIVERSAL_CHECKPOINTS, all_checkpoints
 from celery_tutor.lab.events import EVENT_KINDS
+from celery_tutor.lab.library import LAB_TASKS, UNIVERSAL_CHECKPOINTS, all_checkpoints
 
 Schema = dict[str, Any]
 
@@ -160,8 +160,8 @@ def _names() -> Schema:
     return {
         "taskName": {
             "description": "A lab task (`celery-tutor lab tasks` lists them with their checkpoints).",
-            "enum": list(CATALOG),
-            "enumDescriptions": [spec.summary for spec in CATALOG.values()],
+            "enum": list(LAB_TASKS),
+            "enumDescriptions": [spec.summary for spec in LAB_TASKS.values()],
         },
         "taskRef": {
             "description": "An alias given with `as` in this step's scripts (or in the lesson's controls), "
@@ -176,7 +176,7 @@ def _names() -> Schema:
             "enumDescriptions": [
                 "every task, once its outcome is stored"
                 if name in UNIVERSAL_CHECKPOINTS
-                else "in " + ", ".join(t for t, spec in CATALOG.items() if name in spec.checkpoints)
+                else "in " + ", ".join(t for t, spec in LAB_TASKS.items() if name in spec.checkpoints)
                 for name in all_checkpoints()
             ],
         },
@@ -226,7 +226,7 @@ def _checkpoint_of_task() -> list[Schema]:
             "if": {"type": "object", "required": ["task"], "properties": {"task": {"const": task}}},
             "then": {"properties": {"at": {"enum": [*spec.checkpoints, *UNIVERSAL_CHECKPOINTS]}}},
         }
-        for task, spec in CATALOG.items()
+        for task, spec in LAB_TASKS.items()
     ]
 
 

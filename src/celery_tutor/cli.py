@@ -84,9 +84,9 @@ def _lab_run(script_path: Path, as_json: bool) -> int:
 
 
 def _lab_tasks() -> int:
-    from celery_tutor.lab.catalog import CATALOG, UNIVERSAL_CHECKPOINTS
+    from celery_tutor.lab.library import LAB_TASKS, UNIVERSAL_CHECKPOINTS
 
-    for spec in CATALOG.values():
+    for spec in LAB_TASKS.values():
         options = ", ".join(f"{k}={getattr(v, '__name__', v)!r}" for k, v in spec.options.items())
         print(f"{spec.name}  {spec.summary}")
         if options:
@@ -96,7 +96,7 @@ def _lab_tasks() -> int:
 
 
 def _check(paths: list[Path], lessons: Path | None) -> int:
-    from celery_tutor.course.catalog import load_course
+    from celery_tutor.course.lessons import load_course
     from celery_tutor.paths import lessons_dir
 
     targets = paths or [lessons_dir(lessons)]
@@ -112,7 +112,7 @@ def _check(paths: list[Path], lessons: Path | None) -> int:
 
 
 def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
-    from celery_tutor.course.catalog import load_course
+    from celery_tutor.course.lessons import load_course
     from celery_tutor.paths import lessons_dir
     from celery_tutor.verification import verify
     from celery_tutor.yaml_source import short

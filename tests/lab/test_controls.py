@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from celery_tutor.lab import Lab, LabConfig, LabConfigError, LabStateError
-from celery_tutor.lab.catalog import CATALOG, all_checkpoints
+from celery_tutor.lab.library import LAB_TASKS, all_checkpoints
 from celery_tutor.lab.settings import EXCEPTIONS, SETTINGS, TASK_OPTIONS
 
 if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
 
 pytestmark = pytest.mark.lab
 
-TASKS = tuple(CATALOG)
+TASKS = tuple(LAB_TASKS)
 
 # (control, the names its error message must list)
 UNKNOWN_NAMES = {

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
-    from conftest import EventLog, LabFactory
-
     from celery_tutor.lab import Lab
+    from conftest import EventLog, LabFactory
 
 pytestmark = pytest.mark.lab
 

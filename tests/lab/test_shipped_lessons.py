@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from celery_tutor.course.catalog import load_course
+from celery_tutor.course.lessons import load_course
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.verification import verify
 

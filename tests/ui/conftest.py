@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from celery_tutor.course.catalog import load_course
+from celery_tutor.course.lessons import load_course
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.progress import ProgressStore
 from celery_tutor.ui.app import TutorApp

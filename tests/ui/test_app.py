@@ -14,14 +14,14 @@ from celery_tutor.course.index import index_path
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.app import make_app as build_app
-from celery_tutor.ui.screens.catalog import CatalogScreen
+from celery_tutor.ui.screens.lesson_list import LessonListScreen
 
 
-async def test_app_opens_on_the_catalog_and_quits_on_q(make_app: Callable[..., TutorApp]) -> None:
+async def test_app_opens_on_the_lesson_list_and_quits_on_q(make_app: Callable[..., TutorApp]) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert isinstance(app.screen, CatalogScreen)
+        assert isinstance(app.screen, LessonListScreen)
         lessons = app.screen.query_one("#lessons", OptionList)
         assert lessons.option_count == len(app.entries)
         assert "Acknowledgement" in str(lessons.get_option_at_index(0).prompt)
@@ -38,7 +38,7 @@ async def test_a_notice_with_markup_characters_is_shown_as_written(
     app = make_app(data=data)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
-        assert isinstance(app.screen, CatalogScreen)
+        assert isinstance(app.screen, LessonListScreen)
         [notification] = app._notifications
         assert "lesson '[/]' is not readable" in notification.message
         for _ in range(100):  # the toast is drawn a few refreshes later
@@ -64,7 +64,7 @@ async def test_the_app_opens_on_unreadable_files_and_says_where_they_went(tmp_pa
             if len(app.screen.query(Toast)) == 2:
                 break
             await pilot.pause(0.02)
-        assert isinstance(app.screen, CatalogScreen)
+        assert isinstance(app.screen, LessonListScreen)
         shown = [str(toast.render()) for toast in app.screen.query(Toast)]
         assert len(shown) == 2 and all("moved to" in text for text in shown), shown
         await pilot.press("q")

@@ -15,8 +15,8 @@ from celery_tutor.course.session import Phase
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.progress import ProgressStore
 from celery_tutor.ui.app import TooSmall, TutorApp
-from celery_tutor.ui.screens.catalog import CatalogScreen
 from celery_tutor.ui.screens.lesson import LessonScreen
+from celery_tutor.ui.screens.lesson_list import LessonListScreen
 from celery_tutor.ui.screens.sandbox import SandboxScreen
 
 LESSON_1 = bundled_lessons() / "01-acknowledgement.yaml"
@@ -121,7 +121,7 @@ async def test_finish_a_quiz_then_progress_survives_a_restart(
             await wait_for(pilot, lambda: screen.phase is Phase.ANSWERED)
             assert "✓ Correct." in text_of(app), (question.id, text_of(app))
             await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonListScreen))
         await pilot.press("q")
     app._saver.shutdown(wait=True)
     saved = ProgressStore(data).load().progress
@@ -144,7 +144,7 @@ async def test_a_corrupt_progress_file_is_moved_aside_and_the_learner_told(
     app = make_app(one_lesson, data)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert isinstance(app.screen, CatalogScreen)
+        assert isinstance(app.screen, LessonListScreen)
         messages = [n.message for n in app._notifications]
         assert any("unreadable" in m and "moved to" in m for m in messages), messages
     files = [p.name for p in data.iterdir() if p.name != ".progress.json.lock"]  # the saves' lock file
@@ -159,7 +159,7 @@ async def test_a_terminal_that_is_too_small_says_so(make_app: Callable[..., Tuto
         assert "needs at least 80×24; this one is 60×20" in str(app.screen.query_one("#too-small", Static).render())
         await pilot.resize_terminal(100, 30)
         await pilot.pause()
-        assert isinstance(app.screen, CatalogScreen)
+        assert isinstance(app.screen, LessonListScreen)
 
 
 async def test_the_command_palette_offers_lessons_and_the_lesson_actions(
@@ -223,7 +223,7 @@ async def test_a_broken_lesson_is_listed_with_its_error(make_app: Callable[..., 
         assert "1:1: lesson: missing required key 'summary'" in details
         await pilot.press("enter")  # cannot be opened: the learner is told, nothing breaks
         await pilot.pause()
-        assert isinstance(app.screen, CatalogScreen)
+        assert isinstance(app.screen, LessonListScreen)
 
 
 async def test_no_color_is_respected(

@@ -10,7 +10,7 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Button, OptionList
 
-from celery_tutor.course.catalog import load_course
+from celery_tutor.course.lessons import load_course
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.screens.lesson import LessonScreen
 

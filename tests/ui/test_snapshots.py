@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from celery_tutor.course.catalog import load_course
+from celery_tutor.course.lessons import load_course
 from celery_tutor.lab import events as ev
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.progress import Progress, ProgressStore, StepProgress
@@ -121,7 +121,7 @@ def app_with(tmp_path: Path) -> Callable[[Progress | None], TutorApp]:
     return build
 
 
-def test_catalog(snap_compare: Any, app_with: Callable[[Progress | None], TutorApp]) -> None:
+def test_lesson_list(snap_compare: Any, app_with: Callable[[Progress | None], TutorApp]) -> None:
     progress = Progress(last_lesson="early-vs-late-acks")
     done = progress.lesson("acknowledgement")
     for step_id in ("lifecycle", "send-one", "predict-prefetch", "quiz"):

@@ -11,10 +11,10 @@ from pty_terminal import Terminal
 
 CRASH_ON_START = """
 import sys
-from celery_tutor.ui.screens.catalog import CatalogScreen
+from celery_tutor.ui.screens.lesson_list import LessonListScreen
 def boom(self):
     raise RuntimeError("boom on purpose")
-CatalogScreen.on_mount = boom
+LessonListScreen.on_mount = boom
 from celery_tutor.cli import main
 sys.exit(main(["--data-dir", sys.argv[1]]))
 """

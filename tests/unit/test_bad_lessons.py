@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from celery_tutor.cli import main
-from celery_tutor.course.catalog import lesson_files
+from celery_tutor.course.lessons import lesson_files
 from celery_tutor.course.loader import LessonError, load_lesson, parse_lesson
 
 ROOT = Path(__file__).parents[2]

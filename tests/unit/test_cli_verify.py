@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from celery_tutor.cli import main
-from celery_tutor.course.catalog import load_course
+from celery_tutor.course.lessons import load_course
 from celery_tutor.verification import Check, verify
 from pty_terminal import Terminal
 

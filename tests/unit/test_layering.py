@@ -19,7 +19,7 @@ import pytest
         ("celery_tutor.course.loader", ("textual", "celery", "kombu")),
         ("celery_tutor.course.grading", ("textual", "celery", "kombu")),
         ("celery_tutor.course.conditions", ("textual", "celery", "kombu")),
-        ("celery_tutor.course.catalog", ("textual", "celery", "kombu")),
+        ("celery_tutor.course.lessons", ("textual", "celery", "kombu")),
         ("celery_tutor.verification", ("textual",)),
     ],
 )

@@ -16,8 +16,8 @@ from celery_tutor import yaml_source
 from celery_tutor.course.loader import LessonError, parse_lesson
 from celery_tutor.course.model import Lesson
 from celery_tutor.lab.actions import CONTROL_NAMES, TASK_STATES
-from celery_tutor.lab.catalog import CATALOG, all_checkpoints
 from celery_tutor.lab.events import EVENT_KINDS
+from celery_tutor.lab.library import LAB_TASKS, all_checkpoints
 from celery_tutor.lab.settings import EXCEPTIONS, SETTINGS, TASK_OPTIONS
 
 ROOT = Path(__file__).parents[2]
@@ -67,7 +67,7 @@ KEY_WORDS = sorted(
     }
 )  # fmt: skip
 VALUE_WORDS = sorted(
-    {*CATALOG, *all_checkpoints(), *EVENT_KINDS, *TASK_STATES, *EXCEPTIONS, "report", "report-1", "q", "s", "-"}
+    {*LAB_TASKS, *all_checkpoints(), *EVENT_KINDS, *TASK_STATES, *EXCEPTIONS, "report", "report-1", "q", "s", "-"}
 )
 
 keys = st.one_of(st.sampled_from(KEY_WORDS), st.text(max_size=8))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from celery_tutor.course.catalog import load_course
 from celery_tutor.course.index import index_path, lesson_files, read_index, write_index
+from celery_tutor.course.lessons import load_course
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.ui.app import make_app
 

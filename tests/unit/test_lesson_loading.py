@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from celery_tutor.cli import main
-from celery_tutor.course.catalog import load_course
 from celery_tutor.course.conditions import EventCount, Sequence, TaskState
+from celery_tutor.course.lessons import load_course
 from celery_tutor.course.loader import load_lesson
 from celery_tutor.course.model import LabStep, PredictStep, QuizStep, ReadStep
 from celery_tutor.lab.actions import Crash, Send

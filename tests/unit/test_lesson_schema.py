@@ -22,8 +22,8 @@ from celery_tutor.course import loader
 from celery_tutor.course.loader import LessonError, parse_lesson
 from celery_tutor.course.model import SCHEMA_VERSION, STEP_KINDS
 from celery_tutor.lab import actions, settings
-from celery_tutor.lab.catalog import CATALOG, UNIVERSAL_CHECKPOINTS, all_checkpoints
 from celery_tutor.lab.events import EVENT_KINDS
+from celery_tutor.lab.library import LAB_TASKS, UNIVERSAL_CHECKPOINTS, all_checkpoints
 from celery_tutor.yaml_source import parse_yaml
 
 ROOT = Path(__file__).parents[2]
@@ -346,11 +346,11 @@ def test_the_schema_rejects_more_mistakes(change: dict[str, Any], where: tuple[s
 # --- the names in the schema are the code's names ----------------------------------------------
 
 
-def test_task_names_are_the_catalog() -> None:
-    assert DEFS["taskName"]["enum"] == list(CATALOG)
+def test_task_names_are_the_task_library() -> None:
+    assert DEFS["taskName"]["enum"] == list(LAB_TASKS)
 
 
-def test_checkpoints_are_the_catalog_checkpoints() -> None:
+def test_checkpoints_are_the_task_library_checkpoints() -> None:
     assert DEFS["checkpoint"]["enum"] == list(all_checkpoints())
 
 
@@ -361,7 +361,7 @@ def test_each_task_allows_its_own_checkpoints_only() -> None:
             for rule in DEFS[control]["allOf"]
             if "task" in rule.get("if", {}).get("properties", {})
         }
-        assert rules == {task: [*spec.checkpoints, *UNIVERSAL_CHECKPOINTS] for task, spec in CATALOG.items()}
+        assert rules == {task: [*spec.checkpoints, *UNIVERSAL_CHECKPOINTS] for task, spec in LAB_TASKS.items()}
 
 
 def test_settings_are_the_lab_settings() -> None:

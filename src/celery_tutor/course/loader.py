@@ -49,8 +49,8 @@ from celery_tutor.course.model import (
 from celery_tutor.lab import settings
 from celery_tutor.lab.action_parser import StepChecker, parse_settings, parse_step, parse_task_options
 from celery_tutor.lab.actions import TASK_STATES, Action, Send, Wait
-from celery_tutor.lab.catalog import CATALOG
 from celery_tutor.lab.events import EVENT_KINDS
+from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml, read_text
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -251,7 +251,7 @@ def _lab_setup(r: _Reader, node: Node | None) -> LabSetup:
     tasks: list[str] = []
     for item in r.items(node.get("tasks"), "lab.tasks"):
         try:
-            settings.pick(CATALOG, item.value, "task")
+            settings.pick(LAB_TASKS, item.value, "task")
             tasks.append(item.value)
         except settings.LabConfigError as exc:
             r.problem(item.pos, f"lab.tasks: {exc}")
@@ -330,7 +330,7 @@ def _script(r: _Reader, node: Node | None, what: str, known: _Scope | None = Non
             continue
         if isinstance(action, Wait) and action.until is not None and action.until.task is not None:
             task = action.until.task
-            if task not in scope.aliases and task not in CATALOG:
+            if task not in scope.aliases and task not in LAB_TASKS:
                 aliases = ", ".join(sorted(scope.aliases)) or "none"
                 r.problem(
                     action.pos, f"wait.until.task: {task!r} is neither an alias sent before ({aliases}) nor a lab task"
@@ -591,7 +591,7 @@ def _measure(r: _Reader, node: Node, what: str) -> Measure | None:
 
 def _task_ref(r: _Reader, node: Node, what: str, scope: _Scope) -> str | None:
     name = node.value
-    if isinstance(name, str) and (name in scope.aliases or name in CATALOG):
+    if isinstance(name, str) and (name in scope.aliases or name in LAB_TASKS):
         return name
     aliases = ", ".join(sorted(scope.aliases)) or "none"
     r.problem(node.pos, f"{what}: {name!r} is neither an alias from this step's scripts ({aliases}) nor a lab task")

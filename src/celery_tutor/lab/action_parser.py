@@ -23,8 +23,8 @@ from celery_tutor.lab.actions import (
     SetTaskOptions,
     Until,
 )
-from celery_tutor.lab.catalog import CATALOG, all_checkpoints
 from celery_tutor.lab.events import EVENT_KINDS
+from celery_tutor.lab.library import LAB_TASKS, all_checkpoints
 from celery_tutor.yaml_source import Node, Pos, Problem
 
 _INVALID = object()
@@ -82,7 +82,7 @@ class StepChecker:
         name = self.text(node, what)
         if name is None:
             return None
-        valid = all_checkpoints() if task is None else (*CATALOG[task].checkpoints, *all_checkpoints(True))
+        valid = all_checkpoints() if task is None else (*LAB_TASKS[task].checkpoints, *all_checkpoints(True))
         if name not in valid:
             owner = f" of {task}" if task else ""
             self.problem(node.pos, f"{what}: unknown checkpoint{owner} {name!r}; valid: {', '.join(valid)}")
@@ -97,7 +97,7 @@ class StepChecker:
         if kind is ParamType.CHECKPOINT:
             return _or_invalid(self.checkpoint(node, task, what))
         if kind is ParamType.TASK:
-            return self.checked(node, what, _known(CATALOG, "task"))
+            return self.checked(node, what, _known(LAB_TASKS, "task"))
         if kind is ParamType.LIST:
             if node.is_list:
                 return tuple(node.plain())
@@ -248,7 +248,7 @@ def parse_task_options(c: StepChecker, node: Node, what: str) -> dict[str, dict[
     ok = True
     for task, options in node.value.items():
         try:
-            settings.pick(CATALOG, task, "task")
+            settings.pick(LAB_TASKS, task, "task")
         except settings.LabConfigError as exc:
             c.problem(node.key_pos.get(task, options.pos), f"{what}: {exc}")
             ok = False

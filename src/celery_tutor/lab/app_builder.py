@@ -1,4 +1,4 @@
-"""Build a lab's Celery app: its broker, its private results, its settings, the catalog's tasks.
+"""Build a lab's Celery app: its broker, its private results, its settings, the task library's tasks.
 
 Each lab has apps of its own (never Celery's current or default app): changing a setting
 builds a new app that the next workers run, as restarting a real worker with a new
@@ -14,7 +14,7 @@ from celery import Celery
 
 from celery_tutor.lab import celery_signals, settings
 from celery_tutor.lab.broker_api import LabBroker
-from celery_tutor.lab.catalog import CATALOG
+from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.results import LabResultBackend, make_result_backend
 
 FIXED_SETTINGS: dict[str, Any] = {
@@ -87,7 +87,7 @@ class AppBuilder:
         app.conf.update({**self._broker.celery_settings(), "result_backend": self.results, **FIXED_SETTINGS})
         app.conf.update({k: v for k, v in self.settings.items() if k not in WORKER_ONLY})
         celery_signals.attach(app, self._signal_target)
-        for spec in CATALOG.values():
+        for spec in LAB_TASKS.values():
             options = {**spec.options, **self.task_options.get(spec.name, {})}
             app.task(name=spec.name, shared=False, **options)(spec.func)
         app.finalize()

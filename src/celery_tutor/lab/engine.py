@@ -35,10 +35,10 @@ from celery_tutor.lab.app_builder import AppBuilder
 from celery_tutor.lab.broker import Broker
 from celery_tutor.lab.broker_api import LabBroker
 from celery_tutor.lab.bus import EventBus, Subscriber
-from celery_tutor.lab.catalog import CATALOG
 from celery_tutor.lab.faults import CrashPlan, FaultInjector, check_checkpoint
 from celery_tutor.lab.fleet import LabStateError, WorkerFleet
 from celery_tutor.lab.ledger import Ledger
+from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.reporters import BrokerReporter, CeleryReporter
 from celery_tutor.lab.runtime import Fate, RunContext
 from celery_tutor.lab.settings import LabConfigError
@@ -62,7 +62,7 @@ class LabConfig:
         checked_settings = {name: settings.check_setting(name, v) for name, v in self.settings.items()}
         options: dict[str, dict[str, Any]] = {}
         for task, values in self.task_options.items():
-            settings.pick(CATALOG, task, "task")
+            settings.pick(LAB_TASKS, task, "task")
             options[task] = {name: settings.check_task_option(name, v) for name, v in values.items()}
         workers = self.workers
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= limits.MAX_WORKERS:
@@ -198,7 +198,7 @@ class Lab:
     ) -> str:
         """Publish one task message; returns its task id at once."""
         self._check_open()
-        settings.pick(CATALOG, task, "task")
+        settings.pick(LAB_TASKS, task, "task")
         options: dict[str, Any] = {}
         if countdown is not None:
             options["countdown"] = settings.named("countdown", settings.number, countdown, 0, limits.MAX_COUNTDOWN)
@@ -232,7 +232,7 @@ class Lab:
 
     def set_task_options(self, task: str, **options: Any) -> None:
         """Change a task's ``@app.task`` options; running workers restart (warm) to pick them up."""
-        settings.pick(CATALOG, task, "task")
+        settings.pick(LAB_TASKS, task, "task")
         checked = {name: settings.check_task_option(name, value) for name, value in options.items()}
         with self._control:
             self._check_open()

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from celery_tutor.lab import limits, settings
-from celery_tutor.lab.catalog import CATALOG, all_checkpoints
+from celery_tutor.lab.library import LAB_TASKS, all_checkpoints
 from celery_tutor.lab.runtime import RunContext
 from celery_tutor.lab.settings import LabConfigError
 
@@ -51,7 +51,7 @@ class _Failures:
 def check_checkpoint(checkpoint: str, task: str | None) -> str:
     """A checkpoint some task (``task``, or any) can reach, or :class:`LabConfigError`."""
     if task is not None:
-        spec = settings.pick(CATALOG, task, "task")
+        spec = settings.pick(LAB_TASKS, task, "task")
         valid = (*spec.checkpoints, *all_checkpoints(universal_only=True))
     else:
         valid = all_checkpoints()
@@ -71,7 +71,7 @@ class FaultInjector:
 
     def fail_next(self, task: str, times: int, exc: str) -> str:
         """Queue ``times`` failures of ``task`` (checked first); returns the timeline's words."""
-        settings.pick(CATALOG, task, "task")
+        settings.pick(LAB_TASKS, task, "task")
         settings.exception_class(exc)
         settings.named("times", settings.whole, times, 1, limits.MAX_COUNT, "runs")
         with self._lock:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from celery_tutor.lab.action_parser import StepChecker, parse_settings, parse_step, parse_task_options
 from celery_tutor.lab.actions import Action, Send, Wait
-from celery_tutor.lab.catalog import CATALOG
 from celery_tutor.lab.engine import LabConfig
+from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.limits import MAX_WORKERS
 from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml, read_text
 
@@ -136,7 +136,7 @@ def _check_aliases(steps: list[Action], c: StepChecker) -> None:
                 if name in known:
                     c.problem(step.pos, f"send.as: alias {name!r} is already used")
                 known.add(name)
-        if isinstance(step, Wait) and step.until is not None and step.until.task not in (None, *known, *CATALOG):
+        if isinstance(step, Wait) and step.until is not None and step.until.task not in (None, *known, *LAB_TASKS):
             valid = ", ".join(sorted(known)) or "none"
             c.problem(
                 step.pos,

@@ -23,10 +23,10 @@ from textual.widgets import Static
 from celery_tutor.course.index import LessonEntry, index_path, lesson_files, read_index, write_index
 from celery_tutor.paths import data_dir, lessons_dir
 from celery_tutor.progress import LoadResult, Progress, ProgressStore
-from celery_tutor.ui.screens.catalog import CatalogScreen
+from celery_tutor.ui.screens.lesson_list import LessonListScreen
 
 if TYPE_CHECKING:
-    from celery_tutor.course.catalog import Course
+    from celery_tutor.course.lessons import Course
 
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
@@ -127,7 +127,7 @@ class TutorApp(App[int]):
     def on_mount(self) -> None:
         if self.handle_signals:
             self._handle_signals()
-        self.push_screen(CatalogScreen())
+        self.push_screen(LessonListScreen())
         self.call_after_refresh(
             lambda: threading.Thread(target=self._warm_up, name="celery-tutor-warm-up", daemon=True).start()
         )
@@ -256,7 +256,7 @@ def make_app(lessons: Path | None = None, data: Path | None = None) -> TutorApp:
     index = index_path(where, folder)
 
     def load() -> Course:
-        from celery_tutor.course.catalog import load_course
+        from celery_tutor.course.lessons import load_course
 
         course = load_course([folder])
         write_index(index, files, course.entries())

@@ -24,12 +24,12 @@ from textual.screen import Screen
 from textual.widgets import Collapsible, Static
 
 from celery_tutor.course.model import Control
-from celery_tutor.lab.catalog import CATALOG
 from celery_tutor.lab.events import LabEvent, LabReset
+from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.state import LabState
 from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.lab_session import LabSession
-from celery_tutor.ui.widgets.controls import ControlBar
+from celery_tutor.ui.widgets.control_bar import ControlBar
 from celery_tutor.ui.widgets.lab_panel import LabPanel
 
 if TYPE_CHECKING:
@@ -96,20 +96,20 @@ class LabScreen(Screen[None]):
         """The real source of the lesson's main task, as it runs."""
         if self.source_task is None:
             return
-        spec = CATALOG[self.source_task]
+        spec = LAB_TASKS[self.source_task]
         with Collapsible(title=f"the code that runs: {spec.name}", collapsed=False, id="source"):
             yield Static(Syntax(spec.source, "python", line_numbers=False, word_wrap=True), id="source-code")
             yield Static(id="source-options")
 
     def show_source(self, task: str) -> None:
         """Show the code of another lab task."""
-        if task == self.source_task or task not in CATALOG:
+        if task == self.source_task or task not in LAB_TASKS:
             return
         self.source_task = task
         for panel in self.query("#source").results(Collapsible):
             panel.title = f"the code that runs: {task}"
         for code in self.query("#source-code").results(Static):
-            code.update(Syntax(CATALOG[task].source, "python", line_numbers=False, word_wrap=True))
+            code.update(Syntax(LAB_TASKS[task].source, "python", line_numbers=False, word_wrap=True))
         self._show_options()
 
     def _show_options(self) -> None:

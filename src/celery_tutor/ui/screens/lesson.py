@@ -20,8 +20,8 @@ from textual.widgets import Footer, Input, Markdown, OptionList, Static
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, QuizStep, ReadStep, Step
 from celery_tutor.course.session import LabScript, LessonSession, Move, Phase
-from celery_tutor.lab.catalog import CATALOG
 from celery_tutor.lab.events import LabEvent
+from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.widgets.answers import answer_widgets, marks, verdict_widgets
@@ -112,7 +112,7 @@ class LessonScreen(LabScreen):
         position = f" · step {self.index + 1} of {len(self.lesson.steps)} · {step.kind}{done}"
         self.query_one("#step-title", Static).update(Text.assemble((self.lesson.title, "bold"), position))
         self._extra()
-        self.show_source(self.walk.source_task() or next(iter(CATALOG)))
+        self.show_source(self.walk.source_task() or next(iter(LAB_TASKS)))
         match step:
             case ReadStep():
                 self._set_text(step.body)

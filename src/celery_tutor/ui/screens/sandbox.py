@@ -12,7 +12,7 @@ from textual.widgets import Footer, Markdown
 from celery_tutor.course.model import Control
 from celery_tutor.lab import actions as c
 from celery_tutor.ui.screens.lab_screen import LabScreen
-from celery_tutor.ui.widgets.controls import ControlBar
+from celery_tutor.ui.widgets.control_bar import ControlBar
 from celery_tutor.yaml_source import Pos
 
 _P = Pos(0, 0)

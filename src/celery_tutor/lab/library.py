@@ -6,7 +6,7 @@ from celery_tutor.lab import tasks as _tasks  # noqa: F401  (defining them regis
 from celery_tutor.lab.kit import FINISHED_CHECKPOINT, TaskSpec
 from celery_tutor.lab.kit import app as _book
 
-CATALOG: dict[str, TaskSpec] = dict(_book.specs)
+LAB_TASKS: dict[str, TaskSpec] = dict(_book.specs)
 """Every lab task, in the order ``tasks.py`` defines them."""
 
 UNIVERSAL_CHECKPOINTS: tuple[str, ...] = (FINISHED_CHECKPOINT,)
@@ -18,11 +18,11 @@ def all_checkpoints(universal_only: bool = False) -> tuple[str, ...]:
     if universal_only:
         return UNIVERSAL_CHECKPOINTS
     names: list[str] = []
-    for spec in CATALOG.values():
+    for spec in LAB_TASKS.values():
         names.extend(name for name in spec.checkpoints if name not in names)
     return (*names, *UNIVERSAL_CHECKPOINTS)
 
 
 def task_source(name: str) -> str:
     """The source of a lab task, exactly as it runs."""
-    return CATALOG[name].source
+    return LAB_TASKS[name].source

@@ -45,7 +45,7 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class CatalogScreen(Screen[None]):
+class LessonListScreen(Screen[None]):
     """The lessons in order."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -62,7 +62,7 @@ class CatalogScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="continue")
-        with Horizontal(id="catalog"):
+        with Horizontal(id="lesson-list"):
             yield OptionList(id="lessons")
             yield Static(id="details")
         yield Footer()
