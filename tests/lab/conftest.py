@@ -17,7 +17,7 @@ import pytest
 
 from celery_tutor.lab import Lab, LabConfig
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.state import TaskView
+from celery_tutor.lab.views import TaskView
 
 WAIT = 10.0
 """How long a test waits for something that should happen (only reached on failure)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from celery_tutor.lab.state import TaskView
+from celery_tutor.lab.views import TaskView
 
 if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
     from conftest import LabFactory

@@ -12,7 +12,8 @@ from textual.widgets import Button, RichLog, Static
 
 from celery_tutor.lab import engine
 from celery_tutor.lab.events import LabEvent
-from celery_tutor.lab.state import LabSnapshot, LabState
+from celery_tutor.lab.state import LabState
+from celery_tutor.lab.views import LabSnapshot
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.screens.lesson import LessonScreen

@@ -20,6 +20,7 @@ import pytest
         ("celery_tutor.course.grading", ("textual", "celery", "kombu")),
         ("celery_tutor.course.conditions", ("textual", "celery", "kombu")),
         ("celery_tutor.course.lessons", ("textual", "celery", "kombu")),
+        ("celery_tutor.course.session", ("textual", "celery", "kombu")),
         ("celery_tutor.verification", ("textual",)),
     ],
 )

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from celery_tutor.lab.engine import Lab, LabConfig, LabStateError
     from celery_tutor.lab.settings import LabConfigError
-    from celery_tutor.lab.state import LabSnapshot
+    from celery_tutor.lab.views import LabSnapshot
 
 _EXPORTS = {
     "Lab": "celery_tutor.lab.engine",
     "LabConfig": "celery_tutor.lab.engine",
     "LabStateError": "celery_tutor.lab.engine",
     "LabConfigError": "celery_tutor.lab.settings",
-    "LabSnapshot": "celery_tutor.lab.state",
+    "LabSnapshot": "celery_tutor.lab.views",
 }
 
 __all__ = ["Lab", "LabConfig", "LabConfigError", "LabSnapshot", "LabStateError"]

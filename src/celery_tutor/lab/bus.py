@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from celery_tutor.lab import events as ev
 from celery_tutor.lab import logs
 from celery_tutor.lab.settings import LabConfigError
-from celery_tutor.lab.state import LabSnapshot, LabState, Run, TaskView
+from celery_tutor.lab.state import LabState
+from celery_tutor.lab.views import LabSnapshot, Run, TaskView
 
 E = TypeVar("E", bound=ev.LabEvent)
 Subscriber = Callable[[ev.LabEvent], None]

@@ -42,7 +42,7 @@ from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.reporters import BrokerReporter, CeleryReporter
 from celery_tutor.lab.runtime import Fate, RunContext
 from celery_tutor.lab.settings import LabConfigError
-from celery_tutor.lab.state import LabSnapshot
+from celery_tutor.lab.views import LabSnapshot
 
 __all__ = ["CrashPlan", "Lab", "LabConfig", "LabConfigError", "LabStateError", "Subscriber"]
 

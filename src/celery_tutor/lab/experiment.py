@@ -15,7 +15,7 @@ from celery_tutor.lab import events as ev
 from celery_tutor.lab.engine import Lab
 from celery_tutor.lab.runner import ScriptRunner
 from celery_tutor.lab.script import Script
-from celery_tutor.lab.state import LabSnapshot, TaskView
+from celery_tutor.lab.views import LabSnapshot, TaskView
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import RichLog, Static
 
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.state import LabSnapshot, TaskView
+from celery_tutor.lab.views import LabSnapshot, TaskView
 
 DONE_STATES = {"SUCCESS": "✓ done", "FAILURE": "✗ failed", "LOST": "! LOST", "REJECTED": "⊘ dropped"}
 MAX_CARDS = 4
