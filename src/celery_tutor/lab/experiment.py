@@ -130,7 +130,7 @@ def run_script(script: Script) -> Report:
             report.failures.append(failure)
         snapshot = lab.snapshot()
         report.tasks = _task_reports(snapshot, lab)
-        report.ledger = [entry.to_dict() for entry in snapshot.ledger]
+        report.ledger = [_ledger_line(entry) for entry in snapshot.ledger]
         report.events = runner.events
     finally:
         runner.close()
@@ -175,3 +175,17 @@ def _task_report(alias: str, view: TaskView, lab: Lab) -> TaskReport:
         exception=exception,
         result=result,
     )
+
+
+def _ledger_line(entry: ev.LedgerWritten) -> dict[str, Any]:
+    """One side effect, as the report's ledger lists it."""
+    return {
+        "at": round(entry.at, 3),
+        "task_id": entry.task_id,
+        "task": entry.task,
+        "action": entry.action,
+        "key": entry.key,
+        "detail": entry.detail,
+        "count": entry.count,
+        "duplicate": entry.duplicate,
+    }

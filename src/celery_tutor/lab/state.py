@@ -19,7 +19,6 @@ from typing import Any
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.views import (
     LabSnapshot,
-    LedgerEntry,
     ReadyMessage,
     Run,
     ScheduledRetry,
@@ -139,7 +138,7 @@ class LabState:
         self._workers: dict[str, _Worker] = {}
         self._tasks: dict[str, _TaskRecord] = {}
         self._names: dict[str, str] = {}
-        self._ledger: list[LedgerEntry] = []
+        self._ledger: list[ev.LedgerWritten] = []
         self.aliases: dict[str, str] = {}
         """Alias → task id, for the tasks a script or lesson named."""
 
@@ -345,7 +344,7 @@ class LabState:
         self._end_run(e.worker, e.task_id, "child killed")
 
     def _on_ledger(self, e: ev.LedgerWritten) -> None:
-        self._ledger.append(LedgerEntry(e.seq, e.at, e.task_id, e.task, e.action, e.key, e.detail, e.count))
+        self._ledger.append(e)
 
     def _on_worker_started(self, e: ev.WorkerStarted) -> None:
         self._workers[e.worker] = _Worker(e.worker, "alive", e.concurrency, e.prefetch_multiplier)

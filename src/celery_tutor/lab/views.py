@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery_tutor.lab.events import LedgerWritten
+
 
 @dataclass(frozen=True, slots=True)
 class ReadyMessage:
@@ -20,38 +22,6 @@ class ReadyMessage:
     retries: int
     redelivered: bool
     eta_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One side effect in the outside world."""
-
-    seq: int
-    at: float
-    task_id: str
-    task: str
-    action: str
-    key: str
-    detail: str
-    count: int
-
-    @property
-    def duplicate(self) -> bool:
-        """The same action on the same key happened before."""
-        return self.count > 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping."""
-        return {
-            "at": round(self.at, 3),
-            "task_id": self.task_id,
-            "task": self.task,
-            "action": self.action,
-            "key": self.key,
-            "detail": self.detail,
-            "count": self.count,
-            "duplicate": self.duplicate,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +89,8 @@ class LabSnapshot:
     ready: tuple[ReadyMessage, ...]
     workers: tuple[WorkerView, ...]
     tasks: tuple[TaskView, ...]
-    ledger: tuple[LedgerEntry, ...]
+    ledger: tuple[LedgerWritten, ...]
+    """Every side effect so far, as the lab reported it."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     """The Celery settings in effect (new workers start with them)."""
     task_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
