@@ -20,7 +20,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Collapsible, Static
 
 from celery_tutor.course.model import Control
@@ -29,12 +28,12 @@ from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.state import LabState
 from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.lab_session import LabSession
+from celery_tutor.ui.screens.tutor_screen import TutorScreen
 from celery_tutor.ui.widgets.control_bar import ControlBar
 from celery_tutor.ui.widgets.lab_panel import LabPanel
 
 if TYPE_CHECKING:
     from celery_tutor.lab.engine import LabConfig
-    from celery_tutor.ui.app import TutorApp
 
 REDRAW_INTERVAL = 0.1
 """Seconds between lab panel redraws while events pour in."""
@@ -47,7 +46,7 @@ TICK = 0.25
 """Seconds between redraws of the retry countdowns."""
 
 
-class LabScreen(Screen[None]):
+class LabScreen(TutorScreen[None]):
     """A screen with a live lab and controls on keys."""
 
     CSS_PATH = Path(__file__).with_name("lesson.tcss")
@@ -79,11 +78,6 @@ class LabScreen(Screen[None]):
         self._redraw_pending = False
         self._last_redraw = 0.0
         self._last_batch = 0
-
-    @property
-    def tutor(self) -> TutorApp:
-        """The app, typed."""
-        return self.app  # type: ignore[return-value]
 
     def compose_lab(self) -> ComposeResult:
         """The right-hand side: the lab and its controls."""

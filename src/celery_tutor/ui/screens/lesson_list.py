@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from celery_tutor.course.index import LessonEntry
-
-if TYPE_CHECKING:
-    from celery_tutor.ui.app import TutorApp
+from celery_tutor.ui.screens.tutor_screen import TutorScreen
 
 MARKS = {"done": "✓", "started": "◐", "new": "○"}
 
@@ -45,7 +43,7 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class LessonListScreen(Screen[None]):
+class LessonListScreen(TutorScreen[None]):
     """The lessons in order."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -54,11 +52,6 @@ class LessonListScreen(Screen[None]):
         Binding("r", "reset_lesson", "Reset lesson"),
         Binding("R", "reset_all", "Reset all"),
     ]
-
-    @property
-    def tutor(self) -> TutorApp:
-        """The app, typed."""
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(id="continue")
