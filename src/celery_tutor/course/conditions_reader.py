@@ -43,6 +43,8 @@ COUNT: Schema = {
     "description": "How many: a number (exactly), or `{min: N, max: N}`; default: at least 1.",
     "oneOf": [{"type": "integer", "minimum": 0}, COUNT_RANGE],
 }
+WHERE_BY_EVENT = ref("whereByEvent")
+"""A ``where`` names only fields of its event kind (the schema lists them; :func:`event_fields` here)."""
 EVENT_MATCH = Keys(
     (
         Key("event", ref("eventKind"), "Events of this kind.", required=True),
@@ -50,8 +52,13 @@ EVENT_MATCH = Keys(
         Key("where", {"type": "object"}, "Event fields that must match, like `{reason: worker died}`."),
     ),
     help="Events of a kind, optionally of one task, with some field values.",
+    schema=WHERE_BY_EVENT,
 )
-EVENT_COUNT = Keys((*EVENT_MATCH.keys, Key("count", ref("count"), "How many such events.")), help="Count events.")
+EVENT_COUNT = Keys(
+    (*EVENT_MATCH.keys, Key("count", ref("count"), "How many such events.")),
+    help="Count events.",
+    schema=WHERE_BY_EVENT,
+)
 STATE = Keys(
     (Key("task", ref("taskRef"), "An alias, or a task name.", required=True),
      Key("is", ref("taskState"), "The state it is in.", required=True)),
@@ -77,8 +84,8 @@ KINDS = (
     Key("not", ref("bareCondition"), "The inner condition (no label) does not hold."),
 )
 EVENT_ONLY = {"event": EVENT_COUNT.keys[1:]}
-CONDITION = Keys((LABEL,), KINDS, EVENT_ONLY, help="A condition the learner reads with a live ✓/✗.")
-BARE_CONDITION = Keys((), KINDS, EVENT_ONLY, help="A condition without a label (inside `not`, or counted).")
+CONDITION = Keys((LABEL,), KINDS, EVENT_ONLY, "A condition the learner reads with a live ✓/✗.", WHERE_BY_EVENT)
+BARE_CONDITION = Keys((), KINDS, EVENT_ONLY, "A condition without a label (inside `not`, or counted).", WHERE_BY_EVENT)
 CONDITION_KINDS = CONDITION.kind_names()
 
 DEFINITIONS: dict[str, Schema | Keys] = {
