@@ -60,9 +60,11 @@ EVENT_COUNT = Keys(
     schema=WHERE_BY_EVENT,
 )
 STATE = Keys(
-    (Key("task", ref("taskRef"), "An alias, or a task name.", required=True),
-     Key("is", ref("taskState"), "The state it is in.", required=True)),
-)  # fmt: skip
+    (
+        Key("task", ref("taskRef"), "An alias, or a task name.", required=True),
+        Key("is", ref("taskState"), "The state it is in.", required=True),
+    )
+)
 LEDGER = Keys(
     (
         Key("action", TEXT, "The side effect, like charge, send_email, upload.", required=True),
@@ -88,19 +90,46 @@ CONDITION = Keys((LABEL,), KINDS, EVENT_ONLY, "A condition the learner reads wit
 BARE_CONDITION = Keys((), KINDS, EVENT_ONLY, "A condition without a label (inside `not`, or counted).", WHERE_BY_EVENT)
 CONDITION_KINDS = CONDITION.kind_names()
 
+
+_PYTHON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "None": "null"}
+
+
+def _where_by_event(kind: str) -> Schema:
+    """A ``where`` names only the fields of its event kind (typed when their annotation is plain)."""
+
+    def json_type(annotation: str) -> Schema:
+        parts = [part.strip() for part in annotation.split("|")]
+        if all(part in _PYTHON_TYPES for part in parts):
+            types = [_PYTHON_TYPES[part] for part in parts]
+            return {"type": types[0] if len(types) == 1 else types}
+        return {"type": "object"} if all(part.startswith("dict[") for part in parts) else {}
+
+    fields = {f.name: json_type(str(f.type)) for f in event_fields(kind)}
+    return {
+        "if": {"required": ["event"], "properties": {"event": {"const": kind}}},
+        "then": {"properties": {"where": {"properties": fields, "additionalProperties": False}}},
+    }
+
+
+def event_fields(kind: str) -> tuple[dataclasses.Field[Any], ...]:
+    """The fields of an event kind that a ``where`` may match."""
+    return tuple(f for f in dataclasses.fields(EVENT_KINDS[kind]) if f.name not in EVENT_FIELDS_NOT_MATCHABLE)
+
+
 DEFINITIONS: dict[str, Schema | Keys] = {
+    "taskRef": {
+        "description": "An alias given with `as` in this step's scripts (or the lesson's controls), or a task.",
+        "anyOf": [ref("taskName"), {"type": "string", "minLength": 1}],
+    },
     "count": COUNT,
     "eventMatch": EVENT_MATCH,
     "eventCount": EVENT_COUNT,
     "condition": CONDITION,
     "bareCondition": BARE_CONDITION,
     "conditions": {**list_of(ref("condition")), "description": "Conditions, all of which must hold."},
+    "whereByEvent": {"allOf": [_where_by_event(kind) for kind in EVENT_KINDS]},
 }
-
-
-def event_fields(kind: str) -> tuple[dataclasses.Field[Any], ...]:
-    """The fields of an event kind that a ``where`` may match."""
-    return tuple(f for f in dataclasses.fields(EVENT_KINDS[kind]) if f.name not in EVENT_FIELDS_NOT_MATCHABLE)
+"""The schema's definitions of conditions; the other names they use come from the lab."""
 
 
 def task_ref(r: Reader, node: Node, what: str, scope: Scope) -> str | None:

@@ -37,6 +37,10 @@ class Key:
     required: bool = False
     """Must be there (some readers report a missing one in words of their own, and go on)."""
 
+    def json_schema(self) -> Schema:
+        """Its value's schema, described by its help."""
+        return {**json_schema(self.shape), "description": self.help}
+
 
 @dataclass(frozen=True)
 class Keys:
@@ -65,6 +69,38 @@ class Keys:
     def kind_names(self) -> tuple[str, ...]:
         return tuple(key.name for key in self.kinds)
 
+    def json_schema(self) -> Schema:
+        """The mapping as a JSON Schema object: its keys, exactly one kind, the keys only a kind takes."""
+        schema: Schema = {"type": "object", **({"description": self.help} if self.help else {})}
+        schema["properties"] = {key.name: key.json_schema() for key in (*self.keys, *self.kinds)}
+        if self.required():
+            schema["required"] = list(self.required())
+        if self.kinds:
+            schema["oneOf"] = [{"required": [kind]} for kind in self.kind_names()]
+        if not self.only_with:
+            schema["additionalProperties"] = False
+        else:  # each kind takes the common keys, itself, and its own
+            schema["allOf"] = [self._kind_rule(kind, self.only_with.get(kind, ())) for kind in self.kind_names()]
+        return {**schema, **json_schema(self.schema)}
+
+    def _kind_rule(self, kind: str, own: tuple[Key, ...]) -> Schema:
+        then: Schema = {"properties": {key.name: key.json_schema() for key in own}} if own else {}
+        if any(key.required for key in own):
+            then["required"] = [key.name for key in own if key.required]
+        then["propertyNames"] = {"enum": [*(key.name for key in self.keys), kind, *(key.name for key in own)]}
+        return {"if": {"required": [kind]}, "then": then}
+
+
+def json_schema(shape: Any) -> Any:
+    """A shape as plain JSON Schema: every :class:`Keys` inside becomes an object schema."""
+    if isinstance(shape, Keys):
+        return shape.json_schema()
+    if isinstance(shape, dict):
+        return {name: json_schema(value) for name, value in shape.items()}
+    if isinstance(shape, (list, tuple)):
+        return [json_schema(value) for value in shape]
+    return shape
+
 
 TEXT: Schema = {"type": "string", "pattern": r"\S"}
 """Text that is not blank."""
@@ -89,8 +125,9 @@ def list_of(item: Schema | Keys, minimum: int = 1) -> Schema:
 
 
 def summary(doc: str | None) -> str:
-    """The first line of a docstring, as schema and docs text (Markdown code spans)."""
-    return (doc or "").strip().splitlines()[0].replace("``", "`") if doc else ""
+    """The first sentence of a docstring, as schema and docs text (Markdown code spans)."""
+    line = doc.strip().splitlines()[0] if doc and doc.strip() else ""
+    return line.split(". ", 1)[0].rstrip(".").replace("``", "`") + "." if line else ""
 
 
 SCRIPT_HELP = "Control steps, run in order on a fresh lab."
