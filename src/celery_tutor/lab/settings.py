@@ -221,18 +221,8 @@ TASK_OPTIONS: dict[str, Knob] = {
 """Per-task options, passed to ``@app.task`` as a Celery user would."""
 
 
-EXCEPTIONS: dict[str, type[BaseException]] = {
-    cls.__name__: cls
-    for cls in (
-        ConnectionError,
-        TimeoutError,
-        ValueError,
-        KeyError,
-        RuntimeError,
-        ZeroDivisionError,
-        PermissionError,
-    )
-}
+_INJECTABLE = (ConnectionError, TimeoutError, ValueError, KeyError, RuntimeError, ZeroDivisionError, PermissionError)
+EXCEPTIONS: dict[str, type[BaseException]] = {cls.__name__: cls for cls in _INJECTABLE}
 """Exceptions a lab can inject into a task run."""
 
 
