@@ -280,6 +280,7 @@ def test_the_docs_list_every_control_parameter_and_limit() -> None:
             if param.maximum is not None:
                 assert f"to {param.maximum:,.0f}" in docs, (name, param.name)
     assert f"| `MAX_WORKERS` | {MAX_WORKERS} |" in docs
+    assert all(f"`{key}`" in docs for key in loader.RESERVED_KEYS)
 
 
 def test_every_definition_is_used() -> None:
