@@ -9,10 +9,12 @@ import pytest
 from celery_tutor.cli import main
 from celery_tutor.course.conditions import EventCount, Sequence, TaskState
 from celery_tutor.course.lessons import load_course
-from celery_tutor.course.loader import load_lesson
+from celery_tutor.course.loader import LessonError, load_lesson, parse_lesson
 from celery_tutor.course.model import LabStep, PredictStep, QuizStep, ReadStep
 from celery_tutor.lab.actions import Crash, Send
+from celery_tutor.lab.script import ScriptError, load_script, parse_script
 from celery_tutor.paths import bundled_lessons
+from celery_tutor.yaml_source import Pos
 
 LESSONS = bundled_lessons()
 SHIPPED = sorted(LESSONS.glob("*.yaml"))
@@ -79,3 +81,43 @@ def test_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert f"{bad}:1:9: schema: this version of celery-tutor reads schema 1, not 2" in err
     assert main(["check", str(tmp_path / "missing.yaml")]) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ["f.yaml:1:1: SHAPE"]),
+        ("- a\n- b\n", ["f.yaml:1:1: SHAPE"]),
+        ("- {a: 1, a: 2}\n", ["f.yaml:1:10: duplicate key 'a'", "f.yaml:1:1: SHAPE"]),
+    ],
+)
+def test_lessons_and_scripts_share_one_reading_of_a_file(text: str, expected: list[str]) -> None:
+    """A root that is no mapping, or no YAML, is refused in the same words (but each its own shape)."""
+    with pytest.raises(LessonError) as lesson:
+        parse_lesson(text, "f.yaml")
+    with pytest.raises(ScriptError) as script:
+        parse_script(text, "f.yaml")
+    lesson_shape = "a lesson is a mapping with schema, id, title, … and steps"
+    script_shape = "a script is a mapping with steps: […]"
+    assert [str(p) for p in lesson.value.problems] == [line.replace("SHAPE", lesson_shape) for line in expected]
+    assert [str(p) for p in script.value.problems] == [line.replace("SHAPE", script_shape) for line in expected]
+
+
+def test_text_that_is_not_yaml_is_one_problem_for_lessons_and_scripts() -> None:
+    with pytest.raises(LessonError) as lesson:
+        parse_lesson("{", "f.yaml")
+    with pytest.raises(ScriptError) as script:
+        parse_script("{", "f.yaml")
+    assert lesson.value.problems == script.value.problems
+    assert len(lesson.value.problems) == 1 and "invalid YAML" in lesson.value.problems[0].message
+
+
+def test_an_unreadable_file_is_one_problem_for_lessons_and_scripts(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(LessonError) as lesson:
+        load_lesson(missing)
+    with pytest.raises(ScriptError) as script:
+        load_script(missing)
+    assert [p.pos for p in lesson.value.problems] == [p.pos for p in script.value.problems] == [Pos(1, 1)]
+    assert "cannot read the lesson" in lesson.value.problems[0].message
+    assert "cannot read the script" in script.value.problems[0].message

@@ -24,10 +24,12 @@ from celery_tutor.course.model import SCHEMA_VERSION, STEP_KINDS
 from celery_tutor.lab import actions, settings
 from celery_tutor.lab.events import EVENT_KINDS
 from celery_tutor.lab.library import LAB_TASKS, UNIVERSAL_CHECKPOINTS, all_checkpoints
+from celery_tutor.lab.limits import MAX_WORKERS
 from celery_tutor.yaml_source import parse_yaml
 
 ROOT = Path(__file__).parents[2]
 SCHEMA_PATH = ROOT / "schema" / "lesson.schema.json"
+DOCS_PATH = ROOT / "docs" / "lesson-format.md"
 LESSONS = sorted((ROOT / "lessons").glob("*.y*ml"))
 BAD = ROOT / "tests" / "data" / "lessons" / "bad"
 
@@ -262,6 +264,25 @@ def test_the_committed_schema_is_what_the_script_writes() -> None:
     )
 
 
+def test_the_docs_tables_are_what_the_script_writes() -> None:
+    docs = DOCS_PATH.read_text(encoding="utf-8")
+    assert docs == _generator().render_docs(docs), (
+        "docs/lesson-format.md is out of date: run .venv/bin/python scripts/write_lesson_schema.py"
+    )
+
+
+def test_the_docs_list_every_control_parameter_and_limit() -> None:
+    docs = DOCS_PATH.read_text(encoding="utf-8")
+    for name, cls in actions.ACTIONS.items():
+        assert f"| `{name}` | |" in docs
+        for param in cls.PARAMS:
+            assert f"`{param.name}`" in docs
+            if param.maximum is not None:
+                assert f"to {param.maximum:,.0f}" in docs, (name, param.name)
+    assert f"| `MAX_WORKERS` | {MAX_WORKERS} |" in docs
+    assert all(f"`{key}`" in docs for key in loader.RESERVED_KEYS)
+
+
 def test_every_definition_is_used() -> None:
     text = SCHEMA_PATH.read_text(encoding="utf-8")
     unused = [name for name in DEFS if f'"#/$defs/{name}"' not in text]
@@ -346,11 +367,11 @@ def test_the_schema_rejects_more_mistakes(change: dict[str, Any], where: tuple[s
 # --- the names in the schema are the code's names ----------------------------------------------
 
 
-def test_task_names_are_the_task_library() -> None:
+def test_task_names_are_the_catalog() -> None:
     assert DEFS["taskName"]["enum"] == list(LAB_TASKS)
 
 
-def test_checkpoints_are_the_task_library_checkpoints() -> None:
+def test_checkpoints_are_the_catalog_checkpoints() -> None:
     assert DEFS["checkpoint"]["enum"] == list(all_checkpoints())
 
 
@@ -395,7 +416,7 @@ def test_where_names_the_fields_of_each_event_kind() -> None:
 
 def test_task_states_are_the_condition_and_wait_states() -> None:
     assert DEFS["taskState"]["enum"] == list(actions.TASK_STATES)
-    assert DEFS["until"]["properties"]["state"]["enum"] == list(actions.TASK_STATES)
+    assert DEFS["until"]["properties"]["state"]["$ref"] == "#/$defs/taskState"
 
 
 def test_controls_are_the_control_vocabulary() -> None:
@@ -425,8 +446,10 @@ SAMPLE_VALUES: list[Any] = [
     True, False, None, 0, 1, 2, 7, -1, 0.5, 2.5, -0.5, "", "x", "ConnectionError", "Nope",
     [], ["ConnectionError"], ["ConnectionError", "TimeoutError"], ["Nope"], [1],
     {}, {"max_retries": 5}, {"max_retries": None, "countdown": 1.5}, {"countdown": -1}, {"retries": 1},
+    16, 17, 64, 65, 86_400, 86_401, 86_400.5, 10**8, {"countdown": 86_401}, {"max_retries": 10**8},
 ]  # fmt: skip
-"""Values of every JSON type (no whole floats like 1.0: JSON Schema counts them as integers)."""
+"""Values of every JSON type, and around the lab's limits (no whole floats like 1.0: JSON Schema counts them as
+integers)."""
 
 
 def _accepts(check: Any, name: str, value: Any) -> bool:
@@ -472,11 +495,20 @@ def _valid_keys_of(document: dict[str, Any], path: tuple[str | int, ...]) -> set
     return set() if listed.group(1) == "none" else set(listed.group(1).split(", "))
 
 
-def _question_keys(kind: str) -> set[str]:
-    for rule in DEFS["question"]["allOf"]:
+def _kind_rule(definition: str, kind: str) -> dict[str, Any]:
+    """What a mapping of one kind may hold (a numeric question, an event condition)."""
+    for rule in DEFS[definition]["allOf"]:
         if rule["if"]["required"] == [kind]:
-            return set(rule["then"]["propertyNames"]["enum"])
+            return rule["then"]
     raise AssertionError(kind)
+
+
+def _question_keys(kind: str) -> set[str]:
+    return set(_kind_rule("question", kind)["propertyNames"]["enum"])
+
+
+def _question_property(kind: str, key: str) -> dict[str, Any]:
+    return _kind_rule("question", kind)["properties"][key]
 
 
 def _properties(name: str) -> set[str]:
@@ -484,7 +516,7 @@ def _properties(name: str) -> set[str]:
 
 
 def _event_condition_keys() -> set[str]:
-    return _properties("condition") - (set(loader.CONDITION_KINDS) - {"event"})
+    return set(_kind_rule("condition", "event")["propertyNames"]["enum"])
 
 
 QUIZ = ("steps", 3, "quiz")
@@ -526,11 +558,11 @@ MEASURE = (*QUIZ, 3, "measure")
         ((*QUIZ, 0), lambda: _question_keys("single")),
         ((*QUIZ, 1), lambda: _question_keys("multiple")),
         ((*QUIZ, 2), lambda: _question_keys("true_false")),
-        ((*QUIZ, 2, "feedback"), lambda: set(DEFS["question"]["properties"]["feedback"]["properties"])),
+        ((*QUIZ, 2, "feedback"), lambda: set(_question_property("true_false", "feedback")["properties"])),
         ((*QUIZ, 3), lambda: _question_keys("numeric")),
         (
             (*QUIZ, 3, "wrong_answers", 0),
-            lambda: set(DEFS["question"]["properties"]["wrong_answers"]["items"]["properties"]),
+            lambda: set(_question_property("numeric", "wrong_answers")["items"]["properties"]),
         ),
         (MEASURE, lambda: _properties("measure")),
         (
@@ -559,3 +591,65 @@ def test_where_allows_the_fields_the_loader_allows(kind: str) -> None:
 def test_the_full_lesson_has_no_duplicate_keys() -> None:
     _, duplicates = parse_yaml(FULL, "full.yaml")
     assert duplicates == []
+
+
+# --- bounds: the schema refuses what is over the lab's limits, as check does ------------------
+
+MINIMAL_PARAMS: dict[str, dict[str, Any]] = {
+    "send": {"task": "add"},
+    "fail_next": {"task": "add"},
+    "wait": {"until": {"event": "started"}},
+}
+"""The least each control with a bounded parameter needs besides it."""
+
+
+def _bounded_params() -> list[tuple[str, str, float]]:
+    found = [(name, p.name, p.maximum) for name, cls in actions.ACTIONS.items() for p in cls.PARAMS if p.maximum]
+    return found + [("wait", f"until.{p.name}", p.maximum) for p in actions.Until.PARAMS if p.maximum]
+
+
+def _lesson_with_step(control: str, param: str, value: Any) -> dict[str, Any]:
+    params = copy.deepcopy(MINIMAL_PARAMS[control])
+    if param.startswith("until."):
+        params["until"][param.removeprefix("until.")] = value
+    elif param == "seconds":
+        params = {"seconds": value}
+    else:
+        params[param] = value
+    document = yaml.safe_load(FULL)
+    document["steps"][1]["predict"]["experiment"].insert(0, {control: params})
+    return document
+
+
+def test_bounded_parameters_are_found() -> None:
+    assert {(control, param) for control, param, _ in _bounded_params()} >= {
+        ("send", "count"), ("send", "countdown"), ("fail_next", "times"), ("wait", "seconds"), ("wait", "timeout"),
+        ("wait", "until.count"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("control", "param", "maximum"), _bounded_params())
+def test_the_schema_refuses_a_value_over_the_limit_as_check_does(control: str, param: str, maximum: float) -> None:
+    over = maximum + 1 if float(maximum).is_integer() else maximum * 2
+    at_limit = int(maximum) if float(maximum).is_integer() else maximum
+    document = _lesson_with_step(control, param, at_limit)
+    assert schema_errors(document) == []
+    parse_lesson(yaml.safe_dump(document, sort_keys=False), "at-limit.yaml")
+    document = _lesson_with_step(control, param, int(over) if float(over).is_integer() else over)
+    assert ("steps", 1, "predict", "experiment", 0) in {path[:5] for path in error_paths(schema_errors(document))}
+    with pytest.raises(LessonError, match="over the lab's limit"):
+        parse_lesson(yaml.safe_dump(document, sort_keys=False), "over-limit.yaml")
+
+
+def test_a_hundred_million_messages_are_refused_by_the_schema() -> None:
+    document = _lesson_with_step("send", "count", 100_000_000)
+    assert schema_errors(document)
+
+
+def test_the_lab_workers_limit_is_the_labs() -> None:
+    assert DEFS["lab"]["properties"]["workers"]["maximum"] == MAX_WORKERS
+    document = {**yaml.safe_load(FULL), "lab": {"workers": MAX_WORKERS}}
+    assert parse_lesson(yaml.safe_dump(document), "workers.yaml").lab.workers == MAX_WORKERS
+    document["lab"]["workers"] = MAX_WORKERS + 1
+    with pytest.raises(LessonError, match=f"lab.workers: expected a whole number from 1 to {MAX_WORKERS}, got"):
+        parse_lesson(yaml.safe_dump(document), "workers.yaml")

@@ -25,18 +25,15 @@ from celery_tutor.lab.actions import Action, Send, Wait
 from celery_tutor.lab.engine import LabConfig
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.limits import MAX_WORKERS
-from celery_tutor.yaml_source import Node, Pos, Problem, YamlSourceError, parse_yaml, read_text
+from celery_tutor.yaml_file import FileProblems, parse_mapping, read_file
+from celery_tutor.yaml_source import Node
 
 TOP_LEVEL = ("title", "description", "lab", "steps")
 LAB_KEYS = ("settings", "task_options", "workers")
 
 
-class ScriptError(Exception):
+class ScriptError(FileProblems):
     """A script that cannot run: every problem, each with its place."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -52,21 +49,12 @@ class Script:
 
 def load_script(path: str | Path) -> Script:
     """Read and check a script file (raises :class:`ScriptError`)."""
-    try:
-        text = read_text(path, "script")
-    except YamlSourceError as exc:
-        raise ScriptError([exc.problem]) from None
-    return parse_script(text, str(path))
+    return parse_script(read_file(path, "script", ScriptError), str(path))
 
 
 def parse_script(text: str, path: str) -> Script:
     """Check a script's text (raises :class:`ScriptError` listing every problem)."""
-    try:
-        root, problems = parse_yaml(text, path)
-    except YamlSourceError as exc:
-        raise ScriptError([exc.problem]) from None
-    if root is None or not root.is_map:
-        raise ScriptError([Problem(path, root.pos if root else Pos(1, 1), "a script is a mapping with steps: […]")])
+    root, problems = parse_mapping(text, path, ScriptError, "a script is a mapping with steps: […]")
     c = StepChecker(path, problems)
     for key in root.value:
         if key not in TOP_LEVEL:

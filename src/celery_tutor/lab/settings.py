@@ -21,12 +21,6 @@ class LabConfigError(ValueError):
     """A setting, task option, task, checkpoint or exception name the lab does not know."""
 
 
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise LabConfigError(f"expected true or false, got {value!r}")
-
-
 def whole(value: Any, minimum: int = 1, maximum: int | None = None, unit: str = "") -> int:
     """A whole number in range, or :class:`LabConfigError` (with the limit when it is too big)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -55,44 +49,94 @@ def named(what: str, check: Callable[..., T], *args: Any) -> T:
         raise LabConfigError(f"{what}: {exc}") from None
 
 
-def _int(minimum: int, maximum: int | None = None, unit: str = "") -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        return whole(value, minimum, maximum, unit)
-
-    return check
+Schema = dict[str, Any]
+"""JSON Schema: what each value kind tells the lesson schema about the values it accepts."""
 
 
-def _optional_int(minimum: int) -> Callable[[Any], int | None]:
-    check = _int(minimum)
+@dataclass(frozen=True)
+class Flag:
+    """true or false."""
 
-    def optional(value: Any) -> int | None:
-        return None if value is None else check(value)
+    def check(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        raise LabConfigError(f"expected true or false, got {value!r}")
 
-    return optional
-
-
-def _seconds(value: Any) -> float:
-    return number(value, 0, limits.MAX_COUNTDOWN, noun="a number of seconds")
-
-
-def _backoff(value: Any) -> bool | int | float:
-    if isinstance(value, bool):
-        return value
-    return _seconds(value)
+    def json_schema(self) -> Schema:
+        return {"type": "boolean"}
 
 
-def _exceptions(value: Any) -> tuple[type[BaseException], ...]:
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, (list, tuple)) or not names:
-        raise LabConfigError(f"expected a list of exception names, got {value!r}")
-    return tuple(exception_class(name) for name in names)
+@dataclass(frozen=True)
+class Whole:
+    """A whole number from ``minimum`` (to ``maximum``); with ``unlimited``, None too (no limit)."""
+
+    minimum: int
+    maximum: int | None = None
+    unit: str = ""
+    unlimited: bool = False
+
+    def check(self, value: Any) -> int | None:
+        if value is None and self.unlimited:
+            return None
+        return whole(value, self.minimum, self.maximum, self.unit)
+
+    def json_schema(self) -> Schema:
+        bounds = {"minimum": self.minimum} | ({} if self.maximum is None else {"maximum": self.maximum})
+        return {"type": ["integer", "null"] if self.unlimited else "integer", **bounds}
 
 
-def _retry_kwargs(value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise LabConfigError(f"expected a mapping such as {{max_retries: 5}}, got {value!r}")
-    allowed = {"max_retries": _optional_int(0), "countdown": _seconds}
-    return {key: pick(allowed, key, "retry_kwargs key")(item) for key, item in value.items()}
+@dataclass(frozen=True)
+class Seconds:
+    """A number of seconds, up to the lab's longest delay; with ``or_flag``, true or false too."""
+
+    or_flag: bool = False
+
+    def check(self, value: Any) -> bool | float:
+        if self.or_flag and isinstance(value, bool):
+            return value
+        return number(value, 0, limits.MAX_COUNTDOWN, noun="a number of seconds")
+
+    def json_schema(self) -> Schema:
+        kind = ["boolean", "number"] if self.or_flag else "number"
+        return {"type": kind, "minimum": 0, "maximum": limits.MAX_COUNTDOWN}
+
+
+@dataclass(frozen=True)
+class ExceptionNames:
+    """Exceptions a lab can inject, by name: one, or a list of them."""
+
+    def check(self, value: Any) -> tuple[type[BaseException], ...]:
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, (list, tuple)) or not names:
+            raise LabConfigError(f"expected a list of exception names, got {value!r}")
+        return tuple(exception_class(name) for name in names)
+
+    def json_schema(self) -> Schema:
+        name = {"enum": list(EXCEPTIONS)}
+        return {"oneOf": [name, {"type": "array", "minItems": 1, "items": name}]}
+
+
+@dataclass(frozen=True)
+class Options:
+    """A mapping of some of ``fields``, each checked by its own kind."""
+
+    fields: Mapping[str, tuple[Value, str]]
+    """By name: the value's kind and what it does."""
+    what: str
+    example: str
+
+    def check(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise LabConfigError(f"expected a mapping such as {self.example}, got {value!r}")
+        return {key: pick(self.fields, key, f"{self.what} key")[0].check(item) for key, item in value.items()}
+
+    def json_schema(self) -> Schema:
+        properties = {name: {**kind.json_schema(), "description": text} for name, (kind, text) in self.fields.items()}
+        return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+Value = Flag | Whole | Seconds | ExceptionNames | Options
+"""How a setting's or an option's value is checked, and described for the lesson schema."""
 
 
 def pick(table: Mapping[str, Any], name: Any, what: str) -> Any:
@@ -104,72 +148,81 @@ def pick(table: Mapping[str, Any], name: Any, what: str) -> Any:
 
 @dataclass(frozen=True)
 class Knob:
-    """One setting or option: how to check a value, and what it does."""
+    """One setting or option: the values it takes, its default, and what it does."""
 
-    check: Callable[[Any], Any]
+    value: Value
     default: Any
     help: str
 
+    def check(self, value: Any) -> Any:
+        """The value as the lab uses it, or :class:`LabConfigError`."""
+        return self.value.check(value)
+
+
+FLAG = Flag()
 
 SETTINGS: dict[str, Knob] = {
-    "task_acks_late": Knob(_bool, False, "ack after the task ran instead of just before"),
+    "task_acks_late": Knob(FLAG, False, "ack after the task ran instead of just before"),
     "task_reject_on_worker_lost": Knob(
-        _bool, False, "requeue a late-ack task whose pool child died instead of acking it"
+        FLAG, False, "requeue a late-ack task whose pool child died instead of acking it"
     ),
     "task_acks_on_failure_or_timeout": Knob(
-        _bool, True, "ack a late-ack task that failed (False: reject it without requeue)"
+        FLAG, True, "ack a late-ack task that failed (False: reject it without requeue)"
     ),
     "task_acks_on_failure": Knob(
-        _bool, None, "5.7: ack a late-ack task that failed (unset: task_acks_on_failure_or_timeout decides)"
+        FLAG, None, "5.7: ack a late-ack task that failed (unset: task_acks_on_failure_or_timeout decides)"
     ),
     "task_acks_on_timeout": Knob(
-        _bool, None, "5.7: ack a late-ack task that hit its hard time limit (unset: the older setting decides)"
+        FLAG, None, "5.7: ack a late-ack task that hit its hard time limit (unset: the older setting decides)"
     ),
-    "task_retry_on_worker_lost": Knob(_bool, False, "retry (bounded by max_retries) a task whose pool child died"),
+    "task_retry_on_worker_lost": Knob(FLAG, False, "retry (bounded by max_retries) a task whose pool child died"),
     "worker_prefetch_multiplier": Knob(
-        _int(1, limits.MAX_PREFETCH_MULTIPLIER, "messages per slot"),
+        Whole(1, limits.MAX_PREFETCH_MULTIPLIER, "messages per slot"),
         4,
         "how many unacked messages a worker may hold per pool slot",
     ),
-    "worker_concurrency": Knob(_int(1, limits.MAX_CONCURRENCY, "threads"), 1, "how many tasks a worker runs at once"),
+    "worker_concurrency": Knob(Whole(1, limits.MAX_CONCURRENCY, "threads"), 1, "how many tasks a worker runs at once"),
     "worker_deduplicate_successful_tasks": Knob(
-        _bool, False, "skip a redelivered late-ack task whose SUCCESS is already stored"
+        FLAG, False, "skip a redelivered late-ack task whose SUCCESS is already stored"
     ),
 }
 """Celery settings a lab accepts, with the lab's defaults (Celery's, except concurrency 1)."""
 
+RETRIES = Whole(0, unlimited=True)
+"""How many retries: a whole number, or None for no limit."""
 
 TASK_OPTIONS: dict[str, Knob] = {
-    "acks_late": Knob(_bool, None, "this task's task_acks_late"),
-    "reject_on_worker_lost": Knob(_bool, None, "this task's task_reject_on_worker_lost"),
-    "acks_on_failure_or_timeout": Knob(_bool, None, "this task's task_acks_on_failure_or_timeout"),
-    "acks_on_failure": Knob(_bool, None, "this task's task_acks_on_failure (5.7)"),
-    "acks_on_timeout": Knob(_bool, None, "this task's task_acks_on_timeout (5.7)"),
-    "max_retries": Knob(_optional_int(0), 3, "retries allowed after the first run (None: no limit)"),
-    "default_retry_delay": Knob(_seconds, 180, "seconds before a retry when no countdown is given"),
-    "autoretry_for": Knob(_exceptions, (), "exceptions that make Celery retry the task itself"),
-    "retry_kwargs": Knob(_retry_kwargs, {}, "arguments for the automatic retry"),
-    "retry_backoff": Knob(_backoff, False, "exponential backoff for automatic retries (True = 1 s)"),
-    "retry_backoff_max": Knob(
-        _int(0, int(limits.MAX_COUNTDOWN), "seconds"), 600, "the longest backoff delay, in seconds"
+    "acks_late": Knob(FLAG, None, "this task's task_acks_late"),
+    "reject_on_worker_lost": Knob(FLAG, None, "this task's task_reject_on_worker_lost"),
+    "acks_on_failure_or_timeout": Knob(FLAG, None, "this task's task_acks_on_failure_or_timeout"),
+    "acks_on_failure": Knob(FLAG, None, "this task's task_acks_on_failure (5.7)"),
+    "acks_on_timeout": Knob(FLAG, None, "this task's task_acks_on_timeout (5.7)"),
+    "max_retries": Knob(RETRIES, 3, "retries allowed after the first run (None: no limit)"),
+    "default_retry_delay": Knob(Seconds(), 180, "seconds before a retry when no countdown is given"),
+    "autoretry_for": Knob(ExceptionNames(), (), "exceptions that make Celery retry the task itself"),
+    "retry_kwargs": Knob(
+        Options(
+            {
+                "max_retries": (RETRIES, "Retries allowed (null: no limit)."),
+                "countdown": (Seconds(), "Seconds before each retry."),
+            },
+            "retry_kwargs",
+            "{max_retries: 5}",
+        ),
+        {},
+        "arguments for the automatic retry",
     ),
-    "retry_jitter": Knob(_bool, True, "randomise each backoff delay between 0 and its value"),
+    "retry_backoff": Knob(Seconds(or_flag=True), False, "exponential backoff for automatic retries (True = 1 s)"),
+    "retry_backoff_max": Knob(
+        Whole(0, int(limits.MAX_COUNTDOWN), "seconds"), 600, "the longest backoff delay, in seconds"
+    ),
+    "retry_jitter": Knob(FLAG, True, "randomise each backoff delay between 0 and its value"),
 }
 """Per-task options, passed to ``@app.task`` as a Celery user would."""
 
 
-EXCEPTIONS: dict[str, type[BaseException]] = {
-    cls.__name__: cls
-    for cls in (
-        ConnectionError,
-        TimeoutError,
-        ValueError,
-        KeyError,
-        RuntimeError,
-        ZeroDivisionError,
-        PermissionError,
-    )
-}
+_INJECTABLE = (ConnectionError, TimeoutError, ValueError, KeyError, RuntimeError, ZeroDivisionError, PermissionError)
+EXCEPTIONS: dict[str, type[BaseException]] = {cls.__name__: cls for cls in _INJECTABLE}
 """Exceptions a lab can inject into a task run."""
 
 

@@ -1,0 +1,276 @@
+"""What the lesson readers share: the tables the format is declared in, and a reader that checks by them.
+
+The lesson format is declared once, as :class:`Keys` tables next to the code that reads
+each mapping. The loader checks a file's keys by them (unknown ones, missing ones), and
+``scripts/write_lesson_schema.py`` turns the same tables into the JSON Schema editors
+use, so a key added to a table is known to both. A key's ``shape`` is the JSON Schema of
+its value; a :class:`Keys` inside a shape stands for a mapping of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery_tutor.lab.action_parser import StepChecker, parse_step
+from celery_tutor.lab.actions import Action, Send, Wait
+from celery_tutor.lab.library import LAB_TASKS
+from celery_tutor.yaml_source import Node, Pos, Problem
+
+Schema = dict[str, Any]
+"""JSON Schema, possibly holding :class:`Keys` where a mapping of the format goes."""
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a mapping in the lesson format."""
+
+    name: str
+    shape: Schema | Keys
+    """What its value is, as JSON Schema (the loader checks the same in code)."""
+    help: str
+    required: bool = False
+    """Must be there (some readers report a missing one in words of their own, and go on)."""
+
+    def json_schema(self) -> Schema:
+        """Its value's schema, described by its help."""
+        return {**json_schema(self.shape), "description": self.help}
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The keys of one mapping, in the order messages list them."""
+
+    keys: tuple[Key, ...]
+    kinds: tuple[Key, ...] = ()
+    """Exactly one of these is given: it says what the mapping is (a step's ``read``, ``quiz``…)."""
+    only_with: Mapping[str, tuple[Key, ...]] = field(default_factory=dict)
+    """Keys that go with one kind only (a numeric question's ``tolerance``)."""
+    help: str = ""
+    schema: Schema = field(default_factory=dict)
+    """More JSON Schema for the mapping, for what the reader checks beyond its keys."""
+
+    def names(self) -> tuple[str, ...]:
+        """Every key, the kinds' own ones included once."""
+        extra = [key.name for keys in self.only_with.values() for key in keys]
+        return tuple(dict.fromkeys([*(key.name for key in (*self.keys, *self.kinds)), *extra]))
+
+    def required(self) -> tuple[str, ...]:
+        return tuple(key.name for key in self.keys if key.required)
+
+    def optional(self) -> tuple[str, ...]:
+        return tuple(name for name in self.names() if name not in self.required())
+
+    def kind_names(self) -> tuple[str, ...]:
+        return tuple(key.name for key in self.kinds)
+
+    def json_schema(self) -> Schema:
+        """The mapping as a JSON Schema object: its keys, exactly one kind, the keys only a kind takes."""
+        schema: Schema = {"type": "object", **({"description": self.help} if self.help else {})}
+        schema["properties"] = {key.name: key.json_schema() for key in (*self.keys, *self.kinds)}
+        if self.required():
+            schema["required"] = list(self.required())
+        if self.kinds:
+            schema["oneOf"] = [{"required": [kind]} for kind in self.kind_names()]
+        if not self.only_with:
+            schema["additionalProperties"] = False
+        else:  # each kind takes the common keys, itself, and its own
+            schema["allOf"] = [self._kind_rule(kind, self.only_with.get(kind, ())) for kind in self.kind_names()]
+        return {**schema, **json_schema(self.schema)}
+
+    def _kind_rule(self, kind: str, own: tuple[Key, ...]) -> Schema:
+        then: Schema = {"properties": {key.name: key.json_schema() for key in own}} if own else {}
+        if any(key.required for key in own):
+            then["required"] = [key.name for key in own if key.required]
+        then["propertyNames"] = {"enum": [*(key.name for key in self.keys), kind, *(key.name for key in own)]}
+        return {"if": {"required": [kind]}, "then": then}
+
+
+def json_schema(shape: Any) -> Any:
+    """A shape as plain JSON Schema: every :class:`Keys` inside becomes an object schema."""
+    if isinstance(shape, Keys):
+        return shape.json_schema()
+    if isinstance(shape, dict):
+        return {name: json_schema(value) for name, value in shape.items()}
+    if isinstance(shape, (list, tuple)):
+        return [json_schema(value) for value in shape]
+    return shape
+
+
+TEXT: Schema = {"type": "string", "pattern": r"\S"}
+"""Text that is not blank."""
+OPTIONAL_TEXT: Schema = {"type": ["string", "null"], "pattern": r"\S"}
+BOOLEAN: Schema = {"type": "boolean"}
+NUMBER: Schema = {"type": "number"}
+
+
+def ref(name: str) -> Schema:
+    """A definition of the schema, by name (see each reader's ``DEFINITIONS``)."""
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def whole(low: int, high: int) -> Schema:
+    """A whole number in range (the reader checks it with :meth:`Reader.whole`)."""
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def list_of(item: Schema | Keys, minimum: int = 1) -> Schema:
+    """A list of at least ``minimum`` items (the reader checks it with :meth:`Reader.items`)."""
+    return {"type": "array", "minItems": minimum, "items": item}
+
+
+def summary(doc: str | None) -> str:
+    """The first sentence of a docstring, as schema and docs text (Markdown code spans)."""
+    line = doc.strip().splitlines()[0] if doc and doc.strip() else ""
+    return line.split(". ", 1)[0].rstrip(".").replace("``", "`") + "." if line else ""
+
+
+SCRIPT_HELP = "Control steps, run in order on a fresh lab."
+
+DEFINITIONS: dict[str, Schema | Keys] = {
+    "id": {"type": "string", "pattern": ID_PATTERN.pattern, "description": "Lowercase letters, digits and dashes."},
+    "script": {**list_of(ref("controlStep")), "description": SCRIPT_HELP},
+}
+"""Definitions the other tables refer to by name; ``controlStep`` is the control vocabulary."""
+
+
+class Reader:
+    """Checks one file's nodes, collecting problems."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+        self.steps = StepChecker(path, self.problems)
+
+    def problem(self, pos: Pos, message: str) -> None:
+        self.problems.append(Problem(self.path, pos, message))
+
+    def mapping(self, node: Node, what: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> bool:
+        """Is ``node`` a mapping with all required keys and no unknown ones? Reports what is wrong."""
+        if not node.is_map:
+            self.problem(node.pos, f"{what}: expected a mapping with {', '.join(required + optional)}")
+            return False
+        ok = True
+        for key in node.value:
+            if key not in required and key not in optional:
+                valid = ", ".join(required + optional) or "none"
+                self.problem(node.key_pos[key], f"{what}: unknown key {key!r}; valid: {valid}")
+                ok = False
+        for key in required:
+            if key not in node.value:
+                self.problem(node.pos, f"{what}: missing required key {key!r}")
+                ok = False
+        return ok
+
+    def keys(self, node: Node, what: str, table: Keys) -> bool:
+        """:meth:`mapping` by a table of the format."""
+        return self.mapping(node, what, table.required(), table.optional())
+
+    def text(self, node: Node | None, what: str, required: bool = True) -> str:
+        if node is None:
+            return ""
+        if isinstance(node.value, str) and node.value.strip():
+            return node.value
+        if isinstance(node.value, bool):
+            word = "true" if node.value else "false"
+            self.problem(
+                node.pos, f"{what}: expected text, got {word} (YAML reads yes/no/on/off as true/false: quote it)"
+            )
+        elif required or node.value is not None:
+            self.problem(node.pos, f"{what}: expected text")
+        return ""
+
+    def whole(self, node: Node, what: str, low: int, high: int) -> int | None:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.problem(node.pos, f"{what}: expected a whole number from {low} to {high}, got {node.plain()!r}")
+            return None
+        return value
+
+    def number(self, node: Node, what: str, minimum: float | None = None) -> float | None:
+        value = node.value
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or (minimum is not None and value < minimum)
+        ):
+            bound = f" ≥ {minimum:g}" if minimum is not None else ""
+            self.problem(node.pos, f"{what}: expected a number{bound}, got {node.plain()!r}")
+            return None
+        return float(value)
+
+    def identifier(self, node: Node | None, what: str) -> str:
+        text = self.text(node, what)
+        if text and not ID_PATTERN.fullmatch(text):
+            assert node is not None
+            self.problem(node.pos, f"{what}: {text!r} is not an id (lowercase letters, digits and dashes)")
+            return ""
+        return text
+
+    def items(self, node: Node | None, what: str, minimum: int = 1) -> list[Node]:
+        if node is None:
+            return []
+        if not node.is_list or len(node.value) < minimum:
+            self.problem(node.pos, f"{what}: expected a list of at least {minimum}")
+            return []
+        return list(node.value)
+
+    def texts(self, node: Node | None, what: str, minimum: int = 1) -> tuple[str, ...]:
+        return tuple(self.text(item, what) for item in self.items(node, what, minimum))
+
+    def one_kind(self, node: Node, what: str, kinds: tuple[str, ...]) -> str | None:
+        """The single key among ``kinds`` that a mapping uses."""
+        found = [key for key in node.value if key in kinds]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            self.problem(node.pos, f"{what}: expected one of {', '.join(kinds)}")
+        else:
+            self.problem(node.key_pos[found[1]], f"{what}: only one of {', '.join(kinds)} per entry")
+        return None
+
+    def unknown_keys(self, node: Node, what: str, allowed: tuple[str, ...]) -> None:
+        for key in node.value:
+            if key not in allowed:
+                self.problem(node.key_pos[key], f"{what}: unknown key {key!r}; valid: {', '.join(allowed)}")
+
+
+@dataclass
+class Scope:
+    """Names a condition may use: aliases from the step's scripts."""
+
+    aliases: set[str] = field(default_factory=set)
+
+    def add_script(self, actions: tuple[Action, ...]) -> None:
+        for action in actions:
+            if isinstance(action, Send) and action.alias is not None:
+                if action.count == 1:
+                    self.aliases.add(action.alias)
+                else:
+                    self.aliases.update(f"{action.alias}-{i + 1}" for i in range(action.count))
+
+
+def read_script(r: Reader, node: Node | None, what: str) -> tuple[Action, ...]:
+    """Control steps; a wait may name an alias sent before it in the script, or a lab task."""
+    scope = Scope()
+    actions: list[Action] = []
+    for item in r.items(node, what):
+        action = parse_step(item, r.path, r.problems)
+        if action is None:
+            continue
+        if isinstance(action, Wait) and action.until is not None and action.until.task is not None:
+            task = action.until.task
+            if task not in scope.aliases and task not in LAB_TASKS:
+                aliases = ", ".join(sorted(scope.aliases)) or "none"
+                r.problem(
+                    action.pos, f"wait.until.task: {task!r} is neither an alias sent before ({aliases}) nor a lab task"
+                )
+        scope.add_script((action,))
+        actions.append(action)
+    return tuple(actions)

@@ -1,0 +1,165 @@
+"""Read a lesson's steps: ``read``, ``predict``, ``lab`` and ``quiz``, each with an id unique in the lesson."""
+
+from __future__ import annotations
+
+from celery_tutor.course.conditions_reader import read_conditions
+from celery_tutor.course.model import (
+    STEP_KINDS,
+    LabStep,
+    PredictStep,
+    QuizStep,
+    ReadStep,
+    Step,
+    WrongSolution,
+)
+from celery_tutor.course.questions_reader import ONE_CORRECT, read_choices, read_questions
+from celery_tutor.course.reading import TEXT, Key, Keys, Reader, Schema, Scope, list_of, read_script, ref
+from celery_tutor.lab.actions import Wait
+from celery_tutor.yaml_source import Node, Pos
+
+PREDICT = Keys(
+    (
+        Key("question", TEXT, "What will happen? (Markdown)", required=True),
+        Key("choices", ONE_CORRECT, "The answers to pick from: exactly one is correct.", required=True),
+        Key(
+            "experiment",
+            ref("script"),
+            "Run once the learner locked an answer; end with a wait for what you expect.",
+            required=True,
+        ),
+        Key("expect", ref("conditions"), "What will be observed, checked right after the experiment.", required=True),
+        Key("explain", TEXT, "Why it happened (Markdown).", required=True),
+    ),
+    help="The learner locks an answer, then watches the experiment run on a fresh lab.",
+)
+WRONG_SOLUTION = Keys(
+    (
+        Key("why", TEXT, "What is missing in this approach.", required=True),
+        Key("script", ref("script"), "Control steps of the tempting approach.", required=True),
+    )
+)
+LAB_STEP = Keys(
+    (
+        Key("body", TEXT, "What to do (Markdown).", required=True),
+        Key("goal", ref("conditions"), "What the learner must make true with the controls.", required=True),
+        Key("hints", list_of(TEXT), "A ladder of hints, shown one at a time.", required=True),
+        Key(
+            "solution",
+            ref("script"),
+            "Control steps that reach the goal on a fresh lab (checked by verify).",
+            required=True,
+        ),
+        Key("explain", TEXT, "Shown once the goal is reached (Markdown).", required=True),
+        Key(
+            "setup",
+            list_of({**ref("controlStep"), "not": {"required": ["wait"]}}),
+            "Control steps run when the step starts (no waits).",
+        ),
+        Key(
+            "wrong_solutions",
+            list_of(WRONG_SOLUTION),
+            "Tempting approaches that must not reach the goal (verify proves it).",
+        ),
+    ),
+    help="The learner reaches a goal with the lesson's controls.",
+)
+STEP = Keys(
+    (Key("id", ref("id"), "Unique in the lesson: progress is keyed by it.", required=True),),
+    (
+        Key("read", TEXT, "Markdown text to read."),
+        Key("predict", ref("predictStep"), "Predict, then watch."),
+        Key("lab", ref("labStep"), "Reach a goal on the live lab."),
+        Key("quiz", list_of(ref("question")), "Questions."),
+    ),
+    help=f"A step: an `id` and one of {', '.join(STEP_KINDS)}.",
+)
+
+DEFINITIONS: dict[str, Schema | Keys] = {"step": STEP, "predictStep": PREDICT, "labStep": LAB_STEP}
+
+
+def read_steps(r: Reader, node: Node | None, control_aliases: Scope) -> tuple[Step, ...]:
+    """The lesson's steps; conditions may use the aliases of the lesson's controls too."""
+    if node is None:
+        return ()
+    steps: list[Step] = []
+    step_ids: dict[str, Pos] = {}
+    question_ids: dict[str, Pos] = {}
+    kinds = STEP.kind_names()
+    for item in r.items(node, "steps"):
+        if not item.is_map:
+            r.problem(item.pos, "steps: each step is a mapping like {id: intro, read: …}")
+            continue
+        r.unknown_keys(item, "step", STEP.names())
+        step_id = r.identifier(item.get("id"), "step.id")
+        if item.get("id") is None:
+            r.problem(item.pos, "step: missing required key 'id'")
+        elif step_id in step_ids:
+            r.problem(
+                item.value["id"].pos,
+                f"step.id: {step_id!r} is already the id of the step on line {step_ids[step_id].line}",
+            )
+        elif step_id:
+            step_ids[step_id] = item.value["id"].pos
+        kind = r.one_kind(item, "step", kinds)
+        if kind is None:
+            continue
+        body = item.value[kind]
+        where = f"{step_id or 'step'}.{kind}"
+        step: Step | None
+        if kind == "read":
+            step = ReadStep(step_id, item.pos, r.text(body, where))
+        elif kind == "predict":
+            step = _predict(r, body, where, step_id, item.pos)
+        elif kind == "lab":
+            step = _lab_step(r, body, where, step_id, item.pos, control_aliases)
+        else:
+            step = QuizStep(step_id, item.pos, read_questions(r, body, where, question_ids))
+        if step is not None:
+            steps.append(step)
+    return tuple(steps)
+
+
+def _predict(r: Reader, node: Node, where: str, step_id: str, pos: Pos) -> PredictStep | None:
+    if not r.keys(node, where, PREDICT):
+        return None
+    experiment = read_script(r, node.get("experiment"), f"{where}.experiment")
+    scope = Scope()
+    scope.add_script(experiment)
+    return PredictStep(
+        step_id,
+        pos,
+        r.text(node.get("question"), f"{where}.question"),
+        read_choices(r, node.get("choices"), f"{where}.choices", exactly_one=True),
+        experiment,
+        read_conditions(r, node.get("expect"), f"{where}.expect", scope),
+        r.text(node.get("explain"), f"{where}.explain"),
+    )
+
+
+def _lab_step(r: Reader, node: Node, where: str, step_id: str, pos: Pos, control_aliases: Scope) -> LabStep | None:
+    if not r.keys(node, where, LAB_STEP):
+        return None
+    setup = read_script(r, node.get("setup"), f"{where}.setup") if node.get("setup") is not None else ()
+    solution = read_script(r, node.get("solution"), f"{where}.solution")
+    if any(isinstance(action, Wait) for action in setup):
+        r.problem(node.value["setup"].pos, f"{where}.setup: a setup cannot wait")
+    scope = Scope(set(control_aliases.aliases))
+    scope.add_script(setup)
+    scope.add_script(solution)
+    wrong: list[WrongSolution] = []
+    for item in r.items(node.get("wrong_solutions"), f"{where}.wrong_solutions"):
+        if r.keys(item, f"{where}.wrong_solutions entry", WRONG_SOLUTION):
+            script = read_script(r, item.value["script"], f"{where}.wrong_solutions.script")
+            scope.add_script(script)
+            wrong.append(WrongSolution(r.text(item.value["why"], f"{where}.wrong_solutions.why"), script))
+    return LabStep(
+        step_id,
+        pos,
+        r.text(node.get("body"), f"{where}.body"),
+        read_conditions(r, node.get("goal"), f"{where}.goal", scope),
+        r.texts(node.get("hints"), f"{where}.hints"),
+        solution,
+        r.text(node.get("explain"), f"{where}.explain"),
+        setup,
+        tuple(wrong),
+    )
