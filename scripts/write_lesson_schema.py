@@ -57,6 +57,15 @@ SETTING_VALUES: dict[str, Schema] = {
     "worker_prefetch_multiplier": {"type": "integer", "minimum": 1},
     "worker_concurrency": {"type": "integer", "minimum": 1},
     "worker_deduplicate_successful_tasks": BOOLEAN,
+    "broker_transport_options": {
+        "type": "object",
+        "properties": {
+            "visibility_timeout": {"type": "number", "minimum": 0.5},
+            "unacked_restore_interval": {"type": "number", "minimum": 0.1},
+            "unacked_restore_throttle": {"type": "integer", "minimum": 1},
+        },
+        "additionalProperties": False,
+    },
 }
 """The JSON type of every setting in ``settings.SETTINGS`` (its checker is code, not data)."""
 

@@ -95,6 +95,20 @@ def _retry_kwargs(value: Any) -> dict[str, Any]:
     return {key: pick(allowed, key, "retry_kwargs key")(item) for key, item in value.items()}
 
 
+TRANSPORT_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "visibility_timeout": lambda v: number(v, 0.5, limits.MAX_COUNTDOWN),
+    "unacked_restore_interval": lambda v: number(v, 0.1, 3600),
+    "unacked_restore_throttle": _int(1, 1000, "calls"),
+}
+"""The Redis transport options a lab may set (kombu's defaults: 3600 s, 10 s, 10)."""
+
+
+def _transport_options(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise LabConfigError(f"expected a mapping such as {{visibility_timeout: 2}}, got {value!r}")
+    return {key: named(str(key), pick(TRANSPORT_OPTIONS, key, "transport option"), item) for key, item in value.items()}
+
+
 def pick(table: Mapping[str, Any], name: Any, what: str) -> Any:
     """Look a name up, or fail with the valid names listed."""
     if not isinstance(name, str) or name not in table:
@@ -134,6 +148,11 @@ SETTINGS: dict[str, Knob] = {
     "worker_concurrency": Knob(_int(1, limits.MAX_CONCURRENCY, "threads"), 1, "how many tasks a worker runs at once"),
     "worker_deduplicate_successful_tasks": Knob(
         _bool, False, "skip a redelivered late-ack task whose SUCCESS is already stored"
+    ),
+    "broker_transport_options": Knob(
+        _transport_options,
+        {},
+        "Redis: visibility_timeout, unacked_restore_interval, unacked_restore_throttle (kombu: 3600, 10, 10)",
     ),
 }
 """Celery settings a lab accepts, with the lab's defaults (Celery's, except concurrency 1)."""
