@@ -76,6 +76,15 @@ class LabConfig:
         return LabConfig(checked_settings, options, workers, self.broker)
 
 
+def _make_broker(name: str, probe: BrokerReporter) -> LabBroker:
+    """The lab's broker: in process (RabbitMQ-like), or kombu's Redis transport on a real server."""
+    if name == "redis":
+        from celery_tutor.lab.redis_broker import RedisBroker  # imports redis-py only when used
+
+        return RedisBroker(probe)
+    return Broker(probe=probe)
+
+
 class Lab:
     """One isolated Celery lab: app, broker, result backend, workers, ledger, events."""
 
@@ -86,7 +95,7 @@ class Lab:
         self._faults = FaultInjector()
         self._ledger = Ledger(self._bus)
         self._reporter = CeleryReporter(self._bus, self._faults)
-        self.broker: LabBroker = Broker(probe=BrokerReporter(self._bus))
+        self.broker: LabBroker = _make_broker(self.initial.broker, BrokerReporter(self._bus))
         self._apps = AppBuilder(f"lab{self.number}", self.broker, self._reporter)
         self._apps.reset(self.initial.settings, self.initial.task_options)
         self._fleet = WorkerFleet(f"lab{self.number}", self._bus, self, self._reporter.on_run_skipped)
