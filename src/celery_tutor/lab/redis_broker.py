@@ -31,12 +31,11 @@ import redis as redis_py
 from kombu.transport import redis as kombu_redis
 
 from celery_tutor.lab.broker_api import BrokerProbe
+from celery_tutor.lab.events import SCAN_RESTORE
 from celery_tutor.lab.redis_server import RedisServer, shared_server
 
 DEFAULT_QUEUE = "celery"
 
-SCAN_RESTORE = "restored by the scan"
-"""Why a message came back when a worker's restore scan found it older than the visibility timeout."""
 CLEAN_CLOSE = "worker stopped"
 """Why a message came back when its worker closed its channel cleanly (a warm stop)."""
 REJECT_REQUEUE = "rejected, requeue=True"
