@@ -178,3 +178,19 @@ def test_the_prefetch_window_holds_a_restored_copy_until_a_slot_frees(
     again = log.wait_event("received", task_id, count=2)
     assert index_of(log, back) < index_of(log, acked) < index_of(log, again), log.timeline()
     assert again.redelivered is True
+
+
+def test_an_early_ack_crash_loses_the_running_task_and_gives_nothing_back(
+    redis_lab: RedisLab, make_lab: LabFactory
+) -> None:
+    lab = redis_lab({"broker_transport_options": transport(1)})
+    log = make_lab.events(lab)
+    lab.crash_at("after_charge", "charge_card")
+    task_id = lab.send("charge_card", (3, 1.0))
+    killed = log.wait_event("worker_killed")
+    assert killed.lost == 1 and killed.requeued == 0, log.timeline()
+    assert make_lab.wait_for_task(lab, task_id, timeout=WAIT).state == "LOST"
+    assert lab.join(WAIT)
+    broker: Any = lab.broker
+    assert broker._client.hlen(broker.prefix + "unacked") == 0, "acked: no scan can bring it back"
+    assert lab.ready_in_broker() == [] and log.of("redelivered", task_id) == []

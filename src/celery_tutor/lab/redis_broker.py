@@ -207,7 +207,9 @@ class LabRedisChannel(kombu_redis.Channel):
         qos: Any = self._qos
         if qos is None:
             return []
-        return [m.headers.get("id", "") for m in list(qos._delivered.values()) if "task" in (m.headers or {})]
+        acked = set(qos._dirty)  # kombu drops acked deliveries from its dict lazily
+        delivered = list(qos._delivered.items())
+        return [m.headers.get("id", "") for tag, m in delivered if tag not in acked and "task" in (m.headers or {})]
 
 
 class LabRedisTransport(kombu_redis.Transport):
