@@ -215,7 +215,7 @@ def bench_start(plan: Plan, broker: str = "rabbitmq") -> None:
     lab.close()
     t3 = time.perf_counter()
     print(
-        f"  cold (first in process): Lab(LabConfig(broker=broker)) {1000 * (t1 - t0):.2f} ms + start() {1000 * (t2 - t1):.2f} ms"
+        f"  cold (first in process): Lab() {1000 * (t1 - t0):.2f} ms + start() {1000 * (t2 - t1):.2f} ms"
         f" = {1000 * (t2 - t0):.2f} ms   (close() {1000 * (t3 - t2):.2f} ms)"
     )
     totals: list[float] = []
