@@ -7,7 +7,6 @@ that a restore scan comes within about a second.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +41,8 @@ def transport(visibility_timeout: float, interval: float = 1) -> dict[str, Any]:
 @pytest.fixture
 def redis_lab(make_lab: LabFactory) -> RedisLab:
     """``redis_lab(settings)`` → a started lab on the Redis broker, closed by ``make_lab``'s teardown."""
-    event_log: type[EventLog] = sys.modules[type(make_lab).__module__].EventLog
+    # conftest is not importable by name (two of them), so reach its EventLog through the factory.
+    event_log: type[EventLog] = type(make_lab).__call__.__globals__["EventLog"]
 
     def build(settings: dict[str, Any] | None = None, workers: int = 1) -> Lab:
         lab = Lab(LabConfig(settings=dict(settings or {}), workers=workers, broker="redis"))
