@@ -192,6 +192,10 @@ class GcPauses:
 GC_PAUSES = GcPauses()
 
 
+def _on(broker: str) -> str:
+    return "" if broker == "rabbitmq" else f" [broker: {broker}]"
+
+
 def section(title: str) -> None:
     """Print a section header."""
     print(f"\n== {title}")
@@ -200,11 +204,11 @@ def section(title: str) -> None:
 # -- 1. start --------------------------------------------------------------------------
 
 
-def bench_start(plan: Plan) -> None:
-    """Lab() + start() until the worker consumes: cold once, then warm ``plan.starts`` times."""
-    section(f"1. lab start -> worker consuming (Lab() + start(); concurrency 1; {plan.starts} warm runs)")
+def bench_start(plan: Plan, broker: str = "rabbitmq") -> None:
+    """Lab(LabConfig(broker=broker)) + start() until the worker consumes: cold once, then warm ``plan.starts`` times."""
+    section(f"1. lab start -> worker consuming (Lab() + start(); concurrency 1; {plan.starts} warm runs){_on(broker)}")
     t0 = time.perf_counter()
-    lab = Lab()
+    lab = Lab(LabConfig(broker=broker))
     t1 = time.perf_counter()
     lab.start()
     t2 = time.perf_counter()
@@ -220,7 +224,7 @@ def bench_start(plan: Plan) -> None:
     closes: list[float] = []
     for _ in range(plan.starts):
         t0 = time.perf_counter()
-        lab = Lab()
+        lab = Lab(LabConfig(broker=broker))
         t1 = time.perf_counter()
         lab.start()
         t2 = time.perf_counter()
@@ -239,10 +243,10 @@ def bench_start(plan: Plan) -> None:
 # -- 2. send -> started ------------------------------------------------------------------
 
 
-def bench_send_to_started(plan: Plan) -> None:
+def bench_send_to_started(plan: Plan, broker: str = "rabbitmq") -> None:
     """One ``add`` at a time: perf_counter before send() to the ``started`` event."""
-    section(f"2. send -> task started (add, one at a time, default config; {plan.sends} sends)")
-    lab = Lab()
+    section(f"2. send -> task started (add, one at a time, default config; {plan.sends} sends){_on(broker)}")
+    lab = Lab(LabConfig(broker=broker))
     lab.start()
     started = Arm(lab, "started")
     succeeded = Arm(lab, "succeeded")
@@ -272,10 +276,10 @@ def bench_send_to_started(plan: Plan) -> None:
 # -- 3. kill -----------------------------------------------------------------------------
 
 
-def bench_kill(plan: Plan) -> None:
+def bench_kill(plan: Plan, broker: str = "rabbitmq") -> None:
     """crash_worker() while generate_report runs, then restart_worker(); both timed."""
-    section(f"3. kill -> control returned (crash_worker() during generate_report; {plan.kills} runs)")
-    lab = Lab()
+    section(f"3. kill -> control returned (crash_worker() during generate_report; {plan.kills} runs){_on(broker)}")
+    lab = Lab(LabConfig(broker=broker))
     lab.start()
     started = Arm(lab, "started")
     kills: list[float] = []
@@ -414,6 +418,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Parse arguments, print the header, run every section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="cut repetitions for a smoke run")
+    parser.add_argument(
+        "--broker",
+        choices=("rabbitmq", "redis"),
+        default="rabbitmq",
+        help="redis: also run sections 1-3 on the Redis broker, beside the in-process figures",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     print("celery-tutor lab benchmark" + (" (--quick)" if args.quick else ""))
@@ -426,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"process at start: threads {threading.active_count()}, RSS {rss_mb():.1f} MB")
     GC_PAUSES.install()
     began = time.perf_counter()
-    steps: list[Callable[[Plan], None]] = [
+    steps: list[Callable[..., None]] = [
         bench_start,
         bench_send_to_started,
         bench_kill,
@@ -435,6 +445,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ]
     for step in steps:
         step(plan)
+        if args.broker == "redis" and step in (bench_start, bench_send_to_started, bench_kill):
+            step(plan, "redis")
     print(f"\n{GC_PAUSES.report()}")
     print(f"total wall time {time.perf_counter() - began:.1f} s")
 

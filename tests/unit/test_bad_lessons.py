@@ -61,8 +61,8 @@ EXPECTED: dict[str, str] = {
         "PermissionError, RuntimeError, TimeoutError, ValueError, ZeroDivisionError"
     ),
     "unknown-setting.yaml": (
-        "8:14: lab.settings: unknown setting 'task_ack_late'; valid: task_acks_late, task_acks_on_failure, "
-        "task_acks_on_failure_or_timeout, task_acks_on_timeout, task_reject_on_worker_lost, task_retry_on_worker_lost, "
+        "8:14: lab.settings: unknown setting 'task_ack_late'; valid: broker_transport_options, task_acks_late, "
+        "task_acks_on_failure, task_acks_on_failure_or_timeout, task_acks_on_timeout, task_reject_on_worker_lost, task_retry_on_worker_lost, "
         "worker_concurrency, worker_deduplicate_successful_tasks, worker_prefetch_multiplier"
     ),
     "unknown-state.yaml": (

@@ -237,3 +237,45 @@ def test_a_complete_config_describes_only_what_differs_from_the_lab_defaults() -
     assert late.describe() == "config: task_acks_late=True; charge_card max_retries=5 (the rest: lab defaults)"
     change = e(ev.ConfigChanged, task_options={"send_receipt": {"retry_backoff": False}})
     assert change.describe() == "config: send_receipt retry_backoff=False"
+
+
+def test_a_scan_restore_leaves_the_holders_run_going_and_queues_a_copy() -> None:
+    state = started_lab()
+    state.apply(e(ev.TaskPublished, task_id="v", task="generate_report"))
+    state.apply(e(ev.TaskReceived, task_id="v", task="generate_report", worker="worker1", redelivered=False, retries=0))
+    state.apply(
+        e(ev.TaskStarted, task_id="v", task="generate_report", worker="worker1", run=1, redelivered=False, retries=0)
+    )
+    state.apply(
+        e(ev.MessageRedelivered, 2.0, task_id="v", task="generate_report", worker="worker1", reason=ev.SCAN_RESTORE)
+    )
+    snap = state.snapshot()
+    assert [(m.task_id, m.redelivered) for m in snap.ready] == [("v", True)]
+    worker = snap.worker("worker1")
+    assert [task_id for task_id, *_ in worker.running] == ["v"] and worker.unacked == ()
+    assert snap.task("v").runs[0].outcome is None
+
+
+def test_a_scan_restore_of_a_countdown_leaves_it_scheduled_on_its_holder() -> None:
+    state = started_lab()
+    state.apply(e(ev.TaskPublished, task_id="c", task="add", eta_in=5.0))
+    state.apply(e(ev.TaskReceived, task_id="c", task="add", worker="worker1", redelivered=False, retries=0, eta_in=5.0))
+    before = state.snapshot().worker("worker1").scheduled
+    state.apply(
+        e(ev.MessageRedelivered, 2.0, task_id="c", task="add", worker="worker1", reason=ev.SCAN_RESTORE, eta_in=3.0)
+    )
+    snap = state.snapshot()
+    assert before and snap.worker("worker1").scheduled == before
+    assert [(m.task_id, m.eta_at) for m in snap.ready] == [("c", 5.0)]
+
+
+def test_a_dead_connection_ends_the_holders_run() -> None:
+    state = started_lab()
+    state.apply(e(ev.TaskPublished, task_id="d", task="generate_report"))
+    state.apply(e(ev.TaskReceived, task_id="d", task="generate_report", worker="worker1", redelivered=False, retries=0))
+    state.apply(
+        e(ev.TaskStarted, task_id="d", task="generate_report", worker="worker1", run=1, redelivered=False, retries=0)
+    )
+    state.apply(e(ev.MessageRedelivered, task_id="d", task="generate_report", worker="worker1", reason="worker died"))
+    snap = state.snapshot()
+    assert snap.worker("worker1").running == () and snap.task("d").runs[0].outcome == "died"

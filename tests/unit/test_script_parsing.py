@@ -83,7 +83,10 @@ steps:
     [
         ("steps:\n  - crsh: {}\n", "2: unknown control 'crsh'; valid: send, set, task_options, fail_next, crash,"),
         ("steps:\n  - send: {task: charge}\n", "2: send.task: unknown task 'charge'; valid: add, charge_card,"),
-        ("steps:\n  - set: {task_ack_late: true}\n", "2: set: unknown setting 'task_ack_late'; valid: task_acks_late"),
+        (
+            "steps:\n  - set: {task_ack_late: true}\n",
+            "2: set: unknown setting 'task_ack_late'; valid: broker_transport_options, task_acks_late",
+        ),
         ("steps:\n  - set: {task_acks_late: yes please}\n", "2: set: task_acks_late: expected true or false"),
         ("steps:\n  - crash: {at: middle}\n", "2: crash.at: unknown checkpoint 'middle'; valid: adding, before_charge"),
         (

@@ -84,8 +84,12 @@ class AppBuilder:
 
     def _build(self) -> Celery:
         app = Celery(self._main, set_as_current=False)
-        app.conf.update({**self._broker.celery_settings(), "result_backend": self.results, **FIXED_SETTINGS})
+        connection = self._broker.celery_settings()
+        app.conf.update({**connection, "result_backend": self.results, **FIXED_SETTINGS})
         app.conf.update({k: v for k, v in self.settings.items() if k not in WORKER_ONLY})
+        if "broker_transport_options" in connection:  # the lab's own options (a key prefix) always hold
+            options = {**self.settings.get("broker_transport_options", {}), **connection["broker_transport_options"]}
+            app.conf.broker_transport_options = options
         celery_signals.attach(app, self._signal_target)
         for spec in LAB_TASKS.values():
             options = {**spec.options, **self.task_options.get(spec.name, {})}

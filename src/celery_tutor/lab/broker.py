@@ -129,6 +129,10 @@ class LabChannel(memory.Channel):
         self.broker.notify()
         return list(reversed(restored))
 
+    def held_ids(self) -> list[str]:
+        """Nothing: like RabbitMQ, a severed channel gave every unacked message back at once."""
+        return []
+
     def close(self) -> None:
         if not self.severed:
             self._restore_reason = "worker stopped"

@@ -9,7 +9,8 @@ Celery reports through no signal. Neither interface imports kombu or Celery.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, runtime_checkable
 
 
 class BrokerProbe(Protocol):
@@ -26,6 +27,24 @@ class BrokerProbe(Protocol):
 
     def message_restored(self, owner: str | None, headers: dict[str, Any], reason: str) -> None:
         """An unacked message went back to its queue."""
+
+
+@runtime_checkable
+class SeverableChannel(Protocol):
+    """A worker's broker channel that the lab can kill like a dropped TCP connection."""
+
+    draining: bool
+    """Set on a warm stop: take no new messages."""
+
+    @property
+    def delivery_lock(self) -> AbstractContextManager[Any]:
+        """Held while a message is taken and recorded as unacked, and while severing."""
+
+    def sever(self) -> list[str]:
+        """Drop the connection without a clean close; the ids of the tasks whose messages went back now."""
+
+    def held_ids(self) -> list[str]:
+        """The ids of the tasks whose unacked messages the broker still keeps (invisible) for this channel."""
 
 
 class LabBroker(Protocol):

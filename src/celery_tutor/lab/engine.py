@@ -48,14 +48,18 @@ __all__ = ["CrashPlan", "Lab", "LabConfig", "LabConfigError", "LabStateError", "
 
 _lab_numbers = itertools.count(1)
 
+BROKERS = ("rabbitmq", "redis")
+"""The brokers a lab can run on: RabbitMQ-like (in process) or kombu's Redis transport on a real server."""
+
 
 @dataclass
 class LabConfig:
-    """How a lab starts: Celery settings, per-task options, and how many workers."""
+    """How a lab starts: Celery settings, per-task options, how many workers, which broker."""
 
     settings: dict[str, Any] = field(default_factory=dict)
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     workers: int = 1
+    broker: str = "rabbitmq"
 
     def checked(self) -> LabConfig:
         """A copy with every name and value checked (raises :class:`LabConfigError`)."""
@@ -67,7 +71,18 @@ class LabConfig:
         workers = self.workers
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= limits.MAX_WORKERS:
             raise LabConfigError(f"workers: expected 1 to {limits.MAX_WORKERS}, got {workers!r}")
-        return LabConfig(checked_settings, options, workers)
+        if not isinstance(self.broker, str) or self.broker not in BROKERS:
+            raise LabConfigError(f"unknown broker {self.broker!r}; valid: {', '.join(BROKERS)}")
+        return LabConfig(checked_settings, options, workers, self.broker)
+
+
+def _make_broker(name: str, probe: BrokerReporter) -> LabBroker:
+    """The lab's broker: in process (RabbitMQ-like), or kombu's Redis transport on a real server."""
+    if name == "redis":
+        from celery_tutor.lab.redis_broker import RedisBroker  # imports redis-py only when used
+
+        return RedisBroker(probe)
+    return Broker(probe=probe)
 
 
 class Lab:
@@ -80,7 +95,7 @@ class Lab:
         self._faults = FaultInjector()
         self._ledger = Ledger(self._bus)
         self._reporter = CeleryReporter(self._bus, self._faults)
-        self.broker: LabBroker = Broker(probe=BrokerReporter(self._bus))
+        self.broker: LabBroker = _make_broker(self.initial.broker, BrokerReporter(self._bus))
         self._apps = AppBuilder(f"lab{self.number}", self.broker, self._reporter)
         self._apps.reset(self.initial.settings, self.initial.task_options)
         self._fleet = WorkerFleet(f"lab{self.number}", self._bus, self, self._reporter.on_run_skipped)

@@ -42,6 +42,10 @@ class TaskEvent(LabEvent):
     task: str
 
 
+SCAN_RESTORE = "restored by the scan"
+"""The reason of a :class:`MessageRedelivered` put back by Redis's restore scan, not by a dead connection."""
+
+
 def _short(task_id: str) -> str:
     return task_id[:8]
 
@@ -182,7 +186,14 @@ class MessageRejected(TaskEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageRedelivered(TaskEvent):
-    """An unacked message went back to the queue, flagged ``redelivered``."""
+    """An unacked message went back to the queue, flagged ``redelivered``.
+
+    ``reason`` says why, and so what became of its holder: ``"worker died"`` (the
+    holder's connection dropped: RabbitMQ requeues, the holder's run is over),
+    ``"worker stopped"`` (a clean close), ``"rejected, requeue=True"``, or
+    :data:`SCAN_RESTORE` (Redis: a worker's restore scan found it older than the
+    visibility timeout; its holder may still be running it or waiting for its ETA).
+    """
 
     kind: ClassVar[str] = "redelivered"
     worker: str

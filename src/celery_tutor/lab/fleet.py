@@ -134,6 +134,7 @@ class WorkerFleet:
             handle.status = "killed"
             running = self._bus.running_on(handle.name)
         restored: list[str] = []
+        kept: list[str] = []
         channels = handle.worker.channels()
         with ExitStack() as held:
             # Let a delivery in progress finish (and be reported), then die with the
@@ -143,8 +144,10 @@ class WorkerFleet:
             handle.runtime.killed.set()
             for channel in channels:
                 restored.extend(channel.sever())
+                kept.extend(channel.held_ids())
         if not quiet:
-            lost = [task_id for task_id in running if task_id not in restored]
+            # A message the broker still holds unacked (Redis) comes back later: not lost.
+            lost = [task_id for task_id in running if task_id not in restored and task_id not in kept]
             for task_id in lost:
                 self._bus.emit(
                     ev.TaskLost,

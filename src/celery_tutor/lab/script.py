@@ -22,14 +22,14 @@ from pathlib import Path
 
 from celery_tutor.lab.action_parser import StepChecker, parse_settings, parse_step, parse_task_options
 from celery_tutor.lab.actions import Action, Send, Wait
-from celery_tutor.lab.engine import LabConfig
+from celery_tutor.lab.engine import BROKERS, LabConfig
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.limits import MAX_WORKERS
 from celery_tutor.yaml_file import FileProblems, parse_mapping, read_file
 from celery_tutor.yaml_source import Node
 
 TOP_LEVEL = ("title", "description", "lab", "steps")
-LAB_KEYS = ("settings", "task_options", "workers")
+LAB_KEYS = ("settings", "task_options", "workers", "broker")
 
 
 class ScriptError(FileProblems):
@@ -93,7 +93,7 @@ def _lab_block(node: Node | None, c: StepChecker) -> LabConfig:
     if node is None:
         return config
     if not node.is_map:
-        c.problem(node.pos, "lab: expected a mapping with settings, task_options, workers")
+        c.problem(node.pos, "lab: expected a mapping with settings, task_options, workers, broker")
         return config
     for key in node.value:
         if key not in LAB_KEYS:
@@ -112,6 +112,12 @@ def _lab_block(node: Node | None, c: StepChecker) -> LabConfig:
             c.problem(workers_node.pos, f"lab.workers: expected 1 to {MAX_WORKERS}, got {workers!r}")
         else:
             config.workers = workers
+    broker_node = node.get("broker")
+    if broker_node is not None:
+        if broker_node.value in BROKERS:
+            config.broker = broker_node.value
+        else:
+            c.problem(broker_node.pos, f"lab.broker: unknown broker {broker_node.value!r}; valid: {', '.join(BROKERS)}")
     return config
 
 

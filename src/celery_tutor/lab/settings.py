@@ -90,15 +90,17 @@ class Seconds:
     """A number of seconds, up to the lab's longest delay; with ``or_flag``, true or false too."""
 
     or_flag: bool = False
+    minimum: float = 0
+    maximum: float = limits.MAX_COUNTDOWN
 
     def check(self, value: Any) -> bool | float:
         if self.or_flag and isinstance(value, bool):
             return value
-        return number(value, 0, limits.MAX_COUNTDOWN, noun="a number of seconds")
+        return number(value, self.minimum, self.maximum, noun="a number of seconds")
 
     def json_schema(self) -> Schema:
         kind = ["boolean", "number"] if self.or_flag else "number"
-        return {"type": kind, "minimum": 0, "maximum": limits.MAX_COUNTDOWN}
+        return {"type": kind, "minimum": self.minimum, "maximum": self.maximum}
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,14 @@ class Options:
     def check(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):
             raise LabConfigError(f"expected a mapping such as {self.example}, got {value!r}")
-        return {key: pick(self.fields, key, f"{self.what} key")[0].check(item) for key, item in value.items()}
+        checked: dict[str, Any] = {}
+        for key, item in value.items():
+            kind = pick(self.fields, key, self.what)[0]
+            try:
+                checked[key] = kind.check(item)
+            except LabConfigError as exc:  # say which key: the mapping may hold several
+                raise LabConfigError(f"{key}: {exc}") from None
+        return checked
 
     def json_schema(self) -> Schema:
         properties = {name: {**kind.json_schema(), "description": text} for name, (kind, text) in self.fields.items()}
@@ -137,6 +146,16 @@ class Options:
 
 Value = Flag | Whole | Seconds | ExceptionNames | Options
 """How a setting's or an option's value is checked, and described for the lesson schema."""
+
+TRANSPORT_OPTIONS: dict[str, tuple[Value, str]] = {
+    "visibility_timeout": (Seconds(minimum=0.5), "Seconds an unacked message stays invisible (kombu: 3600)."),
+    "unacked_restore_interval": (
+        Seconds(minimum=0.1, maximum=3600),
+        "Seconds between the restore timer's calls (kombu: 10).",
+    ),
+    "unacked_restore_throttle": (Whole(1, 1000, "calls"), "Scan for visible messages every Nth call (kombu: 10)."),
+}
+"""The Redis transport options a lab may set (the scan runs about every interval x throttle)."""
 
 
 def pick(table: Mapping[str, Any], name: Any, what: str) -> Any:
@@ -185,6 +204,11 @@ SETTINGS: dict[str, Knob] = {
     "worker_deduplicate_successful_tasks": Knob(
         FLAG, False, "skip a redelivered late-ack task whose SUCCESS is already stored"
     ),
+    "broker_transport_options": Knob(
+        Options(TRANSPORT_OPTIONS, "transport option", "{visibility_timeout: 2}"),
+        {},
+        "Redis: visibility_timeout, unacked_restore_interval, unacked_restore_throttle (kombu: 3600, 10, 10)",
+    ),
 }
 """Celery settings a lab accepts, with the lab's defaults (Celery's, except concurrency 1)."""
 
@@ -206,7 +230,7 @@ TASK_OPTIONS: dict[str, Knob] = {
                 "max_retries": (RETRIES, "Retries allowed (null: no limit)."),
                 "countdown": (Seconds(), "Seconds before each retry."),
             },
-            "retry_kwargs",
+            "retry_kwargs key",
             "{max_retries: 5}",
         ),
         {},

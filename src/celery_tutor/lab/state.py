@@ -329,7 +329,9 @@ class LabState:
     def _on_redelivered(self, e: ev.MessageRedelivered) -> None:
         self._drop_unacked(e.worker, e.task_id)
         w = self._workers.get(e.worker)
-        if w is not None:
+        # A scan restore (Redis) copies the message back while its holder lives on: the
+        # holder still runs it, or still waits for its ETA, and will do so.
+        if w is not None and e.reason != ev.SCAN_RESTORE:
             w.scheduled.pop(e.task_id, None)
             if e.task_id in w.running:
                 self._end_run(e.worker, e.task_id, "died")

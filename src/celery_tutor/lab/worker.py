@@ -27,15 +27,19 @@ from celery.concurrency.thread import TaskPool as ThreadTaskPool
 from celery.worker import WorkController
 from celery.worker import state as celery_worker_state
 from celery.worker.consumer import Consumer
+from kombu.asynchronous import hub as kombu_hub
 
 from celery_tutor.lab import runtime
-from celery_tutor.lab.broker import LabChannel
+from celery_tutor.lab.broker_api import SeverableChannel
 from celery_tutor.lab.kit import FINISHED_CHECKPOINT
 from celery_tutor.lab.runtime import SimulatedChildKill, SimulatedKill, WorkerRuntime
 
 # celery-types does not describe these internals; they are used as Celery 5.7 defines them.
 ApplyResult: Any = celery_thread_pool.ApplyResult  # type: ignore[attr-defined]
 worker_state: Any = celery_worker_state
+
+_hub_lock = threading.Lock()
+"""Held while a worker is built: kombu keeps one event loop per process, each worker needs its own."""
 
 WORKER_LOST = "Worker exited prematurely: signal 9 (SIGKILL) Job: 0."
 """What billiard reports when a prefork child is killed."""
@@ -128,6 +132,7 @@ class LabConsumer(Consumer):
         connection = super().connect()
         transport: Any = connection.transport
         transport.owner = self.controller.runtime.name
+        transport.runtime = self.controller.runtime  # a dead worker's channels take nothing more
         return connection
 
     def _mine(self, request: Any) -> bool:
@@ -194,18 +199,22 @@ class LabWorker(WorkController):
         pool_cls = type(
             "LabThreadPool", (LabThreadPool,), {"runtime": runtime_, "on_skipped": staticmethod(on_skipped)}
         )
-        super().__init__(
-            app=app,
-            hostname=hostname,
-            pool_cls=pool_cls,
-            consumer_cls=LabConsumer,
-            concurrency=concurrency,
-            prefetch_multiplier=prefetch_multiplier,
-            without_heartbeat=True,
-            without_mingle=True,
-            without_gossip=True,
-            quiet=True,
-        )
+        with _hub_lock:
+            # Celery's Hub step reuses kombu's process-global loop; on an async transport
+            # (Redis) two in-process workers would share one. Unused on the memory broker.
+            kombu_hub.set_event_loop(None)
+            super().__init__(
+                app=app,
+                hostname=hostname,
+                pool_cls=pool_cls,
+                consumer_cls=LabConsumer,
+                concurrency=concurrency,
+                prefetch_multiplier=prefetch_multiplier,
+                without_heartbeat=True,
+                without_mingle=True,
+                without_gossip=True,
+                quiet=True,
+            )
 
     def on_consumer_ready(self, consumer: Any) -> None:
         # Called on the worker's thread before it first asks the broker for a message.
@@ -222,14 +231,14 @@ class LabWorker(WorkController):
             runtime.bind_worker(None)
             self.consuming.set()  # nobody waits forever on a worker that failed to start
 
-    def channels(self) -> list[LabChannel]:
-        """The lab channels of this worker's broker connection."""
+    def channels(self) -> list[SeverableChannel]:
+        """The lab channels of this worker's broker connection (any broker kind)."""
         consumer = getattr(self, "consumer", None)
         connection = getattr(consumer, "connection", None)
         if connection is None:
             return []
         transport = connection.transport
-        return [ch for ch in list(getattr(transport, "channels", [])) if isinstance(ch, LabChannel)]
+        return [ch for ch in list(getattr(transport, "channels", [])) if isinstance(ch, SeverableChannel)]
 
     def forget_requests(self) -> None:
         """After the worker is gone, clean its traces out of Celery's process-wide state."""

@@ -1,0 +1,296 @@
+"""One lab's broker on kombu's real Redis transport, against a real server (Redis mode).
+
+On Redis, kombu emulates acks: a delivered message moves to the ``unacked`` hash and the
+``unacked_index`` sorted set, and only a worker's restore scan (``QoS.restore_visible``)
+puts one back once it is older than ``visibility_timeout``; a clean channel close puts
+back its own at once. Nothing here models that: the transport, the QoS and the
+``redelivered`` flag are kombu's code. The lab adds only what a real deployment has and
+an in-process lab lacks:
+
+* a key prefix per lab (``global_keyprefix``) on the process's one server, so that labs
+  never see each other's keys, and closing a lab deletes only its own;
+* a probe (:class:`~.broker_api.BrokerProbe`) on publish, ack, reject and restore, each
+  restore with its reason (the scan, a clean close, a reject);
+* a channel that can be *severed*: the connection drops without a clean close, as when a
+  process is killed, so the broker keeps its unacked messages (invisible) until a scan.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from queue import Empty
+from typing import Any, ClassVar
+
+import kombu.pools
+import kombu.transport
+import redis as redis_py
+from kombu.transport import redis as kombu_redis
+
+from celery_tutor.lab.broker_api import BrokerProbe
+from celery_tutor.lab.events import SCAN_RESTORE
+from celery_tutor.lab.redis_server import RedisServer, shared_server
+
+DEFAULT_QUEUE = "celery"
+
+CLEAN_CLOSE = "worker stopped"
+"""Why a message came back when its worker closed its channel cleanly (a warm stop)."""
+REJECT_REQUEUE = "rejected, requeue=True"
+
+_prefixes = itertools.count(1)
+_reason = threading.local()
+"""Why the restores running on this thread happen (set around kombu's restore paths)."""
+
+
+@contextmanager
+def _restoring(reason: str) -> Iterator[None]:
+    outer = getattr(_reason, "value", None)
+    _reason.value = reason
+    try:
+        yield
+    finally:
+        _reason.value = outer
+
+
+class LabRedisQoS(kombu_redis.QoS):
+    """kombu's Redis QoS, telling the lab why each message goes back and who held it."""
+
+    channel: LabRedisChannel
+
+    def append(self, message: Any, delivery_tag: Any) -> None:
+        super().append(message, delivery_tag)
+        self.channel.broker.holders[str(delivery_tag)] = self.channel.owner
+
+    def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
+        if self.channel.dead:  # a killed process scans nothing
+            return
+        with _restoring(SCAN_RESTORE):
+            super().restore_visible(start, num, interval)
+
+    def restore_unacked(self, client: Any = None) -> None:
+        with _restoring(CLEAN_CLOSE):
+            super().restore_unacked(client)
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        with _restoring(REJECT_REQUEUE):
+            super().reject(delivery_tag, requeue)
+
+    def restore_by_tag(self, tag: Any, client: Any = None, leftmost: bool = False) -> None:
+        # kombu may run its restore transaction more than once (WATCH); report after it commits.
+        pending: dict[str, dict[str, Any]] = {}
+        outer = getattr(_reason, "pending", None)
+        _reason.pending = pending
+        try:
+            super().restore_by_tag(tag, client, leftmost)
+        finally:
+            _reason.pending = outer
+        for key, headers in pending.items():
+            self.channel.report_restored(key, headers)
+
+
+class LabRedisChannel(kombu_redis.Channel):
+    """kombu's Redis channel, probed, and able to die without a clean close."""
+
+    QoS = LabRedisQoS
+    broker: ClassVar[RedisBroker]
+    severed = False
+    draining = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._delivery_lock = threading.RLock()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def delivery_lock(self) -> threading.RLock:
+        """Held while a message is read and recorded as unacked, and while severing."""
+        return self._delivery_lock
+
+    @property
+    def owner(self) -> str | None:
+        """The worker this channel belongs to, if it is a worker's."""
+        return getattr(self.connection, "owner", None)
+
+    @property
+    def dead(self) -> bool:
+        """Severed, or its worker was killed: it takes, acks and scans nothing more."""
+        runtime = getattr(self.connection, "runtime", None)
+        return self.severed or (runtime is not None and runtime.killed.is_set())
+
+    # -- traffic the lab hears about ---------------------------------------------------
+
+    def basic_publish(self, message: Any, exchange: str, routing_key: str, **kwargs: Any) -> Any:
+        headers = message.get("headers") or {}
+        if "task" in headers:  # reported first, so no consumer can report it received before
+            self.broker.probe.message_published(headers)
+        return super().basic_publish(message, exchange, routing_key, **kwargs)
+
+    def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
+        if self.dead:  # the connection is gone: the ack never reaches the broker
+            return
+        qos: Any = self.qos
+        message = qos._delivered.get(delivery_tag)
+        super().basic_ack(delivery_tag, multiple)
+        self.broker.holders.pop(str(delivery_tag), None)
+        if message is not None:
+            self.broker.probe.message_acked(self.owner, message.headers)
+
+    def basic_reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        if self.dead:
+            return
+        qos: Any = self.qos
+        message = qos._delivered.get(delivery_tag)
+        if message is not None:
+            self.broker.probe.message_rejected(self.owner, message.headers, requeue)
+        super().basic_reject(delivery_tag, requeue)
+        if not requeue:
+            self.broker.holders.pop(str(delivery_tag), None)
+
+    def _do_restore_message(
+        self, payload: Any, exchange: str, routing_key: str, pipe: Any, leftmost: bool = False
+    ) -> None:
+        kombu_channel: Any = super()  # kombu's stubs leave out its private methods
+        kombu_channel._do_restore_message(payload, exchange, routing_key, pipe, leftmost)
+        headers = payload.get("headers") or {}
+        tag = str(payload.get("properties", {}).get("delivery_tag", ""))
+        pending = getattr(_reason, "pending", None)
+        if pending is not None:
+            pending[tag] = headers
+        else:
+            self.report_restored(tag, headers)
+
+    def report_restored(self, tag: str, headers: dict[str, Any]) -> None:
+        """Tell the probe a message went back, naming the worker that held it and why."""
+        holder = self.broker.holders.pop(tag, None) or self.owner
+        self.broker.probe.message_restored(holder, headers, getattr(_reason, "value", None) or CLEAN_CLOSE)
+
+    # -- consuming: nothing more once dead or draining --------------------------------
+
+    def _brpop_start(self, timeout: Any = None) -> None:
+        if self.dead or self.draining:
+            return
+        kombu_channel: Any = super()
+        kombu_channel._brpop_start(timeout)
+
+    def _brpop_read(self, **options: Any) -> Any:
+        with self._delivery_lock:
+            if self.dead:
+                raise Empty()
+            kombu_channel: Any = super()
+            return kombu_channel._brpop_read(**options)
+
+    # -- the lab's controls --------------------------------------------------------------
+
+    def sever(self) -> list[str]:
+        """The connection drops, as when the process is killed: no clean close, no restore.
+
+        The broker keeps this channel's unacked messages (invisible) until a restore scan
+        finds them older than the visibility timeout; nothing goes back now.
+        """
+        with self._delivery_lock:
+            self.severed = True
+            self.do_restore = False  # a clean close would restore them: a dead process does not
+            for attr in ("client", "subclient"):
+                client = self.__dict__.get(attr)
+                connection = getattr(client, "connection", None)
+                if connection is not None:
+                    connection.disconnect()
+            pool = getattr(self, "_pool", None)
+            if pool is not None:
+                pool.disconnect()
+        return []
+
+    def held_ids(self) -> list[str]:
+        """The tasks whose messages this channel held unacked: the broker keeps them."""
+        qos: Any = self._qos
+        if qos is None:
+            return []
+        acked = set(qos._dirty)  # kombu drops acked deliveries from its dict lazily
+        delivered = list(qos._delivered.items())
+        return [m.headers.get("id", "") for tag, m in delivered if tag not in acked and "task" in (m.headers or {})]
+
+
+class LabRedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport with the lab's channel."""
+
+    broker: ClassVar[RedisBroker]
+    owner: str | None = None
+    runtime: Any = None
+
+
+class RedisBroker:
+    """One lab's queues on the process's Redis server, under the lab's own key prefix (a ``LabBroker``)."""
+
+    def __init__(self, probe: BrokerProbe, server: RedisServer | None = None) -> None:
+        self.probe = probe
+        self.server = server or shared_server()
+        self.prefix = f"celery-tutor:{self.server.pid}:lab{next(_prefixes)}:"
+        self.holders: dict[str, str | None] = {}
+        """Delivery tag → the worker holding it unacked (a scan restore names the holder)."""
+        self.channel_cls: type[LabRedisChannel] = type("LabRedisChannel", (LabRedisChannel,), {"broker": self})
+        self.transport_cls: type[LabRedisTransport] = type(
+            "LabRedisTransport", (LabRedisTransport,), {"broker": self, "Channel": self.channel_cls}
+        )
+        self._client = redis_py.Redis.from_url(self.server.url)
+
+    def celery_settings(self) -> dict[str, Any]:
+        """Connect an app to the server through this broker's private transport class."""
+        return {
+            "broker_url": self.server.url,
+            "broker_transport": self.transport_cls,
+            "broker_transport_options": {"global_keyprefix": self.prefix},
+        }
+
+    def _queue_keys(self, name: str) -> list[str]:
+        """The lists kombu keeps a queue in (one per priority step), in the order BRPOP reads them."""
+        steps = kombu_redis.Channel.priority_steps
+        sep = kombu_redis.Channel.sep
+        return [self.prefix + (name if step == 0 else f"{name}{sep}{step}") for step in steps]
+
+    def ready_ids(self, name: str = DEFAULT_QUEUE) -> list[str]:
+        """The task ids waiting in a queue, head first (kombu pushes left and pops right)."""
+        ids: list[str] = []
+        for key in self._queue_keys(name):
+            for raw in reversed(self._client.lrange(key, 0, -1)):
+                headers = json.loads(raw).get("headers") or {}
+                if "task" in headers:
+                    ids.append(headers["id"])
+        return ids
+
+    def purge(self, name: str = DEFAULT_QUEUE) -> int:
+        """Delete every ready message of a queue; returns how many (unacked ones stay)."""
+        pipe = self._client.pipeline()
+        for key in self._queue_keys(name):
+            pipe.llen(key)
+            pipe.delete(key)
+        sizes = pipe.execute()
+        return int(sum(sizes[::2]))
+
+    def close(self) -> None:
+        """Delete this lab's keys only (SCAN + DEL of its prefix), then kombu's references to it."""
+        try:
+            for batch in _batches(self._client.scan_iter(match=self.prefix + "*", count=500), 500):
+                self._client.delete(*batch)
+        except redis_py.RedisError:
+            pass  # the server is gone: nothing to clean
+        self._client.close()
+        transports: Any = kombu.transport
+        transports._transport_cache.pop(self.transport_cls, None)
+        for group in (kombu.pools.connections, kombu.pools.producers):
+            for key in [k for k in list(group) if isinstance(k, (tuple, list)) and self.transport_cls in k]:
+                pool = dict.pop(group, key, None)
+                if pool is not None:
+                    pool.force_close_all()
+
+
+def _batches(items: Any, size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
