@@ -236,21 +236,26 @@ class Broker:
         return count
 
     def forget(self) -> None:
-        """Drop kombu's process-wide references to this broker, so a closed lab can be freed.
-
-        kombu caches transport classes and keeps connection and producer pools keyed by
-        transport class; a lab's private classes would otherwise live forever.
-        """
-        transports: Any = kombu.transport
-        transports._transport_cache.pop(self.transport_cls, None)
-        for group in (kombu.pools.connections, kombu.pools.producers):
-            for key in [k for k in list(group) if isinstance(k, (tuple, list)) and self.transport_cls in k]:
-                pool = dict.pop(group, key, None)
-                if pool is not None:
-                    pool.force_close_all()
+        """Drop kombu's process-wide references to this broker, so a closed lab can be freed."""
+        forget_transport(self.transport_cls)
 
     def clear(self) -> None:
         """Forget every queue (the lab is closing)."""
         for name in list(self.queues):
             self.purge(name)
         self.notify()
+
+
+def forget_transport(transport_cls: type) -> None:
+    """Drop kombu's process-wide references to a lab's private transport class.
+
+    kombu caches transport classes and keeps connection and producer pools keyed by
+    transport class; a lab's private classes would otherwise live forever.
+    """
+    transports: Any = kombu.transport
+    transports._transport_cache.pop(transport_cls, None)
+    for group in (kombu.pools.connections, kombu.pools.producers):
+        for key in [k for k in list(group) if isinstance(k, (tuple, list)) and transport_cls in k]:
+            pool = dict.pop(group, key, None)
+            if pool is not None:
+                pool.force_close_all()

@@ -25,11 +25,10 @@ from contextlib import contextmanager
 from queue import Empty
 from typing import Any, ClassVar
 
-import kombu.pools
-import kombu.transport
 import redis as redis_py
 from kombu.transport import redis as kombu_redis
 
+from celery_tutor.lab.broker import forget_transport
 from celery_tutor.lab.broker_api import BrokerProbe
 from celery_tutor.lab.events import SCAN_RESTORE
 from celery_tutor.lab.redis_server import RedisServer, shared_server
@@ -276,13 +275,7 @@ class RedisBroker:
         except redis_py.RedisError:
             pass  # the server is gone: nothing to clean
         self._client.close()
-        transports: Any = kombu.transport
-        transports._transport_cache.pop(self.transport_cls, None)
-        for group in (kombu.pools.connections, kombu.pools.producers):
-            for key in [k for k in list(group) if isinstance(k, (tuple, list)) and self.transport_cls in k]:
-                pool = dict.pop(group, key, None)
-                if pool is not None:
-                    pool.force_close_all()
+        forget_transport(self.transport_cls)
 
 
 def _batches(items: Any, size: int) -> Iterator[list[Any]]:
