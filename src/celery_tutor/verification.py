@@ -20,7 +20,6 @@ from typing import Any
 from celery_tutor.course.conditions import GoalTracker
 from celery_tutor.course.model import LabStep, Lesson, Numeric, PredictStep, QuizStep, WrongSolution
 from celery_tutor.lab import events as ev
-from celery_tutor.lab import settings
 from celery_tutor.lab.actions import Action
 from celery_tutor.lab.engine import Lab, LabConfig
 from celery_tutor.lab.runner import ScriptRunner
@@ -47,11 +46,6 @@ class Check:
         mark = "ok  " if self.ok else "FAIL"
         detail = f" - {shorten(self.detail)}" if self.detail else ""  # it may quote a lesson's names
         return f"{mark} {self.lesson} / {self.step}: {self.what} ({self.seconds:.1f}s){detail}"
-
-
-def initial_settings(lesson: Lesson) -> dict[str, object]:
-    """Every setting the lab starts with (Celery's defaults, then the lesson's)."""
-    return settings.with_defaults(lesson.lab.settings)
 
 
 def lab_config(lesson: Lesson) -> LabConfig:

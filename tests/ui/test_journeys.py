@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
-from textual.widgets import Button, Markdown, RichLog, Static
+from textual.widgets import Button, Markdown, Static
+from ui_helpers import timeline, wait_for
 
 from celery_tutor.course.model import Numeric, Ordering, PredictStep, QuizStep, SingleChoice, TrueFalse
 from celery_tutor.course.session import Phase
@@ -20,20 +19,6 @@ from celery_tutor.ui.screens.lesson_list import LessonListScreen
 from celery_tutor.ui.screens.sandbox import SandboxScreen
 
 LESSON_1 = bundled_lessons() / "01-acknowledgement.yaml"
-
-
-async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Let the app run until ``condition`` holds (the lab works on its own threads)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
-
-
-def timeline(app: TutorApp) -> str:
-    """The timeline's text, with its wrapped lines joined again."""
-    log = app.screen.query_one("#timeline", RichLog)
-    return " ".join(" ".join(line.text.split()) for line in log.lines)
 
 
 def text_of(app: TutorApp) -> str:

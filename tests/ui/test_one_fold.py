@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
-from textual.pilot import Pilot
-from textual.widgets import Button, RichLog, Static
+from textual.widgets import Button, Static
+from ui_helpers import timeline, wait_for
 
 from celery_tutor.lab import engine
 from celery_tutor.lab.events import LabEvent
@@ -18,20 +17,6 @@ from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.screens.lesson import LessonScreen
 from celery_tutor.ui.screens.sandbox import SandboxScreen
-
-
-async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Let the app run until ``condition`` holds (the lab works on its own threads)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
-
-
-def timeline(app: TutorApp) -> str:
-    """The timeline's text, with its wrapped lines joined again."""
-    log = app.screen.query_one("#timeline", RichLog)
-    return " ".join(" ".join(line.text.split()) for line in log.lines)
 
 
 @pytest.fixture

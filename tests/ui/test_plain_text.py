@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from textual.command import CommandList, CommandPalette
-from textual.pilot import Pilot
 from textual.widgets import Button, OptionList
+from ui_helpers import wait_for
 
 from celery_tutor.course.lessons import load_course
 from celery_tutor.ui.app import TutorApp
@@ -61,13 +60,6 @@ def nasty_lesson(tmp_path: Path) -> Path:
         text = text.replace(f"  - key: {key}\n", f"  - key: {key}\n    send: {{task: add, args: [1, 2]}}\n")
     (folder / "01-markup.yaml").write_text(text)
     return folder
-
-
-async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 def test_the_nasty_lesson_is_valid(tmp_path: Path) -> None:
