@@ -279,3 +279,31 @@ def test_a_dead_connection_ends_the_holders_run() -> None:
     state.apply(e(ev.MessageRedelivered, task_id="d", task="generate_report", worker="worker1", reason="worker died"))
     snap = state.snapshot()
     assert snap.worker("worker1").running == () and snap.task("d").runs[0].outcome == "died"
+
+
+def test_a_checkpoint_moves_the_run_of_the_worker_that_reached_it_when_two_copies_run() -> None:
+    # On Redis a scan can hand a copy to a second worker while the first still runs it.
+    state = started_lab()
+    state.apply(e(ev.WorkerStarted, worker="worker2", concurrency=1, prefetch_multiplier=4))
+    state.name_task("t1", "generate_report", None)
+    for worker, run in (("worker1", 1), ("worker2", 2)):
+        state.apply(
+            e(
+                ev.TaskStarted,
+                task_id="t1",
+                task="generate_report",
+                worker=worker,
+                run=run,
+                redelivered=run > 1,
+                retries=0,
+            )
+        )
+    state.apply(
+        e(ev.CheckpointReached, task_id="t1", task="generate_report", worker="worker1", run=1, checkpoint="rendered")
+    )
+    runs = state.snapshot().task("t1").runs
+    assert [(r.worker, r.checkpoint) for r in runs] == [("worker1", "rendered"), ("worker2", None)]
+    ((_, _, first),) = state.snapshot().worker("worker1").running
+    assert first.checkpoint == "rendered"
+    state.apply(e(ev.TaskSucceeded, task_id="t1", task="generate_report", worker="worker1", result="ok"))
+    assert [r.outcome for r in state.snapshot().task("t1").runs] == ["success", None]

@@ -241,9 +241,7 @@ class LabState:
             run = record.runs[-1]
             if run.outcome is not None:
                 return
-        for mine in record.runs:
-            if mine.number == run.number:
-                mine.change(outcome=outcome)
+        run.change(outcome=outcome)  # the task's own run record, shared with the worker's
         record.touch()
 
     def _drop_unacked(self, worker: str, task_id: str) -> None:
@@ -290,14 +288,17 @@ class LabState:
         record.change(state="STARTED", retry_eta_at=None)
 
     def _on_checkpoint(self, e: ev.CheckpointReached) -> None:
+        # The worker's running record is the same object as the task's run: one change serves
+        # both, and the right run moves on even when two copies of a task run at once (Redis).
         w = self._workers.get(e.worker)
-        running = w.running.get(e.task_id) if w is not None else None
+        run = w.running.get(e.task_id) if w is not None else None
         record = self._tasks.get(e.task_id)
-        if record is not None and record.runs:
-            record.runs[-1].change(checkpoint=e.checkpoint)
+        if run is None and record is not None and record.runs:
+            run = record.runs[-1]
+        if run is not None:
+            run.change(checkpoint=e.checkpoint)
+        if record is not None:
             record.touch()
-        if running is not None and (record is None or not record.runs or running is not record.runs[-1]):
-            running.change(checkpoint=e.checkpoint)
 
     def _on_retry_scheduled(self, e: ev.RetryScheduled) -> None:
         self._end_run(e.worker, e.task_id, "retry")
