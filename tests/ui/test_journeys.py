@@ -48,6 +48,7 @@ async def test_open_a_lesson_and_answer_a_prediction(make_app: Callable[..., Tut
             await pilot.press("n")
         await pilot.press("down", "enter")  # the right answer: prefetched, unacked
         await wait_for(pilot, lambda: screen.phase is Phase.RESULT, timeout=20)
+        await wait_for(pilot, lambda: "What happened in the lab:" in text_of(app))  # the result card is mounted
         shown = text_of(app)
         assert "✓ Your prediction was right." in shown
         assert "What happened in the lab:" in shown
