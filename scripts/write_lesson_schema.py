@@ -83,7 +83,7 @@ def names() -> Schema:
         ),
         "exceptionName": enum("An exception the lab can inject.", settings.EXCEPTIONS),
         "eventKind": enum(
-            "A kind of lab event (their fields are in src/celery_tutor/lab/events.py).",
+            "A kind of lab event (their fields are in src/celery_tutor/lab/events/).",
             EVENT_KINDS,
             (summary(cls.__doc__) for cls in EVENT_KINDS.values()),
         ),

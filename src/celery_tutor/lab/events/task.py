@@ -1,0 +1,190 @@
+"""Events of one task's runs: published, received, started, checkpoints, outcomes, side effects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from celery_tutor.lab.events.base import TaskEvent, short_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskPublished(TaskEvent):
+    """A message for the task reached the broker (sent by a client, or a retry)."""
+
+    kind: ClassVar[str] = "published"
+    retries: int = 0
+    eta_in: float | None = None
+    by_retry: bool = False
+    args: str = ""
+    alias: str | None = None
+    """The name the script or lesson gave this task, if any."""
+
+    def describe(self) -> str:
+        what = "retry message" if self.by_retry else "message"
+        eta = f", ETA in {self.eta_in:.1f}s" if self.eta_in is not None else ""
+        return f"{what} published for {self.task}[{short_id(self.task_id)}]{eta}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskReceived(TaskEvent):
+    """A worker took the message from the queue (it is now unacked, held by the worker)."""
+
+    kind: ClassVar[str] = "received"
+    worker: str
+    redelivered: bool
+    retries: int
+    eta_in: float | None = None
+
+    def describe(self) -> str:
+        flag = " (redelivered)" if self.redelivered else ""
+        eta = f", waits {self.eta_in:.1f}s for its ETA" if self.eta_in is not None else ""
+        return f"{self.worker} received {self.task}[{short_id(self.task_id)}]{flag}{eta}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskStarted(TaskEvent):
+    """The task body started running: ``run`` counts executions of this task id."""
+
+    kind: ClassVar[str] = "started"
+    worker: str
+    run: int
+    redelivered: bool
+    retries: int
+
+    def describe(self) -> str:
+        flag = ", redelivered" if self.redelivered else ""
+        task = f"{self.task}[{short_id(self.task_id)}]"
+        return f"{self.worker} started {task} (run {self.run}, retries={self.retries}{flag})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointReached(TaskEvent):
+    """A running task reached a named point in its code."""
+
+    kind: ClassVar[str] = "checkpoint"
+    worker: str
+    run: int
+    checkpoint: str
+
+    def describe(self) -> str:
+        return f"{self.task}[{short_id(self.task_id)}] reached '{self.checkpoint}'"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryScheduled(TaskEvent):
+    """The task asked to be retried: a new message with the same id waits for its ETA."""
+
+    kind: ClassVar[str] = "retry_scheduled"
+    worker: str
+    attempt: int
+    max_retries: int | None
+    countdown: float
+    eta_at: float
+    exc_type: str
+    exc_message: str
+
+    def describe(self) -> str:
+        limit = "∞" if self.max_retries is None else str(self.max_retries)
+        return (
+            f"{self.task}[{short_id(self.task_id)}] retry {self.attempt} of {limit} "
+            f"in {self.countdown:.1f}s ({self.exc_type})"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskSucceeded(TaskEvent):
+    """The task returned and Celery stored SUCCESS."""
+
+    kind: ClassVar[str] = "succeeded"
+    worker: str
+    result: str
+
+    def describe(self) -> str:
+        return f"{self.task}[{short_id(self.task_id)}] succeeded: {self.result}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFailed(TaskEvent):
+    """Celery recorded FAILURE for the task."""
+
+    kind: ClassVar[str] = "failed"
+    worker: str
+    exc_type: str
+    exc_message: str
+
+    def describe(self) -> str:
+        return f"{self.task}[{short_id(self.task_id)}] failed: {self.exc_type}({self.exc_message})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskLost(TaskEvent):
+    """The task was running when its worker died, and its message was already acked."""
+
+    kind: ClassVar[str] = "lost"
+    worker: str
+    run: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.task}[{short_id(self.task_id)}] LOST: it was running on {self.worker}, "
+            "already acked, when the worker died"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildKilled(TaskEvent):
+    """Only the pool child running the task died (like the OOM killer)."""
+
+    kind: ClassVar[str] = "child_killed"
+    worker: str
+    checkpoint: str | None
+
+    def describe(self) -> str:
+        where = f" at '{self.checkpoint}'" if self.checkpoint else ""
+        return f"pool child running {self.task}[{short_id(self.task_id)}] killed{where}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSkipped(TaskEvent):
+    """A redelivered message was not run: Celery found its SUCCESS already stored."""
+
+    kind: ClassVar[str] = "run_skipped"
+    worker: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.worker} skipped {self.task}[{short_id(self.task_id)}]: redelivered, but SUCCESS is already stored"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SideEffectSkipped(TaskEvent):
+    """A side effect was not repeated because its idempotency key was already used."""
+
+    kind: ClassVar[str] = "skipped"
+    action: str
+    key: str
+
+    def describe(self) -> str:
+        return f"{self.action} {self.key} skipped: idempotency key already used"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerWritten(TaskEvent):
+    """A side effect happened in the outside world (a charge, an email…)."""
+
+    kind: ClassVar[str] = "ledger"
+    action: str
+    key: str
+    detail: str
+    count: int
+
+    @property
+    def duplicate(self) -> bool:
+        """True when the same action on the same key happened before."""
+        return self.count > 1
+
+    def describe(self) -> str:
+        dup = f"  DUPLICATE ×{self.count}" if self.duplicate else ""
+        return f"ledger: {self.action} {self.key} {self.detail}{dup}"
