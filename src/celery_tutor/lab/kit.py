@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -54,33 +54,33 @@ class TaskSpec:
     calls: tuple[str, ...] = field(default=())
 
 
+def _calls(tree: ast.AST) -> Iterator[ast.Call]:
+    return (node for node in ast.walk(tree) if isinstance(node, ast.Call))
+
+
 def _static_checkpoints(tree: ast.AST) -> tuple[str, ...]:
-    names: list[str] = []
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "checkpoint"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-            and node.args[0].value not in names
-        ):
-            names.append(node.args[0].value)
-    return tuple(names)
+    """The names passed as literals to ``checkpoint(...)``, in order, each once."""
+    names = (
+        call.args[0].value
+        for call in _calls(tree)
+        if isinstance(call.func, ast.Name)
+        and call.func.id == "checkpoint"
+        and call.args
+        and isinstance(call.args[0], ast.Constant)
+        and isinstance(call.args[0].value, str)
+    )
+    return tuple(dict.fromkeys(names))
 
 
 def _service_calls(tree: ast.AST) -> tuple[str, ...]:
-    calls: list[str] = []
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in SERVICES
-        ):
-            calls.append(f"{node.func.value.id}.{node.func.attr}")
-    return tuple(calls)
+    """``ledger.write``-style calls on the lab's services, as written."""
+    return tuple(
+        f"{call.func.value.id}.{call.func.attr}"
+        for call in _calls(tree)
+        if isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id in SERVICES
+    )
 
 
 class TaskRef:
