@@ -124,10 +124,13 @@ class TutorApp(App[int]):
         # enough to make a key press feel slow.
         gc.freeze()
 
+    def get_default_screen(self) -> Screen[None]:
+        # The lesson list is the app's base screen: no blank screen is drawn before it.
+        return LessonListScreen()
+
     def on_mount(self) -> None:
         if self.handle_signals:
             self._handle_signals()
-        self.push_screen(LessonListScreen())
         self.call_after_refresh(
             lambda: threading.Thread(target=self._warm_up, name="celery-tutor-warm-up", daemon=True).start()
         )

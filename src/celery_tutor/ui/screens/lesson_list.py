@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import ModalScreen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from celery_tutor.course.index import LessonEntry
 from celery_tutor.ui.screens.tutor_screen import TutorScreen
+from celery_tutor.ui.widgets.key_bar import KeyBar
 
 MARKS = {"done": "✓", "started": "◐", "new": "○"}
 
@@ -58,7 +59,7 @@ class LessonListScreen(TutorScreen[None]):
         with Horizontal(id="lesson-list"):
             yield OptionList(id="lessons")
             yield Static(id="details")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.title = "celery-tutor"
