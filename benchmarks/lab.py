@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import celery
 import kombu
 from celery.worker import state as worker_state
+from gc_pauses import GcPauses
 
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.engine import Lab, LabConfig
@@ -148,45 +149,6 @@ class Counter:
         if self.count == self.target:
             self.at = time.perf_counter()
             self.done.set()
-
-
-class GcPauses:
-    """Records how long each garbage collection takes (to explain latency outliers)."""
-
-    def __init__(self) -> None:
-        self.pauses: list[tuple[float, int]] = []
-        self._began = 0.0
-        self.explicit = False
-
-    def install(self) -> None:
-        """Start recording."""
-        gc.callbacks.append(self._on_gc)
-
-    def collect(self) -> None:
-        """A full collection of our own, not recorded (it is not a pause the lab causes)."""
-        self.explicit = True
-        try:
-            gc.collect()
-        finally:
-            self.explicit = False
-
-    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
-        if self.explicit:
-            return
-        if phase == "start":
-            self._began = time.perf_counter()
-        else:
-            self.pauses.append((time.perf_counter() - self._began, info["generation"]))
-
-    def report(self) -> str:
-        """One line: collections per generation, and the slowest full (gen 2) pauses."""
-        per_gen = [sum(1 for _, g in self.pauses if g == gen) for gen in range(3)]
-        full = sorted((p * 1000 for p, g in self.pauses if g == 2), reverse=True)[:5]
-        slowest = ", ".join(f"{p:.1f}" for p in full) or "none"
-        return (
-            f"automatic gc collections gen0/1/2 = {per_gen[0]}/{per_gen[1]}/{per_gen[2]}; "
-            f"slowest gen-2 pauses (ms): {slowest}"
-        )
 
 
 GC_PAUSES = GcPauses()

@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from gc_pauses import GcPauses
+
 ROOT = Path(__file__).resolve().parents[1]
 
 FIRST_PAINT = """
@@ -161,10 +163,14 @@ async def burst_baseline(presses: int) -> float:
                 return type(app.screen).__name__ == "BareHelp"  # type: ignore[attr-defined]
 
             latencies: list[float] = []
+            pauses = GcPauses()
+            pauses.install()
             for _ in range(presses):
                 latencies.append(await key_to_screen(app, "question_mark", on_help))
                 latencies.append(await key_to_screen(app, "escape", lambda: not on_help()))
+            pauses.uninstall()
             p95 = report("bare Textual app (table, log, help)", latencies)
+            print(f"    gc: {pauses.report()}")
             await pilot.press("q")
     return p95
 
@@ -195,6 +201,8 @@ async def burst(presses: int) -> None:
                         done.set()
 
             lab.subscribe(count)
+            pauses = GcPauses()
+            pauses.install()
             started = time.perf_counter()
             threading.Thread(target=lab.send_many, args=("add", 1000, (1, 2)), daemon=True).start()
             latencies: list[float] = []
@@ -205,7 +213,9 @@ async def burst(presses: int) -> None:
             while not done.is_set():
                 await pilot.pause(0.05)
             total = time.perf_counter() - started
+            pauses.uninstall()
             p95 = report("celery-tutor sandbox", latencies)
+            print(f"    gc (the whole burst): {pauses.report()}")
             print(f"  ratio (p95): {p95 / baseline:.2f}x the bare app   (bar: <= 1.25x, and p95 <= 100 ms)")
             print(f"  slowest: {', '.join(f'{v:.0f}' for v in sorted(latencies)[-5:])} ms")
             print(f"  tasks finished while keys were pressed: {during}; all 1,000 in {total:.2f} s with the UI live")
