@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from celery_tutor.lab import Lab, LabConfig, LabConfigError, LabStateError
 from celery_tutor.lab.library import LAB_TASKS, all_checkpoints
 from celery_tutor.lab.settings import EXCEPTIONS, SETTINGS, TASK_OPTIONS
+from celery_tutor.lab.worker import LabWorker
 
 if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
     from conftest import LabFactory
@@ -73,17 +74,39 @@ def test_controls_without_a_live_worker_raise_state_error(make_lab: LabFactory) 
         lab.crash_worker()
 
 
-def test_crash_control_returns_at_once(make_lab: LabFactory) -> None:
+class _HeldBack:
+    """A worker method that waits for ``release`` before doing its work, then sets ``done``."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.done = threading.Event()
+
+
+def _held_back(monkeypatch: pytest.MonkeyPatch, method: str) -> _HeldBack:
+    held = _HeldBack()
+    original = getattr(LabWorker, method)
+
+    def wrapper(self: LabWorker, *args: Any, **kwargs: Any) -> Any:
+        held.release.wait(30)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            held.done.set()
+
+    monkeypatch.setattr(LabWorker, method, wrapper)
+    return held
+
+
+def test_crash_control_returns_at_once(make_lab: LabFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = make_lab()
     log = make_lab.events(lab)
     task_id = lab.send("generate_report", (1,))
     make_lab.wait_for_task(lab, task_id, states={"STARTED"})
 
-    began = time.perf_counter()
+    teardown = _held_back(monkeypatch, "terminate")
     lab.crash_worker()
-    took = time.perf_counter() - began
-
-    assert took < 0.5  # generous: the teardown (~0.1–1 s) happens in the background
+    assert not teardown.done.is_set()  # it returned while the teardown was still held back
+    teardown.release.set()
     killed = log.of("worker_killed")  # reported before crash_worker() returned
     assert len(killed) == 1 and killed[0].lost == 1
     assert lab.snapshot().worker("worker1").status == "killed"
@@ -178,7 +201,9 @@ def test_configure_acks_late_restarts_the_worker_and_acks_after_the_run(make_lab
     assert lab.app.AsyncResult(late).state == "SUCCESS"
 
 
-def test_stop_worker_finishes_running_task_and_requeues_prefetched(make_lab: LabFactory) -> None:
+def test_stop_worker_finishes_running_task_and_requeues_prefetched(
+    make_lab: LabFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lab = make_lab({"task_acks_late": True})
     log = make_lab.events(lab)
     running = lab.send("charge_card", (1, 5.0))
@@ -187,9 +212,10 @@ def test_stop_worker_finishes_running_task_and_requeues_prefetched(make_lab: Lab
         lambda s: s.task(running).state == "STARTED" and set(held) <= set(s.worker("worker1").unacked), 10
     )
 
-    began = time.perf_counter()
+    teardown = _held_back(monkeypatch, "stop")
     lab.stop_worker()
-    assert time.perf_counter() - began < 0.5  # a control returns at once
+    assert not teardown.done.is_set()  # a control returns at once: the stop runs in the background
+    teardown.release.set()
     log.wait_event("worker_stopped")
 
     assert lab.snapshot().task(running).state == "SUCCESS"
