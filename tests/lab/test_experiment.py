@@ -82,6 +82,12 @@ def test_a_control_that_cannot_apply_fails_the_run() -> None:
     assert report.failures == ["twice.yaml:3: crash: no worker is alive or stopping (worker1 is killed)"]
 
 
+def test_a_send_with_missing_arguments_fails_the_run_with_its_line() -> None:
+    script = parse_script("steps:\n  - send: {task: add}\n", "noargs.yaml")
+    report = run_script(script)
+    assert report.failures == ["noargs.yaml:2: send: add() missing 2 required positional arguments: 'x' and 'y'"]
+
+
 def test_text_report_reads_like_the_story() -> None:
     text = run_script(load_script(EXAMPLES / "idempotence.yaml")).to_text()
     assert "plain: charge_card" in text and "keyed: charge_card_idempotent" in text

@@ -219,7 +219,10 @@ class Lab:
             options["countdown"] = settings.named("countdown", settings.number, countdown, 0, limits.MAX_COUNTDOWN)
         task_id = str(uuid.uuid4())
         self._bus.name_task(task_id, task, alias)
-        self.app.tasks[task].apply_async(args=tuple(args), kwargs=dict(kwargs or {}), task_id=task_id, **options)
+        try:
+            self.app.tasks[task].apply_async(args=tuple(args), kwargs=dict(kwargs or {}), task_id=task_id, **options)
+        except TypeError as exc:  # Celery checks the arguments against the task's signature before sending
+            raise LabConfigError(str(exc)) from None
         return task_id
 
     def send_many(
