@@ -51,7 +51,8 @@ class Check:
 def lab_config(lesson: Lesson) -> LabConfig:
     """How the lab starts for this lesson (the app's lesson screen uses it too)."""
     setup = lesson.lab
-    return LabConfig(dict(setup.settings), {k: dict(v) for k, v in setup.task_options.items()}, setup.workers)
+    options = {task: dict(values) for task, values in setup.task_options.items()}
+    return LabConfig(dict(setup.settings), options, setup.workers, setup.broker)
 
 
 def fresh_lab(lesson: Lesson) -> Lab:

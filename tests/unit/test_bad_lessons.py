@@ -76,7 +76,7 @@ EXPECTED: dict[str, str] = {
     ),
     "unknown-task.yaml": (
         "11:18: send.task: unknown task 'ad'; valid: add, charge_card, charge_card_idempotent, fetch_exchange_rate, "
-        "generate_report, notify_warehouse, send_receipt, sync_inventory"
+        "generate_report, notify_warehouse, send_receipt, sync_inventory, transcode_video"
     ),
     "unknown-top-level-key.yaml": (
         "6:1: lesson: unknown key 'author'; valid: schema, id, title, summary, minutes, steps, concepts, lab, controls"

@@ -16,6 +16,8 @@ a label the learner reads next to a live ✓/✗::
       setting: {task_acks_late: true}
     - label: it never ran a second time
       not: {event: started, task: order, count: {min: 2}}
+    - label: it came back 2 s or more after the worker received it
+      gap: {from: {event: received, task: order}, to: {event: redelivered, task: order}, min: 2}
 
 :class:`GoalTracker` takes events in one at a time (no Celery, no threads) and answers,
 after each, which conditions hold, reading the lab state its caller folds.
@@ -117,6 +119,24 @@ class Sequence(Condition):
 
 
 @dataclass(frozen=True)
+class Gap(Condition):
+    """Seconds from the first ``start`` event to the first ``end`` event after it, within bounds.
+
+    How long something took is what a timeout is about ("it came back only after the
+    visibility timeout"), and counts and orders cannot say it.
+    """
+
+    start: EventMatch
+    end: EventMatch
+    min: float | None = None
+    max: float | None = None
+
+    def accepts(self, seconds: float) -> bool:
+        """Is a gap of ``seconds`` within the bounds?"""
+        return (self.min is None or seconds >= self.min) and (self.max is None or seconds <= self.max)
+
+
+@dataclass(frozen=True)
 class SettingIs(Condition):
     """A Celery setting has a value now."""
 
@@ -151,6 +171,8 @@ class GoalTracker:
         """False while waiting for the reset the goal starts from."""
         self._counts: dict[int, int] = {}
         self._progress: dict[int, int] = {}
+        self._gaps: dict[int, list[float]] = {}
+        """Per gap condition: the time of its start event, then of its end event."""
         self._watched = self._all(conditions)
 
     def observe(self, event: ev.LabEvent) -> None:
@@ -159,6 +181,7 @@ class GoalTracker:
             self.armed = True
             self._counts.clear()
             self._progress.clear()
+            self._gaps.clear()
         if not self.armed:
             return
         aliases = self.state.aliases
@@ -169,6 +192,11 @@ class GoalTracker:
                 done = self._progress.get(id(condition), 0)
                 if done < len(condition.steps) and condition.steps[done].matches(event, aliases):
                     self._progress[id(condition)] = done + 1
+            elif isinstance(condition, Gap):
+                times = self._gaps.setdefault(id(condition), [])
+                step = condition.start if not times else condition.end
+                if len(times) < 2 and step.matches(event, aliases):
+                    times.append(event.at)
 
     def _all(self, conditions: tuple[Condition, ...]) -> list[Condition]:
         found: list[Condition] = []
@@ -192,6 +220,9 @@ class GoalTracker:
             return view is not None and view.state == condition.state
         if isinstance(condition, LedgerCount):
             return condition.count.accepts(self.state.ledger_count(condition.action, condition.key))
+        if isinstance(condition, Gap):
+            times = self._gaps.get(id(condition), [])
+            return len(times) == 2 and condition.accepts(times[1] - times[0])
         if isinstance(condition, SettingIs):
             return self.state.settings.get(condition.name, _MISSING) == condition.value
         if isinstance(condition, Not):

@@ -1,7 +1,7 @@
 """Read a step's conditions (a goal, what a predict step expects) and a measure's event count.
 
 A condition is a mapping with a ``label`` and one kind (``event``, ``state``, ``ledger``,
-``sequence``, ``setting``, ``not``); the names it uses (event kinds, their fields, task
+``sequence``, ``gap``, ``setting``, ``not``); the names it uses (event kinds, their fields, task
 states, settings, aliases from the step's scripts) must all resolve.
 """
 
@@ -15,6 +15,7 @@ from celery_tutor.course.conditions import (
     Count,
     EventCount,
     EventMatch,
+    Gap,
     LedgerCount,
     Not,
     Sequence,
@@ -27,7 +28,7 @@ from celery_tutor.lab.actions import TASK_STATES
 from celery_tutor.lab.events import EVENT_KINDS
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.limits import MAX_COUNT
-from celery_tutor.yaml_source import Node
+from celery_tutor.yaml_source import Node, Pos
 
 EVENT_FIELDS_NOT_MATCHABLE = ("seq", "at")
 """Event fields a ``where`` cannot use: every event has them, and they differ on every run."""
@@ -72,12 +73,28 @@ LEDGER = Keys(
         Key("count", ref("count"), "How many such side effects."),
     )
 )
+SECONDS: Schema = {"type": "number", "minimum": 0}
+GAP = Keys(
+    (
+        Key("from", ref("eventMatch"), "The first event like this starts the clock.", required=True),
+        Key("to", ref("eventMatch"), "The first event like this after it stops the clock.", required=True),
+        Key("min", SECONDS, "At least this many seconds between them."),
+        Key("max", SECONDS, "At most this many seconds between them."),
+    ),
+    schema={"anyOf": [{"required": ["min"]}, {"required": ["max"]}]},
+)
 LABEL = Key("label", TEXT, "What the learner reads, with a live ✓/✗.", required=True)
 KINDS = (
     Key("event", ref("eventKind"), "Events of this kind happened (with `task`, `where`, `count`)."),
     Key("state", STATE, "A task is in a state now: `{task: ALIAS, is: STATE}`."),
     Key("ledger", LEDGER, "A side effect happened: `{action: charge, key: order 42, count: 2}`."),
     Key("sequence", list_of(ref("eventMatch"), 2), "Events that happened in this order (others may come in between)."),
+    Key(
+        "gap",
+        GAP,
+        "Seconds from one event to the next of another kind: "
+        "`{from: {event: received}, to: {event: redelivered}, min: 2}`.",
+    ),
     Key(
         "setting",
         {**ref("settings"), "minProperties": 1, "maxProperties": 1},
@@ -219,6 +236,8 @@ def read_condition(r: Reader, node: Node, what: str, scope: Scope, labelled: boo
         if any(m is None for m in matches) or not matches:
             return None
         return Sequence(label, pos, tuple(m for m in matches if m is not None))
+    if kind == "gap":
+        return _gap(r, spec, f"{what}.gap", scope, label, pos)
     if kind == "setting":
         if not spec.is_map or len(spec.value) != 1:
             r.problem(spec.pos, f"{what}.setting: expected one setting, like {{task_acks_late: true}}")
@@ -231,6 +250,24 @@ def read_condition(r: Reader, node: Node, what: str, scope: Scope, labelled: boo
             return None
     inner = read_condition(r, spec, f"{what}.not", scope, labelled=False)
     return Not(label, pos, inner) if inner else None
+
+
+def _gap(r: Reader, spec: Node, what: str, scope: Scope, label: str, pos: Pos) -> Gap | None:
+    if not r.keys(spec, what, GAP):
+        return None
+    start = _event_match(r, spec.value["from"], f"{what}.from", scope)
+    end = _event_match(r, spec.value["to"], f"{what}.to", scope)
+    bounds = {name: r.number(spec.value[name], f"{what}.{name}", 0) for name in ("min", "max") if name in spec.value}
+    if not bounds:
+        r.problem(spec.pos, f"{what}: expected min or max (seconds), or both")
+        return None
+    low, high = bounds.get("min"), bounds.get("max")
+    if low is not None and high is not None and high < low:
+        r.problem(spec.key_pos["max"], f"{what}.max: {high:g} is below min {low:g}")
+        return None
+    if start is None or end is None or None in bounds.values():
+        return None
+    return Gap(label, pos, start, end, low, high)
 
 
 def read_conditions(r: Reader, node: Node | None, what: str, scope: Scope) -> tuple[Condition, ...]:

@@ -69,6 +69,12 @@ LAB = Keys(
         Key("task_options", ref("taskOptionsByTask"), "`@app.task` options the lab's tasks start with."),
         Key("workers", whole(1, MAX_WORKERS), f"How many workers (1 to {MAX_WORKERS}, default 1)."),
         Key("tasks", list_of(ref("taskName")), "The tasks this lesson is about; the first one's source is shown."),
+        Key(
+            "broker",
+            {"enum": list(settings.BROKERS)},
+            "The broker: rabbitmq (default: a dead worker's unacked messages go back at once) or redis "
+            "(kombu's Redis transport: they go back at a restore scan after `visibility_timeout`).",
+        ),
     ),
     help="How the lab starts for this lesson.",
 )
@@ -159,6 +165,10 @@ def _lab_setup(r: Reader, node: Node | None) -> LabSetup:
     workers = 1
     if node.get("workers") is not None:
         workers = r.whole(node.value["workers"], "lab.workers", 1, MAX_WORKERS) or 1
+    broker = "rabbitmq"
+    if node.get("broker") is not None:
+        checked = r.steps.checked(node.value["broker"], "lab.broker", settings.check_broker)
+        broker = checked if isinstance(checked, str) else broker
     tasks: list[str] = []
     for item in r.items(node.get("tasks"), "lab.tasks"):
         try:
@@ -166,7 +176,7 @@ def _lab_setup(r: Reader, node: Node | None) -> LabSetup:
             tasks.append(item.value)
         except settings.LabConfigError as exc:
             r.problem(item.pos, f"lab.tasks: {exc}")
-    return LabSetup(lab_settings, options, workers, tuple(tasks))
+    return LabSetup(lab_settings, options, workers, tuple(tasks), broker)
 
 
 def _controls(r: Reader, node: Node | None) -> tuple[Control, ...]:

@@ -27,6 +27,8 @@ class LabSetup:
     workers: int = 1
     tasks: tuple[str, ...] = ()
     """The lab tasks this lesson is about; the first one's source is shown."""
+    broker: str = "rabbitmq"
+    """Which broker the lab runs on: ``rabbitmq`` (RabbitMQ-like, in process) or ``redis``."""
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,28 @@ def _until(c: StepChecker, node: Node) -> Until | None:
 # -- settings and task options (set, task_options, and a lab's setup) -----------------------
 
 
+def _options_ok(
+    c: StepChecker, table: Mapping[str, settings.Knob], name: Any, node: Node, what: str, check: Callable[..., Any]
+) -> bool:
+    """Check a mapping-valued setting or option entry by entry, each problem at its own line.
+
+    ``broker_transport_options: {visibility_timeout: -1}`` spread over lines is reported
+    at the line of ``visibility_timeout``, not at the line of the setting.
+    """
+    knob = table.get(name) if isinstance(name, str) else None
+    if knob is None or not isinstance(knob.value, settings.Options) or not node.is_map:
+        return True
+    ok = True
+    for key, child in node.value.items():
+        try:
+            check(name, {key: child.plain()})
+        except settings.LabConfigError as exc:
+            known = key in knob.value.fields
+            c.problem(child.pos if known else node.key_pos.get(key, child.pos), f"{what}: {exc}")
+            ok = False
+    return ok
+
+
 def parse_settings(c: StepChecker, node: Node, what: str) -> dict[str, Any] | None:
     """``{SETTING: VALUE}`` checked; None when anything is wrong (every problem reported)."""
     if not node.is_map:
@@ -232,6 +254,8 @@ def parse_settings(c: StepChecker, node: Node, what: str) -> dict[str, Any] | No
         return None
     changes = {}
     for name, child in node.value.items():
+        if not _options_ok(c, settings.SETTINGS, name, child, what, settings.check_setting):
+            continue
         try:
             changes[name] = settings.check_setting(name, child.plain())
         except settings.LabConfigError as exc:
@@ -259,6 +283,9 @@ def parse_task_options(c: StepChecker, node: Node, what: str) -> dict[str, dict[
             continue
         result[task] = {}
         for name, child in options.value.items():
+            if not _options_ok(c, settings.TASK_OPTIONS, name, child, f"{what}.{task}", settings.check_task_option):
+                ok = False
+                continue
             try:
                 settings.check_task_option(name, child.plain())
                 result[task][name] = child.plain()

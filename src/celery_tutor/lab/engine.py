@@ -48,8 +48,8 @@ __all__ = ["CrashPlan", "Lab", "LabConfig", "LabConfigError", "LabStateError", "
 
 _lab_numbers = itertools.count(1)
 
-BROKERS = ("rabbitmq", "redis")
-"""The brokers a lab can run on: RabbitMQ-like (in process) or kombu's Redis transport on a real server."""
+BROKERS = settings.BROKERS
+"""The brokers a lab can run on (defined with the other checked names, in :mod:`.settings`)."""
 
 
 @dataclass

@@ -22,9 +22,10 @@ from pathlib import Path
 
 from celery_tutor.lab.action_parser import StepChecker, parse_settings, parse_step, parse_task_options
 from celery_tutor.lab.actions import Action, Send, Wait
-from celery_tutor.lab.engine import BROKERS, LabConfig
+from celery_tutor.lab.engine import LabConfig
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.limits import MAX_WORKERS
+from celery_tutor.lab.settings import check_broker
 from celery_tutor.yaml_file import FileProblems, parse_mapping, read_file
 from celery_tutor.yaml_source import Node
 
@@ -114,10 +115,9 @@ def _lab_block(node: Node | None, c: StepChecker) -> LabConfig:
             config.workers = workers
     broker_node = node.get("broker")
     if broker_node is not None:
-        if broker_node.value in BROKERS:
-            config.broker = broker_node.value
-        else:
-            c.problem(broker_node.pos, f"lab.broker: unknown broker {broker_node.value!r}; valid: {', '.join(BROKERS)}")
+        broker = c.checked(broker_node, "lab.broker", check_broker)
+        if isinstance(broker, str):
+            config.broker = broker
     return config
 
 

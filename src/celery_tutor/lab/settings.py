@@ -158,6 +158,17 @@ TRANSPORT_OPTIONS: dict[str, tuple[Value, str]] = {
 """The Redis transport options a lab may set (the scan runs about every interval x throttle)."""
 
 
+BROKERS = ("rabbitmq", "redis")
+"""The brokers a lab can run on: RabbitMQ-like (in process) or kombu's Redis transport on a real server."""
+
+
+def check_broker(name: Any) -> str:
+    """A broker's name, or :class:`LabConfigError` naming the valid ones."""
+    if not isinstance(name, str) or name not in BROKERS:
+        raise LabConfigError(f"unknown broker {name!r}; valid: {', '.join(BROKERS)}")
+    return name
+
+
 def pick(table: Mapping[str, Any], name: Any, what: str) -> Any:
     """Look a name up, or fail with the valid names listed."""
     if not isinstance(name, str) or name not in table:

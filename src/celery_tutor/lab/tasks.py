@@ -7,6 +7,7 @@ the outside world, whose side effects land in the lab's ledger.
 """
 
 from celery_tutor.lab.kit import app, checkpoint, mailer, payments, rates_api, storage, work
+from celery_tutor.lab.limits import MAX_WAIT_SECONDS
 
 
 @app.task()
@@ -86,3 +87,16 @@ def generate_report(report_id):
     storage.upload(f"reports/{report_id}.pdf")
     checkpoint("done")
     return f"reports/{report_id}.pdf"
+
+
+@app.task()
+def transcode_video(video_id, seconds):
+    """Transcode a video, taking `seconds`, then tell its owner. Not idempotent: every run emails."""
+    seconds = min(seconds, MAX_WAIT_SECONDS)  # the lab's longest wait
+    checkpoint("encoding")
+    work(seconds / 2)  # encode the first half
+    checkpoint("half_encoded")
+    work(seconds / 2)  # encode the second half
+    mailer.send(f"owner-{video_id}@example.com", f"Video {video_id} is ready")
+    checkpoint("emailed")
+    return f"videos/{video_id}.mp4"
