@@ -304,7 +304,10 @@ class LabState:
         if e.task_id not in self._tasks:
             self._update(e.task_id, task=e.task)
         if e.by_retry:
-            self._update(e.task_id, state="RETRY", retry_eta_at=eta_at)
+            # Celery publishes the retry message before it reports the retry: the countdown
+            # waits for that report, so that the retry's number, limit and wait come from
+            # one event (never the last retry's number with this one's wait).
+            self._update(e.task_id, state="RETRY", retry_eta_at=None, retry_attempt=e.retries)
 
     def _on_received(self, e: ev.TaskReceived) -> None:
         self._take_ready(e.task_id)
