@@ -1,4 +1,4 @@
-"""What the reporters turn into events, checked without a worker."""
+"""What the reporters turn into events, and what the reports show of them, checked without a worker."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 from celery_tutor.lab import events as ev
 from celery_tutor.lab import runtime
 from celery_tutor.lab.bus import EventBus
+from celery_tutor.lab.experiment import Report
 from celery_tutor.lab.faults import FaultInjector
 from celery_tutor.lab.reporters import BrokerReporter, CeleryReporter
 from celery_tutor.lab.runtime import WorkerRuntime
+from celery_tutor.lab.script import parse_script
 
 
 @pytest.fixture
@@ -49,3 +51,18 @@ def test_a_restore_scan_becomes_an_event(bus: tuple[EventBus, list[ev.LabEvent]]
     (scan,) = events
     assert isinstance(scan, ev.RestoreScan)
     assert (scan.worker, scan.restored, scan.next_in) == ("worker2", 3, 100.0)
+
+
+def test_lab_run_text_leaves_out_quiet_events_and_json_keeps_them() -> None:
+    script = parse_script("title: scans\nsteps:\n  - send: {task: add}\n", "scans.yaml")
+    report = Report(
+        script,
+        events=[
+            ev.RestoreScan(seq=1, at=0.1, worker="worker1", restored=0, next_in=1.0),
+            ev.RestoreScan(seq=2, at=1.1, worker="worker1", restored=1, next_in=1.0),
+        ],
+    )
+    text = report.to_text()
+    assert "found nothing" not in text
+    assert "worker1's restore scan put 1 message(s) back" in text
+    assert [e["restored"] for e in report.to_json()["events"]] == [0, 1]
