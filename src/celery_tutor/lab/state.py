@@ -6,14 +6,14 @@ tasks with their last checkpoint, retries waiting for their ETA, results, the le
 and the settings and task options in effect (the lab reports its whole configuration
 as a ``complete`` :class:`~.events.ConfigChanged` when it starts and when it resets).
 The state after event *n* is the fold of the first *n* events: nothing else goes in.
+The engine keeps one for :meth:`Lab.snapshot`; the UI keeps its own from the same
+events, and the lesson goals read that one.
 
 On Redis the fold follows the broker's own bookkeeping: an unacked message is one entry
 per delivery tag, and kombu keeps a message's tag when a scan restores it. So the copy a
 worker receives after a scan shares its entry with the first delivery, and an ack from
 either holder deletes it; messages held by a worker that was killed stay, invisible,
 until a scan restores them.
-The engine keeps one for :meth:`Lab.snapshot`; the UI keeps its own from the same
-events, and the lesson goals read that one.
 """
 
 from __future__ import annotations
