@@ -190,6 +190,14 @@ def test_the_timeline_says_how_a_message_came_back(reason: str, says: str) -> No
     assert event.describe().startswith(f"add[01234567] {says}")
 
 
+def test_a_scan_restore_whose_holder_is_unknown_names_no_one() -> None:
+    event = e(ev.MessageRedelivered, task_id="0123456789", task="add", worker="?", reason=ev.SCAN_RESTORE)
+    assert (
+        event.describe()
+        == "add[01234567] back in the queue: restored by the scan (held unacked past the visibility timeout)"
+    )
+
+
 def test_a_restore_scan_is_quiet_unless_it_restored_something() -> None:
     nothing = e(ev.RestoreScan, worker="worker1", restored=0, next_in=100.0)
     two = e(ev.RestoreScan, worker="worker1", restored=2, next_in=100.0)

@@ -58,11 +58,12 @@ class MessageRedelivered(TaskEvent):
 
     def describe(self) -> str:
         task = f"{self.task}[{short_id(self.task_id)}]"
+        holder = "held" if self.worker == "?" else f"{self.worker} held it"  # a scan may not know who held it
         # Say how it came back: on RabbitMQ a dead connection requeues at once; on Redis
         # only a scan does, long after, while its holder may still be running it.
         why = {
             CONNECTION_DIED: "requeued because the connection died",
-            SCAN_RESTORE: f"restored by the scan ({self.worker} held it unacked past the visibility timeout)",
+            SCAN_RESTORE: f"restored by the scan ({holder} unacked past the visibility timeout)",
             CLEAN_CLOSE: f"{self.worker} stopped cleanly and gave it back",
         }.get(self.reason, self.reason)
         return f"{task} back in the queue: {why}"
