@@ -73,7 +73,7 @@ async def test_sandbox_late_ack_crash_shows_the_redelivery(make_app: Callable[..
         await pilot.press("w")  # restart: the message comes back
         await wait_for(pilot, lambda: "succeeded" in timeline(app))
         log = timeline(app)
-        assert "back in the queue (worker died)" in log
+        assert "back in the queue: requeued because the connection died" in log
         assert "(redelivered)" in log
         ledger = str(screen.query_one("#ledger", Static).render())
         assert "DUPLICATE" in ledger

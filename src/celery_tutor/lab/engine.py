@@ -263,7 +263,14 @@ class Lab:
     def _emit_config(self) -> None:
         # The whole configuration as an event: the lab's state can be folded from events alone.
         options = {t: {k: settings.plain_value(v) for k, v in o.items()} for t, o in self._apps.task_options.items()}
-        self._bus.emit(ev.ConfigChanged, settings=dict(self._apps.settings), task_options=options, complete=True)
+        self._bus.emit(
+            ev.ConfigChanged,
+            settings=dict(self._apps.settings),
+            task_options=options,
+            complete=True,
+            broker=self.initial.broker,
+            broker_server=str(getattr(self.broker, "server_name", "")),
+        )
 
     def fail_next(self, task: str, times: int = 1, exc: str = "ConnectionError") -> None:
         """Make the next ``times`` runs of ``task`` raise ``exc`` (at their first checkpoint or service call)."""
@@ -318,6 +325,9 @@ class Lab:
             for handle in self._fleet.handles():
                 self._fleet.kill(handle, checkpoint=None, quiet=True)
             self.broker.purge()
+            forget_unacked = getattr(self.broker, "forget_unacked", None)
+            if forget_unacked is not None:  # Redis keeps a killed worker's messages: drop them too
+                forget_unacked()
             self._fleet.forget_all()
             self._apps.reset(self.initial.settings, self.initial.task_options)
             self._reporter.clear()

@@ -112,7 +112,7 @@ class Report:
             dup = f"   DUPLICATE ×{entry['count']}" if entry["duplicate"] else ""
             lines.append(f"  {entry['at']:7.2f}s  {entry['action']} {entry['key']} {entry['detail']}{dup}")
         lines += ["", "Timeline:"]
-        lines += [f"  {event.at:7.3f}s  {event.describe()}" for event in self.events]
+        lines += [f"  {event.at:7.3f}s  {event.describe()}" for event in self.events if not event.quiet]
         if self.failures:
             lines += ["", "FAILED:"] + [f"  {failure}" for failure in self.failures]
         return "\n".join(lines)

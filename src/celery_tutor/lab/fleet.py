@@ -1,8 +1,9 @@
 """A lab's in-process workers: start them, kill them like ``kill -9``, stop them warm.
 
 Each worker is a real Celery ``WorkController`` on a thread of its own (see
-:mod:`.worker`). Killing one severs its broker connection (every unacked message goes
-back, flagged redelivered) and unwinds its task threads at their next checkpoint;
+:mod:`.worker`). Killing one severs its broker connection (RabbitMQ-like: every unacked
+message goes back, flagged redelivered; Redis: the broker keeps them, invisible, until a
+restore scan) and unwinds its task threads at their next checkpoint;
 teardown runs on background threads, so every call here returns at once. The fleet
 remembers every thread it started so that the lab can wait for them when it closes.
 """
@@ -157,7 +158,12 @@ class WorkerFleet:
                     run=running[task_id].number,
                 )
             self._bus.emit(
-                ev.WorkerKilled, worker=handle.name, requeued=len(restored), lost=len(lost), checkpoint=checkpoint
+                ev.WorkerKilled,
+                worker=handle.name,
+                requeued=len(restored),
+                lost=len(lost),
+                checkpoint=checkpoint,
+                kept=len(kept),
             )
 
         def teardown() -> None:

@@ -10,7 +10,8 @@ an in-process lab lacks:
 * a key prefix per lab (``global_keyprefix``) on the process's one server, so that labs
   never see each other's keys, and closing a lab deletes only its own;
 * a probe (:class:`~.broker_api.BrokerProbe`) on publish, ack, reject and restore, each
-  restore with its reason (the scan, a clean close, a reject);
+  restore with its reason (the scan, a clean close, a reject), and on every restore scan
+  that really runs (kombu counts calls and scans on every ``unacked_restore_throttle``-th);
 * a channel that can be *severed*: the connection drops without a clean close, as when a
   process is killed, so the broker keeps its unacked messages (invisible) until a scan.
 """
@@ -23,21 +24,28 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from queue import Empty
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import redis as redis_py
 from kombu.transport import redis as kombu_redis
 
+from celery_tutor.lab import runtime
 from celery_tutor.lab.broker import forget_transport
 from celery_tutor.lab.broker_api import BrokerProbe
-from celery_tutor.lab.events import SCAN_RESTORE
+from celery_tutor.lab.events import CLEAN_CLOSE, SCAN_RESTORE
 from celery_tutor.lab.redis_server import RedisServer, shared_server
 
 DEFAULT_QUEUE = "celery"
 
-CLEAN_CLOSE = "worker stopped"
-"""Why a message came back when its worker closed its channel cleanly (a warm stop)."""
 REJECT_REQUEUE = "rejected, requeue=True"
+
+
+class ScanProbe(BrokerProbe, Protocol):
+    """A probe that also hears about Redis's restore scans."""
+
+    def restore_scanned(self, worker: str, restored: int, next_in: float) -> None:
+        """A worker's restore scan ran and put ``restored`` messages back; its next is ``next_in`` s away."""
+
 
 _prefixes = itertools.count(1)
 _reason = threading.local()
@@ -64,10 +72,26 @@ class LabRedisQoS(kombu_redis.QoS):
         self.channel.broker.holders[str(delivery_tag)] = self.channel.owner
 
     def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
-        if self.channel.dead:  # a killed process scans nothing
+        channel = self.channel
+        if channel.dead:  # a killed process scans nothing
             return
-        with _restoring(SCAN_RESTORE):
+        kombu_qos: Any = self  # kombu's stubs leave out its private counter
+        # kombu counts every call and scans on every ``interval``-th (the throttle), the first included.
+        scans = kombu_qos._vrestore_count % (interval or 1) == 0
+        if not scans:
             super().restore_visible(start, num, interval)
+            return
+        restored: list[str] = []
+        outer = getattr(_reason, "scanned", None)
+        _reason.scanned = restored
+        try:
+            with _restoring(SCAN_RESTORE):
+                super().restore_visible(start, num, interval)
+        finally:
+            _reason.scanned = outer
+        worker = channel.owner or _bound_worker_name()
+        if worker is not None and not channel.draining:  # a worker shutting down scans no more
+            channel.broker.probe.restore_scanned(worker, len(restored), channel.restore_period(interval))
 
     def restore_unacked(self, client: Any = None) -> None:
         with _restoring(CLEAN_CLOSE):
@@ -163,7 +187,23 @@ class LabRedisChannel(kombu_redis.Channel):
     def report_restored(self, tag: str, headers: dict[str, Any]) -> None:
         """Tell the probe a message went back, naming the worker that held it and why."""
         holder = self.broker.holders.pop(tag, None) or self.owner
-        self.broker.probe.message_restored(holder, headers, getattr(_reason, "value", None) or CLEAN_CLOSE)
+        reason = getattr(_reason, "value", None) or CLEAN_CLOSE
+        scanned = getattr(_reason, "scanned", None)
+        if reason == SCAN_RESTORE and scanned is not None:
+            scanned.append(tag)
+        self.broker.probe.message_restored(holder, headers, reason)
+
+    def restore_period(self, throttle: int) -> float:
+        """Seconds from one real restore scan of this channel's worker to its next.
+
+        kombu's timer calls the scan every ``unacked_restore_interval`` seconds and it
+        scans on every ``throttle``-th call; a non-positive interval means kombu's default.
+        """
+        kombu_channel: Any = kombu_redis.Channel  # kombu's stubs leave out its transport options
+        interval = float(getattr(self, "unacked_restore_interval", kombu_channel.unacked_restore_interval))
+        if interval <= 0:
+            interval = float(kombu_channel.unacked_restore_interval)
+        return interval * max(throttle, 1)
 
     # -- consuming: nothing more once dead or draining --------------------------------
 
@@ -222,7 +262,7 @@ class LabRedisTransport(kombu_redis.Transport):
 class RedisBroker:
     """One lab's queues on the process's Redis server, under the lab's own key prefix (a ``LabBroker``)."""
 
-    def __init__(self, probe: BrokerProbe, server: RedisServer | None = None) -> None:
+    def __init__(self, probe: ScanProbe, server: RedisServer | None = None) -> None:
         self.probe = probe
         self.server = server or shared_server()
         self.prefix = f"celery-tutor:{self.server.pid}:lab{next(_prefixes)}:"
@@ -233,6 +273,8 @@ class RedisBroker:
             "LabRedisTransport", (LabRedisTransport,), {"broker": self, "Channel": self.channel_cls}
         )
         self._client = redis_py.Redis.from_url(self.server.url)
+        self.server_name = _server_name(self._client)
+        """What the server says it is (``Valkey 9.1.2``, ``Redis 7.0.15``)."""
 
     def celery_settings(self) -> dict[str, Any]:
         """Connect an app to the server through this broker's private transport class."""
@@ -267,6 +309,16 @@ class RedisBroker:
         sizes = pipe.execute()
         return int(sum(sizes[::2]))
 
+    def forget_unacked(self) -> None:
+        """Delete every unacked message (the lab is reset): no scan may bring back work from before.
+
+        The broker keeps a killed worker's unacked messages, so a reset that only purged
+        the queue would see them restored into the new lab by its first scan.
+        """
+        channel = kombu_redis.Channel
+        self._client.delete(self.prefix + channel.unacked_key, self.prefix + channel.unacked_index_key)
+        self.holders.clear()
+
     def close(self) -> None:
         """Delete this lab's keys only (SCAN + DEL of its prefix), then kombu's references to it."""
         try:
@@ -276,6 +328,23 @@ class RedisBroker:
             pass  # the server is gone: nothing to clean
         self._client.close()
         forget_transport(self.transport_cls)
+
+
+def _bound_worker_name() -> str | None:
+    """The worker whose thread this is: a consumer's start-up scan runs before it is named."""
+    worker = runtime.bound_worker()
+    return worker.name if worker is not None else None
+
+
+def _server_name(client: redis_py.Redis) -> str:
+    """The server's own name and version, from ``INFO server``."""
+    try:
+        info: dict[str, Any] = client.info("server")
+    except redis_py.RedisError:
+        return "a Redis server"
+    if info.get("valkey_version"):  # Valkey also reports a redis_version, for compatibility
+        return f"Valkey {info['valkey_version']}"
+    return f"Redis {info.get('redis_version', '?')}"
 
 
 def _batches(items: Any, size: int) -> Iterator[list[Any]]:

@@ -123,7 +123,10 @@ class CeleryReporter:
             self._bus.emit(ev.RunSkipped, task_id=task_id, task=self._bus.name_of(task_id), worker=worker.name)
 
     def on_log(self, level: str, logger: str, message: str) -> None:
-        """A warning or error from Celery or kombu."""
+        """A warning or error from Celery or kombu (a killed worker's last words are not heard)."""
+        worker = runtime.bound_worker()
+        if worker is not None and worker.killed.is_set():
+            return  # a SIGKILLed process logs nothing: its event loop tripping on the dead socket is ours
         self._bus.emit(ev.LabLog, level=level, logger=logger, message=message)
 
 
@@ -172,6 +175,10 @@ class BrokerReporter:
                 retries=int(headers.get("retries") or 0),
                 eta_in=_eta_in(headers),
             )
+
+    def restore_scanned(self, worker: str, restored: int, next_in: float) -> None:
+        """A worker's restore scan ran (Redis)."""
+        self._bus.emit(ev.RestoreScan, worker=worker, restored=restored, next_in=next_in)
 
 
 def seconds_until(moment: datetime) -> float:

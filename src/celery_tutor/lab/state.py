@@ -8,6 +8,12 @@ as a ``complete`` :class:`~.events.ConfigChanged` when it starts and when it res
 The state after event *n* is the fold of the first *n* events: nothing else goes in.
 The engine keeps one for :meth:`Lab.snapshot`; the UI keeps its own from the same
 events, and the lesson goals read that one.
+
+On Redis the fold follows the broker's own bookkeeping: an unacked message is one entry
+per delivery tag, and kombu keeps a message's tag when a scan restores it. So the copy a
+worker receives after a scan shares its entry with the first delivery, and an ack from
+either holder deletes it; messages held by a worker that was killed stay, invisible,
+until a scan restores them.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.views import (
+    HeldMessage,
     LabSnapshot,
     ReadyMessage,
     Run,
@@ -121,7 +128,8 @@ class _Worker:
     status: str
     concurrency: int
     prefetch_multiplier: int
-    unacked: list[str] = field(default_factory=list)
+    unacked: list[HeldMessage] = field(default_factory=list)
+    """What the broker keeps for this worker, oldest delivery first."""
     running: dict[str, _RunRecord] = field(default_factory=dict)
     scheduled: dict[str, ScheduledRetry] = field(default_factory=dict)
 
@@ -139,6 +147,12 @@ class LabState:
         self._tasks: dict[str, _TaskRecord] = {}
         self._names: dict[str, str] = {}
         self._ledger: list[ev.LedgerWritten] = []
+        self._broker = "rabbitmq"
+        self._broker_server = ""
+        self._invisible: list[HeldMessage] = []
+        """Redis: messages held unacked by connections that died (the broker still keeps them)."""
+        self._next_scan: dict[str, float] = {}
+        """Redis: worker name → when its next restore scan is due."""
         self.aliases: dict[str, str] = {}
         """Alias → task id, for the tasks a script or lesson named."""
 
@@ -152,11 +166,13 @@ class LabState:
                 status=w.status,
                 concurrency=w.concurrency,
                 prefetch_multiplier=w.prefetch_multiplier,
-                unacked=tuple(w.unacked),
+                unacked=tuple(held.task_id for held in w.unacked),
                 running=tuple(
                     (task_id, self._names.get(task_id, "?"), run.view()) for task_id, run in w.running.items()
                 ),
                 scheduled=tuple(sorted(w.scheduled.values(), key=lambda s: s.eta_at)),
+                held=tuple(w.unacked),
+                next_scan_at=self._next_scan.get(w.name),
             )
             for w in self._workers.values()
         )
@@ -169,6 +185,9 @@ class LabState:
             settings=dict(self._settings),
             task_options={task: dict(options) for task, options in self._task_options.items()},
             seq=self.seq,
+            broker=self._broker,
+            broker_server=self._broker_server,
+            invisible=tuple(self._invisible),
         )
 
     @property
@@ -199,6 +218,17 @@ class LabState:
     def has_retries(self) -> bool:
         """Is any task waiting for a retry's ETA (a countdown to keep ticking)?"""
         return any(record.state == "RETRY" and record.retry_eta_at is not None for record in self._tasks.values())
+
+    @property
+    def broker(self) -> str:
+        """The broker the lab runs on: ``rabbitmq`` or ``redis``."""
+        return self._broker
+
+    def has_countdowns(self) -> bool:
+        """Is anything counting down between events (a retry's ETA; on Redis, scans and timeouts)?"""
+        if self._broker == "redis" and (self._next_scan or self._invisible):
+            return True
+        return self.has_retries()
 
     def ledger_count(self, action: str, key: str | None = None) -> int:
         """How many times a side effect happened (on one key, or on any)."""
@@ -245,9 +275,19 @@ class LabState:
         record.touch()
 
     def _drop_unacked(self, worker: str, task_id: str) -> None:
+        """The broker forgot one delivery of ``task_id`` (acked, rejected or put back)."""
         w = self._workers.get(worker)
-        if w is not None and task_id in w.unacked:
-            w.unacked.remove(task_id)
+        if w is not None and _remove_first(w.unacked, task_id):
+            return
+        if self._broker != "redis":
+            return
+        # Redis: the entry is the delivery tag's, whoever received it last. A scan restore
+        # keeps the tag, so the first holder's late ack deletes the entry of the copy that
+        # another worker (or a dead connection) holds now.
+        for other in self._workers.values():
+            if other is not w and _remove_first(other.unacked, task_id):
+                return
+        _remove_first(self._invisible, task_id)
 
     def _take_ready(self, task_id: str) -> None:
         for index, message in enumerate(self._ready):
@@ -264,13 +304,16 @@ class LabState:
         if e.task_id not in self._tasks:
             self._update(e.task_id, task=e.task)
         if e.by_retry:
-            self._update(e.task_id, state="RETRY", retry_eta_at=eta_at)
+            # Celery publishes the retry message before it reports the retry: the countdown
+            # waits for that report, so that the retry's number, limit and wait come from
+            # one event (never the last retry's number with this one's wait).
+            self._update(e.task_id, state="RETRY", retry_eta_at=None, retry_attempt=e.retries)
 
     def _on_received(self, e: ev.TaskReceived) -> None:
         self._take_ready(e.task_id)
         w = self._workers.get(e.worker)
         if w is not None:
-            w.unacked.append(e.task_id)
+            w.unacked.append(HeldMessage(e.task_id, e.task, e.worker, e.at))
             if e.eta_in is not None:
                 w.scheduled[e.task_id] = ScheduledRetry(e.task_id, e.task, e.at + e.eta_in, e.retries)
         record = self._tasks.get(e.task_id)
@@ -359,8 +402,11 @@ class LabState:
         w.status = "killed"
         for task_id in list(w.running):
             self._end_run(e.worker, task_id, "died")
+        if self._broker == "redis":  # nothing goes back when a connection dies: the broker keeps them
+            self._invisible.extend(w.unacked)
         w.unacked.clear()
         w.scheduled.clear()
+        self._next_scan.pop(e.worker, None)
 
     def _on_worker_stopping(self, e: ev.WorkerStopping) -> None:
         w = self._workers.get(e.worker)
@@ -373,6 +419,11 @@ class LabState:
             w.status = "stopped"
             w.unacked.clear()
             w.scheduled.clear()
+            self._next_scan.pop(e.worker, None)
+
+    def _on_restore_scan(self, e: ev.RestoreScan) -> None:
+        # A worker's start-up scan comes before its worker_started: keep it by name.
+        self._next_scan[e.worker] = e.at + e.next_in
 
     def _on_purged(self, e: ev.QueuePurged) -> None:
         self._ready.clear()
@@ -381,6 +432,9 @@ class LabState:
         if e.complete:
             self._settings.clear()
             self._task_options.clear()
+        if e.broker is not None:
+            self._broker = e.broker
+            self._broker_server = e.broker_server
         self._settings.update(e.settings)
         for task, options in e.task_options.items():
             self._task_options.setdefault(task, {}).update(options)
@@ -388,3 +442,12 @@ class LabState:
     def _on_lab_reset(self, e: ev.LabReset) -> None:
         self.__init__()  # type: ignore[misc]
         self.at = e.at
+
+
+def _remove_first(held: list[HeldMessage], task_id: str) -> bool:
+    """Remove the oldest delivery of ``task_id``; False when there is none."""
+    for index, message in enumerate(held):
+        if message.task_id == task_id:
+            del held[index]
+            return True
+    return False

@@ -12,11 +12,14 @@ from __future__ import annotations
 from celery_tutor.lab.events.base import LabEvent, TaskEvent, WorkerEvent
 from celery_tutor.lab.events.lab import ConfigChanged, FaultArmed, LabLog, LabReset
 from celery_tutor.lab.events.message import (
+    CLEAN_CLOSE,
+    CONNECTION_DIED,
     SCAN_RESTORE,
     MessageAcked,
     MessageRedelivered,
     MessageRejected,
     QueuePurged,
+    RestoreScan,
 )
 from celery_tutor.lab.events.task import (
     CheckpointReached,
@@ -45,6 +48,7 @@ EVENT_TYPES: tuple[type[LabEvent], ...] = (
     MessageAcked,
     MessageRejected,
     MessageRedelivered,
+    RestoreScan,
     TaskLost,
     ChildKilled,
     RunSkipped,
@@ -65,6 +69,8 @@ EVENT_KINDS: dict[str, type[LabEvent]] = {cls.kind: cls for cls in EVENT_TYPES}
 """Every event kind by its stable name."""
 
 __all__ = [
+    "CLEAN_CLOSE",
+    "CONNECTION_DIED",
     "EVENT_KINDS",
     "EVENT_TYPES",
     "SCAN_RESTORE",
@@ -80,6 +86,7 @@ __all__ = [
     "MessageRedelivered",
     "MessageRejected",
     "QueuePurged",
+    "RestoreScan",
     "RetryScheduled",
     "RunSkipped",
     "SideEffectSkipped",

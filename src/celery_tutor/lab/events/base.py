@@ -18,6 +18,11 @@ class LabEvent:
         """One line for a timeline or a report."""
         return self.kind
 
+    @property
+    def quiet(self) -> bool:
+        """True for routine events a timeline leaves out (a restore scan that found nothing)."""
+        return False
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping (``kind`` first)."""
         data: dict[str, Any] = {"kind": self.kind}

@@ -23,6 +23,10 @@ class ConfigChanged(LabEvent):
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Task name → its ``@app.task`` options (plain values: exceptions by name)."""
     complete: bool = False
+    broker: str | None = None
+    """On a complete event, the broker the lab runs on: ``rabbitmq`` or ``redis``."""
+    broker_server: str = ""
+    """…and the server behind it, when it is a real one (``Valkey 9.1.2``)."""
 
     def describe(self) -> str:
         settings = self.settings
@@ -33,6 +37,8 @@ class ConfigChanged(LabEvent):
         parts = [", ".join(f"{k}={v!r}" for k, v in settings.items())] if settings else []
         for task, options in self.task_options.items():
             parts.append(f"{task} " + ", ".join(f"{k}={v!r}" for k, v in options.items()))
+        if self.broker == "redis":
+            parts.insert(0, f"broker Redis ({self.broker_server or 'a real server'})")
         if self.complete:
             return "config: " + ("; ".join(parts) + " (the rest: lab defaults)" if parts else "the lab defaults")
         return "config: " + "; ".join(parts)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from celery_tutor.lab.events.base import LabEvent, TaskEvent, short_id
+from celery_tutor.lab.events.base import LabEvent, TaskEvent, WorkerEvent, short_id
 
 SCAN_RESTORE = "restored by the scan"
 """The reason of a :class:`MessageRedelivered` put back by Redis's restore scan, not by a dead connection."""
+CONNECTION_DIED = "worker died"
+"""The reason of a :class:`MessageRedelivered` requeued because its holder's connection died (RabbitMQ)."""
+CLEAN_CLOSE = "worker stopped"
+"""The reason of a :class:`MessageRedelivered` given back when its holder closed its channel cleanly."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,7 +57,39 @@ class MessageRedelivered(TaskEvent):
     eta_in: float | None = None
 
     def describe(self) -> str:
-        return f"{self.task}[{short_id(self.task_id)}] back in the queue ({self.reason})"
+        task = f"{self.task}[{short_id(self.task_id)}]"
+        holder = "held" if self.worker == "?" else f"{self.worker} held it"  # a scan may not know who held it
+        # Say how it came back: on RabbitMQ a dead connection requeues at once; on Redis
+        # only a scan does, long after, while its holder may still be running it.
+        why = {
+            CONNECTION_DIED: "requeued because the connection died",
+            SCAN_RESTORE: f"restored by the scan ({holder} unacked past the visibility timeout)",
+            CLEAN_CLOSE: f"{self.worker} stopped cleanly and gave it back",
+        }.get(self.reason, self.reason)
+        return f"{task} back in the queue: {why}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreScan(WorkerEvent):
+    """Redis: a worker's restore scan ran, putting back messages unacked past the visibility timeout.
+
+    kombu scans once when a worker's consumer starts, then on every
+    ``unacked_restore_throttle``-th tick of a timer that ticks every
+    ``unacked_restore_interval`` seconds; ``next_in`` is the time to this worker's next
+    scan. A scan that restored nothing is quiet: timelines leave it out.
+    """
+
+    kind: ClassVar[str] = "restore_scan"
+    restored: int
+    next_in: float
+
+    @property
+    def quiet(self) -> bool:
+        return self.restored == 0
+
+    def describe(self) -> str:
+        found = f"put {self.restored} message(s) back" if self.restored else "found nothing to put back"
+        return f"{self.worker}'s restore scan {found}; next scan in {self.next_in:g}s"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

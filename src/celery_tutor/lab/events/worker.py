@@ -28,13 +28,15 @@ class WorkerKilled(WorkerEvent):
     requeued: int
     lost: int
     checkpoint: str | None = None
+    kept: int = 0
+    """Redis: unacked messages the broker keeps, invisible, until a restore scan finds them."""
 
     def describe(self) -> str:
         where = f" at '{self.checkpoint}'" if self.checkpoint else ""
-        return (
-            f"{self.worker} KILLED{where}: broker requeued {self.requeued} unacked message(s), "
-            f"{self.lost} running task(s) lost"
-        )
+        back = f"broker requeued {self.requeued} unacked message(s)"
+        if self.kept:
+            back = f"broker keeps {self.kept} unacked message(s) invisible until a restore scan"
+        return f"{self.worker} KILLED{where}: {back}, {self.lost} running task(s) lost"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -43,6 +43,9 @@ Numbers: type, then `Enter`.
 - **Timeline**: everything that happened, in order.
 
 Killing the **worker** drops its connection: the broker requeues every unacked message.
+On **Redis** (the panel's border names the broker; `m` switches it in the sandbox) it does
+not: the broker keeps them, invisible (✗), until a worker's restore scan finds them older
+than the visibility timeout. The ◷ line counts down to the next scan and to each message.
 Killing only the **pool child** is what the OOM killer does: the worker lives on and
 reports WorkerLostError.
 

@@ -43,7 +43,7 @@ BURST = 50
 TIMELINE_BATCH = 60
 """The most timeline lines one redraw writes; older ones of a burst are summarised."""
 TICK = 0.25
-"""Seconds between redraws of the retry countdowns."""
+"""Seconds between redraws of the countdowns (retry ETAs; on Redis, scans and visibility timeouts)."""
 
 
 class LabScreen(TutorScreen[None]):
@@ -164,10 +164,16 @@ class LabScreen(TutorScreen[None]):
         self._last_redraw = time.monotonic()
         self.take_in()
         panel = self.query_one(LabPanel)
-        if self._cleared:
+        cleared = self._cleared
+        if cleared:
             panel.clear_timeline()
             self._cleared = False
         events, self._unshown = self._unshown, []
+        if not cleared and all(event.quiet for event in events):
+            # Only routine events (a Redis scan that found nothing): the countdowns move, nothing else.
+            panel.show_countdowns(self.state.snapshot(), self.session.now())
+            return
+        events = [event for event in events if not event.quiet]
         if len(events) > TIMELINE_BATCH:
             panel.note(f"… {len(events) - TIMELINE_BATCH} events not shown here (a burst)")
             events = events[-TIMELINE_BATCH:]
@@ -181,8 +187,25 @@ class LabScreen(TutorScreen[None]):
 
     def _tick(self) -> None:
         # The countdowns move with the lab's clock between events; the state says who waits.
-        if self.state.has_retries():
-            self.query_one(LabPanel).show_retries(self.state.snapshot(), self.session.now())
+        if self.state.has_countdowns():
+            self.query_one(LabPanel).show_countdowns(self.state.snapshot(), self.session.now())
+
+    def restart_lab(self, config: LabConfig) -> None:
+        """Close this screen's lab and start a new one with ``config``; the panel starts afresh.
+
+        The old lab closes in the background; its events stop at once (its session lets go
+        of it), and the screen's fold starts over from the new lab's first event.
+        """
+        self.session.close()
+        self.lab_config = config
+        self.session = self.session_class(self, config)
+        self.state = LabState()
+        self._unshown.clear()
+        self._cleared = False
+        panel = self.query_one(LabPanel)
+        panel.clear_timeline()
+        panel.show(None, 0.0)
+        self.session.start()
 
     def on_lab_session_failed(self, message: LabSession.Failed) -> None:
         """The lab reported a problem: show it, carry on."""

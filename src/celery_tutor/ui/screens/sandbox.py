@@ -1,8 +1,12 @@
-"""The sandbox: a free lab with every control, outside any lesson."""
+"""The sandbox: a free lab with every control, outside any lesson.
+
+One control is the sandbox's own: switching the broker between the RabbitMQ-like one
+and Redis starts a new lab on the other broker with the settings in effect.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -15,7 +19,14 @@ from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.widgets.control_bar import ControlBar
 from celery_tutor.yaml_source import Pos
 
+if TYPE_CHECKING:
+    from celery_tutor.lab.engine import LabConfig
+
 _P = Pos(0, 0)
+
+BROKER_KEY = "m"
+"""Switch the broker (RabbitMQ-like ⇄ Redis): the sandbox's own control."""
+BROKER_NAMES = {"rabbitmq": "RabbitMQ-like", "redis": "Redis"}
 
 SANDBOX_CONTROLS: tuple[Control, ...] = (
     Control("s", "send add(2, 3)", c.Send(_P, "add", (2, 3))),
@@ -35,6 +46,7 @@ SANDBOX_CONTROLS: tuple[Control, ...] = (
     Control("w", "restart the worker", c.RestartWorker(_P)),
     Control("t", "stop the worker (warm)", c.StopWorker(_P)),
     Control("u", "purge the queue", c.Purge(_P)),
+    Control(BROKER_KEY, "switch the broker (RabbitMQ-like ⇄ Redis)", None),
 )
 
 INTRO = """\
@@ -43,6 +55,8 @@ INTRO = """\
 Every control, no lesson. Send tasks, turn settings on and off (the worker
 restarts to apply them), make runs fail, kill the worker or only its pool
 child, and watch the broker, the worker, the retries and the ledger.
+`m` switches the broker between RabbitMQ-like and Redis, where a dead
+connection gives nothing back until a restore scan.
 """
 
 
@@ -65,3 +79,34 @@ class SandboxScreen(LabScreen):
         # Textual also calls LabScreen.on_mount (handlers run along the MRO): no super() here,
         # or the screen would start a second lab.
         self.title = "Sandbox"
+
+    def action_control(self, key: str) -> None:
+        """Press a control; the broker switch is the sandbox's own."""
+        if key == BROKER_KEY:
+            self.switch_broker()
+        else:
+            super().action_control(key)
+
+    def switch_broker(self) -> None:
+        """A new lab on the other broker, with the settings and task options now in effect."""
+        config = self._config_on(self._other_broker())
+        self.restart_lab(config)
+        self.notify(f"the lab restarts on the {BROKER_NAMES[config.broker]} broker, with the same settings", timeout=3)
+
+    def _other_broker(self) -> str:
+        current = self.lab_config.broker if self.lab_config is not None else "rabbitmq"
+        return "redis" if current == "rabbitmq" else "rabbitmq"
+
+    def _config_on(self, broker: str) -> LabConfig:
+        from celery_tutor.lab.engine import LabConfig  # Celery loads with the lab, not with the screen
+        from celery_tutor.lab.settings import SETTINGS
+
+        # What differs from the lab's defaults (a default may be a value no one may set, like None).
+        settings: dict[str, Any] = {
+            name: value
+            for name, value in self.state.settings.items()
+            if name in SETTINGS and value != SETTINGS[name].default
+        }
+        options = {task: dict(values) for task, values in self.state.task_options.items() if values}
+        workers = self.lab_config.workers if self.lab_config is not None else 1
+        return LabConfig(settings=settings, task_options=options, workers=workers, broker=broker)

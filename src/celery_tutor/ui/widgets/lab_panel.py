@@ -3,11 +3,17 @@
 The panel draws a snapshot of the screen's own fold of the lab's events; it never asks
 the lab. Every state is spelled out in words and glyphs, never by colour alone, so the
 panel reads the same with ``NO_COLOR``.
+
+Its border names the broker. On Redis a line under the broker strip says when the next
+restore scan is due and when each unacked message becomes visible again: nothing comes
+back when a connection dies there, only a scan after the visibility timeout.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -16,10 +22,16 @@ from textual.containers import Vertical
 from textual.widgets import RichLog, Static
 
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.views import LabSnapshot, TaskView
+from celery_tutor.lab.views import HeldMessage, LabSnapshot, TaskView
 
 DONE_STATES = {"SUCCESS": "✓ done", "FAILURE": "✗ failed", "LOST": "! LOST", "REJECTED": "⊘ dropped"}
 MAX_CARDS = 4
+MAX_HELD_LINES = 3
+"""Redis: the most unacked messages listed with their visibility countdown (the rest are counted)…"""
+SHORT_PANEL = 14
+"""…and in a panel shorter than this (80×24), only the one that becomes visible first."""
+DEAD = "✗ "
+"""Marks a card held by a connection that died (Redis keeps it, invisible); first, so no cut hides it."""
 
 EVENT_STYLE = {
     "lost": ("!", "bold red"),
@@ -27,6 +39,7 @@ EVENT_STYLE = {
     "child_killed": ("✗", "red"),
     "failed": ("✗", "red"),
     "redelivered": ("↻", "yellow"),
+    "restore_scan": ("↻", "yellow"),
     "retry_scheduled": ("◔", "yellow"),
     "rejected": ("⊘", "yellow"),
     "succeeded": ("✓", "green"),
@@ -39,6 +52,19 @@ EVENT_STYLE = {
 
 
 SHORT_NAMES = {"charge_card": "charge", "charge_card_idempotent": "charge+key", "fetch_exchange_rate": "rate"}
+
+
+def broker_name(snapshot: LabSnapshot) -> str:
+    """What the lab's broker really is, for the panel's border."""
+    if snapshot.broker == "redis":
+        return f"broker: Redis ({snapshot.broker_server or 'a real server'})"
+    return "broker: RabbitMQ-like (in process)"
+
+
+def seconds(left: float) -> str:
+    """A countdown: whole seconds with thousands separators from 10 s, tenths below."""
+    left = max(0.0, left)
+    return f"{math.ceil(left):,} s" if left >= 10 else f"{left:.1f} s"
 
 
 def card(view: TaskView | None, task_id: str, task: str) -> str:
@@ -58,8 +84,14 @@ class LabPanel(Vertical):
     LabPanel > RichLog { height: 1fr; min-height: 3; }
     """
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._shown: dict[str, str] = {}
+        """What each ticking part shows now (so an unchanged countdown is not redrawn)."""
+
     def compose(self) -> ComposeResult:
         yield Static(id="broker")
+        yield Static(id="redis")
         yield Static(id="workers")
         yield Static(id="retries")
         yield Static(id="ledger")
@@ -73,25 +105,44 @@ class LabPanel(Vertical):
         """Redraw everything but the timeline (``now`` is the lab's clock, for countdowns)."""
         if snapshot is None or snapshot.seq == 0:  # no event yet: the lab is starting
             self.query_one("#broker", Static).update(Text("starting the lab…", style="italic"))
-            for name in ("workers", "retries", "ledger"):
+            for name in ("workers", "ledger"):
                 self.query_one(f"#{name}", Static).update("")
+            for name in ("retries", "redis"):
+                self._show_part(name, Text())
             return
+        title = broker_name(snapshot)
+        if self.border_title != title:
+            self.border_title = title
         self.query_one("#broker", Static).update(self._broker(snapshot))
         self.query_one("#workers", Static).update(self._workers(snapshot))
-        self.show_retries(snapshot, now)
+        self.show_countdowns(snapshot, now)
         self.query_one("#ledger", Static).update(self._ledger(snapshot))
+
+    def show_countdowns(self, snapshot: LabSnapshot, now: float) -> None:
+        """Redraw only what ticks between events: retry ETAs, and on Redis scans and timeouts."""
+        self.show_retries(snapshot, now)
+        self._show_part("redis", self._redis(snapshot, now))
 
     def show_retries(self, snapshot: LabSnapshot, now: float) -> None:
         """Redraw only the retry countdowns (they tick between events)."""
-        retries = self._retries(snapshot, now)
-        retries_view = self.query_one("#retries", Static)
-        retries_view.update(retries)
-        retries_view.display = bool(retries.plain)  # no empty line for retries that are not there
+        self._show_part("retries", self._retries(snapshot, now))
+
+    def _show_part(self, name: str, text: Text) -> None:
+        """Update one ticking part, only if what it says changed; no empty line when it says nothing."""
+        plain = text.plain
+        if self._shown.get(name) == plain:
+            return
+        self._shown[name] = plain
+        part = self.query_one(f"#{name}", Static)
+        part.update(text)
+        part.display = bool(plain)
 
     def add_events(self, events: Iterable[ev.LabEvent]) -> None:
         """Append events to the timeline (one write for the whole batch: bursts stay cheap)."""
         lines = []
         for event in events:
+            if event.quiet:  # a restore scan that found nothing: the Redis line counts down to the next
+                continue
             glyph, style = EVENT_STYLE.get(event.kind, (" ", ""))
             line = Text(f"{event.at:6.2f}s {glyph} ", style="dim")
             line.append(event.describe(), style=style)
@@ -117,6 +168,8 @@ class LabPanel(Vertical):
         running_ids = {task_id for w in snapshot.workers for task_id, _, _ in w.running}
         unacked: list[str] = []
         running: list[str] = []
+        for held in snapshot.invisible:  # held by a dead connection: the broker keeps them (Redis)
+            unacked.append(DEAD + card(views.get(held.task_id), held.task_id, held.task))
         for worker in snapshot.workers:
             for task_id in worker.unacked:
                 if task_id not in running_ids:
@@ -189,6 +242,32 @@ class LabPanel(Vertical):
             text.append("◔ ", style="yellow")
             attempt = view.retry_attempt or len(view.runs)
             text.append(f"{card(view, view.task_id, view.task)} retry {attempt} of {limit} in {left:4.1f}s\n")
+        return text
+
+    def _redis(self, snapshot: LabSnapshot, now: float) -> Text:
+        """Redis: the next restore scan, and when each unacked message becomes visible again."""
+        timeout = snapshot.visibility_timeout
+        if timeout is None:
+            return Text()
+        text = Text("◷ ", style="yellow")
+        text.append(f"visibility {seconds(timeout)} · ")
+        due = snapshot.next_scan_at
+        text.append(f"next restore scan in {seconds(due - now)}" if due is not None else "no worker to scan")
+        held: list[tuple[HeldMessage, bool]] = [(m, True) for m in snapshot.invisible]
+        held += [(m, False) for w in snapshot.workers if w.status in ("alive", "stopping") for m in w.held]
+        held.sort(key=lambda item: item[0].delivered_at)  # the first to become visible again first
+        views = {view.task_id: view for view in snapshot.tasks} if held else {}
+        lines = MAX_HELD_LINES if self.size.height >= SHORT_PANEL else 1
+        for number, (message, dead) in enumerate(held[:lines], 1):
+            name = card(views.get(message.task_id), message.task_id, message.task)
+            holder = f"{DEAD}{name} (dead {message.holder})" if dead else f"  {name} ({message.holder})"
+            visible_at = snapshot.visible_again_at(message)
+            assert visible_at is not None
+            when = f"in {seconds(visible_at - now)}" if visible_at > now else "at the next restore scan"
+            text.append(f"\n{holder}: visible again {when}")
+            more = len(held) - lines
+            if number == lines and more > 0:
+                text.append(f" (+{more} more)" if lines == 1 else f"\n  …and {more} more unacked", style="dim")
         return text
 
     def _ledger(self, snapshot: LabSnapshot) -> Text:
