@@ -196,3 +196,23 @@ def test_an_early_ack_crash_loses_the_running_task_and_gives_nothing_back(
     broker: Any = lab.broker
     assert broker._client.hlen(broker.prefix + "unacked") == 0, "acked: no scan can bring it back"
     assert lab.ready_in_broker() == [] and log.of("redelivered", task_id) == []
+
+
+def test_a_setting_changed_just_before_a_send_gives_one_clean_run(redis_lab: RedisLab, make_lab: LabFactory) -> None:
+    """The lab's restart for a new setting must not show a redelivery or a worker error.
+
+    Before the fix, about one try in two either logged "I/O operation on closed epoll
+    object" (the old worker's event loop closed under it from another thread) or had the
+    old worker's last BRPOP take the message and kombu put it back flagged redelivered.
+    """
+    lab = redis_lab({"task_acks_late": True})
+    log = log_of(make_lab, lab)
+    for attempt in range(6):
+        lab.configure(broker_transport_options=transport(30 + attempt))
+        task_id = lab.send("add", (attempt, 1))
+        make_lab.wait_for_task(lab, task_id, states={"SUCCESS"}, timeout=WAIT)
+        received = log.of("received", task_id)
+        assert [e.redelivered for e in received] == [False], received
+        assert log.of("rejected", task_id) == [] and log.of("redelivered", task_id) == []
+    errors = [e for e in log.of("log") if e.level in ("ERROR", "CRITICAL")]
+    assert errors == [], errors

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from ui_helpers import wait_for
 
 from celery_tutor.course.lessons import load_course
 from celery_tutor.lab import events as ev
@@ -142,8 +143,11 @@ def test_lesson_with_a_busy_lab(
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, LessonScreen) and isinstance(screen.session, ScriptedSession)
-        screen.session.feed(busy_lab())
-        await pilot.pause(0.3)
+        events = busy_lab()
+        screen.session.feed(events)
+        # Drawn at the next redraw, which a loaded machine may delay: wait for it, then a frame.
+        await wait_for(pilot, lambda: screen.state.seq == events[-1].seq and not screen._redraw_pending)
+        await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=open_and_feed)
 

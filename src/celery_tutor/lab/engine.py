@@ -52,6 +52,10 @@ BROKERS = settings.BROKERS
 """The brokers a lab can run on (defined with the other checked names, in :mod:`.settings`)."""
 
 
+IDLE_STOP_TIMEOUT = 5.0
+"""Seconds a configuration change waits for an idle worker to stop before starting its successor."""
+
+
 @dataclass
 class LabConfig:
     """How a lab starts: Celery settings, per-task options, how many workers, which broker."""
@@ -195,9 +199,23 @@ class Lab:
         self._fleet.start(name, self.app, concurrency, prefetch)
 
     def _restart_alive(self) -> None:
+        """Restart every live worker so a new configuration applies, as a deploy would.
+
+        An idle worker is stopped before its successor starts, as one restarts a worker in
+        place. Otherwise, on Redis, the old worker's last BRPOP (kombu waits up to a second
+        for it while closing) could take a message sent just after the change; kombu puts it
+        back flagged redelivered ("no consumers"), and the learner would see a redelivery
+        that only the lab's restart caused. A busy worker finishes its tasks in the
+        background while its successor already runs, like a rolling restart.
+        """
+        snapshot = self.snapshot()
         for handle in self._fleet.handles():
             if handle.status == "alive":
+                view = snapshot.worker(handle.name)
+                idle = not view.unacked and not view.running
                 self._fleet.stop(handle)
+                if idle:
+                    handle.thread.join(IDLE_STOP_TIMEOUT)
                 self._start_worker(handle.name)
 
     # -- controls ------------------------------------------------------------------------

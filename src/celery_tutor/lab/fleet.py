@@ -183,7 +183,7 @@ class WorkerFleet:
         self._bus.emit(ev.WorkerStopping, worker=handle.name)
 
         def teardown() -> None:
-            handle.worker.stop()
+            handle.worker.request_warm_shutdown()
             handle.thread.join(START_TIMEOUT)
             handle.worker.forget_requests()
             self._forget_runtime(handle)

@@ -24,6 +24,7 @@ from celery import Celery
 from celery.concurrency import thread as celery_thread_pool
 from celery.concurrency.base import apply_target
 from celery.concurrency.thread import TaskPool as ThreadTaskPool
+from celery.exceptions import WorkerShutdown
 from celery.worker import WorkController
 from celery.worker import state as celery_worker_state
 from celery.worker.consumer import Consumer
@@ -180,6 +181,12 @@ class LabConsumer(Consumer):
                     collection.discard(request)
 
 
+def _raise_warm_shutdown() -> None:
+    # What Celery's state.maybe_shutdown() raises in the loop after a SIGTERM; the worker
+    # catches it in start() and stops warm, exit code 0.
+    raise WorkerShutdown(0)
+
+
 class LabWorker(WorkController):
     """A bare Celery worker that runs in a thread of the lab."""
 
@@ -230,6 +237,20 @@ class LabWorker(WorkController):
         finally:
             runtime.bind_worker(None)
             self.consuming.set()  # nobody waits forever on a worker that failed to start
+
+    def request_warm_shutdown(self) -> None:
+        """Warm shutdown the way SIGTERM asks for it: on the worker's own thread, between turns.
+
+        A real worker notices the signal between two turns of its event loop and shuts down
+        there. Calling ``stop()`` from another thread instead closes an event loop (Redis)
+        that the worker is still using ("I/O operation on closed epoll object"). Without an
+        event loop (the memory broker) ``stop()`` is already safe from any thread.
+        """
+        hub = getattr(self, "hub", None)
+        if hub is None or not self.consuming.is_set():
+            self.stop()
+            return
+        hub.call_soon(_raise_warm_shutdown)
 
     def channels(self) -> list[SeverableChannel]:
         """The lab channels of this worker's broker connection (any broker kind)."""
