@@ -104,6 +104,7 @@ controls:
 steps:
   - id: intro
     read: Markdown text.
+    task: charge_card
   - id: guess
     predict:
       question: What happens?
@@ -544,7 +545,7 @@ MEASURE = (*QUIZ, 3, "measure")
         (("controls", 7, "restart_worker"), lambda: _properties("params.restart_worker")),
         (("controls", 8, "stop_worker"), lambda: _properties("params.stop_worker")),
         (("controls", 9, "purge"), lambda: set()),
-        (("steps", 0), lambda: _properties("step")),
+        (("steps", 0), lambda: _properties("step") | set(_kind_rule("step", "read")["properties"])),
         (PREDICT, lambda: _properties("predictStep")),
         ((*PREDICT, "choices", 0), lambda: _properties("choice")),
         ((*PREDICT, "experiment", 3, "wait"), lambda: _properties("params.wait")),

@@ -19,12 +19,12 @@ from textual.widgets import Footer, Input, Markdown, OptionList, Static
 
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, QuizStep, ReadStep, Step
-from celery_tutor.course.session import LabScript, LessonSession, Move, Phase
+from celery_tutor.course.session import LabScript, LessonSession, Move, Phase, Refusal
 from celery_tutor.lab.events import LabEvent
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_screen import LabScreen
-from celery_tutor.ui.widgets.answers import answer_widgets, marks, verdict_widgets
+from celery_tutor.ui.widgets.answers import answer_widgets, marks, prediction_widgets, verdict_widgets
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice, checklist
 
 
@@ -151,13 +151,7 @@ class LessonScreen(LabScreen):
     def _show_result(self, failure: str | None) -> None:
         step, choice = self.walk.step, self.walk.prediction
         assert isinstance(step, PredictStep) and choice is not None
-        verdict = ("✓ Your prediction was right.", "green") if choice.correct else ("✗ Not what happened.", "red")
-        text = Text.assemble(("You predicted: ", "bold"), choice.text, "\n", (verdict[0], f"bold {verdict[1]}"))
-        if choice.feedback:
-            text.append(f"\n{choice.feedback}")
-        widgets: list[Widget] = [Notice(text), Notice(checklist(self.walk.goal(), "What happened in the lab:"))]
-        if failure:
-            widgets.append(Notice(Text(f"The experiment stopped early: {failure}", style="yellow")))
+        widgets = prediction_widgets(choice, self.walk.goal(), failure)
         widgets.append(Markdown(step.explain))
         widgets.append(Notice(Text("Press n for the next step (↓ scrolls).", style="italic")))
         self._extra(*widgets)
@@ -243,7 +237,9 @@ class LessonScreen(LabScreen):
             self._run(script)
             return
         grade = self.walk.pick(index)
-        if grade is not None:
+        if isinstance(grade, Refusal):
+            self.notify(grade.reason, severity="warning")
+        elif grade is not None:
             self._show_verdict(grade)
         elif self.phase is Phase.ASKING and isinstance(event.option_list, ChoiceList):
             options = self.walk.options() or []

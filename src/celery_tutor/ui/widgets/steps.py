@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.visual import VisualType
-from textual.widgets import OptionList, Static
+from textual.widgets import Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
 from celery_tutor.course.conditions import Condition
@@ -47,6 +47,15 @@ class ChoiceList(OptionList):
             [Option(f"{mark} {t}", id=str(i)) for i, (t, mark) in enumerate(zip(texts, marks, strict=True))]
         )
         self.highlighted = highlighted
+
+
+class Feedback(Markdown):
+    """What a lesson says about an answer: Markdown, as the step text is, lined up with the notices."""
+
+    DEFAULT_CSS = """
+    Feedback { height: auto; margin: 1 0 0 0; padding: 0; }
+    Feedback > MarkdownParagraph:last-child { margin: 0; }
+    """
 
 
 class Notice(Static):
