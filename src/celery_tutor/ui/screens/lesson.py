@@ -121,7 +121,7 @@ class LessonScreen(LabScreen):
                 choices = ChoiceList([c.text for c in step.choices], id="choices")
                 choices.border_title = "your prediction: ↑/↓, then Enter locks it and the lab runs the experiment"
                 self._extra(choices)
-                choices.focus()
+                choices.focus(scroll_visible=False)  # the question above it stays in view
             case LabStep():
                 self._set_text(step.body)
                 self._show_goal()
@@ -132,12 +132,15 @@ class LessonScreen(LabScreen):
         if step.kind in ("read", "lab"):
             self._focus_pane()
 
-    def _show_goal(self) -> None:
+    def _show_goal(self, reveal_hint: bool = False) -> None:
+        """The goal's checklist and the hints so far (``reveal_hint``: scroll to the newest)."""
         step = self.walk.step
         assert isinstance(step, LabStep)
         widgets: list[Widget] = [Notice(checklist(self.walk.goal(), "Goal:"))]
         for number, hint in enumerate(self.walk.hints(), 1):
-            widgets.append(Notice(Text(f"Hint {number} of {len(step.hints)}: {hint}", style="italic")))
+            notice = Notice(Text(f"Hint {number} of {len(step.hints)}: {hint}", style="italic"))
+            notice.reveal = reveal_hint and number == self.walk.hints_shown
+            widgets.append(notice)
         if self.phase is Phase.DONE:
             widgets.append(Notice(Text("✓ Goal reached.", style="bold green")))
             widgets.append(Markdown(step.explain))
@@ -165,7 +168,8 @@ class LessonScreen(LabScreen):
         self._set_text(f"{number} {question.prompt}")
         widgets = answer_widgets(question, self.walk.options(), self.walk.answer)
         self._extra(*widgets)
-        widgets[-1].focus()
+        widgets[-1].focus(scroll_visible=False)  # the question stays in view: the pane starts at its top
+        self.query_one("#step-pane", VerticalScroll).scroll_home(animate=False)
 
     def _show_verdict(self, grade: Grade) -> None:
         self._extra(*verdict_widgets(self.walk.question, self.walk.answer, grade, self.walk.last_question))
@@ -204,7 +208,7 @@ class LessonScreen(LabScreen):
         if self.walk.step.kind != "lab":
             self.notify("Hints are for lab steps.")
         elif self.walk.hint():
-            self._show_goal()
+            self._show_goal(reveal_hint=True)
         else:
             self.notify("No more hints: ctrl+o replays the solution on the lab.")
 
