@@ -10,7 +10,7 @@ from rich.syntax import Syntax
 from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.pilot import Pilot
-from textual.widgets import Button, Collapsible, Markdown, OptionList, Static
+from textual.widgets import Button, Collapsible, Input, Markdown, OptionList, Static
 from textual.widgets._markdown import MarkdownFence
 from textual.widgets._toast import Toast
 from ui_helpers import wait_for
@@ -90,6 +90,22 @@ async def test_n_on_an_unanswered_question_goes_to_the_next_question(
         assert app.screen is screen, "n left the lesson"
         assert screen.walk.question_index == 1 and screen.phase is Phase.ASKING
         assert "Question 2 of 7." in shown_text(screen)
+
+
+async def test_n_in_a_numeric_question_skips_it_and_digits_still_type(
+    make_app: Callable[..., TutorApp], quiz_lesson: Path
+) -> None:
+    app = make_app(quiz_lesson)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_at(pilot, "words", "quiz")
+        await pilot.press("n", "n")
+        await wait_for(pilot, lambda: screen.walk.question_index == 2)
+        field = screen.query_one("#answer", Input)
+        assert field.has_focus
+        await pilot.press("1", ".", "5")
+        assert field.value == "1.5"
+        await pilot.press("n")  # the last question: the lesson ends instead of typing an "n"
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonListScreen))
 
 
 # -- the task a read step names -----------------------------------------------------------------
@@ -335,7 +351,7 @@ async def test_a_hint_asked_for_while_scrolled_down_comes_into_view(
 
 async def test_the_last_step_toast_stays_behind(make_app: Callable[..., TutorApp], stub_lab: None) -> None:
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
         screen = await open_at(pilot, "idempotence", "quiz")
         for _ in range(len(screen.walk.lesson.steps[-1].questions)):  # type: ignore[union-attr]
             if isinstance(app.screen, LessonScreen):
@@ -355,7 +371,7 @@ async def test_toasts_do_not_cover_the_controls(
     make_app: Callable[..., TutorApp], stub_lab: None, size: tuple[int, int]
 ) -> None:
     app = make_app()
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         screen = await open_at(pilot, "idempotence", "at-least-once")
         screen.notify("A message\non three\nlines.", title="a title")
         await wait_for(pilot, lambda: bool(list(screen.query(Toast))))

@@ -69,6 +69,7 @@ class LessonScreen(LabScreen):
         # Textual also calls LabScreen.on_mount (handlers run along the MRO): no super() here,
         # or the screen would start a second lab.
         self.title = self.lesson.title
+        self.tutor.drop_passing_notices()  # "that was the last step" spoke of the lesson before
         self.enter_step()
 
     @property

@@ -7,6 +7,7 @@ choices, picked order); this module turns it into marks, widgets and text.
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.widget import Widget
 from textual.widgets import Input, Markdown
 
@@ -25,6 +26,24 @@ HOW_TO_ANSWER = {
 }
 
 
+NUMBER_CHARACTERS = frozenset("0123456789.-+eE")
+
+
+class NumberInput(Input):
+    """A numeric answer's field: it takes only what a number is written with.
+
+    A plain Input claims every printable key, so ``n`` (next question), ``p`` and the
+    lesson's control keys would be typed into it, and refused.
+    """
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and character in NUMBER_CHARACTERS
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character not in NUMBER_CHARACTERS:
+            event.prevent_default()  # Input's own handler would swallow it: let it bubble to the screen
+
+
 def marks(question: Question, answer: QuizAnswer, count: int) -> list[str] | None:
     """The mark before each option: ☑/☐ for ticks, order numbers, or None for plain numbering."""
     if question.kind == "multiple":
@@ -39,7 +58,7 @@ def answer_widgets(question: Question, options: list[str] | None, answer: QuizAn
     hint = HOW_TO_ANSWER.get(question.kind, "")
     if options is None:
         unit = f" of {question.unit}" if isinstance(question, Numeric) and question.unit else ""
-        field = Input(placeholder=f"a number{unit}, then Enter", type="number", id="answer")
+        field = NumberInput(placeholder=f"a number{unit}, then Enter", type="number", id="answer")
         return [Notice(Text(hint, style="dim")), field]
     choices = ChoiceList(options, marks=marks(question, answer, len(options)), id="answer")
     choices.border_title = hint  # the hint rides on the list's border: one row less
