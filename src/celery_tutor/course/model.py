@@ -30,15 +30,29 @@ class LabSetup:
     """The lab tasks this lesson is about; the first one's source is shown."""
 
 
+MAX_SHORT_LABEL = 21
+"""The most characters of a control's short label: what a control row has room for at 80 columns."""
+TOGGLE_STATE_ROOM = len(": off")
+"""What a toggle's row adds after its short label."""
+
+
 @dataclass(frozen=True)
 class Control:
     """A control the learner can use in this lesson: a key, a label, and what it does."""
 
     key: str
     label: str
+    """The full label (the command palette and the tooltip show it)."""
     action: Action | None
     toggle: str | None = None
     """For a toggle, the boolean Celery setting it flips (``action`` is then None)."""
+    short: str = ""
+    """A few words for the control row; empty: the setting's name for a toggle, else the label."""
+
+    @property
+    def short_label(self) -> str:
+        """What the control row shows after the key."""
+        return self.short or self.toggle or self.label
 
 
 @dataclass(frozen=True)

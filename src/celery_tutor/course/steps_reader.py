@@ -118,7 +118,7 @@ def read_steps(r: Reader, node: Node | None, control_aliases: Scope) -> tuple[St
         where = f"{step_id or 'step'}.{kind}"
         step: Step | None
         if "task" in item.value and kind != "read":
-            r.problem(item.key_pos["task"], f"{where}: only a read step names a task; this one shows what it sends")
+            r.problem(item.key_pos["task"], f"{where}: only a read step names a task (the others show what they send)")
         if kind == "read":
             step = ReadStep(step_id, item.pos, r.text(body, where), _task(r, item.get("task"), where))
         elif kind == "predict":

@@ -11,8 +11,8 @@ from textual import events
 from textual.widget import Widget
 from textual.widgets import Input, Markdown
 
-from celery_tutor.course.grading import Grade
 from celery_tutor.course.conditions import Condition
+from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import Choice, Numeric, Question
 from celery_tutor.course.session import QuizAnswer
 from celery_tutor.ui.widgets.steps import ChoiceList, Feedback, Notice, checklist
