@@ -61,8 +61,22 @@ class ChoiceList(OptionList):
             else:
                 pane.scroll_page_down(animate=False)
 
-    def scroll_to_highlight(self, top: bool = False) -> None:
-        super().scroll_to_highlight(top)
+    # Only the learner's moves reveal the highlight: on mount the layout may still hold the
+    # step's previous widgets, and the question above must stay in view anyway.
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self.call_after_refresh(self._reveal_highlight)
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self.call_after_refresh(self._reveal_highlight)
+
+    def action_first(self) -> None:
+        super().action_first()
+        self.call_after_refresh(self._reveal_highlight)
+
+    def action_last(self) -> None:
+        super().action_last()
         self.call_after_refresh(self._reveal_highlight)
 
     def _reveal_highlight(self) -> None:
