@@ -378,9 +378,11 @@ async def test_toasts_do_not_cover_the_controls(
         await pilot.pause()
         buttons = list(screen.query("#controls Button").results(Button))
         assert buttons
+        lab = screen.query_one("#lab").region
         for toast in screen.query(Toast):
             for button in buttons:
                 assert not toast.region.overlaps(button.region), (toast.region, button.region)
+            assert not toast.region.overlaps(lab), "the toast covers the lab panel"
 
 
 # -- lesson 6's jitter step: no unrelated duplicates --------------------------------------------
