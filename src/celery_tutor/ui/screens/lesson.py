@@ -120,7 +120,7 @@ class LessonScreen(LabScreen):
             case PredictStep():
                 self._set_text(step.question)
                 choices = ChoiceList([c.text for c in step.choices], id="choices")
-                choices.border_title = "your prediction: ↑/↓, then Enter locks it and the lab runs the experiment"
+                choices.border_title = "↑/↓ choose, Enter locks your prediction and runs the experiment"
                 self._extra(choices)
                 choices.focus(scroll_visible=False)  # the question above it stays in view
             case LabStep():

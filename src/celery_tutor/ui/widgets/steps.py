@@ -109,7 +109,6 @@ class Feedback(Markdown):
 
     DEFAULT_CSS = """
     Feedback { height: auto; margin: 1 0 0 0; padding: 0; }
-    Feedback > MarkdownParagraph:last-child { margin: 0; }
     """
 
 
