@@ -18,11 +18,11 @@ from celery_tutor.course.session import QuizAnswer
 from celery_tutor.ui.widgets.steps import ChoiceList, Feedback, Notice, checklist
 
 HOW_TO_ANSWER = {
-    "single": "Enter picks an answer.",
-    "true_false": "Enter picks an answer.",
-    "multiple": "Enter ticks ☑ a choice; then pick 'check my answer'.",
-    "numeric": "Type a number and press Enter.",
-    "ordering": "Enter picks the next item, first to last.",
+    "single": "Enter picks an answer · n skips",
+    "true_false": "Enter picks an answer · n skips",
+    "multiple": "Enter ticks ☑ a choice, then pick 'check my answer' · n skips",
+    "numeric": "Type a number and press Enter · n skips",
+    "ordering": "Enter picks the next item, first to last · n skips",
 }
 
 
