@@ -87,6 +87,7 @@ lab:
 controls:
   - key: s
     label: charge order 42
+    short: charge 42
     send: {task: charge_card, args: [42, 9.99], kwargs: {}, as: order}
   - key: a
     toggle: task_acks_late
@@ -422,7 +423,7 @@ def test_task_states_are_the_condition_and_wait_states() -> None:
 
 def test_controls_are_the_control_vocabulary() -> None:
     assert list(DEFS["controlStep"]["properties"]) == list(actions.CONTROL_NAMES)
-    assert list(DEFS["control"]["properties"]) == ["key", "label", "toggle", *loader.CONTROL_ACTIONS]
+    assert list(DEFS["control"]["properties"]) == ["key", "label", "short", "toggle", *loader.CONTROL_ACTIONS]
 
 
 def test_reserved_keys_are_the_apps_keys() -> None:
