@@ -67,7 +67,7 @@ async def test_sandbox_late_ack_crash_shows_the_redelivery(make_app: Callable[..
         await pilot.press("a")  # task_acks_late on: the worker restarts
         await wait_for(pilot, lambda: screen.state.settings.get("task_acks_late") is True)
         labels = [str(button.label) for button in screen.query("#controls Button").results(Button)]
-        assert "a · task_acks_late: ON" in labels
+        assert "a · task_acks_late: on" in labels
         await pilot.press("x", "c")  # crash after the charge, then charge order 42
         await wait_for(pilot, lambda: "KILLED" in timeline(app))
         await pilot.press("w")  # restart: the message comes back

@@ -64,7 +64,7 @@ async def test_the_sandbox_state_is_the_fold_of_the_events_it_received(
         await pilot.press("s")
         await wait_for(pilot, lambda: any(view.state == "SUCCESS" for view in screen.state.snapshot().tasks))
         labels = [str(button.label) for button in screen.query("#controls Button").results(Button)]
-        assert "a · task_acks_late: ON" in labels
+        assert "a · task_acks_late: on" in labels
         replayed = LabState()
         for event in delivered:
             replayed.apply(event)

@@ -42,14 +42,15 @@ def test_multiple_choice_must_match_exactly_and_says_what_is_off() -> None:
     partial = q.grade({0, 2})
     assert not partial.correct
     assert partial.feedback == (
-        "You missed 1 correct choice(s).",
+        "You missed 1 correct choice.",
         "1 of your choices should not be there.",
         "b!",
         "not c",
     )
-    assert q.describe({2, 0}) == "a; c"
+    assert q.describe({2, 0}) == "a\nc"  # one choice per line: choices are often sentences
     assert q.describe(set()) == "(nothing ticked)"
-    assert q.right_answer() == "a; b"
+    assert q.right_answer() == "a\nb"
+    assert q.grade({2}).feedback[:2] == ("You missed 2 correct choices.", "1 of your choices should not be there.")
 
 
 def test_true_false_feedback_per_answer() -> None:
@@ -64,7 +65,9 @@ def test_numeric_tolerance_and_known_wrong_answers() -> None:
     assert q.grade(4).correct
     assert q.grade(3).feedback == ("Retries, not runs.",)
     assert q.grade(7).feedback == ()
-    assert (q.describe(3.5), q.right_answer()) == ("3.5", "4 runs")
+    assert (q.describe(3.5), q.right_answer()) == ("3.5 runs", "4 runs")
+    one = Numeric("q", P, "Runs?", "", answer=1.0, unit="runs")
+    assert (one.describe(1), one.right_answer(), one.describe(2)) == ("1 run", "1 run", "2 runs")
     loose = Numeric("q", P, "Gap?", "", answer=1.0, tolerance=0.5)
     assert loose.grade(1.4).correct and not loose.grade(1.6).correct
     assert loose.right_answer() == "1"
@@ -73,7 +76,9 @@ def test_numeric_tolerance_and_known_wrong_answers() -> None:
 def test_ordering_counts_items_in_place() -> None:
     q = Ordering("q", P, "Order", "", items=("a", "b", "c"))
     assert q.grade(["a", "b", "c"]).correct
-    assert q.grade(["b", "a", "c"]).feedback == ("1 of 3 are in the right place.",)
+    assert q.grade(["b", "a", "c"]).feedback == ("1 of 3 is in the right place.",)
+    assert q.grade(["c", "b", "a"]).feedback == ("1 of 3 is in the right place.",)
+    assert q.grade(["b", "c", "a"]).feedback == ("0 of 3 are in the right place.",)
     assert q.describe(["b", "a", "c"]) == "b → a → c"
     assert q.right_answer() == "a → b → c"
 

@@ -87,6 +87,7 @@ lab:
 controls:
   - key: s
     label: charge order 42
+    short: charge 42
     send: {task: charge_card, args: [42, 9.99], kwargs: {}, as: order}
   - key: a
     toggle: task_acks_late
@@ -104,6 +105,7 @@ controls:
 steps:
   - id: intro
     read: Markdown text.
+    task: charge_card
   - id: guess
     predict:
       question: What happens?
@@ -421,7 +423,7 @@ def test_task_states_are_the_condition_and_wait_states() -> None:
 
 def test_controls_are_the_control_vocabulary() -> None:
     assert list(DEFS["controlStep"]["properties"]) == list(actions.CONTROL_NAMES)
-    assert list(DEFS["control"]["properties"]) == ["key", "label", "toggle", *loader.CONTROL_ACTIONS]
+    assert list(DEFS["control"]["properties"]) == ["key", "label", "short", "toggle", *loader.CONTROL_ACTIONS]
 
 
 def test_reserved_keys_are_the_apps_keys() -> None:
@@ -544,7 +546,7 @@ MEASURE = (*QUIZ, 3, "measure")
         (("controls", 7, "restart_worker"), lambda: _properties("params.restart_worker")),
         (("controls", 8, "stop_worker"), lambda: _properties("params.stop_worker")),
         (("controls", 9, "purge"), lambda: set()),
-        (("steps", 0), lambda: _properties("step")),
+        (("steps", 0), lambda: _properties("step") | set(_kind_rule("step", "read")["properties"])),
         (PREDICT, lambda: _properties("predictStep")),
         ((*PREDICT, "choices", 0), lambda: _properties("choice")),
         ((*PREDICT, "experiment", 3, "wait"), lambda: _properties("params.wait")),

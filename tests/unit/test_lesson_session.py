@@ -9,7 +9,7 @@ import pytest
 
 from celery_tutor.course.loader import load_lesson
 from celery_tutor.course.model import Lesson, MultipleChoice, Numeric, Ordering, QuizStep, SingleChoice, TrueFalse
-from celery_tutor.course.session import CHECK_MY_ANSWER, LabScript, LessonSession, Move, Phase
+from celery_tutor.course.session import CHECK_MY_ANSWER, LabScript, LessonSession, Move, Phase, Refusal
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.state import LabState
 from celery_tutor.paths import bundled_lessons
@@ -287,7 +287,7 @@ def test_multiple_choice_ticks_are_data_and_checked_on_demand() -> None:
     assert session.answer.ticked == {1}
     grade = session.pick(len(question.choices))  # check my answer: B only, C missed
     assert grade is not None and not grade.correct
-    assert grade.feedback[0] == "You missed 1 correct choice(s)."
+    assert grade.feedback[0] == "You missed 1 correct choice."
     assert session.answer.given == {1}
     assert question.describe(session.answer.given) == "B, the prefetched message"
 
@@ -324,3 +324,50 @@ def test_every_shipped_lesson_can_be_walked_to_its_end(name: str) -> None:
             steps += 1
     assert steps == len(session.lesson.steps)
     assert session.source_task() is not None
+
+
+def test_next_skips_an_unanswered_question_and_a_skipped_one_is_not_right() -> None:
+    walk = Walk("03-idempotence.yaml", start_at="quiz")
+    session = walk.session
+    session.enter()
+    step = session.step
+    assert isinstance(step, QuizStep)
+    for number in range(1, len(step.questions)):
+        assert session.phase is Phase.ASKING
+        assert session.next() is Move.QUESTION
+        assert session.question_index == number
+    assert not walk.step_progress("quiz").done  # nothing answered, nothing done
+    answer_right(session)
+    progress = walk.step_progress("quiz")
+    assert progress.done and progress.correct is False  # the skipped ones count as not right
+    assert session.next() is Move.END
+
+
+def test_checking_a_multiple_choice_with_nothing_ticked_is_refused_not_graded() -> None:
+    walk = Walk("03-idempotence.yaml", start_at="quiz")
+    session = walk.session
+    session.enter()
+    session.next()
+    question = session.question
+    assert isinstance(question, MultipleChoice)
+    refused = session.pick(len(question.choices))
+    assert isinstance(refused, Refusal) and "ticked" in refused.reason
+    assert session.phase is Phase.ASKING and session.answer.grade is None
+    session.pick(0)
+    grade = session.pick(len(question.choices))
+    assert grade is not None and not isinstance(grade, Refusal) and session.phase is Phase.ANSWERED
+
+
+@pytest.mark.parametrize(
+    ("name", "step_id", "task"),
+    [
+        ("03-idempotence.yaml", "at-least-once", "charge_card"),  # names none: the lesson's first
+        ("03-idempotence.yaml", "idempotency-key", "charge_card_idempotent"),
+        ("05-retry-as-a-task-option.yaml", "autoretry", "send_receipt"),
+        ("05-retry-as-a-task-option.yaml", "predict-call-limit", "notify_warehouse"),  # what it sends
+    ],
+)
+def test_the_code_panel_shows_the_task_a_step_names_or_sends(name: str, step_id: str, task: str) -> None:
+    session = Walk(name, start_at=step_id).session
+    session.enter()
+    assert session.source_task() == task

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from celery_tutor.course.conditions_reader import CONDITION_KINDS
-from celery_tutor.course.model import SCHEMA_VERSION, Control, LabSetup, Lesson
+from celery_tutor.course.model import MAX_SHORT_LABEL, SCHEMA_VERSION, TOGGLE_STATE_ROOM, Control, LabSetup, Lesson
 from celery_tutor.course.questions_reader import QUESTION_KEYS, QUESTION_KINDS
 from celery_tutor.course.reading import (
     ID_PATTERN,
@@ -88,6 +88,7 @@ CONTROL = Keys(
             required=True,
         ),
         Key("label", OPTIONAL_TEXT, "What the control does, as the learner reads it (default: described)."),
+        Key("short", {**TEXT, "maxLength": MAX_SHORT_LABEL}, "A few words for the control row (the label: in full)."),
     ),
     (
         Key("toggle", ref("toggleSetting"), "An on/off setting this control flips, like task_acks_late."),
@@ -202,6 +203,7 @@ def _controls(r: Reader, node: Node | None) -> tuple[Control, ...]:
         elif key:
             used[key] = key_node.pos
         label = r.text(item.get("label"), "control.label", required=False)
+        short = _short_label(r, item.get("short"), kind == "toggle")
         if kind is None:
             continue
         if kind == "toggle":
@@ -213,13 +215,20 @@ def _controls(r: Reader, node: Node | None) -> tuple[Control, ...]:
                     item.value["toggle"].pos, f"control.toggle: {name!r} is not an on/off setting; valid: {toggles}"
                 )
                 continue
-            controls.append(Control(key, label or f"toggle {name}", None, toggle=name))
+            controls.append(Control(key, label or f"toggle {name}", None, toggle=name, short=short))
             continue
         step = Node({kind: item.value[kind]}, item.pos, {kind: item.key_pos[kind]})
         action = parse_step(step, r.path, r.problems)
         if action is not None:
-            controls.append(Control(key, label or describe_action(action), action))
+            controls.append(Control(key, label or describe_action(action), action, short=short))
     return tuple(controls)
+
+
+def _short_label(r: Reader, node: Node | None, toggle: bool) -> str:
+    short, room = r.text(node, "control.short", required=False), MAX_SHORT_LABEL - TOGGLE_STATE_ROOM * toggle
+    if node is not None and len(short) > room:
+        r.problem(node.pos, f"control.short: {len(short)} characters; the control row has room for {room}")
+    return short
 
 
 def describe_action(action: actions.Action) -> str:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from celery_tutor.course.conditions import Condition
 from celery_tutor.course.grading import AnswerError, Grade
 from celery_tutor.lab.actions import Action
+from celery_tutor.wording import count_of
 from celery_tutor.yaml_source import Pos
 
 SCHEMA_VERSION = 1
@@ -31,15 +32,29 @@ class LabSetup:
     """Which broker the lab runs on: ``rabbitmq`` (RabbitMQ-like, in process) or ``redis``."""
 
 
+MAX_SHORT_LABEL = 21
+"""The most characters of a control's short label: what a control row has room for at 80 columns."""
+TOGGLE_STATE_ROOM = len(": off")
+"""What a toggle's row adds after its short label."""
+
+
 @dataclass(frozen=True)
 class Control:
     """A control the learner can use in this lesson: a key, a label, and what it does."""
 
     key: str
     label: str
+    """The full label (the command palette and the tooltip show it)."""
     action: Action | None
     toggle: str | None = None
     """For a toggle, the boolean Celery setting it flips (``action`` is then None)."""
+    short: str = ""
+    """A few words for the control row; empty: the setting's name for a toggle, else the label."""
+
+    @property
+    def short_label(self) -> str:
+        """What the control row shows after the key."""
+        return self.short or self.toggle or self.label
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,8 @@ class ReadStep:
     id: str
     pos: Pos
     body: str
+    task: str | None = None
+    """The lab task the text discusses, shown in the code panel (default: the lesson's first)."""
 
 
 @dataclass(frozen=True)
@@ -185,14 +202,16 @@ class MultipleChoice(Question):
         if chosen - right:
             feedback.insert(0, f"{len(chosen - right)} of your choices should not be there.")
         if right - chosen:
-            feedback.insert(0, f"You missed {len(right - chosen)} correct choice(s).")
+            feedback.insert(0, f"You missed {count_of(len(right - chosen), 'correct choices')}.")
         return chosen == right, feedback
 
     def describe(self, answer: Any) -> str:
-        return "; ".join(self.choices[i].text for i in sorted(self._ticked(answer))) or "(nothing ticked)"
+        """The ticked choices, one per line (a choice is often a sentence of its own)."""
+        return "\n".join(self.choices[i].text for i in sorted(self._ticked(answer))) or "(nothing ticked)"
 
     def right_answer(self) -> str:
-        return "; ".join(c.text for c in self.choices if c.correct)
+        """The right choices, one per line."""
+        return "\n".join(c.text for c in self.choices if c.correct)
 
 
 @dataclass(frozen=True)
@@ -249,11 +268,10 @@ class Numeric(Question):
         return False, [text for wrong, text in self.feedback.items() if abs(wrong - value) < 1e-9]
 
     def describe(self, answer: Any) -> str:
-        return f"{self._number(answer):g}"
+        return count_of(self._number(answer), self.unit)
 
     def right_answer(self) -> str:
-        unit = f" {self.unit}" if self.unit else ""
-        return f"{self.answer:g}{unit}"
+        return count_of(self.answer, self.unit)
 
 
 @dataclass(frozen=True)
@@ -274,7 +292,8 @@ class Ordering(Question):
         in_place = sum(1 for mine, right in zip(order, self.items, strict=True) if mine == right)
         if in_place == len(order):
             return True, []
-        return False, [f"{in_place} of {len(order)} are in the right place."]
+        verb = "is" if in_place == 1 else "are"
+        return False, [f"{in_place} of {len(order)} {verb} in the right place."]
 
     def describe(self, answer: Any) -> str:
         return " → ".join(self._order(answer))

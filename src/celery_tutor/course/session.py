@@ -29,6 +29,7 @@ from celery_tutor.course.model import (
     PredictStep,
     Question,
     QuizStep,
+    ReadStep,
     SingleChoice,
     Step,
     TrueFalse,
@@ -94,6 +95,16 @@ class QuizAnswer:
 
 CHECK_MY_ANSWER = "check my answer"
 """The last option of a multiple-choice question: grade the ticked choices."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An answer that is not complete enough to grade, and what the learner should do."""
+
+    reason: str
+
+
+NOTHING_TICKED = Refusal(f"Nothing is ticked yet: Enter ticks ☑ a choice, then pick '{CHECK_MY_ANSWER}'.")
 
 
 class LessonSession:
@@ -170,9 +181,11 @@ class LessonSession:
         return step.hints[: self.hints_shown] if isinstance(step, LabStep) else ()
 
     def source_task(self) -> str | None:
-        """The lab task the step is about: the first its scripts send, else the lesson's first."""
+        """The lab task the step is about: the one it names, the first its scripts send, else the lesson's first."""
         step = self.step
         scripts: tuple[Action, ...] = ()
+        if isinstance(step, ReadStep) and step.task is not None:
+            return step.task
         if isinstance(step, PredictStep):
             scripts = step.experiment
         elif isinstance(step, LabStep):
@@ -226,9 +239,12 @@ class LessonSession:
         return script
 
     def next(self) -> Move:
-        """Go on: the quiz's next question once this one is answered, else the next step."""
+        """Go on: the quiz's next question (answered or skipped), else the next step.
+
+        A question skipped unanswered counts as not right when the quiz is scored.
+        """
         step = self.step
-        if isinstance(step, QuizStep) and self.phase is Phase.ANSWERED and not self.last_question:
+        if isinstance(step, QuizStep) and not self.last_question:
             self.question_index += 1
             self._ask()
             return Move.QUESTION
@@ -343,8 +359,12 @@ class LessonSession:
                 rng.shuffle(shuffled)
             self.answer.shuffled = tuple(shuffled)
 
-    def pick(self, index: int) -> Grade | None:
-        """The learner picked option ``index`` of the list; the grade once the answer is complete."""
+    def pick(self, index: int) -> Grade | Refusal | None:
+        """The learner picked option ``index`` of the list; the grade once the answer is complete.
+
+        Checking a multiple-choice answer with nothing ticked is refused, not graded: an
+        empty answer is almost always a learner who has not found how to tick yet.
+        """
         if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING:
             return None
         question = self.question
@@ -354,7 +374,7 @@ class LessonSession:
             return self.give(index == 0)
         if isinstance(question, MultipleChoice):
             if index == len(question.choices):
-                return self.give(set(self.answer.ticked))
+                return self.give(set(self.answer.ticked)) if self.answer.ticked else NOTHING_TICKED
             self.answer.ticked ^= {index}
             return None
         if isinstance(question, Ordering):

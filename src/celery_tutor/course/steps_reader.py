@@ -14,7 +14,9 @@ from celery_tutor.course.model import (
 )
 from celery_tutor.course.questions_reader import ONE_CORRECT, read_choices, read_questions
 from celery_tutor.course.reading import TEXT, Key, Keys, Reader, Schema, Scope, list_of, read_script, ref
+from celery_tutor.lab import settings
 from celery_tutor.lab.actions import Wait
+from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.yaml_source import Node, Pos
 
 PREDICT = Keys(
@@ -71,7 +73,16 @@ STEP = Keys(
         Key("lab", ref("labStep"), "Reach a goal on the live lab."),
         Key("quiz", list_of(ref("question")), "Questions."),
     ),
-    help=f"A step: an `id` and one of {', '.join(STEP_KINDS)}.",
+    only_with={
+        "read": (
+            Key(
+                "task",
+                ref("taskName"),
+                "The lab task the text discusses: the code panel shows its source (default: the lesson's first).",
+            ),
+        ),
+    },
+    help=f"A step: an `id` and one of {', '.join(STEP_KINDS)}; a read step may name the `task` to show.",
 )
 
 DEFINITIONS: dict[str, Schema | Keys] = {"step": STEP, "predictStep": PREDICT, "labStep": LAB_STEP}
@@ -106,8 +117,10 @@ def read_steps(r: Reader, node: Node | None, control_aliases: Scope) -> tuple[St
         body = item.value[kind]
         where = f"{step_id or 'step'}.{kind}"
         step: Step | None
+        if "task" in item.value and kind != "read":
+            r.problem(item.key_pos["task"], f"{where}: only a read step names a task (the others show what they send)")
         if kind == "read":
-            step = ReadStep(step_id, item.pos, r.text(body, where))
+            step = ReadStep(step_id, item.pos, r.text(body, where), _task(r, item.get("task"), where))
         elif kind == "predict":
             step = _predict(r, body, where, step_id, item.pos)
         elif kind == "lab":
@@ -117,6 +130,18 @@ def read_steps(r: Reader, node: Node | None, control_aliases: Scope) -> tuple[St
         if step is not None:
             steps.append(step)
     return tuple(steps)
+
+
+def _task(r: Reader, node: Node | None, where: str) -> str | None:
+    """The lab task a read step shows, checked against the lab's library."""
+    if node is None:
+        return None
+    try:
+        settings.pick(LAB_TASKS, node.value, "task")
+    except settings.LabConfigError as exc:
+        r.problem(node.pos, f"{where}.task: {exc}")
+        return None
+    return str(node.value)
 
 
 def _predict(r: Reader, node: Node, where: str, step_id: str, pos: Pos) -> PredictStep | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.events import Resize
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -181,6 +181,19 @@ class TutorApp(App[int]):
         hold ``[``; none of the app's own notifications uses markup.
         """
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def drop_passing_notices(self) -> None:
+        """Take away the information toasts: they spoke of the screen the learner has left.
+
+        A new lesson must not open under "That was the last step of this lesson". Warnings
+        and errors (a save that failed, files moved aside) stay until their time is up.
+        """
+        kept = [notification for notification in self._notifications if notification.severity != "information"]
+        if len(kept) == len(self._notifications):
+            return
+        self.clear_notifications()
+        for notification in kept:
+            self.post_message(Notify(notification))
 
     def save_progress(self) -> None:
         """Write the progress in the background, one write at a time, in order."""

@@ -20,14 +20,17 @@ themes) · `q` quit (also `ctrl+c`).
 **Lesson list**: `↑`/`↓` choose · `Enter` open · `c` continue where you left off ·
 `s` sandbox · `r` reset the highlighted lesson's progress · `R` reset all progress.
 
-**In a lesson**: `n` next step (or next question) · `p` previous step · `h` next hint ·
+**In a lesson**: `n` next step (in a quiz: the next question, answered or skipped) ·
+`p` previous step · `h` next hint ·
 `ctrl+o` replay the solution on the lab · `ctrl+r` reset the lab · `l` or `Esc` back to
-the lessons. The lesson's own controls are buttons under the lab, each with its key,
-like `s · send …` or `a · task_acks_late: off`: press the key or click the button.
+the lessons. The lesson's own controls are buttons under the lab, each with its key
+and a few words, like `s · charge, no key`; a toggle shows its state, like
+`a · acks_late: off`. Press the key or click the button; the full label is in the
+button's tooltip and in the command palette (`ctrl+p`, "Lab: …").
 
 **Answering**: `↑`/`↓` and `Enter` pick an answer. For several answers, `Enter` ticks
 ☑ each one, then pick *check my answer*. To order items, pick them first to last.
-Numbers: type, then `Enter`.
+Numbers: type, then `Enter`. `PgUp`/`PgDn` scroll the step (back up to the question).
 
 ## The lab panel
 

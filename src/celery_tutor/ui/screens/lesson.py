@@ -19,12 +19,12 @@ from textual.widgets import Footer, Input, Markdown, OptionList, Static
 
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, QuizStep, ReadStep, Step
-from celery_tutor.course.session import LabScript, LessonSession, Move, Phase
+from celery_tutor.course.session import LabScript, LessonSession, Move, Phase, Refusal
 from celery_tutor.lab.events import LabEvent
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_screen import LabScreen
-from celery_tutor.ui.widgets.answers import answer_widgets, marks, verdict_widgets
+from celery_tutor.ui.widgets.answers import answer_widgets, marks, prediction_widgets, verdict_widgets
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice, checklist
 
 
@@ -69,6 +69,7 @@ class LessonScreen(LabScreen):
         # Textual also calls LabScreen.on_mount (handlers run along the MRO): no super() here,
         # or the screen would start a second lab.
         self.title = self.lesson.title
+        self.tutor.drop_passing_notices()  # "that was the last step" spoke of the lesson before
         self.enter_step()
 
     @property
@@ -119,9 +120,9 @@ class LessonScreen(LabScreen):
             case PredictStep():
                 self._set_text(step.question)
                 choices = ChoiceList([c.text for c in step.choices], id="choices")
-                choices.border_title = "your prediction: ↑/↓, then Enter locks it and the lab runs the experiment"
+                choices.border_title = "↑/↓ choose, Enter locks your prediction and runs the experiment"
                 self._extra(choices)
-                choices.focus()
+                choices.focus(scroll_visible=False)  # the question above it stays in view
             case LabStep():
                 self._set_text(step.body)
                 self._show_goal()
@@ -132,12 +133,15 @@ class LessonScreen(LabScreen):
         if step.kind in ("read", "lab"):
             self._focus_pane()
 
-    def _show_goal(self) -> None:
+    def _show_goal(self, reveal_hint: bool = False) -> None:
+        """The goal's checklist and the hints so far (``reveal_hint``: scroll to the newest)."""
         step = self.walk.step
         assert isinstance(step, LabStep)
         widgets: list[Widget] = [Notice(checklist(self.walk.goal(), "Goal:"))]
         for number, hint in enumerate(self.walk.hints(), 1):
-            widgets.append(Notice(Text(f"Hint {number} of {len(step.hints)}: {hint}", style="italic")))
+            notice = Notice(Text(f"Hint {number} of {len(step.hints)}: {hint}", style="italic"))
+            notice.reveal = reveal_hint and number == self.walk.hints_shown
+            widgets.append(notice)
         if self.phase is Phase.DONE:
             widgets.append(Notice(Text("✓ Goal reached.", style="bold green")))
             widgets.append(Markdown(step.explain))
@@ -151,13 +155,7 @@ class LessonScreen(LabScreen):
     def _show_result(self, failure: str | None) -> None:
         step, choice = self.walk.step, self.walk.prediction
         assert isinstance(step, PredictStep) and choice is not None
-        verdict = ("✓ Your prediction was right.", "green") if choice.correct else ("✗ Not what happened.", "red")
-        text = Text.assemble(("You predicted: ", "bold"), choice.text, "\n", (verdict[0], f"bold {verdict[1]}"))
-        if choice.feedback:
-            text.append(f"\n{choice.feedback}")
-        widgets: list[Widget] = [Notice(text), Notice(checklist(self.walk.goal(), "What happened in the lab:"))]
-        if failure:
-            widgets.append(Notice(Text(f"The experiment stopped early: {failure}", style="yellow")))
+        widgets = prediction_widgets(choice, self.walk.goal(), failure)
         widgets.append(Markdown(step.explain))
         widgets.append(Notice(Text("Press n for the next step (↓ scrolls).", style="italic")))
         self._extra(*widgets)
@@ -171,7 +169,8 @@ class LessonScreen(LabScreen):
         self._set_text(f"{number} {question.prompt}")
         widgets = answer_widgets(question, self.walk.options(), self.walk.answer)
         self._extra(*widgets)
-        widgets[-1].focus()
+        widgets[-1].focus(scroll_visible=False)  # the question stays in view: the pane starts at its top
+        self.query_one("#step-pane", VerticalScroll).scroll_home(animate=False)
 
     def _show_verdict(self, grade: Grade) -> None:
         self._extra(*verdict_widgets(self.walk.question, self.walk.answer, grade, self.walk.last_question))
@@ -210,7 +209,7 @@ class LessonScreen(LabScreen):
         if self.walk.step.kind != "lab":
             self.notify("Hints are for lab steps.")
         elif self.walk.hint():
-            self._show_goal()
+            self._show_goal(reveal_hint=True)
         else:
             self.notify("No more hints: ctrl+o replays the solution on the lab.")
 
@@ -243,7 +242,9 @@ class LessonScreen(LabScreen):
             self._run(script)
             return
         grade = self.walk.pick(index)
-        if grade is not None:
+        if isinstance(grade, Refusal):
+            self.notify(grade.reason, severity="warning")
+        elif grade is not None:
             self._show_verdict(grade)
         elif self.phase is Phase.ASKING and isinstance(event.option_list, ChoiceList):
             options = self.walk.options() or []

@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 from celery_tutor.course.index import LessonEntry
 from celery_tutor.ui.screens.tutor_screen import TutorScreen
 from celery_tutor.ui.widgets.key_bar import KeyBar
+from celery_tutor.wording import count_of
 
 MARKS = {"done": "✓", "started": "◐", "new": "○"}
 
@@ -148,7 +149,8 @@ class LessonListScreen(TutorScreen[None]):
         )
         status = {"done": "✓ done", "started": "◐ started", "new": "○ not started"}[self._status(entry)]
         text = Text.assemble((entry.title, "bold"), "\n\n", entry.summary, "\n\n")
-        text.append(f"{status}: {done} of {len(entry.step_ids)} steps · about {entry.minutes} minutes\n")
+        steps, minutes = count_of(len(entry.step_ids), "steps"), count_of(entry.minutes, "minutes")
+        text.append(f"{status}: {done} of {steps} · about {minutes}\n")
         if entry.concepts:
             text.append(f"concepts: {', '.join(entry.concepts)}\n", style="dim")
         text.append("\nEnter opens it.", style="italic")

@@ -1,4 +1,8 @@
-"""The lesson's controls as buttons, each showing its key (the key works anywhere)."""
+"""The lesson's controls as buttons: key, short label, a toggle's state; the full label is the tooltip.
+
+The key works anywhere on the screen. The row is for finding the key; what a control does
+in full is in its tooltip and in the command palette.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,13 @@ from textual.message import Message
 from textual.widgets import Button
 
 from celery_tutor.course.model import Control
+from celery_tutor.lab.settings import SETTINGS
+
+
+def is_on(toggle: str, settings: dict[str, Any]) -> bool:
+    """A toggle's state: as the lab last reported it, else Celery's default for the setting."""
+    knob = SETTINGS.get(toggle)
+    return bool(settings.get(toggle, knob.default if knob is not None else False))
 
 
 class ControlBar(ItemGrid):
@@ -34,15 +45,18 @@ class ControlBar(ItemGrid):
 
     def compose(self) -> ComposeResult:
         for number, control in enumerate(self.controls):
-            yield Button(self._label(control, {}), compact=True, id=f"control-{number}")
+            # Content, not str: a Button (and a tooltip) parses a str as markup; lesson text is plain.
+            button = Button(self._label(control, {}), compact=True, id=f"control-{number}")
+            button.tooltip = Content(control.label)
+            yield button
 
     @staticmethod
     def _label(control: Control, settings: dict[str, Any]) -> Content:
-        # Content, not str: a Button parses a str as markup, and a lesson's label is plain text.
         if control.toggle is not None:
-            state = "ON" if settings.get(control.toggle) else "off"
-            return Content(f"{control.key} · {control.toggle}: {state}")
-        return Content(f"{control.key} · {control.label}")
+            return Content(
+                f"{control.key} · {control.short_label}: {'on' if is_on(control.toggle, settings) else 'off'}"
+            )
+        return Content(f"{control.key} · {control.short_label}")
 
     def show_settings(self, settings: dict[str, Any]) -> None:
         """Refresh the toggles' labels."""

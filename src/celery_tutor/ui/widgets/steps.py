@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.containers import ScrollableContainer
 from textual.visual import VisualType
-from textual.widgets import OptionList, Static
+from textual.widgets import Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
 from celery_tutor.course.conditions import Condition
@@ -24,12 +28,18 @@ class ChoiceList(OptionList):
     """Answer options; Enter picks the highlighted one.
 
     Options are plain text: a lesson's choice may contain ``[`` and ``]``, which as markup
-    would be styles, links or a crash.
+    would be styles, links or a crash. The list sits in the scrolling step pane under the
+    question: page keys scroll the pane (the question may be above, the rest below), and the
+    highlighted choice is kept in the pane's view, not only in the list's.
     """
 
     DEFAULT_CSS = """
     ChoiceList { height: auto; max-height: 12; }
     """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("pageup", "scroll_step(-1)", "Scroll up", show=False),
+        Binding("pagedown", "scroll_step(1)", "Scroll down", show=False),
+    ]
 
     def __init__(self, texts: list[str], *, marks: list[str] | None = None, id: str | None = None) -> None:
         marks = marks or [f"{i + 1}." for i in range(len(texts))]
@@ -39,6 +49,51 @@ class ChoiceList(OptionList):
             markup=False,
         )
 
+    def _step_pane(self) -> ScrollableContainer | None:
+        return next((node for node in self.ancestors if isinstance(node, ScrollableContainer)), None)
+
+    def action_scroll_step(self, direction: int) -> None:
+        """Scroll the step pane a page (the list's own page keys would move the highlight)."""
+        pane = self._step_pane()
+        if pane is not None:
+            if direction < 0:
+                pane.scroll_page_up(animate=False)
+            else:
+                pane.scroll_page_down(animate=False)
+
+    # Only the learner's moves reveal the highlight: on mount the layout may still hold the
+    # step's previous widgets, and the question above must stay in view anyway.
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self.call_after_refresh(self._reveal_highlight)
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self.call_after_refresh(self._reveal_highlight)
+
+    def action_first(self) -> None:
+        super().action_first()
+        self.call_after_refresh(self._reveal_highlight)
+
+    def action_last(self) -> None:
+        super().action_last()
+        self.call_after_refresh(self._reveal_highlight)
+
+    def _reveal_highlight(self) -> None:
+        """Scroll the step pane the least that shows the highlighted choice."""
+        pane, index = self._step_pane(), self.highlighted
+        if pane is None or index is None or not self.is_mounted or not self.has_focus:
+            return
+        lines: dict[int, int] = getattr(self, "_index_to_line", {})  # Textual's own map of wrapped options
+        heights: dict[int, int] = getattr(self, "_heights", {})
+        y = self.content_region.y + lines.get(index, index) - round(self.scroll_y)
+        height = heights.get(index, 1)
+        view = pane.content_region
+        if y < view.y:
+            pane.scroll_to(y=pane.scroll_y - (view.y - y), animate=False)
+        elif y + height > view.bottom:
+            pane.scroll_to(y=pane.scroll_y + (y + height - view.bottom), animate=False)
+
     def set_marks(self, texts: list[str], marks: list[str]) -> None:
         """Show a mark before each option (☐/☑ for multiple choice, order numbers…)."""
         highlighted = self.highlighted
@@ -47,6 +102,14 @@ class ChoiceList(OptionList):
             [Option(f"{mark} {t}", id=str(i)) for i, (t, mark) in enumerate(zip(texts, marks, strict=True))]
         )
         self.highlighted = highlighted
+
+
+class Feedback(Markdown):
+    """What a lesson says about an answer: Markdown, as the step text is, lined up with the notices."""
+
+    DEFAULT_CSS = """
+    Feedback { height: auto; margin: 1 0 0 0; padding: 0; }
+    """
 
 
 class Notice(Static):
@@ -59,5 +122,12 @@ class Notice(Static):
     Notice { height: auto; margin: 1 0 0 0; }
     """
 
+    reveal = False
+    """Scroll into view once shown (a hint the learner just asked for)."""
+
     def __init__(self, content: VisualType = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(content, id=id, classes=classes, markup=False)
+
+    def on_mount(self) -> None:
+        if self.reveal:
+            self.call_after_refresh(self.scroll_visible, animate=False)
