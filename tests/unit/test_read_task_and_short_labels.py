@@ -118,3 +118,11 @@ def test_singulars_of_the_units_lessons_use() -> None:
         "minute",
         "class",
     ]
+
+
+def test_a_toggle_starts_from_celerys_default_until_the_lab_reports_the_setting() -> None:
+    from celery_tutor.lab.settings import flag_value
+
+    assert flag_value("task_acks_on_failure_or_timeout", {}) is True  # Celery's default is on
+    assert flag_value("task_acks_late", {}) is False
+    assert flag_value("task_acks_on_failure_or_timeout", {"task_acks_on_failure_or_timeout": False}) is False

@@ -302,3 +302,9 @@ def plain_value(value: Any) -> Any:
     if isinstance(value, tuple):
         return [getattr(item, "__name__", item) for item in value]
     return value
+
+
+def flag_value(name: str, settings: Mapping[str, Any]) -> bool:
+    """A boolean setting as the lab last reported it, else Celery's default for it."""
+    knob = SETTINGS.get(name)
+    return bool(settings.get(name, knob.default if knob is not None else False))

@@ -25,6 +25,7 @@ from textual.widgets import Collapsible, Static
 from celery_tutor.course.model import Control
 from celery_tutor.lab.events import LabEvent, LabReset
 from celery_tutor.lab.library import LAB_TASKS
+from celery_tutor.lab.settings import flag_value
 from celery_tutor.lab.state import LabState
 from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.lab_session import LabSession
@@ -239,7 +240,7 @@ class LabScreen(TutorScreen[None]):
             return
         if control.toggle is not None:
             name = control.toggle
-            value = not self.state.settings.get(name, False)
+            value = not flag_value(name, self.state.settings)
             self.session.call("toggle", lambda lab: lab.configure(**{name: value}))
             self.notify(f"{name} → {value}: the worker restarts to apply it", timeout=3)
         elif control.action is not None:

@@ -15,13 +15,7 @@ from textual.message import Message
 from textual.widgets import Button
 
 from celery_tutor.course.model import Control
-from celery_tutor.lab.settings import SETTINGS
-
-
-def is_on(toggle: str, settings: dict[str, Any]) -> bool:
-    """A toggle's state: as the lab last reported it, else Celery's default for the setting."""
-    knob = SETTINGS.get(toggle)
-    return bool(settings.get(toggle, knob.default if knob is not None else False))
+from celery_tutor.lab.settings import flag_value
 
 
 class ControlBar(ItemGrid):
@@ -54,7 +48,7 @@ class ControlBar(ItemGrid):
     def _label(control: Control, settings: dict[str, Any]) -> Content:
         if control.toggle is not None:
             return Content(
-                f"{control.key} · {control.short_label}: {'on' if is_on(control.toggle, settings) else 'off'}"
+                f"{control.key} · {control.short_label}: {'on' if flag_value(control.toggle, settings) else 'off'}"
             )
         return Content(f"{control.key} · {control.short_label}")
 
