@@ -27,26 +27,68 @@ _P = Pos(0, 0)
 BROKER_KEY = "m"
 """Switch the broker (RabbitMQ-like ⇄ Redis): the sandbox's own control."""
 BROKER_NAMES = {"rabbitmq": "RabbitMQ-like", "redis": "Redis"}
+SHORT_VISIBILITY = {"visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
+"""Redis timings a person can watch (kombu's defaults: 3600 s, 10 s, 10)."""
 
 SANDBOX_CONTROLS: tuple[Control, ...] = (
     Control("s", "send add(2, 3)", c.Send(_P, "add", (2, 3))),
-    Control("c", "send charge_card(42)", c.Send(_P, "charge_card", (42, 9.99))),
-    Control("i", "send charge_card_idempotent(42)", c.Send(_P, "charge_card_idempotent", (42, 9.99))),
-    Control("r", "send 3 slow reports", c.Send(_P, "generate_report", (1,), count=3)),
-    Control("e", "send fetch_exchange_rate (self.retry)", c.Send(_P, "fetch_exchange_rate", ("EUR",))),
-    Control("b", "send send_receipt (autoretry, backoff)", c.Send(_P, "send_receipt", (42,))),
-    Control("f", "fail the next 3 runs of fetch_exchange_rate", c.FailNext(_P, "fetch_exchange_rate", 3)),
-    Control("g", "fail the next 3 runs of send_receipt", c.FailNext(_P, "send_receipt", 3)),
+    Control("c", "send charge_card(42)", c.Send(_P, "charge_card", (42, 9.99)), short="charge_card(42)"),
+    Control(
+        "i",
+        "send charge_card_idempotent(42)",
+        c.Send(_P, "charge_card_idempotent", (42, 9.99)),
+        short="charge, idempotent",
+    ),
+    Control("r", "send 3 slow reports", c.Send(_P, "generate_report", (1,), count=3), short="3 slow reports"),
+    Control(
+        "v",
+        "send transcode_video(7, 5): a 5 s job",
+        c.Send(_P, "transcode_video", (7, 5)),
+        short="video, 5 s job",
+    ),
+    Control(
+        "e",
+        "send fetch_exchange_rate (self.retry)",
+        c.Send(_P, "fetch_exchange_rate", ("EUR",)),
+        short="rate (self.retry)",
+    ),
+    Control(
+        "b",
+        "send send_receipt (autoretry, backoff)",
+        c.Send(_P, "send_receipt", (42,)),
+        short="receipt (autoretry)",
+    ),
+    Control(
+        "f",
+        "fail the next 3 runs of fetch_exchange_rate",
+        c.FailNext(_P, "fetch_exchange_rate", 3),
+        short="rate fails ×3",
+    ),
+    Control("g", "fail the next 3 runs of send_receipt", c.FailNext(_P, "send_receipt", 3), short="receipt fails ×3"),
     Control("a", "toggle task_acks_late", None, toggle="task_acks_late"),
-    Control("j", "toggle task_reject_on_worker_lost", None, toggle="task_reject_on_worker_lost"),
-    Control("d", "toggle worker_deduplicate_successful_tasks", None, toggle="worker_deduplicate_successful_tasks"),
-    Control("k", "kill the worker now", c.Crash(_P)),
-    Control("x", "kill the worker after the next charge", c.Crash(_P, at="after_charge")),
-    Control("z", "kill the pool child at its next checkpoint", c.KillChild(_P)),
-    Control("w", "restart the worker", c.RestartWorker(_P)),
-    Control("t", "stop the worker (warm)", c.StopWorker(_P)),
-    Control("u", "purge the queue", c.Purge(_P)),
-    Control(BROKER_KEY, "switch the broker (RabbitMQ-like ⇄ Redis)", None),
+    Control(
+        "j", "toggle task_reject_on_worker_lost", None, toggle="task_reject_on_worker_lost", short="reject_on_lost"
+    ),
+    Control(
+        "d",
+        "toggle worker_deduplicate_successful_tasks",
+        None,
+        toggle="worker_deduplicate_successful_tasks",
+        short="dedupe_success",
+    ),
+    Control(
+        "y",
+        "Redis: visibility_timeout=3 s, a restore scan every 1 s (kombu's defaults: 3600 s, about every 100 s)",
+        c.SetSettings(_P, {"broker_transport_options": dict(SHORT_VISIBILITY)}),
+        short="visibility 3 s",
+    ),
+    Control("k", "kill the worker now", c.Crash(_P), short="kill worker now"),
+    Control("x", "kill the worker after the next charge", c.Crash(_P, at="after_charge"), short="kill @after_charge"),
+    Control("z", "kill the pool child at its next checkpoint", c.KillChild(_P), short="kill pool child"),
+    Control("w", "restart the worker", c.RestartWorker(_P), short="restart worker"),
+    Control("t", "stop the worker (warm)", c.StopWorker(_P), short="warm stop"),
+    Control("u", "purge the queue", c.Purge(_P), short="purge queue"),
+    Control(BROKER_KEY, "switch the broker (RabbitMQ-like ⇄ Redis)", None, short="switch broker"),
 )
 
 INTRO = """\

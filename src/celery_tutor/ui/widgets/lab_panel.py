@@ -19,10 +19,11 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import RichLog, Static
+from textual.widgets import Static
 
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.views import HeldMessage, LabSnapshot, TaskView
+from celery_tutor.ui.widgets.timeline import Timeline
 
 DONE_STATES = {"SUCCESS": "✓ done", "FAILURE": "✗ failed", "LOST": "! LOST", "REJECTED": "⊘ dropped"}
 MAX_CARDS = 4
@@ -95,10 +96,10 @@ class LabPanel(Vertical):
         yield Static(id="workers")
         yield Static(id="retries")
         yield Static(id="ledger")
-        yield RichLog(id="timeline", wrap=True, markup=False, max_lines=500, auto_scroll=True, min_width=20)
+        yield Timeline(id="timeline")
 
     def on_mount(self) -> None:
-        self.query_one("#timeline", RichLog).border_title = "timeline"
+        self.query_one(Timeline).border_title = "timeline"
         self.show(None, 0.0)
 
     def show(self, snapshot: LabSnapshot | None, now: float) -> None:
@@ -139,24 +140,21 @@ class LabPanel(Vertical):
 
     def add_events(self, events: Iterable[ev.LabEvent]) -> None:
         """Append events to the timeline (one write for the whole batch: bursts stay cheap)."""
-        lines = []
+        rows = []
         for event in events:
             if event.quiet:  # a restore scan that found nothing: the Redis line counts down to the next
                 continue
             glyph, style = EVENT_STYLE.get(event.kind, (" ", ""))
-            line = Text(f"{event.at:6.2f}s {glyph} ", style="dim")
-            line.append(event.describe(), style=style)
-            lines.append(line)
-        if lines:
-            self.query_one("#timeline", RichLog).write(Text("\n").join(lines))
+            rows.append((Text(f"{event.at:6.2f}s {glyph} ", style="dim"), Text(event.describe(), style=style)))
+        self.query_one(Timeline).add_rows(rows)
 
     def note(self, text: str) -> None:
         """A line in the timeline that is not an event."""
-        self.query_one("#timeline", RichLog).write(Text(text, style="dim italic"))
+        self.query_one(Timeline).add_rows([(Text(""), Text(text, style="dim italic"))])
 
     def clear_timeline(self) -> None:
         """Start the timeline afresh (after a lab reset)."""
-        self.query_one("#timeline", RichLog).clear()
+        self.query_one(Timeline).clear_rows()
 
     def _broker(self, snapshot: LabSnapshot) -> Table:
         # Cards are built only for what fits: a burst keeps a thousand tasks in the state.
