@@ -12,9 +12,9 @@ from celery_tutor.ui.widgets.key_bar import KeyBar, key_bar_text
 
 def test_the_text_shows_each_key_and_label_and_dims_a_disabled_one() -> None:
     text = key_bar_text([("c", "c", "Continue", True), ("x", "x", "Off", False)])
-    assert text.plain == " c  Continue   x  Off  "
+    assert text.plain == " c Continue  x Off "
     dimmed = [span for span in text.spans if span.style.dim]  # type: ignore[union-attr]
-    assert {text.plain[span.start : span.end] for span in dimmed} == {" x ", " Off  "}
+    assert {text.plain[span.start : span.end] for span in dimmed} == {" x", " Off "}
 
 
 async def test_the_bar_shows_the_lesson_list_keys_then_the_help_keys(make_app: Callable[..., TutorApp]) -> None:

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from celery_tutor.ui.widgets.key_bar import KeyBar
 
 HELP = """\
 # Help
@@ -70,7 +72,7 @@ class HelpScreen(Screen[None]):
         # One Static rendering Rich's Markdown: far lighter than a widget per paragraph.
         with VerticalScroll(id="help"):
             yield Static(RichMarkdown(HELP))
-        yield Footer()
+        yield KeyBar()
 
     def action_close(self) -> None:
         """Back to where the learner was."""

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Markdown, OptionList, Static
+from textual.widgets import Input, Markdown, OptionList, Static
 
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, QuizStep, ReadStep, Step
@@ -25,6 +25,7 @@ from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.widgets.answers import answer_widgets, marks, prediction_widgets, verdict_widgets
+from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice, checklist
 
 
@@ -63,7 +64,7 @@ class LessonScreen(LabScreen):
                 yield self._extra_box
                 yield from self.compose_source()
             yield from self.compose_lab()
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         # Textual also calls LabScreen.on_mount (handlers run along the MRO): no super() here,

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Markdown
+from textual.widgets import Markdown
 
 from celery_tutor.course.model import Control
 from celery_tutor.lab import actions as c
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.widgets.control_bar import ControlBar
+from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.yaml_source import Pos
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class SandboxScreen(LabScreen):
                 yield Markdown(INTRO)
                 yield ControlBar(self.controls, id="controls")
             yield from self.compose_lab()
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         # Textual also calls LabScreen.on_mount (handlers run along the MRO): no super() here,

@@ -8,35 +8,46 @@ text it shows changes. A key is still clickable: the click presses the key.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.style import Style
 from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import Static
 
-_KEY = Style(bold=True, reverse=True)
 
-
-def key_bar_text(keys: list[tuple[str, str, str, bool]]) -> Text:
+def key_bar_text(keys: list[tuple[str, str, str, bool]], key_style: Style | None = None) -> Text:
     """The bar's text from ``(key, shown key, label, enabled)`` rows."""
     text = Text(no_wrap=True, overflow="ellipsis")
+    key_style = key_style or Style(bold=True)
     for key, shown, label, enabled in keys:
         click = Style(meta={"@click": f"app.simulate_key({key!r})"})
         dim = Style(dim=True) if not enabled else Style()
-        text.append(f" {shown} ", _KEY + dim + click)
-        text.append(f" {label}  ", dim + click)
+        text.append(f" {shown}", key_style + dim + click)
+        text.append(f" {label} ", dim + click)
     return text
 
 
 class KeyBar(Static):
     """A one-line, clickable list of the screen's keys (what ``Footer`` shows, cheaper)."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"key-bar--key"}
+
     DEFAULT_CSS = """
+    KeyBar > .key-bar--key {
+        color: $footer-key-foreground;
+        text-style: bold;
+    }
     KeyBar {
         dock: bottom;
         height: 1;
         width: 1fr;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
         background: $footer-background;
         color: $footer-description-foreground;
+        link-style: none;
+        link-style-hover: reverse;
     }
     """
 
@@ -62,4 +73,4 @@ class KeyBar(Static):
             keys.append((palette.binding.key, self.app.get_key_display(palette.binding), "palette", palette.enabled))
         if keys != self._shown:  # the bindings change far more often than what they show
             self._shown = keys
-            self.update(key_bar_text(keys))
+            self.update(key_bar_text(keys, self.get_component_rich_style("key-bar--key")))
