@@ -64,3 +64,9 @@ MAX_CODE_RUN_SECONDS = 120.0
 
 CODE_IMPORT_SECONDS = 2.0
 """How long the top level of learner code may run: it only defines tasks (microseconds)."""
+
+MAX_CODE_PRINTS = 50
+"""Most ``print`` calls of one run of learner code that reach the timeline."""
+
+MAX_PRINT_CHARS = 200
+"""Longest printed text the timeline shows (the rest is cut)."""
