@@ -245,8 +245,9 @@ class LearnerBook(TaskBook):
         checked = check_options(options)
 
         def register(func: Callable[..., Any]) -> TaskRef:
-            if not inspect.isfunction(func):
-                raise TaskDefinitionError(f"@app.task decorates a function (def …), not {type(func).__name__}")
+            if not inspect.isfunction(func) or func.__code__.co_filename != self._parsed.filename:
+                what = getattr(func, "__name__", type(func).__name__)
+                raise TaskDefinitionError(f"@app.task decorates a function your code defines (def …), not {what}")
             if inspect.iscoroutinefunction(func):
                 raise TaskDefinitionError(f"task {func.__name__}: a Celery task is a plain def, not async def")
             task_options = dict(checked)
@@ -386,6 +387,7 @@ def _printer(output: list[str]) -> Callable[..., None]:
         if printed is not None and not run.dead:
             printed(run, text)
 
+    lab_print.__name__ = lab_print.__qualname__ = "print"
     return lab_print
 
 
