@@ -32,6 +32,8 @@ class ScriptRunner:
         # Called by the lab under its lock: record and wake, never call back into the lab.
         with self._changed:
             self._events.append(event)
+            if isinstance(event, ev.CodeTimedOut):
+                self._interrupted = True  # the lab halted: no wait can be met any more
             self._changed.notify_all()
 
     @property
@@ -56,7 +58,7 @@ class ScriptRunner:
         """Run steps in order; the first failure (``where: message``) stops the run."""
         for action in actions:
             if self._interrupted:
-                return f"{where(action)}: interrupted"
+                return f"{where(action)}: {self.lab.halted or 'interrupted'}"
             failure: str | None = None
             try:
                 if isinstance(action, Wait):
@@ -65,6 +67,8 @@ class ScriptRunner:
                     action.apply(self.lab)
             except (LabStateError, LabConfigError) as exc:
                 failure = f"{action.control}: {exc}"
+            if self.lab.halted is not None:  # learner code overran: say so, not what it broke
+                return f"{where(action)}: {self.lab.halted}"
             if failure:
                 return f"{where(action)}: {failure}"
         return None
