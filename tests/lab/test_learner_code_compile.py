@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import traceback
 
 import pytest
@@ -93,6 +94,15 @@ def test_an_endless_loop_at_the_top_level_is_stopped_and_leaves_no_trace_functio
 def test_a_top_level_loop_that_swallows_every_exception_is_still_stopped() -> None:
     found = problem("while True:\n    try:\n        pass\n    except BaseException:\n        pass\n", time_limit=0.3)
     assert found.kind == "time"
+
+
+def test_a_top_level_loop_after_a_stack_overflow_is_stopped_too() -> None:
+    # The overflow switches the trace off (Python does that to a trace function that hits
+    # the recursion limit): the helper thread stops the loop after it.
+    source = "def deeper(n):\n    return deeper(n + 1)\n\ntry:\n    deeper(0)\nexcept RecursionError:\n    pass\nwhile True:\n    pass\n"
+    found = problem(source, time_limit=0.3)
+    assert (found.kind, found.line) == ("time", 8)
+    assert not [t for t in threading.enumerate() if t.name == "celery-tutor-code-top-level"]
 
 
 def test_a_long_sleep_at_the_top_level_ends_at_the_limit() -> None:

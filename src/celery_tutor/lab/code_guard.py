@@ -129,7 +129,12 @@ class _Tracer:
 
 
 class TopLevelWatch(_Tracer):
-    """The top level of learner code, run by :func:`~.learner_code.compile_code` on the caller's thread."""
+    """The top level of learner code, run by :func:`~.learner_code.compile_code` on the caller's thread.
+
+    The trace stops it at the limit. If the trace was lost (see the module's documentation),
+    a short-lived helper thread sends the stop itself, for as long as the caller's thread
+    is still in the learner's code.
+    """
 
     stop_with = CodeTimeLimit
     _local = threading.local()
@@ -138,6 +143,8 @@ class TopLevelWatch(_Tracer):
         super().__init__()
         self.seconds = seconds
         self.deadline = time.monotonic() + seconds
+        self._done = threading.Event()
+        self._helper: threading.Thread | None = None
 
     def should_stop(self) -> bool:
         return self.lines % 64 == 0 and self.remaining() <= 0
@@ -146,14 +153,28 @@ class TopLevelWatch(_Tracer):
         """Seconds left before the limit."""
         return self.deadline - time.monotonic()
 
-    def __enter__(self) -> TopLevelWatch:
+    def start(self) -> None:
+        """Trace this thread and start the clock (on the thread that runs the code)."""
         type(self)._local.watch = self
+        self._helper = threading.Thread(target=self._back_up, name="celery-tutor-code-top-level", daemon=True)
+        self._helper.start()
         self.install()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def finish(self) -> None:
+        """Stop tracing and watching (idempotent: called again if a late stop interrupts it)."""
+        self._done.set()
         self.uninstall()
         type(self)._local.watch = None
+        if self._helper is not None:
+            self._helper.join()
+
+    def _back_up(self) -> None:
+        if self._done.wait(self.seconds + STUCK_GRACE):
+            return
+        while not self._done.is_set():
+            if _in_learner_code(self.ident):
+                self.stop()
+            self._done.wait(RESEND_EVERY)
 
     @classmethod
     def current(cls) -> TopLevelWatch | None:

@@ -152,22 +152,34 @@ def compile_code(
 
 
 def _run_top_level(parsed: ParsedCode, namespace: dict[str, Any], time_limit: float) -> CodeProblem | None:
-    # The watch's stop is sent from a traced line of the learner's code and raises at the
-    # next bytecode boundary: at the latest as ``exec`` returns, still inside this ``try``.
+    watch = TopLevelWatch(time_limit)
+    raised: BaseException | None = None
     try:
-        with TopLevelWatch(time_limit):
-            exec(parsed.code, namespace)
+        watch.start()
+        exec(parsed.code, namespace)
     except KeyboardInterrupt:
         raise
-    except CodeTimeLimit as exc:
-        line, column = _where(parsed, exc)
+    except BaseException as exc:  # stored only: no call here, where a late stop could land
+        raised = exc
+    finally:
+        # A stop sent at the code's last line raises at the next bytecode boundary: at
+        # the latest on the way into ``finish``, which is then called again. After
+        # ``finish`` nothing can send one any more.
+        while True:
+            try:
+                watch.finish()
+                break
+            except CodeTimeLimit as late:
+                raised = raised or late
+    if isinstance(raised, CodeTimeLimit):
+        line, column = _where(parsed, raised)
         message = (
             f"the top level of the code ran for more than {time_limit:g} s "
             "(an endless loop?): it only needs to define the tasks"
         )
         return CodeProblem(line, column, message, "time")
-    except BaseException as exc:
-        return _raised_problem(parsed, exc)
+    if raised is not None:
+        return _raised_problem(parsed, raised)
     return None
 
 
@@ -218,7 +230,9 @@ def _remember_source(parsed: ParsedCode) -> None:
     """Let tracebacks (Celery logs a failed task's) show the learner's lines."""
     lines = parsed.source.splitlines(keepends=True)
     linecache.cache[parsed.filename] = (len(parsed.source), None, lines, parsed.filename)
-    ours = [name for name in linecache.cache if name.startswith(FILENAME_PREFIX)]
+    ours = [
+        name for name in list(linecache.cache) if name.startswith(FILENAME_PREFIX)
+    ]  # list(): other threads compile too
     for name in ours[: max(0, len(ours) - 32)]:  # the last few compilations are enough
         linecache.cache.pop(name, None)
 
