@@ -38,6 +38,7 @@ from celery import Celery, Task
 
 from celery_tutor.lab import runtime
 from celery_tutor.lab.code_source import FILENAME_PREFIX
+from celery_tutor.lab.logs import log
 from celery_tutor.lab.runtime import RunContext, SimulatedKill
 
 YIELD_EVERY = 1000
@@ -234,7 +235,7 @@ class CodeGuard:
         self.limit = limit
         self._on_overrun = on_overrun
         self._lock = threading.Lock()
-        """A C-level lock: taking it runs no Python code, so no pending stop can raise inside."""
+        """Guards the watches; the watchdog sends a stop only while holding it (and the watch is still there)."""
         self._watches: dict[int, RunWatch] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -254,7 +255,9 @@ class CodeGuard:
             watch = RunWatch(task, task_id, run, time.monotonic() + self.limit)
             self._watches[ident] = watch
             if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._watchdog, name=f"{self.name}-code-guard", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._watchdog, name=f"celery-tutor-{self.name}-code-guard", daemon=True
+                )
                 self._thread.start()
         self._wake.set()
         watch.install()
@@ -277,7 +280,10 @@ class CodeGuard:
                     return
                 timeout = self._look(time.monotonic(), overruns)
             for watch in overruns:
-                self._on_overrun(Overrun(watch.task, watch.task_id, watch.worker, self.limit))
+                try:
+                    self._on_overrun(Overrun(watch.task, watch.task_id, watch.worker, self.limit))
+                except Exception:  # the watchdog must keep stopping runs; and nothing may reach the terminal
+                    log.exception("halting %s after learner code overran failed", self.name)
             if not overruns:
                 self._wake.wait(timeout)
                 self._wake.clear()
