@@ -103,8 +103,12 @@ class LabFactory:
         workers: int = 1,
         *,
         start: bool = True,
+        **config: Any,
     ) -> Lab:
-        lab = Lab(LabConfig(settings=dict(settings or {}), task_options=dict(task_options or {}), workers=workers))
+        """A lab; ``config`` holds any other :class:`LabConfig` field (``extra_tasks``…)."""
+        lab = Lab(
+            LabConfig(settings=dict(settings or {}), task_options=dict(task_options or {}), workers=workers, **config)
+        )
         log = EventLog()
         lab.subscribe(log)  # before start: the log sees the first worker_started too
         self.labs.append(lab)

@@ -51,10 +51,10 @@ EXPECTED: dict[str, str] = {
         "restart_worker, stop_worker, purge, reset, wait"
     ),
     "unknown-event-kind.yaml": (
-        "24:33: wait.until.event: unknown event 'success'; valid: acked, checkpoint, child_killed, config_changed, "
-        "failed, fault_armed, lab_reset, ledger, log, lost, published, purged, received, redelivered, rejected, "
-        "restore_scan, retry_scheduled, run_skipped, skipped, started, succeeded, worker_killed, worker_started, "
-        "worker_stopped, worker_stopping"
+        "24:33: wait.until.event: unknown event 'success'; valid: acked, checkpoint, child_killed, code_timed_out, "
+        "config_changed, failed, fault_armed, lab_reset, ledger, log, lost, printed, published, purged, received, "
+        "redelivered, rejected, restore_scan, retry_scheduled, run_skipped, skipped, started, succeeded, "
+        "worker_killed, worker_started, worker_stopped, worker_stopping"
     ),
     "unknown-exception.yaml": (
         "11:33: fail_next.exc: unknown exception 'NetworkError'; valid: ConnectionError, KeyError, "

@@ -24,7 +24,7 @@ from celery_tutor.lab.actions import (
     Until,
 )
 from celery_tutor.lab.events import EVENT_KINDS
-from celery_tutor.lab.library import LAB_TASKS, all_checkpoints
+from celery_tutor.lab.library import LAB_TASKS, HasCheckpoints, all_checkpoints
 from celery_tutor.yaml_source import Node, Pos, Problem
 
 _INVALID = object()
@@ -33,9 +33,11 @@ _INVALID = object()
 class StepChecker:
     """Collects problems while reading steps (and the settings and task options they set)."""
 
-    def __init__(self, path: str, problems: list[Problem]) -> None:
+    def __init__(self, path: str, problems: list[Problem], tasks: Mapping[str, HasCheckpoints] = LAB_TASKS) -> None:
         self.path = path
         self.problems = problems
+        self.tasks = tasks
+        """The tasks steps may name: the library's, and a script's own code's."""
 
     def problem(self, pos: Pos, message: str) -> None:
         self.problems.append(Problem(self.path, pos, message))
@@ -82,7 +84,11 @@ class StepChecker:
         name = self.text(node, what)
         if name is None:
             return None
-        valid = all_checkpoints() if task is None else (*LAB_TASKS[task].checkpoints, *all_checkpoints(True))
+        valid = (
+            all_checkpoints(tasks=self.tasks)
+            if task is None
+            else (*self.tasks[task].checkpoints, *all_checkpoints(True))
+        )
         if name not in valid:
             owner = f" of {task}" if task else ""
             self.problem(node.pos, f"{what}: unknown checkpoint{owner} {name!r}; valid: {', '.join(valid)}")
@@ -97,7 +103,7 @@ class StepChecker:
         if kind is ParamType.CHECKPOINT:
             return _or_invalid(self.checkpoint(node, task, what))
         if kind is ParamType.TASK:
-            return self.checked(node, what, _known(LAB_TASKS, "task"))
+            return self.checked(node, what, _known(self.tasks, "task"))
         if kind is ParamType.LIST:
             if node.is_list:
                 return tuple(node.plain())
@@ -272,7 +278,7 @@ def parse_task_options(c: StepChecker, node: Node, what: str) -> dict[str, dict[
     ok = True
     for task, options in node.value.items():
         try:
-            settings.pick(LAB_TASKS, task, "task")
+            settings.pick(c.tasks, task, "task")
         except settings.LabConfigError as exc:
             c.problem(node.key_pos.get(task, options.pos), f"{what}: {exc}")
             ok = False
@@ -315,9 +321,11 @@ CUSTOM: dict[str, Callable[[StepChecker, Node, Pos], Action | None]] = {"set": _
 """Controls whose parameters are not a fixed set: the settings and task options they change."""
 
 
-def parse_step(node: Node, path: str, problems: list[Problem]) -> Action | None:
-    """Read one step; append problems and return None when it is wrong."""
-    c = StepChecker(path, problems)
+def parse_step(
+    node: Node, path: str, problems: list[Problem], tasks: Mapping[str, HasCheckpoints] = LAB_TASKS
+) -> Action | None:
+    """Read one step (naming ``tasks``); append problems and return None when it is wrong."""
+    c = StepChecker(path, problems, tasks)
     if not node.is_map or len(node.value) != 1:
         c.problem(node.pos, f"a step is one control, like - send: {{task: add}}; controls: {', '.join(ACTIONS)}")
         return None

@@ -1,5 +1,9 @@
 """Build a lab's Celery app: its broker, its private results, its settings, the task library's tasks.
 
+A lab given learner tasks (:mod:`.learner_code`) registers them the same way, with their
+own ``@app.task`` options, on :class:`~.code_guard.GuardedTask`: each run of their body is
+watched by the lab's :class:`~.code_guard.CodeGuard`.
+
 Each lab has apps of its own (never Celery's current or default app): changing a setting
 builds a new app that the next workers run, as restarting a real worker with a new
 config would. Every app built is remembered so that closing the lab closes them all.
@@ -7,13 +11,16 @@ config would. Every app built is remembered so that closing the lab closes them 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from celery import Celery
 
 from celery_tutor.lab import celery_signals, settings
 from celery_tutor.lab.broker_api import LabBroker
+from celery_tutor.lab.code_guard import CodeGuard, GuardedTask
+from celery_tutor.lab.code_guard import attach as attach_guard
+from celery_tutor.lab.kit import TaskSpec
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.results import LabResultBackend, make_result_backend
 
@@ -37,8 +44,21 @@ WORKER_ONLY = ("worker_concurrency",)
 class AppBuilder:
     """The lab's current settings and task options, and the Celery apps built from them."""
 
-    def __init__(self, main: str, broker: LabBroker, signal_target: celery_signals.SignalTarget) -> None:
+    def __init__(
+        self,
+        main: str,
+        broker: LabBroker,
+        signal_target: celery_signals.SignalTarget,
+        tasks: Mapping[str, TaskSpec] = LAB_TASKS,
+        guarded: Collection[str] = (),
+        guard: CodeGuard | None = None,
+    ) -> None:
         self._main = main
+        self._tasks = tasks
+        """Every task the lab's apps register, by name (the library's, and a learner's)."""
+        self._guarded = frozenset(guarded)
+        """The names of the learner's tasks among them: registered on GuardedTask."""
+        self._guard = guard
         self._broker = broker
         self._signal_target = signal_target
         self.results: type[LabResultBackend] = make_result_backend()
@@ -91,8 +111,12 @@ class AppBuilder:
             options = {**self.settings.get("broker_transport_options", {}), **connection["broker_transport_options"]}
             app.conf.broker_transport_options = options
         celery_signals.attach(app, self._signal_target)
-        for spec in LAB_TASKS.values():
+        if self._guard is not None:
+            attach_guard(app, self._guard)
+        for spec in self._tasks.values():
             options = {**spec.options, **self.task_options.get(spec.name, {})}
+            if spec.name in self._guarded:
+                options["base"] = GuardedTask
             app.task(name=spec.name, shared=False, **options)(spec.func)
         app.finalize()
         self._apps.append(app)

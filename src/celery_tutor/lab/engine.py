@@ -35,10 +35,12 @@ from celery_tutor.lab.app_builder import AppBuilder
 from celery_tutor.lab.broker import Broker
 from celery_tutor.lab.broker_api import LabBroker
 from celery_tutor.lab.bus import EventBus, Subscriber
+from celery_tutor.lab.code_guard import CodeGuard, Overrun
 from celery_tutor.lab.faults import CrashPlan, FaultInjector, check_checkpoint
 from celery_tutor.lab.fleet import LabStateError, WorkerFleet
+from celery_tutor.lab.kit import TaskSpec
 from celery_tutor.lab.ledger import Ledger
-from celery_tutor.lab.library import LAB_TASKS
+from celery_tutor.lab.library import task_table
 from celery_tutor.lab.reporters import BrokerReporter, CeleryReporter
 from celery_tutor.lab.runtime import Fate, RunContext
 from celery_tutor.lab.settings import LabConfigError
@@ -58,26 +60,40 @@ IDLE_STOP_TIMEOUT = 5.0
 
 @dataclass
 class LabConfig:
-    """How a lab starts: Celery settings, per-task options, how many workers, which broker."""
+    """How a lab starts: Celery settings, per-task options, how many workers, which broker.
+
+    ``extra_tasks`` are a learner's tasks (:func:`~.learner_code.compile_code`'s
+    ``LearnerCode.specs``): registered beside the library's, replacing one of the same
+    name. Each run of their body may take ``code_time_limit`` seconds; then the lab halts.
+    """
 
     settings: dict[str, Any] = field(default_factory=dict)
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     workers: int = 1
     broker: str = "rabbitmq"
+    extra_tasks: tuple[TaskSpec, ...] = ()
+    code_time_limit: float = limits.CODE_RUN_SECONDS
 
     def checked(self) -> LabConfig:
         """A copy with every name and value checked (raises :class:`LabConfigError`)."""
         checked_settings = {name: settings.check_setting(name, v) for name, v in self.settings.items()}
+        extra = tuple(self.extra_tasks)
+        if len(extra) > limits.MAX_CODE_TASKS or not all(isinstance(spec, TaskSpec) for spec in extra):
+            raise LabConfigError(f"extra_tasks: expected at most {limits.MAX_CODE_TASKS} compiled tasks")
+        tasks = task_table({spec.name: spec for spec in extra})
         options: dict[str, dict[str, Any]] = {}
         for task, values in self.task_options.items():
-            settings.pick(LAB_TASKS, task, "task")
+            settings.pick(tasks, task, "task")
             options[task] = {name: settings.check_task_option(name, v) for name, v in values.items()}
         workers = self.workers
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= limits.MAX_WORKERS:
             raise LabConfigError(f"workers: expected 1 to {limits.MAX_WORKERS}, got {workers!r}")
         if not isinstance(self.broker, str) or self.broker not in BROKERS:
             raise LabConfigError(f"unknown broker {self.broker!r}; valid: {', '.join(BROKERS)}")
-        return LabConfig(checked_settings, options, workers, self.broker)
+        limit = settings.named(
+            "code_time_limit", settings.number, self.code_time_limit, 0.05, limits.MAX_CODE_RUN_SECONDS
+        )
+        return LabConfig(checked_settings, options, workers, self.broker, extra, limit)
 
 
 def _make_broker(name: str, probe: BrokerReporter) -> LabBroker:
@@ -95,12 +111,25 @@ class Lab:
     def __init__(self, config: LabConfig | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.number = next(_lab_numbers)
         self.initial = (config or LabConfig()).checked()
+        self.tasks: dict[str, TaskSpec] = task_table({spec.name: spec for spec in self.initial.extra_tasks})
+        """Every task this lab runs, by name: the library's and the learner's."""
+        self._halted: str | None = None
+        self._prints: dict[tuple[str, int], int] = {}
+        self._prints_lock = threading.Lock()
         self._bus = EventBus(clock)
-        self._faults = FaultInjector()
+        self._faults = FaultInjector(self.tasks)
         self._ledger = Ledger(self._bus)
         self._reporter = CeleryReporter(self._bus, self._faults)
         self.broker: LabBroker = _make_broker(self.initial.broker, BrokerReporter(self._bus))
-        self._apps = AppBuilder(f"lab{self.number}", self.broker, self._reporter)
+        self._guard = CodeGuard(f"lab{self.number}", self.initial.code_time_limit, self._code_overran)
+        self._apps = AppBuilder(
+            f"lab{self.number}",
+            self.broker,
+            self._reporter,
+            tasks=self.tasks,
+            guarded=[spec.name for spec in self.initial.extra_tasks],
+            guard=self._guard,
+        )
         self._apps.reset(self.initial.settings, self.initial.task_options)
         self._fleet = WorkerFleet(f"lab{self.number}", self._bus, self, self._reporter.on_run_skipped)
         self._control = threading.RLock()
@@ -144,6 +173,7 @@ class Lab:
                 if handle.status in ("alive", "stopping"):
                     self._fleet.kill(handle, checkpoint=None, quiet=True)
         self.join(timeout)
+        self._guard.close()
         self._apps.close()
         self.broker.close()
         logs.unregister(self)
@@ -153,11 +183,43 @@ class Lab:
 
         The threads of workers still alive are not waited for.
         """
-        return self._fleet.join(timeout)
+        deadline = time.monotonic() + timeout
+        done = self._fleet.join(timeout)
+        return self._guard.join(max(0.0, deadline - time.monotonic())) and done
 
     def _check_open(self) -> None:
+        if self._halted is not None:
+            raise LabStateError(self._halted)
         if self._closed:
             raise LabStateError("the lab is closed")
+
+    @property
+    def halted(self) -> str | None:
+        """Why the lab stopped itself, if it did: learner code ran past its time limit.
+
+        A halted lab has killed its workers and takes no more controls (they raise
+        :class:`LabStateError` with this message); its owner replaces it with a fresh one.
+        The :class:`~.events.CodeTimedOut` event says the same as it happens.
+        """
+        return self._halted
+
+    def _code_overran(self, overrun: Overrun) -> None:
+        """The guard's watchdog saw learner code outlive its limit: halt, and kill every worker."""
+        with self._control:
+            if self._closed or self._halted is not None:
+                return
+            self._halted = overrun.message
+            self._bus.emit(
+                ev.CodeTimedOut,
+                task_id=overrun.task_id,
+                task=overrun.task,
+                worker=overrun.worker,
+                seconds=overrun.seconds,
+                message=overrun.message,
+            )
+            for handle in self._fleet.handles():
+                if handle.status in ("alive", "stopping"):
+                    self._fleet.kill(handle, checkpoint=None, quiet=True)
 
     # -- events --------------------------------------------------------------------------
 
@@ -231,7 +293,7 @@ class Lab:
     ) -> str:
         """Publish one task message; returns its task id at once."""
         self._check_open()
-        settings.pick(LAB_TASKS, task, "task")
+        settings.pick(self.tasks, task, "task")
         options: dict[str, Any] = {}
         if countdown is not None:
             options["countdown"] = settings.named("countdown", settings.number, countdown, 0, limits.MAX_COUNTDOWN)
@@ -268,7 +330,7 @@ class Lab:
 
     def set_task_options(self, task: str, **options: Any) -> None:
         """Change a task's ``@app.task`` options; running workers restart (warm) to pick them up."""
-        settings.pick(LAB_TASKS, task, "task")
+        settings.pick(self.tasks, task, "task")
         checked = {name: settings.check_task_option(name, value) for name, value in options.items()}
         with self._control:
             self._check_open()
@@ -302,11 +364,11 @@ class Lab:
 
     def crash_at(self, checkpoint: str, task: str | None = None) -> None:
         """Kill the whole worker when a task (``task``, or any) reaches ``checkpoint``."""
-        self._arm(CrashPlan(child_only=False, checkpoint=check_checkpoint(checkpoint, task), task=task))
+        self._arm(CrashPlan(child_only=False, checkpoint=check_checkpoint(checkpoint, task, self.tasks), task=task))
 
     def kill_child_at(self, checkpoint: str | None = None, task: str | None = None) -> None:
         """Kill only the pool child running a task when it reaches ``checkpoint`` (or its next one)."""
-        point = check_checkpoint(checkpoint, task) if checkpoint is not None else None
+        point = check_checkpoint(checkpoint, task, self.tasks) if checkpoint is not None else None
         self._arm(CrashPlan(child_only=True, checkpoint=point, task=task))
 
     def _arm(self, plan: CrashPlan) -> None:
@@ -386,6 +448,18 @@ class Lab:
         """Record a side effect in the ledger, unless its idempotency key was used."""
         return self._ledger.record(run, action, key, detail, idempotency_key)
 
+    def printed(self, run: RunContext, text: str) -> None:
+        """Learner code called ``print`` in a task: its text goes to the timeline (bounded per run)."""
+        key = (run.task_id, run.run)
+        with self._prints_lock:
+            count = self._prints.get(key, 0) + 1
+            self._prints[key] = count
+        if count <= limits.MAX_CODE_PRINTS:
+            shown = text if len(text) <= limits.MAX_PRINT_CHARS else text[: limits.MAX_PRINT_CHARS - 1] + "…"
+            if count == limits.MAX_CODE_PRINTS:
+                shown += f"  (the lab shows {limits.MAX_CODE_PRINTS} prints per run: more are dropped)"
+            self._bus.emit(ev.TaskPrinted, task_id=run.task_id, task=run.task, worker=run.worker.name, text=shown)
+
     def on_log(self, level: str, logger: str, message: str) -> None:
         """A warning or error from Celery or kombu, routed to this lab (see :mod:`.logs`)."""
         self._reporter.on_log(level, logger, message)
@@ -397,8 +471,12 @@ class Lab:
         return self._fleet.status(name)
 
     def live_threads(self) -> list[threading.Thread]:
-        """Threads this lab started that are still running."""
-        return self._fleet.live_threads()
+        """Threads this lab started (or runs learner code on) that are still running."""
+        return self._fleet.live_threads() + self._guard.live_threads()
+
+    def code_threads(self) -> list[threading.Thread]:
+        """Threads running a learner's task code now (pool threads of this lab's workers)."""
+        return self._guard.running_threads()
 
     def ready_in_broker(self) -> list[str]:
         """Task ids waiting in the broker's queue, read from the broker itself."""

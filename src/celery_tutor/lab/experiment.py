@@ -14,7 +14,7 @@ from typing import Any
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.engine import Lab
 from celery_tutor.lab.runner import ScriptRunner
-from celery_tutor.lab.script import Script
+from celery_tutor.lab.script import Script, lab_config
 from celery_tutor.lab.views import LabSnapshot, TaskView
 
 
@@ -121,7 +121,11 @@ class Report:
 def run_script(script: Script) -> Report:
     """Run every step on a fresh lab, then report (the lab is closed afterwards)."""
     report = Report(script)
-    lab = Lab(script.lab)
+    config = lab_config(script)  # runs the script's own task code, if it has some
+    if isinstance(config, str):
+        report.failures.append(config)
+        return report
+    lab = Lab(config)
     runner = ScriptRunner(lab)
     try:
         lab.start()

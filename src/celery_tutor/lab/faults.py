@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from celery_tutor.lab import limits, settings
-from celery_tutor.lab.library import LAB_TASKS, all_checkpoints
+from celery_tutor.lab.library import LAB_TASKS, HasCheckpoints, all_checkpoints
 from celery_tutor.lab.runtime import RunContext
 from celery_tutor.lab.settings import LabConfigError
 
@@ -48,13 +49,13 @@ class _Failures:
     left: int
 
 
-def check_checkpoint(checkpoint: str, task: str | None) -> str:
-    """A checkpoint some task (``task``, or any) can reach, or :class:`LabConfigError`."""
+def check_checkpoint(checkpoint: str, task: str | None, tasks: Mapping[str, HasCheckpoints] = LAB_TASKS) -> str:
+    """A checkpoint some task (``task``, or any of ``tasks``) can reach, or :class:`LabConfigError`."""
     if task is not None:
-        spec = settings.pick(LAB_TASKS, task, "task")
+        spec = settings.pick(tasks, task, "task")
         valid = (*spec.checkpoints, *all_checkpoints(universal_only=True))
     else:
-        valid = all_checkpoints()
+        valid = all_checkpoints(tasks=tasks)
     if checkpoint not in valid:
         owner = f" of {task}" if task else ""
         raise LabConfigError(f"unknown checkpoint{owner} {checkpoint!r}; valid: {', '.join(valid)}")
@@ -64,14 +65,15 @@ def check_checkpoint(checkpoint: str, task: str | None) -> str:
 class FaultInjector:
     """What is armed to go wrong in one lab. Thread-safe; never calls out while locked."""
 
-    def __init__(self) -> None:
+    def __init__(self, tasks: Mapping[str, object] = LAB_TASKS) -> None:
+        self._tasks = tasks
         self._lock = threading.Lock()
         self._failures: dict[str, deque[_Failures]] = {}
         self._plans: list[CrashPlan] = []
 
     def fail_next(self, task: str, times: int, exc: str) -> str:
         """Queue ``times`` failures of ``task`` (checked first); returns the timeline's words."""
-        settings.pick(LAB_TASKS, task, "task")
+        settings.pick(self._tasks, task, "task")
         settings.exception_class(exc)
         settings.named("times", settings.whole, times, 1, limits.MAX_COUNT, "runs")
         with self._lock:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from celery_tutor.lab import runtime
+from celery_tutor.lab.code_source import service_calls, static_checkpoints
 from celery_tutor.lab.runtime import checkpoint
 
 __all__ = [
@@ -54,32 +55,18 @@ class TaskSpec:
     calls: tuple[str, ...] = field(default=())
 
 
-def _calls(tree: ast.AST) -> Iterator[ast.Call]:
-    return (node for node in ast.walk(tree) if isinstance(node, ast.Call))
-
-
-def _static_checkpoints(tree: ast.AST) -> tuple[str, ...]:
-    """The names passed as literals to ``checkpoint(...)``, in order, each once."""
-    names = (
-        call.args[0].value
-        for call in _calls(tree)
-        if isinstance(call.func, ast.Name)
-        and call.func.id == "checkpoint"
-        and call.args
-        and isinstance(call.args[0], ast.Constant)
-        and isinstance(call.args[0].value, str)
-    )
-    return tuple(dict.fromkeys(names))
-
-
-def _service_calls(tree: ast.AST) -> tuple[str, ...]:
-    """``ledger.write``-style calls on the lab's services, as written."""
-    return tuple(
-        f"{call.func.value.id}.{call.func.attr}"
-        for call in _calls(tree)
-        if isinstance(call.func, ast.Attribute)
-        and isinstance(call.func.value, ast.Name)
-        and call.func.value.id in SERVICES
+def task_spec(name: str, func: Callable[..., Any], options: dict[str, Any], source: str) -> TaskSpec:
+    """A task's spec from its function, its decorator options and its source text (one ``def``)."""
+    tree = ast.parse(source)
+    doc = inspect.getdoc(func) or ""
+    return TaskSpec(
+        name=name,
+        func=func,
+        options=dict(options),
+        source=source,
+        checkpoints=static_checkpoints(tree),
+        summary=doc.splitlines()[0] if doc else "",
+        calls=service_calls(tree, SERVICES),
     )
 
 
@@ -113,18 +100,7 @@ class TaskBook:
         """Declare a lab task with the options a Celery ``@app.task`` takes."""
 
         def register(func: Callable[..., Any]) -> TaskRef:
-            source = textwrap.dedent(inspect.getsource(func))
-            tree = ast.parse(source)
-            doc = inspect.getdoc(func) or ""
-            spec = TaskSpec(
-                name=func.__name__,
-                func=func,
-                options=dict(options),
-                source=source,
-                checkpoints=_static_checkpoints(tree),
-                summary=doc.splitlines()[0] if doc else "",
-                calls=_service_calls(tree),
-            )
+            spec = task_spec(func.__name__, func, options, textwrap.dedent(inspect.getsource(func)))
             if not spec.checkpoints and not spec.calls:
                 raise TypeError(f"lab task {spec.name} needs a checkpoint or a service call")
             self.specs[spec.name] = spec

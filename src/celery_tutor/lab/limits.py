@@ -44,3 +44,29 @@ def over_limit(value: object, maximum: float, unit: str) -> str:
     """The message for a value above its limit (the caller puts the place in front)."""
     shown = int(maximum) if float(maximum).is_integer() else maximum
     return f"{value!r} is over the lab's limit of {shown} {unit}".rstrip()
+
+
+MAX_CODE_CHARS = 20_000
+"""Longest learner code, in characters: a task is ~20 lines, a file of several is ~2,000
+characters; a pasted megabyte is refused before Python parses it."""
+
+MAX_CODE_TASKS = 8
+"""Most tasks one piece of learner code may define: a step asks for one or two."""
+
+CODE_RUN_SECONDS = 10.0
+"""How long one run of a learner's task body may take by default before the lab stops it.
+
+Lab tasks spend at most a few seconds in ``work()``; ten seconds without finishing is an
+endless loop or a wait that never ends, and the lab is replaced."""
+
+MAX_CODE_RUN_SECONDS = 120.0
+"""The longest time limit a lab accepts for one run of learner code."""
+
+CODE_IMPORT_SECONDS = 2.0
+"""How long the top level of learner code may run: it only defines tasks (microseconds)."""
+
+MAX_CODE_PRINTS = 50
+"""Most ``print`` calls of one run of learner code that reach the timeline."""
+
+MAX_PRINT_CHARS = 200
+"""Longest printed text the timeline shows (the rest is cut)."""

@@ -26,12 +26,16 @@ class ScriptRunner:
         self._events: list[ev.LabEvent] = []
         self._changed = threading.Condition()
         self._interrupted = False
+        self._halted: str | None = None
         self._unsubscribe = lab.subscribe(self._record)
 
     def _record(self, event: ev.LabEvent) -> None:
         # Called by the lab under its lock: record and wake, never call back into the lab.
         with self._changed:
             self._events.append(event)
+            if isinstance(event, ev.CodeTimedOut):
+                self._halted = event.message  # the lab halted: no wait can be met any more
+                self._interrupted = True
             self._changed.notify_all()
 
     @property
@@ -56,7 +60,7 @@ class ScriptRunner:
         """Run steps in order; the first failure (``where: message``) stops the run."""
         for action in actions:
             if self._interrupted:
-                return f"{where(action)}: interrupted"
+                return f"{where(action)}: {self._halted or 'interrupted'}"
             failure: str | None = None
             try:
                 if isinstance(action, Wait):
@@ -65,6 +69,8 @@ class ScriptRunner:
                     action.apply(self.lab)
             except (LabStateError, LabConfigError) as exc:
                 failure = f"{action.control}: {exc}"
+            if self._halted is not None:  # learner code overran: say so, not what it broke
+                return f"{where(action)}: {self._halted}"
             if failure:
                 return f"{where(action)}: {failure}"
         return None

@@ -24,12 +24,14 @@ from celery_tutor.lab.events.message import (
 from celery_tutor.lab.events.task import (
     CheckpointReached,
     ChildKilled,
+    CodeTimedOut,
     LedgerWritten,
     RetryScheduled,
     RunSkipped,
     SideEffectSkipped,
     TaskFailed,
     TaskLost,
+    TaskPrinted,
     TaskPublished,
     TaskReceived,
     TaskStarted,
@@ -63,6 +65,8 @@ EVENT_TYPES: tuple[type[LabEvent], ...] = (
     FaultArmed,
     LabReset,
     LabLog,
+    TaskPrinted,
+    CodeTimedOut,
 )
 
 EVENT_KINDS: dict[str, type[LabEvent]] = {cls.kind: cls for cls in EVENT_TYPES}
@@ -76,6 +80,7 @@ __all__ = [
     "SCAN_RESTORE",
     "CheckpointReached",
     "ChildKilled",
+    "CodeTimedOut",
     "ConfigChanged",
     "FaultArmed",
     "LabEvent",
@@ -93,6 +98,7 @@ __all__ = [
     "TaskEvent",
     "TaskFailed",
     "TaskLost",
+    "TaskPrinted",
     "TaskPublished",
     "TaskReceived",
     "TaskStarted",

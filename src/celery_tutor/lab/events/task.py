@@ -188,3 +188,32 @@ class LedgerWritten(TaskEvent):
     def describe(self) -> str:
         dup = f"  DUPLICATE ×{self.count}" if self.duplicate else ""
         return f"ledger: {self.action} {self.key} {self.detail}{dup}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskPrinted(TaskEvent):
+    """Learner code in a running task called ``print``: its text goes to the timeline."""
+
+    kind: ClassVar[str] = "printed"
+    worker: str
+    text: str
+
+    def describe(self) -> str:
+        return f"{self.task}[{short_id(self.task_id)}] printed: {self.text}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeTimedOut(TaskEvent):
+    """A run of learner code took longer than the lab's limit: the lab stopped it and halted.
+
+    The lab takes no more controls after this event; whoever owns it replaces it with a
+    fresh one.
+    """
+
+    kind: ClassVar[str] = "code_timed_out"
+    worker: str
+    seconds: float
+    message: str
+
+    def describe(self) -> str:
+        return self.message
