@@ -30,6 +30,7 @@ from kombu.transport import redis as kombu_redis
 
 from celery_tutor.lab.broker import forget_transport
 from celery_tutor.lab.broker_api import BrokerProbe
+from celery_tutor.lab.connection_loss import CONNECTION_LOST, Outages
 from celery_tutor.lab.events import SCAN_RESTORE
 from celery_tutor.lab.redis_server import RedisServer, shared_server
 
@@ -97,6 +98,8 @@ class LabRedisChannel(kombu_redis.Channel):
     broker: ClassVar[RedisBroker]
     severed = False
     draining = False
+    dropped = False
+    """Its connection was lost while its worker lives on (a clean-up restore then says so)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._delivery_lock = threading.RLock()
@@ -163,7 +166,18 @@ class LabRedisChannel(kombu_redis.Channel):
     def report_restored(self, tag: str, headers: dict[str, Any]) -> None:
         """Tell the probe a message went back, naming the worker that held it and why."""
         holder = self.broker.holders.pop(tag, None) or self.owner
-        self.broker.probe.message_restored(holder, headers, getattr(_reason, "value", None) or CLEAN_CLOSE)
+        reason = getattr(_reason, "value", None) or CLEAN_CLOSE
+        if self.dropped and reason == CLEAN_CLOSE:
+            reason = CONNECTION_LOST  # kombu's clean-up of the lost connection, not a stop
+        self.broker.probe.message_restored(holder, headers, reason)
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        kombu_channel: Any = super()
+        client = kombu_channel._create_client(asynchronous)  # kombu builds its pool (no connecting yet)
+        # A server out of reach for this worker (after a dropped connection) refuses it.
+        if self.broker.outages.active(self.owner, getattr(self.connection, "runtime", None)):
+            raise redis_py.ConnectionError("Error 111 connecting to the broker. Connection refused (out of reach).")
+        return client
 
     # -- consuming: nothing more once dead or draining --------------------------------
 
@@ -228,6 +242,8 @@ class RedisBroker:
         self.prefix = f"celery-tutor:{self.server.pid}:lab{next(_prefixes)}:"
         self.holders: dict[str, str | None] = {}
         """Delivery tag → the worker holding it unacked (a scan restore names the holder)."""
+        self.outages = Outages()
+        """Workers the server is out of reach for (after a dropped connection)."""
         self.channel_cls: type[LabRedisChannel] = type("LabRedisChannel", (LabRedisChannel,), {"broker": self})
         self.transport_cls: type[LabRedisTransport] = type(
             "LabRedisTransport", (LabRedisTransport,), {"broker": self, "Channel": self.channel_cls}

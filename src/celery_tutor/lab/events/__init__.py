@@ -12,6 +12,7 @@ from __future__ import annotations
 from celery_tutor.lab.events.base import LabEvent, TaskEvent, WorkerEvent
 from celery_tutor.lab.events.lab import ConfigChanged, FaultArmed, LabLog, LabReset
 from celery_tutor.lab.events.message import (
+    CONNECTION_LOST,
     SCAN_RESTORE,
     MessageAcked,
     MessageRedelivered,
@@ -25,14 +26,27 @@ from celery_tutor.lab.events.task import (
     RetryScheduled,
     RunSkipped,
     SideEffectSkipped,
+    SoftTimeLimitHit,
+    TaskCancelled,
     TaskFailed,
     TaskLost,
     TaskPublished,
     TaskReceived,
     TaskStarted,
     TaskSucceeded,
+    TimeLimitHit,
 )
-from celery_tutor.lab.events.worker import WorkerKilled, WorkerStarted, WorkerStopped, WorkerStopping
+from celery_tutor.lab.events.worker import (
+    ConnectionLost,
+    ConnectionRestored,
+    GraceExpired,
+    ShutdownSignal,
+    SoftShutdown,
+    WorkerKilled,
+    WorkerStarted,
+    WorkerStopped,
+    WorkerStopping,
+)
 
 EVENT_TYPES: tuple[type[LabEvent], ...] = (
     TaskPublished,
@@ -59,19 +73,31 @@ EVENT_TYPES: tuple[type[LabEvent], ...] = (
     FaultArmed,
     LabReset,
     LabLog,
+    SoftTimeLimitHit,
+    TimeLimitHit,
+    TaskCancelled,
+    ConnectionLost,
+    ConnectionRestored,
+    ShutdownSignal,
+    SoftShutdown,
+    GraceExpired,
 )
 
 EVENT_KINDS: dict[str, type[LabEvent]] = {cls.kind: cls for cls in EVENT_TYPES}
 """Every event kind by its stable name."""
 
 __all__ = [
+    "CONNECTION_LOST",
     "EVENT_KINDS",
     "EVENT_TYPES",
     "SCAN_RESTORE",
     "CheckpointReached",
     "ChildKilled",
     "ConfigChanged",
+    "ConnectionLost",
+    "ConnectionRestored",
     "FaultArmed",
+    "GraceExpired",
     "LabEvent",
     "LabLog",
     "LabReset",
@@ -82,7 +108,11 @@ __all__ = [
     "QueuePurged",
     "RetryScheduled",
     "RunSkipped",
+    "ShutdownSignal",
     "SideEffectSkipped",
+    "SoftShutdown",
+    "SoftTimeLimitHit",
+    "TaskCancelled",
     "TaskEvent",
     "TaskFailed",
     "TaskLost",
@@ -90,6 +120,7 @@ __all__ = [
     "TaskReceived",
     "TaskStarted",
     "TaskSucceeded",
+    "TimeLimitHit",
     "WorkerEvent",
     "WorkerKilled",
     "WorkerStarted",

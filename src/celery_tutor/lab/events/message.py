@@ -10,6 +10,12 @@ from celery_tutor.lab.events.base import LabEvent, TaskEvent, short_id
 SCAN_RESTORE = "restored by the scan"
 """The reason of a :class:`MessageRedelivered` put back by Redis's restore scan, not by a dead connection."""
 
+CONNECTION_LOST = "connection lost"
+"""The reason of a :class:`MessageRedelivered` whose holder lost its broker connection but lives on.
+
+The holder keeps running the task (Celery's consumer cancels its ETA timers and reconnects),
+so, unlike ``"worker died"``, the holder's run is not over."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageAcked(TaskEvent):
