@@ -161,9 +161,12 @@ class LabChannel(memory.Channel):
         return []
 
     def close(self) -> None:
-        if not self.severed:
-            self._restore_reason = "worker stopped"
-        super().close()
+        # Under the delivery lock: a close racing a sever (a stop cut short by SIGKILL)
+        # restores each unacked message once, for one reason.
+        with self.delivery_lock:
+            if not self.severed:
+                self._restore_reason = "worker stopped"
+            super().close()
         self.broker.notify()
 
 
