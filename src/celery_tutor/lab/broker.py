@@ -170,7 +170,14 @@ class LabChannel(memory.Channel):
         self.broker.notify()
 
 
-class LabTransport(memory.Transport):
+class _Scheme(type):
+    """Shows a transport class as its URL scheme, where kombu writes the broker's URL (Celery's logs)."""
+
+    def __str__(cls) -> str:
+        return "memory"
+
+
+class LabTransport(memory.Transport, metaclass=_Scheme):
     """A memory transport whose idle consumers wait on the broker instead of polling."""
 
     broker: ClassVar[Broker]
