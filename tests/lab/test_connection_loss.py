@@ -206,7 +206,7 @@ def test_on_redis_kombu_s_clean_up_puts_the_message_back_when_redis_is_in_reach(
     lost = log.wait_event("connection_lost")
     wait_long(log, "started", task_id, count=2)
     view = make_lab.wait_for_task(lab, task_id, timeout=SLOW)
-    assert (lost.broker, lost.requeued) == ("redis", 0)  # Redis itself put nothing back
+    assert (lost.broker, lost.requeued, lost.noticed) == ("redis", 0, True)  # Redis itself put nothing back
     # The worker's own clean-up did, at once (the visibility timeout is 600 s), flagged redelivered.
     (back,) = log.of("redelivered", task_id)
     assert back.reason == ev.CONNECTION_LOST and back.at - lost.at < 5
@@ -230,3 +230,21 @@ def test_on_redis_out_of_reach_nothing_comes_back_and_the_late_ack_lands_after_t
     assert not log.of("redelivered", task_id)
     assert len(log.of("started", task_id)) == 1 and charges(lab) == 1
     assert logged(log, "Cannot connect to")
+
+
+@needs_redis
+def test_on_redis_a_worker_with_its_prefetch_full_does_not_notice_and_redis_py_reconnects(
+    redis_lab: RedisLab, make_lab: LabFactory
+) -> None:
+    # Prefetch 1 and a late ack: while the charge runs, kombu's BRPOP is paused, nobody
+    # reads the dead socket, and the ack goes out on a connection redis-py opens anew.
+    lab = redis_lab({**LATE, "worker_prefetch_multiplier": 1})
+    log = make_lab.events(lab)
+    lab.drop_connection_at("before_charge")
+    task_id = lab.send("charge_card", (42, 9.99))
+    lost = log.wait_event("connection_lost")
+    log.wait_event("acked", task_id)
+    make_lab.settle(lab, timeout=SLOW)
+    assert not lost.noticed and "nothing notices" in lost.describe()
+    assert not log.of("redelivered", task_id) and not logged(log, "Connection to broker lost")
+    assert len(log.of("started", task_id)) == 1 and charges(lab) == 1

@@ -187,7 +187,7 @@ class LabTransport(memory.Transport, metaclass=_Scheme):
     """The lab dropped this connection: the consumer's next look at it fails, as a broken socket does."""
 
     def establish_connection(self) -> Any:
-        if self.broker.outages.active(self.owner, self.runtime):
+        if self.broker.outages.active(self.runtime):
             raise KombuConnectionError("[Errno 111] Connection refused (the broker is out of reach)")
         return super().establish_connection()
 

@@ -23,6 +23,7 @@ import contextlib
 import socket
 import threading
 import time
+import weakref
 from typing import Any, Protocol, runtime_checkable
 
 from celery_tutor.lab import events as ev
@@ -35,23 +36,27 @@ HANDLED_TIMEOUT = 5.0
 
 
 class Outages:
-    """The workers a broker is out of reach for, and until when (monotonic seconds). Thread-safe."""
+    """The workers a broker is out of reach for, and until when (monotonic seconds). Thread-safe.
+
+    An outage belongs to one incarnation of a worker (its runtime): a worker started
+    afterwards, under the same name or not, reaches the broker.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._until: dict[str, float] = {}
+        self._until: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
-    def begin(self, owner: str, seconds: float) -> None:
-        """The broker is out of reach for ``owner`` for ``seconds`` from now."""
+    def begin(self, runtime: Any, seconds: float) -> None:
+        """The broker is out of reach for the worker ``runtime`` for ``seconds`` from now."""
         with self._lock:
-            self._until[owner] = time.monotonic() + seconds
+            self._until[runtime] = time.monotonic() + seconds
 
-    def active(self, owner: str | None, runtime: Any = None) -> bool:
-        """Is the broker out of reach for ``owner`` now? Never for a killed worker: it connects no more."""
-        if owner is None or (runtime is not None and runtime.killed.is_set()):
+    def active(self, runtime: Any) -> bool:
+        """Is the broker out of reach for this worker now? Never for a killed one: it connects no more."""
+        if runtime is None or runtime.killed.is_set():
             return False
         with self._lock:
-            until = self._until.get(owner)
+            until = self._until.get(runtime)
         return until is not None and time.monotonic() < until
 
 
@@ -61,6 +66,15 @@ class DroppableChannel(Protocol):
 
     def drop(self) -> list[str]:
         """Cut the connection; the ids of the tasks whose messages the broker requeued."""
+
+
+def _reading(channel: Any) -> bool:
+    """Is kombu reading this Redis channel's connection now (a BRPOP out, and not paused)?
+
+    kombu pauses its BRPOP while the worker's prefetch is full: the socket is then not
+    watched, and a dead one goes unnoticed.
+    """
+    return bool(getattr(channel, "_in_poll", None)) and bool(channel.qos.can_consume())
 
 
 def _shut_redis_channel(channel: Any) -> None:
@@ -99,17 +113,28 @@ def drop_connection(
     handled: threading.Event = consumer.connection_loss_handled
     handled.clear()
     if outage > 0:
-        broker.outages.begin(name, outage)
+        broker.outages.begin(worker.runtime, outage)
     channels = worker.current_channels()
     requeued: list[str] = []
+    # AMQP reads its socket all the time (frames, heartbeats): the worker notices a dead one.
+    # kombu reads a Redis socket only while a BRPOP is out, not while the worker's prefetch
+    # is full; then nothing notices, and redis-py reconnects when the socket is next used.
+    noticed = all(isinstance(ch, DroppableChannel) or _reading(ch) for ch in channels)
     for channel in channels:
-        worker.dropped_channels.append(channel)
         if isinstance(channel, DroppableChannel):
+            worker.dropped_channels.append(channel)
             requeued.extend(channel.drop())  # RabbitMQ: back in the queue now
-        else:
+        elif noticed:
+            worker.dropped_channels.append(channel)
             channel.dropped = True  # Redis: the server keeps them; the worker's clean-up may restore them
     emit(
-        ev.ConnectionLost, worker=name, broker=broker_kind, requeued=len(requeued), outage=outage, checkpoint=checkpoint
+        ev.ConnectionLost,
+        worker=name,
+        broker=broker_kind,
+        requeued=len(requeued),
+        outage=outage,
+        checkpoint=checkpoint,
+        noticed=noticed,
     )
     # Now break the connection where the worker's consumer will notice it.
     connection.transport.dropped = True
@@ -119,4 +144,6 @@ def drop_connection(
     notify = getattr(broker, "notify", None)
     if notify is not None:
         notify()  # wake a consumer waiting for messages
+    if not noticed:
+        handled.set()  # nothing to wait for: Celery does not react
     return handled

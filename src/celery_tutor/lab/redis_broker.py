@@ -17,6 +17,7 @@ an in-process lab lacks:
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import threading
@@ -171,13 +172,13 @@ class LabRedisChannel(kombu_redis.Channel):
             reason = CONNECTION_LOST  # kombu's clean-up of the lost connection, not a stop
         self.broker.probe.message_restored(holder, headers, reason)
 
-    def _create_client(self, asynchronous: bool = False) -> Any:
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        # Every connection this channel opens (kombu's, and redis-py's own reconnects) is
+        # refused while the server is out of reach for this worker (a dropped connection's outage).
         kombu_channel: Any = super()
-        client = kombu_channel._create_client(asynchronous)  # kombu builds its pool (no connecting yet)
-        # A server out of reach for this worker (after a dropped connection) refuses it.
-        if self.broker.outages.active(self.owner, getattr(self.connection, "runtime", None)):
-            raise redis_py.ConnectionError("Error 111 connecting to the broker. Connection refused (out of reach).")
-        return client
+        params = kombu_channel._connparams(asynchronous)
+        params["connection_class"] = _refused_when(params["connection_class"], self)
+        return params
 
     # -- consuming: nothing more once dead or draining --------------------------------
 
@@ -223,6 +224,18 @@ class LabRedisChannel(kombu_redis.Channel):
         acked = set(qos._dirty)  # kombu drops acked deliveries from its dict lazily
         delivered = list(qos._delivered.items())
         return [m.headers.get("id", "") for tag, m in delivered if tag not in acked and "task" in (m.headers or {})]
+
+
+def _refused_when(connection_cls: type, channel: LabRedisChannel) -> type:
+    """``connection_cls``, refused (ECONNREFUSED) while the server is out of reach for the channel's worker."""
+
+    def _connect(self: Any) -> Any:
+        runtime = getattr(channel.connection, "runtime", None)
+        if channel.broker.outages.active(runtime):
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        return connection_cls._connect(self)  # type: ignore[attr-defined]
+
+    return type(connection_cls.__name__, (connection_cls,), {"_connect": _connect})
 
 
 class LabRedisTransport(kombu_redis.Transport):

@@ -78,17 +78,27 @@ class ConnectionLost(WorkerEvent):
     outage: float = 0.0
     """Seconds the broker stays out of reach for this worker."""
     checkpoint: str | None = None
+    noticed: bool = True
+    """Does the worker notice now? Not on Redis while its prefetch is full: kombu is not
+    reading the connection then, and redis-py reconnects when it next uses it."""
 
     def describe(self) -> str:
         where = f" at '{self.checkpoint}'" if self.checkpoint else ""
-        if self.broker == "redis":
-            back = "Redis itself gives nothing back (the worker's clean-up or a restore scan will)"
-        else:
-            back = f"the broker requeued {self.requeued} unacked message(s)"
         reach = f"; the broker is out of reach for {self.outage:g}s" if self.outage else ""
+        head = f"{self.worker} lost its broker connection{where} (the worker lives on)"
+        if self.broker != "redis":
+            return (
+                f"{head}: the broker requeued {self.requeued} unacked message(s); running tasks keep running, "
+                f"but their acks cannot reach the broker{reach}"
+            )
+        if not self.noticed:
+            return (
+                f"{head}, while not reading from it (its prefetch is full): nothing notices, Redis keeps the "
+                f"unacked messages, redis-py reconnects on next use{reach}"
+            )
         return (
-            f"{self.worker} lost its broker connection{where} (the worker lives on): {back}; "
-            f"running tasks keep running, but their acks cannot reach the broker{reach}"
+            f"{head}: Redis itself gives nothing back; Celery's clean-up of the connection puts the unacked "
+            f"messages back if Redis is in reach, else a restore scan will after visibility_timeout{reach}"
         )
 
 
