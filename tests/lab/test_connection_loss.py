@@ -179,6 +179,28 @@ def test_while_the_broker_is_out_of_reach_celery_retries_then_reconnects(make_la
     assert make_lab.wait_for_task(lab, task_id, timeout=SLOW).state == "SUCCESS"
 
 
+def test_a_worker_killed_while_it_reconnects_loses_nothing_it_had_given_back_and_says_nothing_more(
+    make_lab: LabFactory,
+) -> None:
+    lab = make_lab(LATE)
+    log = make_lab.events(lab)
+    report = lab.send("generate_report", (7,))
+    log.wait_event("started", report)
+    lab.drop_connection(outage=5.0)  # the message is back in the queue; the worker retries to connect
+    log.wait_event("connection_lost")
+    lab.crash_worker()
+    killed = log.wait_event("worker_killed")
+    assert (killed.requeued, killed.lost) == (0, 0) and not log.of("lost")
+    lab.restart_worker()
+    add = lab.send("add", (2, 3))
+    assert make_lab.wait_for_task(lab, add).state == "SUCCESS"
+    view = make_lab.wait_for_task(lab, report)
+    assert [r.outcome for r in view.runs] == ["died", "success"]
+    assert lab.join(SLOW)  # the dead worker's thread, retrying its connection, ends too
+    # The dead incarnation neither reconnected in the timeline nor took a message.
+    assert not log.of("reconnected") and len(log.of("started", add)) == 1
+
+
 def test_drop_connection_is_checked(make_lab: LabFactory) -> None:
     lab = make_lab()
     with pytest.raises(LabConfigError, match="over the lab's limit of 10 seconds"):

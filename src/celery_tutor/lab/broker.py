@@ -66,9 +66,14 @@ class LabChannel(memory.Channel):
         """The worker this channel belongs to, if it is a worker's."""
         return getattr(self.connection, "owner", None)
 
+    def _dead(self) -> bool:
+        """Its worker was killed: a connection it made while dying takes nothing."""
+        runtime = getattr(self.connection, "runtime", None)
+        return runtime is not None and runtime.killed.is_set()
+
     def _get_and_deliver(self, queue: str, callback: Any) -> None:
         with self.delivery_lock:
-            if self.severed or self.draining:
+            if self.severed or self.draining or self._dead():
                 raise Empty()
             super()._get_and_deliver(queue, callback)
 

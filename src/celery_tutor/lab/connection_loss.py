@@ -120,14 +120,17 @@ def drop_connection(
     # kombu reads a Redis socket only while a BRPOP is out, not while the worker's prefetch
     # is full; then nothing notices, and redis-py reconnects when the socket is next used.
     noticed = all(isinstance(ch, DroppableChannel) or _reading(ch) for ch in channels)
+    with_broker: list[str] = []
     for channel in channels:
         if isinstance(channel, DroppableChannel):
             worker.dropped_channels.append(channel)
             requeued.extend(channel.drop())  # RabbitMQ: back in the queue now
-        elif noticed:
-            worker.dropped_channels.append(channel)
-            channel.dropped = True  # Redis: the server keeps them; the worker's clean-up may restore them
-    emit(
+        else:
+            with_broker.extend(channel.held_ids())  # Redis keeps them, restored or not
+            if noticed:
+                worker.dropped_channels.append(channel)
+                channel.dropped = True  # the worker's clean-up may restore them
+    lost = emit(
         ev.ConnectionLost,
         worker=name,
         broker=broker_kind,
@@ -136,6 +139,9 @@ def drop_connection(
         checkpoint=checkpoint,
         noticed=noticed,
     )
+    if lost is not None:
+        for task_id in (*requeued, *with_broker):
+            worker.given_back[task_id] = lost.at
     # Now break the connection where the worker's consumer will notice it.
     connection.transport.dropped = True
     for channel in channels:

@@ -149,8 +149,15 @@ class WorkerFleet:
                 restored.extend(channel.sever())
                 kept.extend(channel.held_ids())
         if not quiet:
-            # A message the broker still holds unacked (Redis) comes back later: not lost.
-            lost = [task_id for task_id in running if task_id not in restored and task_id not in kept]
+            # A message the broker still holds unacked (Redis) comes back later: not lost. Nor
+            # is one a lost connection left with the broker while this run went on.
+            safe = {*restored, *kept}
+            given_back = handle.worker.given_back
+            lost = [
+                task_id
+                for task_id, run in running.items()
+                if task_id not in safe and not (task_id in given_back and run.started_at <= given_back[task_id])
+            ]
             for task_id in lost:
                 self._bus.emit(
                     ev.TaskLost,

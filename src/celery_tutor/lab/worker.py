@@ -236,8 +236,14 @@ class LabConsumer(Consumer):
     def connect(self) -> Any:
         connection = super().connect()
         if self.restart_count > 0:  # the first start counts 0: this is a reconnection
-            self.controller.emit(ev.ConnectionRestored, worker=self.controller.runtime.name)
+            self._report(ev.ConnectionRestored)
         return connection
+
+    def _report(self, cls: type[ev.LabEvent], **fields: Any) -> None:
+        """Report what Celery did on this worker, unless the worker is dead (a dead process says nothing)."""
+        worker = self.controller.runtime
+        if not worker.killed.is_set():
+            self.controller.emit(cls, worker=worker.name, **fields)
 
     def _mine(self, request: Any) -> bool:
         return request.hostname == self.hostname
@@ -262,11 +268,10 @@ class LabConsumer(Consumer):
         finally:
             for request in before:
                 if request._already_cancelled:
-                    self.controller.emit(
+                    self._report(
                         ev.TaskCancelled,
                         task_id=request.id,
                         task=request.name,
-                        worker=self.controller.runtime.name,
                         reason=reason,
                         acks_late=bool(request.task.acks_late),
                     )
@@ -351,6 +356,10 @@ class LabWorker(WorkController):
         self.consuming = threading.Event()
         self.dropped_channels: list[SeverableChannel] = []
         """Channels of connections this worker lost while living on (they may still hold messages)."""
+        self.given_back: dict[str, float] = {}
+        """Task id → when (lab clock) a lost connection left its unacked message with the broker.
+
+        A run that started before then is not lost if the worker dies: its message is safe."""
         pool_cls = type(
             "LabThreadPool", (LabThreadPool,), {"runtime": runtime_, "on_skipped": staticmethod(on_skipped)}
         )
