@@ -127,6 +127,7 @@ PARAM_TYPES: dict[ParamType, tuple[str, Callable[[Param], Schema]]] = {
     ParamType.EVENT: ("an event kind", lambda p: ref("eventKind")),
     ParamType.STATE: ("a task state", lambda p: ref("taskState")),
     ParamType.UNTIL: ("`{task, state}` or `{event, task, count}`", lambda p: ref("until")),
+    ParamType.FLAG: ("true or false", lambda p: {"type": "boolean"}),
 }
 """For each type of parameter: how the docs say it, and its JSON Schema."""
 
@@ -141,6 +142,8 @@ RULES: dict[str, Schema] = {
              "then": {"properties": {"countdown": False}}},
     "crash": {"allOf": [{"if": {"type": "object", "required": ["task"]}, "then": {"required": ["at"]}},
                         {"not": {"type": "object", "required": ["at", "worker"]}}]},
+    "drop_connection": {"allOf": [{"if": {"type": "object", "required": ["task"]}, "then": {"required": ["at"]}},
+                                  {"not": {"type": "object", "required": ["at", "worker"]}}]},
     "wait": {"type": "object", "oneOf": [{"required": ["seconds"]}, {"required": ["until"]}],
              "if": {"required": ["seconds"]}, "then": {"properties": {"timeout": False}}},
     "until": {"type": "object", "oneOf": [

@@ -40,7 +40,8 @@ EXPECTED: dict[str, str] = {
     "toggle-not-boolean.yaml": (
         "10:13: control.toggle: 'worker_concurrency' is not an on/off setting; valid: task_acks_late, "
         "task_reject_on_worker_lost, task_acks_on_failure_or_timeout, task_retry_on_worker_lost, "
-        "worker_deduplicate_successful_tasks"
+        "worker_deduplicate_successful_tasks, worker_cancel_long_running_tasks_on_connection_loss, "
+        "worker_enable_soft_shutdown_on_idle"
     ),
     "unknown-alias.yaml": (
         "38:17: guess.predict.expect.task: 'summ' is neither an alias from this step's scripts (sum) nor a lab task"
@@ -48,13 +49,15 @@ EXPECTED: dict[str, str] = {
     "unknown-checkpoint.yaml": "11:17: crash.at: unknown checkpoint of add 'summing'; valid: adding, task_finished",
     "unknown-control.yaml": (
         "24:11: unknown control 'sleep'; valid: send, set, task_options, fail_next, crash, kill_child, "
-        "restart_worker, stop_worker, purge, reset, wait"
+        "drop_connection, restart_worker, stop_worker, deploy, purge, reset, wait"
     ),
     "unknown-event-kind.yaml": (
-        "24:33: wait.until.event: unknown event 'success'; valid: acked, checkpoint, child_killed, code_timed_out, "
-        "config_changed, failed, fault_armed, lab_reset, ledger, log, lost, printed, published, purged, received, "
-        "redelivered, rejected, restore_scan, retry_scheduled, run_skipped, skipped, started, succeeded, "
-        "worker_killed, worker_started, worker_stopped, worker_stopping"
+        "24:33: wait.until.event: unknown event 'success'; valid: acked, cancelled, checkpoint, "
+        "child_killed, code_timed_out, config_changed, connection_lost, failed, fault_armed, lab_reset, "
+        "ledger, log, lost, printed, published, purged, received, reconnected, redelivered, rejected, "
+        "restore_scan, retry_scheduled, run_skipped, sigkill, sigterm, skipped, soft_shutdown, "
+        "soft_time_limit, started, succeeded, time_limit, worker_killed, worker_started, worker_stopped, "
+        "worker_stopping"
     ),
     "unknown-exception.yaml": (
         "11:33: fail_next.exc: unknown exception 'NetworkError'; valid: ConnectionError, KeyError, "
@@ -63,7 +66,9 @@ EXPECTED: dict[str, str] = {
     "unknown-setting.yaml": (
         "8:14: lab.settings: unknown setting 'task_ack_late'; valid: broker_transport_options, task_acks_late, "
         "task_acks_on_failure, task_acks_on_failure_or_timeout, task_acks_on_timeout, task_reject_on_worker_lost, task_retry_on_worker_lost, "
-        "worker_concurrency, worker_deduplicate_successful_tasks, worker_prefetch_multiplier"
+        "task_soft_time_limit, task_time_limit, worker_cancel_long_running_tasks_on_connection_loss, "
+        "worker_concurrency, worker_deduplicate_successful_tasks, worker_enable_soft_shutdown_on_idle, "
+        "worker_prefetch_multiplier, worker_soft_shutdown_timeout"
     ),
     "unknown-state.yaml": (
         "20:34: try-it.lab.goal.state.is: unknown state 'DONE'; valid: PENDING, RECEIVED, STARTED, RETRY, "
@@ -72,7 +77,7 @@ EXPECTED: dict[str, str] = {
     "unknown-task-option.yaml": (
         "8:24: lab.task_options.add: unknown task option 'max_retry'; valid: acks_late, acks_on_failure, "
         "acks_on_failure_or_timeout, acks_on_timeout, autoretry_for, default_retry_delay, max_retries, reject_on_worker_lost, retry_backoff, retry_backoff_max, "
-        "retry_jitter, retry_kwargs"
+        "retry_jitter, retry_kwargs, soft_time_limit, time_limit"
     ),
     "unknown-task.yaml": (
         "11:18: send.task: unknown task 'ad'; valid: add, charge_card, charge_card_idempotent, fetch_exchange_rate, "

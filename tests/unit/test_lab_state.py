@@ -147,6 +147,7 @@ def test_every_event_kind_describes_itself_and_serialises() -> None:
         "settings": {"task_acks_late": True}, "task_options": {"add": {"max_retries": 1}}, "complete": False,
         "description": "armed", "level": "ERROR", "logger": "celery",
         "message": "m", "restored": 1, "next_in": 10.0, "text": "printed", "seconds": 10.0,
+        "limit": 1.0, "acks_late": True, "broker": "rabbitmq", "grace": 30.0, "timeout": 10.0, "running": 1,
     }  # fmt: skip
     for cls in ev.EVENT_TYPES:
         fields = {name: samples[name] for name in cls.__dataclass_fields__ if name in samples}

@@ -601,6 +601,8 @@ MINIMAL_PARAMS: dict[str, dict[str, Any]] = {
     "send": {"task": "add"},
     "fail_next": {"task": "add"},
     "wait": {"until": {"event": "started"}},
+    "drop_connection": {},
+    "deploy": {},
 }
 """The least each control with a bounded parameter needs besides it."""
 

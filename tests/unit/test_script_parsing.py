@@ -294,6 +294,8 @@ BOUNDED = {
     ("fail_next", "times"): "task: add, ",
     ("wait", "seconds"): "",
     ("wait", "timeout"): "until: {event: started}, ",
+    ("drop_connection", "outage"): "",
+    ("deploy", "grace"): "",
 }
 """Every parameter with an upper bound, and what else its step needs."""
 

@@ -132,6 +132,11 @@ class StepChecker:
             return _INVALID
         if kind is ParamType.UNTIL:
             return _or_invalid(_until(self, node))
+        if kind is ParamType.FLAG:
+            if isinstance(node.value, bool):
+                return node.value
+            self.problem(node.pos, f"{what}: expected true or false, got {node.plain()!r}")
+            return _INVALID
         raise AssertionError(f"no reader for {kind}")
 
     def read(self, node: Node, what: str, allowed: tuple[Param, ...]) -> tuple[dict[str, Node], dict[str, Any]] | None:
@@ -182,14 +187,24 @@ def _send_rule(c: StepChecker, node: Node, given: dict[str, Node], values: dict[
     return True
 
 
-def _crash_rule(c: StepChecker, node: Node, given: dict[str, Node], values: dict[str, Any]) -> bool:
-    if "at" not in values and "task" in values:
-        c.problem(node.pos, "crash: task needs at (a checkpoint); crash: {} kills the worker now")
-        return False
-    if "at" in values and "worker" in values:
-        c.problem(node.pos, "crash: worker only goes with a crash now; at crashes the worker that runs the task")
-        return False
-    return True
+def _now_or_at(control: str, now: str, one_now: str, at_does: str) -> Rule:
+    """The rule of a control that acts now, or when a task reaches a checkpoint (``at``)."""
+
+    def rule(c: StepChecker, node: Node, given: dict[str, Node], values: dict[str, Any]) -> bool:
+        if "at" not in values and "task" in values:
+            c.problem(node.pos, f"{control}: task needs at (a checkpoint); {control}: {{}} {now}")
+            return False
+        if "at" in values and "worker" in values:
+            at = f"at {at_does} the worker that runs the task"
+            c.problem(node.pos, f"{control}: worker only goes with {one_now}; {at}")
+            return False
+        return True
+
+    return rule
+
+
+_crash_rule = _now_or_at("crash", "kills the worker now", "a crash now", "crashes")
+_drop_rule = _now_or_at("drop_connection", "drops its connection now", "a drop now", "drops the connection of")
 
 
 def _wait_rule(c: StepChecker, node: Node, given: dict[str, Node], values: dict[str, Any]) -> bool:
@@ -217,7 +232,7 @@ def _until_rule(c: StepChecker, node: Node, given: dict[str, Node], values: dict
     return True
 
 
-RULES: dict[str, Rule] = {"send": _send_rule, "crash": _crash_rule, "wait": _wait_rule}
+RULES: dict[str, Rule] = {"send": _send_rule, "crash": _crash_rule, "drop_connection": _drop_rule, "wait": _wait_rule}
 """The checks across parameters, by control (the others have none)."""
 
 

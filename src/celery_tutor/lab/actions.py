@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from celery_tutor.lab.limits import MAX_COUNT, MAX_COUNTDOWN, MAX_WAIT_SECONDS
+from celery_tutor.lab.limits import MAX_COUNT, MAX_COUNTDOWN, MAX_GRACE, MAX_OUTAGE, MAX_WAIT_SECONDS
 from celery_tutor.yaml_source import Pos
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class ParamType(StrEnum):
     """One of :data:`TASK_STATES`."""
     UNTIL = "until"
     """What a wait waits for: a mapping read by :attr:`Until.PARAMS`."""
+    FLAG = "flag"
+    """true or false."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,37 @@ class KillChild(Action):
 
 
 @dataclass(frozen=True)
+class DropConnection(Action):
+    """Drop a worker's broker connection, now or when a task reaches a checkpoint; the worker lives on."""
+
+    control: ClassVar[str] = "drop_connection"
+    PARAMS: ClassVar[tuple[Param, ...]] = (
+        Param("at", ParamType.CHECKPOINT, "Drop it when a task reaches this checkpoint (default: now)."),
+        Param("task", ParamType.TASK, "Only when this task reaches it (needs at)."),
+        Param("worker", ParamType.TEXT, "The worker whose connection drops now (not with at; default: the first one)."),
+        Param(
+            "outage",
+            ParamType.SECONDS,
+            "Seconds the broker then stays out of reach for that worker (default 0: it reconnects at once).",
+            minimum=0,
+            maximum=MAX_OUTAGE,
+            unit="seconds",
+        ),
+    )
+
+    at: str | None = None
+    task: str | None = None
+    worker: str | None = None
+    outage: float = 0.0
+
+    def apply(self, lab: Lab) -> None:
+        if self.at is None:
+            lab.drop_connection(self.worker, self.outage)
+        else:
+            lab.drop_connection_at(self.at, self.task, self.outage)
+
+
+@dataclass(frozen=True)
 class RestartWorker(Action):
     """Start a worker again (after a warm stop if it is alive)."""
 
@@ -245,6 +278,37 @@ class StopWorker(Action):
 
     def apply(self, lab: Lab) -> None:
         lab.stop_worker(self.worker)
+
+
+@dataclass(frozen=True)
+class Deploy(Action):
+    """Stop a worker as a container orchestrator does: SIGTERM now, SIGKILL after a grace period."""
+
+    control: ClassVar[str] = "deploy"
+    PARAMS: ClassVar[tuple[Param, ...]] = (
+        _WORKER,
+        Param(
+            "grace",
+            ParamType.SECONDS,
+            "Seconds from SIGTERM to SIGKILL (default 30, Kubernetes' default).",
+            minimum=0,
+            maximum=MAX_GRACE,
+            unit="seconds",
+        ),
+        Param(
+            "remap_sigterm",
+            ParamType.FLAG,
+            "The worker runs with REMAP_SIGTERM=SIGQUIT: SIGTERM starts a cold shutdown "
+            "(a soft shutdown of worker_soft_shutdown_timeout, then running tasks are cancelled), not a warm one.",
+        ),
+    )
+
+    worker: str | None = None
+    grace: float = 30.0
+    remap_sigterm: bool = False
+
+    def apply(self, lab: Lab) -> None:
+        lab.deploy(self.worker, self.grace, self.remap_sigterm)
 
 
 @dataclass(frozen=True)
@@ -329,8 +393,10 @@ ACTIONS: dict[str, type[Action]] = {
         FailNext,
         Crash,
         KillChild,
+        DropConnection,
         RestartWorker,
         StopWorker,
+        Deploy,
         Purge,
         Reset,
         Wait,

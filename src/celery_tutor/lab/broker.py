@@ -24,10 +24,12 @@ from typing import Any, ClassVar
 
 import kombu.pools
 import kombu.transport
+from kombu.exceptions import ConnectionError as KombuConnectionError
 from kombu.transport import memory, virtual
 from kombu.utils.uuid import uuid
 
 from celery_tutor.lab.broker_api import BrokerProbe
+from celery_tutor.lab.connection_loss import CONNECTION_LOST, Outages
 
 WAKE_INTERVAL = 0.1
 """Longest a consuming worker waits on an idle broker before its loop looks around again.
@@ -45,6 +47,8 @@ class LabChannel(memory.Channel):
     do_restore = True
     severed = False
     draining = False
+    dropped = False
+    """Severed while its worker lives on: acks and rejects on it fail, as on a closed AMQP channel."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -62,9 +66,14 @@ class LabChannel(memory.Channel):
         """The worker this channel belongs to, if it is a worker's."""
         return getattr(self.connection, "owner", None)
 
+    def _dead(self) -> bool:
+        """Its worker was killed: a connection it made while dying takes nothing."""
+        runtime = getattr(self.connection, "runtime", None)
+        return runtime is not None and runtime.killed.is_set()
+
     def _get_and_deliver(self, queue: str, callback: Any) -> None:
         with self.delivery_lock:
-            if self.severed or self.draining:
+            if self.severed or self.draining or self._dead():
                 raise Empty()
             super()._get_and_deliver(queue, callback)
 
@@ -76,8 +85,18 @@ class LabChannel(memory.Channel):
         self.broker.notify()
         return result
 
+    def _connection_gone(self) -> None:
+        """An ack or reject on a dead connection reaches no broker.
+
+        A living worker's client raises (py-amqp: "connection already closed"), which
+        Celery logs as "Couldn't ack"; a killed worker sends nothing at all.
+        """
+        if self.dropped:
+            raise KombuConnectionError("connection already closed")
+
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
         if self.severed:  # the connection is gone: the ack never reaches the broker
+            self._connection_gone()
             return
         message = self._unacked.get(delivery_tag)
         super().basic_ack(delivery_tag, multiple)
@@ -87,6 +106,7 @@ class LabChannel(memory.Channel):
 
     def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
         if self.severed:
+            self._connection_gone()
             return
         with self.delivery_lock:
             message = self._unacked.get(delivery_tag)
@@ -110,13 +130,25 @@ class LabChannel(memory.Channel):
             self.broker.put_front(queue, payload)
 
     def sever(self) -> list[str]:
-        """The connection dropped: requeue every unacked delivery, ignore later acks.
+        """The worker died: its connection dropped, every unacked delivery goes back, later acks are ignored.
 
         Returns the ids of the tasks whose messages went back.
         """
+        return self._cut("worker died")
+
+    def drop(self) -> list[str]:
+        """The connection dropped while the worker lives on: RabbitMQ requeues every unacked delivery at once.
+
+        The worker's later acks and rejects on this channel fail. Returns the ids of the
+        tasks whose messages went back.
+        """
+        self.dropped = True
+        return self._cut(CONNECTION_LOST)
+
+    def _cut(self, reason: str) -> list[str]:
         with self.delivery_lock:
             self.severed = True
-            self._restore_reason = "worker died"
+            self._restore_reason = reason
             qos: Any = self.qos
             qos._flush()
             delivered = self._unacked
@@ -134,19 +166,42 @@ class LabChannel(memory.Channel):
         return []
 
     def close(self) -> None:
-        if not self.severed:
-            self._restore_reason = "worker stopped"
-        super().close()
+        # Under the delivery lock: a close racing a sever (a stop cut short by SIGKILL)
+        # restores each unacked message once, for one reason.
+        with self.delivery_lock:
+            if not self.severed:
+                self._restore_reason = "worker stopped"
+            super().close()
         self.broker.notify()
 
 
-class LabTransport(memory.Transport):
+class _Scheme(type):
+    """Shows a transport class as its URL scheme, where kombu writes the broker's URL (Celery's logs)."""
+
+    def __str__(cls) -> str:
+        return "memory"
+
+
+class LabTransport(memory.Transport, metaclass=_Scheme):
     """A memory transport whose idle consumers wait on the broker instead of polling."""
 
     broker: ClassVar[Broker]
     owner: str | None = None
+    runtime: Any = None
+    dropped = False
+    """The lab dropped this connection: the consumer's next look at it fails, as a broken socket does."""
+
+    def establish_connection(self) -> Any:
+        if self.broker.outages.active(self.runtime):
+            raise KombuConnectionError("[Errno 111] Connection refused (the broker is out of reach)")
+        return super().establish_connection()
+
+    def _check_connection(self) -> None:
+        if self.dropped:
+            raise KombuConnectionError("Connection reset by peer (the lab dropped it)")
 
     def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
+        self._check_connection()
         seen = self.broker.version
         cycle: Any = self.cycle
         try:
@@ -156,6 +211,7 @@ class LabTransport(memory.Transport):
             pass
         wait = WAKE_INTERVAL if timeout is None else min(timeout, WAKE_INTERVAL)
         self.broker.wait_for_change(seen, wait)
+        self._check_connection()
         try:
             cycle.get(self._deliver, timeout=timeout)
         except Empty:
@@ -167,6 +223,8 @@ class Broker:
 
     def __init__(self, probe: BrokerProbe) -> None:
         self.probe = probe
+        self.outages = Outages()
+        """Workers the broker is out of reach for (after a dropped connection)."""
         self._changed = threading.Condition()
         self.version = 0
         self.queues: dict[str, Queue[Any]] = {}

@@ -69,7 +69,8 @@ def _prerun(sender: Any = None, task_id: str = "", **_: Any) -> None:
 @signals.task_retry.connect(weak=False, dispatch_uid="celery-tutor-task-retry")
 def _retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
     lab = _lab(getattr(sender, "app", None))
-    if lab is not None and not _silenced():
+    # No reason: Celery cancelled the run (Request.cancel) and published nothing; the lab reports the cancel.
+    if lab is not None and reason is not None and not _silenced():
         lab.on_task_retry(sender, request, reason)
 
 

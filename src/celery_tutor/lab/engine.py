@@ -29,15 +29,15 @@ from typing import Any
 
 from celery import Celery
 
+from celery_tutor.lab import connection_loss, deploy, jobs, limits, logs, settings
 from celery_tutor.lab import events as ev
-from celery_tutor.lab import limits, logs, settings
 from celery_tutor.lab.app_builder import AppBuilder
 from celery_tutor.lab.broker import Broker
 from celery_tutor.lab.broker_api import LabBroker
 from celery_tutor.lab.bus import EventBus, Subscriber
 from celery_tutor.lab.code_guard import CodeGuard, Overrun
-from celery_tutor.lab.faults import CrashPlan, FaultInjector, check_checkpoint
-from celery_tutor.lab.fleet import LabStateError, WorkerFleet
+from celery_tutor.lab.faults import CrashPlan, DropPlan, FaultInjector, Plan, check_checkpoint
+from celery_tutor.lab.fleet import LabStateError, WorkerFleet, WorkerHandle
 from celery_tutor.lab.kit import TaskSpec
 from celery_tutor.lab.ledger import Ledger
 from celery_tutor.lab.library import task_table
@@ -371,10 +371,38 @@ class Lab:
         point = check_checkpoint(checkpoint, task, self.tasks) if checkpoint is not None else None
         self._arm(CrashPlan(child_only=True, checkpoint=point, task=task))
 
-    def _arm(self, plan: CrashPlan) -> None:
+    def _arm(self, plan: Plan) -> None:
         self._check_open()
         self._faults.arm(plan)
         self._bus.emit(ev.FaultArmed, description=plan.describe())
+
+    def drop_connection(self, worker: str | None = None, outage: float = 0.0) -> None:
+        """A worker's broker connection drops now; the worker lives on and reconnects (see :mod:`.connection_loss`)."""
+        outage = settings.named("outage", settings.number, outage, 0, limits.MAX_OUTAGE)
+        with self._control:
+            self._check_open()
+            handle = self._fleet.pick(worker, ("alive", "stopping"))
+            if self._drop(handle, outage, checkpoint=None) is None:
+                raise LabStateError(f"{handle.name} has no broker connection now (it is reconnecting)")
+
+    def drop_connection_at(self, checkpoint: str, task: str | None = None, outage: float = 0.0) -> None:
+        """Drop the connection of the worker running a task (``task``, or any) when it reaches ``checkpoint``."""
+        outage = settings.named("outage", settings.number, outage, 0, limits.MAX_OUTAGE)
+        self._arm(DropPlan(checkpoint=check_checkpoint(checkpoint, task), task=task, outage=outage))
+
+    def _drop(self, handle: WorkerHandle, outage: float, checkpoint: str | None) -> threading.Event | None:
+        """Cut a worker's connection (control lock held); the event Celery's consumer sets once it reacted."""
+        return connection_loss.drop_connection(
+            handle.worker, handle.name, self.broker, self._bus.emit, self.initial.broker, outage, checkpoint
+        )
+
+    def deploy(self, worker: str | None = None, grace: float = 30.0, remap_sigterm: bool = False) -> None:
+        """Stop a worker as an orchestrator does: SIGTERM now, SIGKILL after ``grace`` seconds (see :mod:`.deploy`)."""
+        grace = settings.named("grace", settings.number, grace, 0, limits.MAX_GRACE)
+        with self._control:
+            self._check_open()
+            handle = self._fleet.pick(worker)
+            deploy.deploy(handle, self._fleet, self._bus.emit, self._control, grace, bool(remap_sigterm))
 
     def stop_worker(self, worker: str | None = None) -> None:
         """Warm shutdown: take no new messages, let running tasks finish. Returns at once."""
@@ -422,7 +450,7 @@ class Lab:
     # -- what the running tasks call (runtime.TaskHooks), and Celery's logs ------------
 
     def reached(self, run: RunContext, checkpoint: str) -> str:
-        """A task reached a checkpoint: report it, and kill here if a plan says so."""
+        """A task reached a checkpoint: report it, enforce its time limits, and act on a plan for here."""
         self._bus.emit(
             ev.CheckpointReached,
             task_id=run.task_id,
@@ -431,8 +459,18 @@ class Lab:
             run=run.run,
             checkpoint=checkpoint,
         )
+        jobs.at_checkpoint(run, checkpoint, self._bus.emit)  # what a signal would have done by now
         plan = self._faults.take_plan(run, checkpoint)
         handle = self._fleet.handle_of(run.worker)
+        if isinstance(plan, DropPlan):
+            if handle is not None:
+                with self._control:
+                    handled = self._drop(handle, plan.outage, checkpoint)
+                # The worker notices at once: its reaction (a cancel, say) lands at this checkpoint.
+                if handled is not None:
+                    handled.wait(connection_loss.HANDLED_TIMEOUT)
+                jobs.at_checkpoint(run, checkpoint, self._bus.emit)
+            return Fate.LIVE
         if plan is None or handle is None:
             return Fate.LIVE
         if plan.child_only:

@@ -1,4 +1,4 @@
-"""The lab's fault injector: crash plans armed for a checkpoint, and failures queued per task.
+"""The lab's fault injector: crash and drop plans armed for a checkpoint, and failures queued per task.
 
 A learner says what should go wrong before it happens ("kill the worker when the charge
 is done", "make the next three runs raise ConnectionError"); the running tasks ask here
@@ -41,6 +41,30 @@ class CrashPlan:
         return f"kill {who} when {task} {where}"
 
 
+@dataclass(frozen=True)
+class DropPlan:
+    """Drop the broker connection of the worker running a task when it reaches a checkpoint."""
+
+    checkpoint: str
+    task: str | None
+    outage: float = 0.0
+    """Seconds the broker then stays out of reach for that worker."""
+
+    def matches(self, run: RunContext, checkpoint: str) -> bool:
+        """Does this plan fire for this run at this checkpoint?"""
+        return self.checkpoint == checkpoint and (self.task is None or self.task == run.task)
+
+    def describe(self) -> str:
+        """For the timeline."""
+        outage = f" (the broker out of reach for {self.outage:g}s)" if self.outage else ""
+        task = self.task or "a task"
+        return f"drop the broker connection of the worker when {task} reaches '{self.checkpoint}'{outage}"
+
+
+Plan = CrashPlan | DropPlan
+"""Something armed to happen when a task reaches a checkpoint."""
+
+
 @dataclass
 class _Failures:
     """``left`` more runs raise ``exc``: one entry, however many runs (nothing is expanded)."""
@@ -69,7 +93,7 @@ class FaultInjector:
         self._tasks = tasks
         self._lock = threading.Lock()
         self._failures: dict[str, deque[_Failures]] = {}
-        self._plans: list[CrashPlan] = []
+        self._plans: list[Plan] = []
 
     def fail_next(self, task: str, times: int, exc: str) -> str:
         """Queue ``times`` failures of ``task`` (checked first); returns the timeline's words."""
@@ -92,12 +116,12 @@ class FaultInjector:
                 pending.popleft()
             return head.exc
 
-    def arm(self, plan: CrashPlan) -> None:
+    def arm(self, plan: Plan) -> None:
         """Add a crash plan; the first one matching a checkpoint fires, once."""
         with self._lock:
             self._plans.append(plan)
 
-    def take_plan(self, run: RunContext, checkpoint: str) -> CrashPlan | None:
+    def take_plan(self, run: RunContext, checkpoint: str) -> Plan | None:
         """The plan that fires for this run at this checkpoint (disarmed), if any."""
         with self._lock:
             plan = next((p for p in self._plans if p.matches(run, checkpoint)), None)

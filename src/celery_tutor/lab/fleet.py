@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from celery import Celery
 
@@ -44,6 +44,8 @@ class WorkerHandle:
     thread: threading.Thread
     status: str = "alive"
     """alive, stopping, stopped or killed."""
+    gone: threading.Event = field(default_factory=threading.Event)
+    """Set once a stop or a kill of this incarnation has finished tearing it down."""
 
 
 class WorkerFleet:
@@ -98,6 +100,7 @@ class WorkerFleet:
             on_ready=lambda: self._bus.emit(
                 ev.WorkerStarted, worker=name, concurrency=concurrency, prefetch_multiplier=prefetch
             ),
+            emit=self._bus.emit,
         )
         thread = threading.Thread(target=worker.run, name=f"celery-tutor-{self._lab}-{name}", daemon=True)
         handle = WorkerHandle(name, incarnation, worker_runtime, worker, thread)
@@ -147,8 +150,15 @@ class WorkerFleet:
                 restored.extend(channel.sever())
                 kept.extend(channel.held_ids())
         if not quiet:
-            # A message the broker still holds unacked (Redis) comes back later: not lost.
-            lost = [task_id for task_id in running if task_id not in restored and task_id not in kept]
+            # A message the broker still holds unacked (Redis) comes back later: not lost. Nor
+            # is one a lost connection left with the broker while this run went on.
+            safe = {*restored, *kept}
+            given_back = handle.worker.given_back
+            lost = [
+                task_id
+                for task_id, run in running.items()
+                if task_id not in safe and not (task_id in given_back and run.started_at <= given_back[task_id])
+            ]
             for task_id in lost:
                 self._bus.emit(
                     ev.TaskLost,
@@ -171,19 +181,31 @@ class WorkerFleet:
             handle.thread.join(START_TIMEOUT)
             handle.worker.forget_requests()
             self._forget_runtime(handle)
+            handle.gone.set()
 
         self._background(f"{handle.name}-teardown", teardown)
 
-    def stop(self, handle: WorkerHandle) -> None:
-        """Warm shutdown: take no new messages, let running tasks finish (in the background)."""
+    def stop(self, handle: WorkerHandle, cold: bool = False, before: Callable[[], None] | None = None) -> None:
+        """Shut a worker down in the background: take no new messages, then stop.
+
+        Warm: running tasks finish. Cold: ``before`` runs first (a soft shutdown, the
+        cancelling of running tasks), then Celery's cold shutdown (``terminate``), and
+        whatever still runs dies with the process.
+        """
         with self._lock:
             handle.status = "stopping"
         for channel in handle.worker.channels():
             channel.draining = True
-        self._bus.emit(ev.WorkerStopping, worker=handle.name)
+        self._bus.emit(ev.WorkerStopping, worker=handle.name, how="cold" if cold else "warm")
 
         def teardown() -> None:
-            handle.worker.request_warm_shutdown()
+            if before is not None:
+                before()
+            if cold:
+                handle.worker.terminate()
+                handle.runtime.killed.set()  # the process exited: its threads run nothing more
+            else:
+                handle.worker.request_warm_shutdown()
             handle.thread.join(START_TIMEOUT)
             handle.worker.forget_requests()
             self._forget_runtime(handle)
@@ -194,6 +216,7 @@ class WorkerFleet:
                     handle.status = "stopped"
             if current:
                 self._bus.emit(ev.WorkerStopped, worker=handle.name)
+            handle.gone.set()
 
         self._background(f"{handle.name}-stop", teardown)
 
@@ -216,6 +239,10 @@ class WorkerFleet:
         """Threads the fleet started that are still running."""
         with self._lock:
             return [t for t in self._threads if t.is_alive()]
+
+    def background(self, name: str, target: Callable[[], None]) -> None:
+        """Run ``target`` on a thread the lab waits for when it closes."""
+        self._background(name, target)
 
     def _background(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"celery-tutor-{self._lab}-{name}", daemon=True)

@@ -29,6 +29,24 @@ MAX_WAIT_SECONDS = 600.0
 Ten minutes: enough to watch Celery's longest default delay (a 600 s backoff cap) play
 out, while a typo can never hang ``verify``, CI or the learner's screen for days."""
 
+MAX_TIME_LIMIT = 3_600.0
+"""Longest time limit, in seconds: ``task_time_limit``, ``time_limit`` and their soft versions.
+
+An hour. A lesson needs a second or two; the lab checks limits at checkpoints, so a large
+value costs nothing, but a typo of ``1e12`` must still be an error."""
+
+MAX_GRACE = 600.0
+"""Longest shutdown wait, in seconds: a ``deploy``'s grace before SIGKILL, ``worker_soft_shutdown_timeout``.
+
+Ten minutes, like ``MAX_WAIT_SECONDS``: Kubernetes waits 30 s by default and Docker 10 s,
+and a worker really waits this long in the lab."""
+
+MAX_OUTAGE = 10.0
+"""Longest a dropped connection's broker stays out of reach, in seconds (``drop_connection``'s ``outage``).
+
+Celery retries a lost connection after 2 s, then 4 s and 6 s more: ten seconds shows a
+retry or two, and a worker caught in a retry's sleep still ends soon when the lab closes."""
+
 MAX_WORKERS = 4
 """Workers one lab runs: enough to show which worker got a message, and each is threads."""
 

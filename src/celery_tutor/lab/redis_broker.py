@@ -18,6 +18,7 @@ an in-process lab lacks:
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import threading
@@ -32,6 +33,7 @@ from kombu.transport import redis as kombu_redis
 from celery_tutor.lab import runtime
 from celery_tutor.lab.broker import forget_transport
 from celery_tutor.lab.broker_api import BrokerProbe
+from celery_tutor.lab.connection_loss import CONNECTION_LOST, Outages
 from celery_tutor.lab.events import CLEAN_CLOSE, SCAN_RESTORE
 from celery_tutor.lab.redis_server import RedisServer, shared_server
 
@@ -121,6 +123,8 @@ class LabRedisChannel(kombu_redis.Channel):
     broker: ClassVar[RedisBroker]
     severed = False
     draining = False
+    dropped = False
+    """Its connection was lost while its worker lives on (a clean-up restore then says so)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._delivery_lock = threading.RLock()
@@ -191,6 +195,8 @@ class LabRedisChannel(kombu_redis.Channel):
         scanned = getattr(_reason, "scanned", None)
         if reason == SCAN_RESTORE and scanned is not None:
             scanned.append(tag)
+        if self.dropped and reason == CLEAN_CLOSE:
+            reason = CONNECTION_LOST  # kombu's clean-up of the lost connection, not a stop
         self.broker.probe.message_restored(holder, headers, reason)
 
     def restore_period(self, throttle: int) -> float:
@@ -204,6 +210,14 @@ class LabRedisChannel(kombu_redis.Channel):
         if interval <= 0:
             interval = float(kombu_channel.unacked_restore_interval)
         return interval * max(throttle, 1)
+
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        # Every connection this channel opens (kombu's, and redis-py's own reconnects) is
+        # refused while the server is out of reach for this worker (a dropped connection's outage).
+        kombu_channel: Any = super()
+        params = kombu_channel._connparams(asynchronous)
+        params["connection_class"] = _refused_when(params["connection_class"], self)
+        return params
 
     # -- consuming: nothing more once dead or draining --------------------------------
 
@@ -251,6 +265,18 @@ class LabRedisChannel(kombu_redis.Channel):
         return [m.headers.get("id", "") for tag, m in delivered if tag not in acked and "task" in (m.headers or {})]
 
 
+def _refused_when(connection_cls: type, channel: LabRedisChannel) -> type:
+    """``connection_cls``, refused (ECONNREFUSED) while the server is out of reach for the channel's worker."""
+
+    def _connect(self: Any) -> Any:
+        runtime = getattr(channel.connection, "runtime", None)
+        if channel.broker.outages.active(runtime):
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        return connection_cls._connect(self)  # type: ignore[attr-defined]
+
+    return type(connection_cls.__name__, (connection_cls,), {"_connect": _connect})
+
+
 class LabRedisTransport(kombu_redis.Transport):
     """kombu's Redis transport with the lab's channel."""
 
@@ -268,6 +294,8 @@ class RedisBroker:
         self.prefix = f"celery-tutor:{self.server.pid}:lab{next(_prefixes)}:"
         self.holders: dict[str, str | None] = {}
         """Delivery tag → the worker holding it unacked (a scan restore names the holder)."""
+        self.outages = Outages()
+        """Workers the server is out of reach for (after a dropped connection)."""
         self.channel_cls: type[LabRedisChannel] = type("LabRedisChannel", (LabRedisChannel,), {"broker": self})
         self.transport_cls: type[LabRedisTransport] = type(
             "LabRedisTransport", (LabRedisTransport,), {"broker": self, "Channel": self.channel_cls}

@@ -87,20 +87,26 @@ class Whole:
 
 @dataclass(frozen=True)
 class Seconds:
-    """A number of seconds, up to the lab's longest delay; with ``or_flag``, true or false too."""
+    """A number of seconds, up to the lab's longest delay; with ``or_flag``, true or false too.
+
+    With ``unset``, None too: no value (a time limit that is not set).
+    """
 
     or_flag: bool = False
     minimum: float = 0
     maximum: float = limits.MAX_COUNTDOWN
+    unset: bool = False
 
-    def check(self, value: Any) -> bool | float:
+    def check(self, value: Any) -> bool | float | None:
         if self.or_flag and isinstance(value, bool):
             return value
+        if self.unset and value is None:
+            return None
         return number(value, self.minimum, self.maximum, noun="a number of seconds")
 
     def json_schema(self) -> Schema:
-        kind = ["boolean", "number"] if self.or_flag else "number"
-        return {"type": kind, "minimum": self.minimum, "maximum": self.maximum}
+        kinds = [*(["boolean"] if self.or_flag else []), "number", *(["null"] if self.unset else [])]
+        return {"type": kinds if len(kinds) > 1 else "number", "minimum": self.minimum, "maximum": self.maximum}
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,9 @@ class Knob:
 
 FLAG = Flag()
 
+TIME_LIMIT = Seconds(minimum=0.01, maximum=limits.MAX_TIME_LIMIT, unset=True)
+"""A time limit in seconds, or None (no limit): Celery's ``time_limit`` settings and options."""
+
 SETTINGS: dict[str, Knob] = {
     "task_acks_late": Knob(FLAG, False, "ack after the task ran instead of just before"),
     "task_reject_on_worker_lost": Knob(
@@ -214,6 +223,27 @@ SETTINGS: dict[str, Knob] = {
     "worker_concurrency": Knob(Whole(1, limits.MAX_CONCURRENCY, "threads"), 1, "how many tasks a worker runs at once"),
     "worker_deduplicate_successful_tasks": Knob(
         FLAG, False, "skip a redelivered late-ack task whose SUCCESS is already stored"
+    ),
+    "task_time_limit": Knob(
+        TIME_LIMIT,
+        None,
+        "hard time limit in seconds for every task: the run is killed, TimeLimitExceeded (the lab: at a checkpoint)",
+    ),
+    "task_soft_time_limit": Knob(
+        TIME_LIMIT,
+        None,
+        "soft time limit in seconds for every task: SoftTimeLimitExceeded raised inside it (the lab: at a checkpoint)",
+    ),
+    "worker_cancel_long_running_tasks_on_connection_loss": Knob(
+        FLAG, False, "on a lost broker connection, cancel running late-ack tasks (their ack could not be sent)"
+    ),
+    "worker_soft_shutdown_timeout": Knob(
+        Seconds(maximum=limits.MAX_GRACE),
+        0.0,
+        "5.5+: in a cold shutdown, first wait this many seconds for running tasks, then cancel them",
+    ),
+    "worker_enable_soft_shutdown_on_idle": Knob(
+        FLAG, False, "5.5+: wait worker_soft_shutdown_timeout even when no task is running"
     ),
     "broker_transport_options": Knob(
         Options(TRANSPORT_OPTIONS, "transport option", "{visibility_timeout: 2}"),
@@ -252,6 +282,8 @@ TASK_OPTIONS: dict[str, Knob] = {
         Whole(0, int(limits.MAX_COUNTDOWN), "seconds"), 600, "the longest backoff delay, in seconds"
     ),
     "retry_jitter": Knob(FLAG, True, "randomise each backoff delay between 0 and its value"),
+    "time_limit": Knob(TIME_LIMIT, None, "this task's hard time limit in seconds (task_time_limit)"),
+    "soft_time_limit": Knob(TIME_LIMIT, None, "this task's soft time limit in seconds (task_soft_time_limit)"),
 }
 """Per-task options, passed to ``@app.task`` as a Celery user would."""
 

@@ -377,7 +377,8 @@ class LabState:
         # holder still runs it, or still waits for its ETA, and will do so.
         if w is not None and e.reason != ev.SCAN_RESTORE:
             w.scheduled.pop(e.task_id, None)
-            if e.task_id in w.running:
+            # A holder that only lost its connection drops its ETA timers but runs on.
+            if e.task_id in w.running and e.reason != ev.CONNECTION_LOST:
                 self._end_run(e.worker, e.task_id, "died")
         eta_at = e.at + e.eta_in if e.eta_in is not None else None
         self._ready.insert(0, ReadyMessage(e.task_id, e.task, e.retries, True, eta_at))
@@ -388,6 +389,14 @@ class LabState:
 
     def _on_child_killed(self, e: ev.ChildKilled) -> None:
         self._end_run(e.worker, e.task_id, "child killed")
+
+    def _on_time_limit(self, e: ev.TimeLimitHit) -> None:
+        self._end_run(e.worker, e.task_id, "time limit")
+
+    def _on_cancelled(self, e: ev.TaskCancelled) -> None:
+        self._end_run(e.worker, e.task_id, "cancelled")
+        if not e.acks_late:  # acked before it ran: nothing brings it back
+            self._update(e.task_id, state="LOST")
 
     def _on_ledger(self, e: ev.LedgerWritten) -> None:
         self._ledger.append(e)

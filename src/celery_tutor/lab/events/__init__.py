@@ -14,6 +14,7 @@ from celery_tutor.lab.events.lab import ConfigChanged, FaultArmed, LabLog, LabRe
 from celery_tutor.lab.events.message import (
     CLEAN_CLOSE,
     CONNECTION_DIED,
+    CONNECTION_LOST,
     SCAN_RESTORE,
     MessageAcked,
     MessageRedelivered,
@@ -29,6 +30,8 @@ from celery_tutor.lab.events.task import (
     RetryScheduled,
     RunSkipped,
     SideEffectSkipped,
+    SoftTimeLimitHit,
+    TaskCancelled,
     TaskFailed,
     TaskLost,
     TaskPrinted,
@@ -36,8 +39,19 @@ from celery_tutor.lab.events.task import (
     TaskReceived,
     TaskStarted,
     TaskSucceeded,
+    TimeLimitHit,
 )
-from celery_tutor.lab.events.worker import WorkerKilled, WorkerStarted, WorkerStopped, WorkerStopping
+from celery_tutor.lab.events.worker import (
+    ConnectionLost,
+    ConnectionRestored,
+    GraceExpired,
+    ShutdownSignal,
+    SoftShutdown,
+    WorkerKilled,
+    WorkerStarted,
+    WorkerStopped,
+    WorkerStopping,
+)
 
 EVENT_TYPES: tuple[type[LabEvent], ...] = (
     TaskPublished,
@@ -67,6 +81,14 @@ EVENT_TYPES: tuple[type[LabEvent], ...] = (
     LabLog,
     TaskPrinted,
     CodeTimedOut,
+    SoftTimeLimitHit,
+    TimeLimitHit,
+    TaskCancelled,
+    ConnectionLost,
+    ConnectionRestored,
+    ShutdownSignal,
+    SoftShutdown,
+    GraceExpired,
 )
 
 EVENT_KINDS: dict[str, type[LabEvent]] = {cls.kind: cls for cls in EVENT_TYPES}
@@ -75,6 +97,7 @@ EVENT_KINDS: dict[str, type[LabEvent]] = {cls.kind: cls for cls in EVENT_TYPES}
 __all__ = [
     "CLEAN_CLOSE",
     "CONNECTION_DIED",
+    "CONNECTION_LOST",
     "EVENT_KINDS",
     "EVENT_TYPES",
     "SCAN_RESTORE",
@@ -82,7 +105,10 @@ __all__ = [
     "ChildKilled",
     "CodeTimedOut",
     "ConfigChanged",
+    "ConnectionLost",
+    "ConnectionRestored",
     "FaultArmed",
+    "GraceExpired",
     "LabEvent",
     "LabLog",
     "LabReset",
@@ -94,7 +120,11 @@ __all__ = [
     "RestoreScan",
     "RetryScheduled",
     "RunSkipped",
+    "ShutdownSignal",
     "SideEffectSkipped",
+    "SoftShutdown",
+    "SoftTimeLimitHit",
+    "TaskCancelled",
     "TaskEvent",
     "TaskFailed",
     "TaskLost",
@@ -103,6 +133,7 @@ __all__ = [
     "TaskReceived",
     "TaskStarted",
     "TaskSucceeded",
+    "TimeLimitHit",
     "WorkerEvent",
     "WorkerKilled",
     "WorkerStarted",

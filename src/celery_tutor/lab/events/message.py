@@ -14,6 +14,12 @@ CONNECTION_DIED = "worker died"
 CLEAN_CLOSE = "worker stopped"
 """The reason of a :class:`MessageRedelivered` given back when its holder closed its channel cleanly."""
 
+CONNECTION_LOST = "connection lost"
+"""The reason of a :class:`MessageRedelivered` whose holder lost its broker connection but lives on.
+
+The holder keeps running the task (Celery's consumer cancels its ETA timers and reconnects),
+so, unlike ``"worker died"``, the holder's run is not over."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageAcked(TaskEvent):

@@ -217,3 +217,75 @@ class CodeTimedOut(TaskEvent):
 
     def describe(self) -> str:
         return self.message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SoftTimeLimitHit(TaskEvent):
+    """A run passed its soft time limit: Celery's ``SoftTimeLimitExceeded`` is raised inside it.
+
+    The task may catch it and clean up. A prefork pool raises it the moment the limit
+    passes (a signal); the lab's threads cannot be interrupted, so it is raised at the
+    first checkpoint after the limit.
+    """
+
+    kind: ClassVar[str] = "soft_time_limit"
+    worker: str
+    run: int
+    limit: float
+    checkpoint: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.task}[{short_id(self.task_id)}] passed its soft time limit ({self.limit:g}s): "
+            f"SoftTimeLimitExceeded raised inside it at '{self.checkpoint}' (the lab enforces limits at checkpoints)"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeLimitHit(TaskEvent):
+    """A run passed its hard time limit and was killed; Celery's timeout handling decides the message.
+
+    A prefork pool kills the child the moment the limit passes; the lab kills the run at
+    the first checkpoint after it. Then Celery's own ``Request.on_failure`` and
+    ``Request.on_timeout`` run with ``TimeLimitExceeded``: with ``acks_late`` the message
+    is acked, or requeued when ``acks_on_timeout`` (``task_acks_on_failure_or_timeout``)
+    is False.
+    """
+
+    kind: ClassVar[str] = "time_limit"
+    worker: str
+    run: int
+    limit: float
+    checkpoint: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.task}[{short_id(self.task_id)}] passed its hard time limit ({self.limit:g}s): "
+            f"run killed at '{self.checkpoint}' (enforced at a checkpoint; prefork kills the child at once), "
+            "TimeLimitExceeded"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskCancelled(TaskEvent):
+    """Celery cancelled a running task (``Request.cancel``): its run ends at its next checkpoint.
+
+    ``reason`` is ``"connection lost"`` (``worker_cancel_long_running_tasks_on_connection_loss``:
+    a late ack can no longer be sent) or ``"cold shutdown"`` (the end of a soft shutdown).
+    With ``acks_late`` the message was never acked and the broker gets it back; without,
+    it was acked before the run began, and the task is lost (Celery stores RETRY, but no
+    retry message is sent).
+    """
+
+    kind: ClassVar[str] = "cancelled"
+    worker: str
+    reason: str
+    acks_late: bool
+
+    def describe(self) -> str:
+        task = f"{self.task}[{short_id(self.task_id)}]"
+        if self.acks_late:
+            fate = "not acked, so the broker gets its message back"
+        else:
+            fate = "its message was acked before it ran: LOST (Celery stores RETRY, no retry is sent)"
+        return f"{self.worker} cancelled {task} ({self.reason}); it stops at its next checkpoint, {fate}"

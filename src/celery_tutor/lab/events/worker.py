@@ -41,11 +41,15 @@ class WorkerKilled(WorkerEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerStopping(WorkerEvent):
-    """A warm shutdown began: no new messages; running tasks finish."""
+    """A shutdown began: no new messages. Warm: running tasks finish; cold: they are cancelled."""
 
     kind: ClassVar[str] = "worker_stopping"
+    how: str = "warm"
+    """warm, or cold (a cold shutdown, after its soft shutdown if one is configured)."""
 
     def describe(self) -> str:
+        if self.how == "cold":
+            return f"{self.worker} cold shutdown: takes no new messages; tasks still running will be cancelled"
         return f"{self.worker} warm shutdown: finishing running tasks"
 
 
@@ -57,3 +61,113 @@ class WorkerStopped(WorkerEvent):
 
     def describe(self) -> str:
         return f"{self.worker} stopped"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionLost(WorkerEvent):
+    """A worker's broker connection dropped while the worker itself lives on.
+
+    On RabbitMQ the broker requeues every message the connection held unacked at once
+    (``requeued``), while the worker's tasks keep running; their acks can no longer
+    reach the broker. On Redis the server gives nothing back: the worker's own clean-up
+    restores its unacked messages if it can reach Redis, else a restore scan does once
+    they are older than ``visibility_timeout``. Celery's consumer then reconnects.
+    """
+
+    kind: ClassVar[str] = "connection_lost"
+    broker: str
+    requeued: int
+    outage: float = 0.0
+    """Seconds the broker stays out of reach for this worker."""
+    checkpoint: str | None = None
+    noticed: bool = True
+    """Does the worker notice now? Not on Redis while its prefetch is full: kombu is not
+    reading the connection then, and redis-py reconnects when it next uses it."""
+
+    def describe(self) -> str:
+        where = f" at '{self.checkpoint}'" if self.checkpoint else ""
+        reach = f"; the broker is out of reach for {self.outage:g}s" if self.outage else ""
+        head = f"{self.worker} lost its broker connection{where} (the worker lives on)"
+        if self.broker != "redis":
+            return (
+                f"{head}: the broker requeued {self.requeued} unacked message(s); running tasks keep running, "
+                f"but their acks cannot reach the broker{reach}"
+            )
+        if not self.noticed:
+            return (
+                f"{head}, while not reading from it (its prefetch is full): nothing notices, Redis keeps the "
+                f"unacked messages, redis-py reconnects on next use{reach}"
+            )
+        return (
+            f"{head}: Redis itself gives nothing back; Celery's clean-up of the connection puts the unacked "
+            f"messages back if Redis is in reach, else a restore scan will after visibility_timeout{reach}"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionRestored(WorkerEvent):
+    """Celery's consumer reconnected after a lost connection and consumes again."""
+
+    kind: ClassVar[str] = "reconnected"
+
+    def describe(self) -> str:
+        return f"{self.worker} reconnected to the broker and consumes again (on a new channel)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShutdownSignal(WorkerEvent):
+    """An orchestrator asked a worker to stop (a deploy): SIGTERM now, SIGKILL after ``grace`` seconds.
+
+    Celery takes SIGTERM as a warm shutdown (running tasks finish, however long they
+    take). With ``REMAP_SIGTERM=SIGQUIT`` in the worker's environment it takes it as a
+    cold shutdown: a soft shutdown of ``worker_soft_shutdown_timeout`` seconds (Celery
+    5.5+), then the tasks still running are cancelled.
+    """
+
+    kind: ClassVar[str] = "sigterm"
+    grace: float
+    remap_sigterm: bool = False
+    soft_shutdown_timeout: float = 0.0
+
+    def describe(self) -> str:
+        if self.remap_sigterm:
+            soft = (
+                f"a soft shutdown of {self.soft_shutdown_timeout:g}s, then cancels what still runs"
+                if self.soft_shutdown_timeout > 0
+                else "cancels what runs now (worker_soft_shutdown_timeout is 0)"
+            )
+            how = f"with REMAP_SIGTERM=SIGQUIT Celery starts a cold shutdown: {soft}"
+        else:
+            how = "Celery starts a warm shutdown and waits for its running tasks"
+        return f"{self.worker} got SIGTERM (a deploy): {how}; SIGKILL follows in {self.grace:g}s if it has not exited"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SoftShutdown(WorkerEvent):
+    """A cold shutdown's soft phase: the worker waits ``timeout`` seconds before cancelling its tasks.
+
+    Celery waits the whole ``worker_soft_shutdown_timeout``, however soon the tasks end;
+    only when tasks are running, unless ``worker_enable_soft_shutdown_on_idle``.
+    """
+
+    kind: ClassVar[str] = "soft_shutdown"
+    timeout: float
+    running: int
+
+    def describe(self) -> str:
+        what = f"its {self.running} running task(s)" if self.running else "ETA messages (idle: soft shutdown on idle)"
+        return (
+            f"{self.worker} soft shutdown: waits {self.timeout:g}s (worker_soft_shutdown_timeout) for {what}, "
+            "then cancels what still runs"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraceExpired(WorkerEvent):
+    """The grace period of a deploy ended with the worker still running: the orchestrator sends SIGKILL."""
+
+    kind: ClassVar[str] = "sigkill"
+    grace: float
+
+    def describe(self) -> str:
+        return f"{self.worker} still running after the {self.grace:g}s grace period: the orchestrator sends SIGKILL"
