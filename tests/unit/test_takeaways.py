@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from celery_tutor.course.lessons import load_course
 from celery_tutor.course.loader import LessonError, parse_lesson
 from celery_tutor.course.model import (
     MAX_TAKEAWAY,
+    LabStep,
     PredictStep,
     QuizStep,
     ReadStep,
     first_sentence,
     takeaway_of,
 )
+from celery_tutor.paths import bundled_lessons
 
 LESSON = """\
 schema: 1
@@ -114,3 +117,14 @@ def test_a_folded_takeaway_is_one_line() -> None:
 )
 def test_first_sentence(markdown: str, sentence: str) -> None:
     assert first_sentence(markdown) == sentence
+
+
+def test_every_shipped_step_but_a_quiz_writes_its_own_takeaway() -> None:
+    course = load_course([bundled_lessons()])
+    missing = [
+        f"{lesson.id}/{step.id}"
+        for lesson in course.lessons
+        for step in lesson.steps
+        if isinstance(step, ReadStep | PredictStep | LabStep) and not step.takeaway
+    ]
+    assert missing == []
