@@ -59,6 +59,15 @@ LAST_BOX = len(BOX_WAITS)
 """A right answer in this box takes the question out of the review: it is learned."""
 
 
+Clock = Callable[[], datetime]
+"""What tells the time to whatever keeps progress (the app's clock; a fixed one in tests)."""
+
+
+def wall_clock() -> datetime:
+    """The time now, in UTC: the app's clock."""
+    return datetime.now(UTC)
+
+
 def _aware(moment: datetime) -> datetime:
     """A datetime that can be compared with the file's (a naive one is taken as UTC)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -28,15 +28,12 @@ from celery_tutor.course.session import (
     Move,
     Phase,
     Refusal,
-    wall_clock,
-)
-from celery_tutor.course.session import (
-    Clock as SessionClock,
 )
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.state import LabState
 from celery_tutor.paths import bundled_lessons
-from celery_tutor.progress import Progress
+from celery_tutor.progress import Clock as SessionClock
+from celery_tutor.progress import Progress, wall_clock
 
 _seq = count(1)
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import Lesson, Question, QuizStep
-from celery_tutor.course.session import Asking, Clock, Move, Phase, QuizAnswer, Refusal, wall_clock
-from celery_tutor.progress import Progress, QuestionProgress
+from celery_tutor.course.session import Asking, Move, Phase, QuizAnswer, Refusal
+from celery_tutor.progress import Clock, Progress, QuestionProgress, wall_clock
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class Outcome:
     right: int
     wrong: int
     skipped: int
+    next_right: datetime | None = None
+    """When the first of the questions answered right comes back (None: none does, all learned)."""
 
 
 class ReviewSession:
@@ -145,4 +147,12 @@ class ReviewSession:
         """Right, wrong and skipped so far."""
         right = sum(1 for result in self.results if result is True)
         wrong = sum(1 for result in self.results if result is False)
-        return Outcome(right, wrong, len(self.results) - right - wrong)
+        dues = [
+            progress.due
+            for asked, result in zip(self.due, self.results, strict=True)
+            if result is True
+            and (progress := self.progress.peek(asked.lesson.id).questions.get(asked.question.id)) is not None
+            and progress.box > 0
+            and progress.due is not None
+        ]
+        return Outcome(right, wrong, len(self.results) - right - wrong, min(dues, default=None))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -43,20 +43,13 @@ from celery_tutor.course.model import (
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.actions import Action, Send
 from celery_tutor.lab.state import LabState
-from celery_tutor.progress import LessonProgress, Progress, StepProgress
+from celery_tutor.progress import Clock, LessonProgress, Progress, StepProgress, wall_clock
 
 if TYPE_CHECKING:
     from celery_tutor.course.scores import LessonSummary
 
-Clock = Callable[[], datetime]
-"""What tells a session the time (the app's clock; a fixed one in tests)."""
 IDLE_CAP = timedelta(minutes=5)
 """The most one stretch without a key press adds to the time spent in a lesson (the learner may have left)."""
-
-
-def wall_clock() -> datetime:
-    """The time now, in UTC: the app's clock."""
-    return datetime.now(UTC)
 
 
 class Phase(StrEnum):
