@@ -138,7 +138,7 @@ def course_card_text(totals: CourseTotals, now_due: int, next_due: str | None) -
     _row(text, "Time in lessons", time_spent(totals.seconds))
     text.append("\n")
     if now_due:
-        text.append(f"{count_of(now_due, 'questions')} you missed wait in the review. ", style="bold")
+        text.append(f"In the review: {count_of(now_due, 'questions')} you missed. ", style="bold")
         text.append(
             "Answer one right and it comes back later (tomorrow, then in 3, 7 and 14 days) until it is learned; "
             "miss it and it comes back at the next review.\n"

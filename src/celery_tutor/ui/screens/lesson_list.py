@@ -152,7 +152,8 @@ class LessonListScreen(TutorScreen[None]):
         text = Text.assemble(("celery-tutor", "bold"), (" · how Celery keeps work safe, or loses it\n", "dim"))
         if totals.complete:
             text.append("✓ Course done: ", style="bold")
-            text.append(f"{totals.lessons_done} lessons, quiz {totals.quiz} right, {time_spent(totals.seconds)}. ")
+            lessons = count_of(totals.lessons_done, "lessons")
+            text.append(f"{lessons}, quiz {totals.quiz} right, {time_spent(totals.seconds)}. ")
             if totals.due:
                 text.append("[v]", style="bold reverse")
                 text.append(f" review {totals.due} due")
