@@ -409,6 +409,7 @@ class LessonSession:
         prediction = self.prediction
         if self.phase is not Phase.RUNNING or prediction is None:
             return False
+        self._spend()  # the learner watched it run
         self.phase = Phase.RESULT
         progress = self.step_progress
         if not progress.done:
@@ -428,6 +429,7 @@ class LessonSession:
         if not isinstance(self.step, LabStep):
             return False
         if self.phase is Phase.WORKING and self.tracker.satisfied:
+            self._spend()  # the learner's own controls got it there
             self.phase = Phase.DONE
             self.step_progress.done = True
             self._save()
@@ -456,6 +458,7 @@ class LessonSession:
         step = self.step
         if not isinstance(step, LabStep):
             return None
+        self._spend()
         self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
         self.phase = Phase.DONE if self.phase is Phase.DONE else Phase.WORKING
         self._goal_shown = self._goal_now()
@@ -466,6 +469,7 @@ class LessonSession:
         step = self.step
         if not isinstance(step, LabStep):
             return None
+        self._spend()
         self.step_progress.solution_used = True
         self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
         self.phase = Phase.WORKING

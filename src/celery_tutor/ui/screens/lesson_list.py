@@ -20,7 +20,6 @@ from textual.widgets.option_list import Option
 
 from celery_tutor.course.index import LessonEntry
 from celery_tutor.course.scores import CourseTotals, course_totals, quiz_tally, time_spent, time_until
-from celery_tutor.ui.screens.endings import REVIEW, CourseEndScreen
 from celery_tutor.ui.screens.tutor_screen import TutorScreen
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.wording import count_of
@@ -90,8 +89,9 @@ class LessonListScreen(TutorScreen[None]):
         lesson_id, newly_complete = ended
         self._highlight_after(lesson_id)
         if newly_complete:
-            totals = self._totals()
-            self.app.push_screen(CourseEndScreen(totals, self.tutor.clock()), self._after_course_card)
+            from celery_tutor.ui.screens.endings import CourseEndScreen  # its Markdown stays out of start-up
+
+            self.app.push_screen(CourseEndScreen(self._totals(), self.tutor.clock()), self._after_course_card)
 
     def lesson_ended(self, lesson_id: str, newly_complete: bool) -> None:
         """A lesson's end card was closed: on return, the cursor moves to the next lesson.
@@ -114,6 +114,8 @@ class LessonListScreen(TutorScreen[None]):
             options.highlighted = following
 
     def _after_course_card(self, choice: str | None) -> None:
+        from celery_tutor.ui.screens.endings import REVIEW
+
         if choice == REVIEW:
             self.tutor.open_review()
 
