@@ -91,6 +91,7 @@ def test_a_review_moves_a_right_answer_up_a_box_and_a_wrong_one_back_to_box_1() 
     assert review.results == [True, False, None]
     outcome = review.outcome()
     assert (outcome.right, outcome.wrong, outcome.skipped) == (1, 1, 1)
+    assert outcome.next_right == clock.now + timedelta(days=1)  # the one answered right: box 2
     assert len(saves) == 2
     assert [d.question.id for d in due_questions(LESSONS, progress, clock.now)] == ["acked-is-gone", "lifecycle-order"]
 

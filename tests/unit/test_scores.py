@@ -10,7 +10,15 @@ import pytest
 
 from celery_tutor.course.index import LessonEntry
 from celery_tutor.course.lessons import load_course
-from celery_tutor.course.scores import Tally, course_totals, quiz_tally, review_pairs, time_spent, time_until
+from celery_tutor.course.scores import (
+    Tally,
+    course_totals,
+    quiz_tally,
+    review_pairs,
+    review_schedule,
+    time_spent,
+    time_until,
+)
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.progress import Progress, StepProgress
 
@@ -101,3 +109,7 @@ def test_the_scores_module_leaves_the_lesson_model_and_yaml_out_of_start_up() ->
     code = "import sys, celery_tutor.course.scores; print(' '.join(m for m in ('yaml', 'celery_tutor.course.model') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_the_review_schedule_in_words_follows_the_boxes() -> None:
+    assert review_schedule() == "tomorrow, then in 3, 7 and 14 days"

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from celery_tutor.course.index import LessonEntry
-from celery_tutor.progress import LessonProgress, Progress, StepProgress
+from celery_tutor.progress import BOX_WAITS, LessonProgress, Progress, StepProgress
 from celery_tutor.wording import count_of
 
 if TYPE_CHECKING:
@@ -189,3 +189,15 @@ def time_until(moment: datetime, now: datetime) -> str:
         return f"in {count_of(round(seconds / 3600), 'hours')}"
     days = round(seconds / 86_400)
     return "tomorrow" if days == 1 else f"in {count_of(days, 'days')}"
+
+
+def review_schedule() -> str:
+    """When a question answered right in the review comes back, box after box, in words."""
+    days = [wait.days for wait in BOX_WAITS[1:]]
+    if not days:
+        return "never"
+    first = "tomorrow" if days[0] == 1 else f"in {count_of(days[0], 'days')}"
+    if len(days) == 1:
+        return first
+    rest = ", ".join(map(str, days[1:-1]))
+    return f"{first}, then in {rest + ' and ' if rest else ''}{days[-1]} days"

@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
-from celery_tutor.course.scores import CourseTotals, LessonSummary, Tally, time_spent, time_until
+from celery_tutor.course.scores import CourseTotals, LessonSummary, Tally, review_schedule, time_spent, time_until
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.wording import count_of
 
@@ -140,7 +140,7 @@ def course_card_text(totals: CourseTotals, now_due: int, next_due: str | None) -
     if now_due:
         text.append(f"In the review: {count_of(now_due, 'questions')} you missed. ", style="bold")
         text.append(
-            "Answer one right and it comes back later (tomorrow, then in 3, 7 and 14 days) until it is learned; "
+            f"Answer one right and it comes back later ({review_schedule()}) until it is learned; "
             "miss it and it comes back at the next review.\n"
         )
     elif next_due:

@@ -19,7 +19,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from celery_tutor.course.index import LessonEntry
-from celery_tutor.course.scores import CourseTotals, course_totals, quiz_tally, time_spent, time_until
+from celery_tutor.course.scores import CourseTotals, course_totals, quiz_tally, review_schedule, time_spent, time_until
 from celery_tutor.ui.screens.tutor_screen import TutorScreen
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.wording import count_of
@@ -205,7 +205,7 @@ class LessonListScreen(TutorScreen[None]):
         totals, now = self._totals(), self.tutor.clock()
         text = Text.assemble(("Review", "bold"), "\n\n")
         text.append("Questions you answered wrong in a quiz come back here. A right answer moves one up a box, ")
-        text.append("so it comes back later: tomorrow, then in 3, 7 and 14 days, then it is learned. ")
+        text.append(f"so it comes back later: {review_schedule()}, then it is learned. ")
         text.append("A wrong answer puts it back in box 1: it comes back at the next review.\n\n")
         waiting = count_of(totals.in_review, "questions")
         text.append(f"{waiting} in the review, {totals.due} due now")
