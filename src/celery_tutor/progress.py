@@ -1,8 +1,13 @@
 """The learner's progress: which steps are done, kept in one JSON file, written atomically.
 
-Progress is keyed by lesson id and step id, which are stable, so it survives restarts
-and lesson edits (a step that disappears is simply forgotten). A file that cannot be
-read is moved aside, the learner is told, and nothing else is lost.
+Progress is keyed by lesson id, step id and question id, which are stable, so it survives
+restarts and lesson edits (a step that disappears is simply forgotten). A file that cannot
+be read is moved aside, the learner is told, and nothing else is lost.
+
+Each quiz question keeps its first verdict (the quiz score) and a Leitner box (the
+review): a question missed anywhere goes to box 1, due at the next review; a right answer
+in a review moves it up a box, to come back later (:data:`BOX_WAITS`); a wrong one puts it
+back in box 1. Times come from a clock the caller passes, never from here.
 
 Two instances of the app may share the file (two terminals). A save therefore re-reads
 the file under a lock and merges: what this instance changed since it last loaded or
@@ -13,12 +18,13 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +35,87 @@ try:
 except ImportError:  # not POSIX: saves are not locked (two instances may then lose a save)
     fcntl = None  # type: ignore[assignment]
 
-FORMAT = 1
+FORMAT = 2
+"""The file's format. 2 added each question's verdict and Leitner box, and the time spent in a lesson."""
+READABLE_FORMATS = (1, FORMAT)
+"""Formats this version reads: what an older one lacks starts empty."""
 FILE_NAME = "progress.json"
 LOCK_NAME = ".progress.json.lock"
 MAX_HINTS = 1_000
 """More hints than any step has; a bigger count in the file is nonsense, read as none."""
 MAX_PROGRESS_BYTES = 8 * 1024 * 1024
 """A real progress file is a few kB; a bigger one is not ours, and is not read into memory."""
+MAX_LESSON_SECONDS = 1_000 * 3600.0
+"""More time than anyone spends in one lesson; a bigger (or negative) value in the file is read as none."""
+BOX_WAITS: tuple[timedelta, ...] = (
+    timedelta(0),
+    timedelta(days=1),
+    timedelta(days=3),
+    timedelta(days=7),
+    timedelta(days=14),
+)
+"""How long a question waits in Leitner box 1, 2, … before it is due again: box 1 at the next review."""
+LAST_BOX = len(BOX_WAITS)
+"""A right answer in this box takes the question out of the review: it is learned."""
+
+
+Clock = Callable[[], datetime]
+"""What tells the time to whatever keeps progress (the app's clock; a fixed one in tests)."""
+
+
+def wall_clock() -> datetime:
+    """The time now, in UTC: the app's clock."""
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A datetime that can be compared with the file's (a naive one is taken as UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass
+class QuestionProgress:
+    """One quiz question: its first verdict (the score) and its Leitner box (the review)."""
+
+    correct: bool | None = None
+    """Was the first answer right? (None: not answered yet.) Later answers do not change it."""
+    box: int = 0
+    """Its Leitner box: 0 is none (never missed, or learned), else 1 to :data:`LAST_BOX`."""
+    due: datetime | None = None
+    """When it comes back to the review (in a box)."""
+    changed: datetime | None = None
+    """When its box last changed: of two app instances' changes, the later one is kept."""
+
+    @property
+    def answered(self) -> bool:
+        """Has the learner answered it (rightly or not)?"""
+        return self.correct is not None
+
+    def answer(self, correct: bool, now: datetime) -> None:
+        """An answer in a lesson's quiz: the first verdict is kept; a miss puts it in box 1."""
+        if self.correct is None:
+            self.correct = correct
+        if not correct:
+            self._move(1, now)
+
+    def review(self, correct: bool, now: datetime) -> None:
+        """An answer in a review: right moves it up a box (past the last, out), wrong back to box 1."""
+        if not correct:
+            self._move(1, now)
+        elif self.box >= LAST_BOX:
+            self._move(0, now)
+        elif self.box > 0:
+            self._move(self.box + 1, now)
+
+    def _move(self, box: int, now: datetime) -> None:
+        now = _aware(now)
+        self.box = box
+        self.due = now + BOX_WAITS[box - 1] if box else None
+        self.changed = now
+
+    def is_due(self, now: datetime) -> bool:
+        """Should the review ask it at ``now``?"""
+        return self.box > 0 and (self.due is None or self.due <= _aware(now))
 
 
 @dataclass
@@ -55,6 +135,14 @@ class LessonProgress:
 
     steps: dict[str, StepProgress] = field(default_factory=dict)
     current: str | None = None
+    questions: dict[str, QuestionProgress] = field(default_factory=dict)
+    """Each quiz question answered or in the review, by question id."""
+    seconds: float = 0.0
+    """Time spent in the lesson (idle stretches count a few minutes at most)."""
+
+    def question(self, question_id: str) -> QuestionProgress:
+        """A question's progress, to change (created when first asked for)."""
+        return self.questions.setdefault(question_id, QuestionProgress())
 
     def status(self, step_ids: list[str]) -> str:
         """done, started or new, against the lesson's steps as they are now."""
@@ -79,6 +167,18 @@ class Progress:
         """A lesson's progress, to read (nothing is created)."""
         return self.lessons.get(lesson_id) or LessonProgress()
 
+    def due(self, questions: Iterable[tuple[str, str]], now: datetime) -> list[tuple[str, str]]:
+        """Of these ``(lesson id, question id)`` pairs, the ones the review asks at ``now``, in the order given."""
+        return [pair for pair in questions if self._question(*pair).is_due(now)]
+
+    def in_review(self, questions: Iterable[tuple[str, str]]) -> list[QuestionProgress]:
+        """Of these ``(lesson id, question id)`` pairs, the questions in a Leitner box, due or not."""
+        found = (self._question(*pair) for pair in questions)
+        return [question for question in found if question.box > 0]
+
+    def _question(self, lesson_id: str, question_id: str) -> QuestionProgress:
+        return self.peek(lesson_id).questions.get(question_id) or QuestionProgress()
+
     def reset(self, lesson_id: str | None = None) -> None:
         """Forget one lesson, or everything."""
         if lesson_id is None:
@@ -98,6 +198,16 @@ class Progress:
                 lesson_id: {
                     "current": lesson.current,
                     "steps": {step_id: vars(step) for step_id, step in lesson.steps.items()},
+                    "questions": {
+                        question_id: {
+                            "correct": question.correct,
+                            "box": question.box,
+                            "due": _time_text(question.due),
+                            "changed": _time_text(question.changed),
+                        }
+                        for question_id, question in lesson.questions.items()
+                    },
+                    "seconds": lesson.seconds,
                 }
                 for lesson_id, lesson in self.lessons.items()
             },
@@ -106,7 +216,11 @@ class Progress:
     @classmethod
     def from_json(cls, data: Any) -> Progress:
         """Read the file's content (raises ValueError when it is not progress)."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("lessons"), dict):
+        if (
+            not isinstance(data, dict)
+            or data.get("format") not in READABLE_FORMATS
+            or not isinstance(data.get("lessons"), dict)
+        ):
             raise ValueError("not a celery-tutor progress file")
         progress = cls(last_lesson=_text_or_none(data.get("last_lesson")))
         for lesson_id, lesson in data["lessons"].items():
@@ -123,8 +237,50 @@ class Progress:
                     hints=hints if type(hints) is int and 0 <= hints <= MAX_HINTS else 0,
                     solution_used=step.get("solution_used") is True,
                 )
-            progress.lessons[str(lesson_id)] = LessonProgress(steps, _text_or_none(lesson.get("current")))
+            questions = lesson.get("questions", {})
+            if not isinstance(questions, dict):
+                raise ValueError(f"lesson {_short(lesson_id)} is not readable")
+            progress.lessons[str(lesson_id)] = LessonProgress(
+                steps,
+                _text_or_none(lesson.get("current")),
+                {str(question_id): _question(question_id, question) for question_id, question in questions.items()},
+                _seconds(lesson.get("seconds")),
+            )
         return progress
+
+
+def _question(question_id: object, data: Any) -> QuestionProgress:
+    """One question's progress; a value that makes no sense is read as none, as for steps."""
+    if not isinstance(data, dict):
+        raise ValueError(f"question {_short(question_id)} is not readable")
+    correct, box = data.get("correct"), data.get("box")
+    box = box if type(box) is int and 0 <= box <= LAST_BOX else 0
+    return QuestionProgress(
+        correct=correct if isinstance(correct, bool) else None,
+        box=box,
+        due=_time(data.get("due")) if box else None,
+        changed=_time(data.get("changed")),
+    )
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    return float(value) if math.isfinite(value) and 0 <= value <= MAX_LESSON_SECONDS else 0.0
+
+
+def _time(value: Any) -> datetime | None:
+    """An ISO 8601 time from the file (None when it is not one; a due time of None means due now)."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def _time_text(moment: datetime | None) -> str | None:
+    return _aware(moment).isoformat() if moment is not None else None
 
 
 def _short(value: object) -> str:
@@ -245,8 +401,10 @@ def merge(base: Progress, mine: Progress, theirs: Progress) -> Progress:
     A lesson this instance did not change is taken from the file (another instance may
     have moved on, or reset it). A lesson it changed is the union of both: a done step stays
     done, the most hints count, the first answer's verdict is kept, and ``current`` is
-    this instance's (it is the later one: it is being saved now). A lesson this instance
-    reset (gone, or with less than it had) replaces the file's.
+    this instance's (it is the later one: it is being saved now). A question only one side
+    changed is that side's; changed on both, its box is the later change's. The time spent
+    is the file's plus what this instance added. A lesson this instance reset (gone, or
+    with less than it had) replaces the file's.
     """
     merged = Progress(lessons=copy.deepcopy(theirs.lessons), last_lesson=theirs.last_lesson)
     if mine.last_lesson != base.last_lesson:
@@ -260,7 +418,7 @@ def merge(base: Progress, mine: Progress, theirs: Progress) -> Progress:
         elif _went_back(before, now) or lesson_id not in theirs.lessons:
             merged.lessons[lesson_id] = copy.deepcopy(now)
         else:
-            merged.lessons[lesson_id] = _union(theirs.lessons[lesson_id], now)
+            merged.lessons[lesson_id] = _union(before, theirs.lessons[lesson_id], now)
     return merged
 
 
@@ -272,10 +430,10 @@ def _went_back(before: LessonProgress | None, now: LessonProgress) -> bool:
         later = now.steps.get(step_id)
         if later is None or (step.done and not later.done) or later.hints < step.hints:
             return True
-    return False
+    return bool(before.questions.keys() - now.questions.keys()) or now.seconds < before.seconds
 
 
-def _union(theirs: LessonProgress, mine: LessonProgress) -> LessonProgress:
+def _union(base: LessonProgress | None, theirs: LessonProgress, mine: LessonProgress) -> LessonProgress:
     steps: dict[str, StepProgress] = {}
     for step_id in theirs.steps.keys() | mine.steps.keys():
         a, b = theirs.steps.get(step_id), mine.steps.get(step_id)
@@ -290,4 +448,32 @@ def _union(theirs: LessonProgress, mine: LessonProgress) -> LessonProgress:
             hints=max(a.hints, b.hints),
             solution_used=a.solution_used or b.solution_used,
         )
-    return LessonProgress(dict(sorted(steps.items())), mine.current or theirs.current)
+    before = base.questions if base is not None else {}
+    questions: dict[str, QuestionProgress] = {}
+    for question_id in theirs.questions.keys() | mine.questions.keys():
+        ours, on_disk = mine.questions.get(question_id), theirs.questions.get(question_id)
+        questions[question_id] = replace(_later(before.get(question_id), on_disk, ours))
+    added = mine.seconds - (base.seconds if base is not None else 0.0)
+    return LessonProgress(
+        dict(sorted(steps.items())),
+        mine.current or theirs.current,
+        dict(sorted(questions.items())),
+        theirs.seconds + max(0.0, added),
+    )
+
+
+def _later(
+    base: QuestionProgress | None, theirs: QuestionProgress | None, mine: QuestionProgress | None
+) -> QuestionProgress:
+    """One question from both sides: the side that changed it; both did, the later box and the first verdict."""
+    if mine is None:
+        assert theirs is not None  # the question id came from one of them
+        return theirs
+    if theirs is not None and mine == base:
+        return theirs
+    if theirs is None or theirs == base:
+        return mine
+    never = datetime.min.replace(tzinfo=UTC)
+    later = mine if (mine.changed or never) > (theirs.changed or never) else theirs
+    first = theirs.correct if theirs.correct is not None else mine.correct
+    return replace(later, correct=first)

@@ -14,6 +14,7 @@ from celery_tutor.course.session import Phase
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.progress import ProgressStore
 from celery_tutor.ui.app import TooSmall, TutorApp
+from celery_tutor.ui.screens.endings import LessonEndScreen
 from celery_tutor.ui.screens.lesson import LessonScreen
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 from celery_tutor.ui.screens.sandbox import SandboxScreen
@@ -107,6 +108,8 @@ async def test_finish_a_quiz_then_progress_survives_a_restart(
             await wait_for(pilot, lambda: screen.phase is Phase.ANSWERED)
             assert "✓ Correct." in text_of(app), (question.id, text_of(app))
             await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonEndScreen))
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, LessonListScreen))
         await pilot.press("q")
     app._saver.shutdown(wait=True)

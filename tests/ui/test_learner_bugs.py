@@ -19,6 +19,7 @@ from celery_tutor.course.session import Phase
 from celery_tutor.lab.actions import Action
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.lab_session import LabSession
+from celery_tutor.ui.screens.endings import LessonEndScreen
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.screens.lesson import LessonScreen
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
@@ -105,7 +106,7 @@ async def test_n_in_a_numeric_question_skips_it_and_digits_still_type(
         await pilot.press("1", ".", "5")
         assert field.value == "1.5"
         await pilot.press("n")  # the last question: the lesson ends instead of typing an "n"
-        await wait_for(pilot, lambda: isinstance(app.screen, LessonListScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonEndScreen))
 
 
 # -- the task a read step names -----------------------------------------------------------------
@@ -349,21 +350,25 @@ async def test_a_hint_asked_for_while_scrolled_down_comes_into_view(
 # -- toasts -------------------------------------------------------------------------------------
 
 
-async def test_the_last_step_toast_stays_behind(make_app: Callable[..., TutorApp], stub_lab: None) -> None:
+async def test_a_lessons_toast_stays_behind(make_app: Callable[..., TutorApp], stub_lab: None) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         screen = await open_at(pilot, "idempotence", "quiz")
+        await pilot.press("h")  # an information toast about this lesson's step
+        await pilot.pause()
+        assert any("Hints are for lab steps" in n.message for n in app._notifications)
         for _ in range(len(screen.walk.lesson.steps[-1].questions)):  # type: ignore[union-attr]
             if isinstance(app.screen, LessonScreen):
                 await pilot.press("n")
                 await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonEndScreen))
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, LessonListScreen))
-        assert any("last step" in n.message for n in app._notifications)
         await open_at(pilot, "retry-with-self-retry", "retry-is-explicit")
         await pilot.pause()
-        assert not any("last step" in n.message for n in app._notifications)
+        assert not any("Hints are for lab steps" in n.message for n in app._notifications)
         toasts = [str(toast.render()) for toast in app.screen.query(Toast)]
-        assert not any("last step" in text for text in toasts), toasts
+        assert not any("Hints are for lab steps" in text for text in toasts), toasts
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])

@@ -106,7 +106,9 @@ steps:
   - id: intro
     read: Markdown text.
     task: charge_card
+    takeaway: One line to remember.
   - id: guess
+    takeaway: Late acks redeliver, so the charge runs twice.
     predict:
       question: What happens?
       choices:

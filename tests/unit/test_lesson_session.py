@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
 import pytest
 
 from celery_tutor.course.loader import load_lesson
-from celery_tutor.course.model import Lesson, MultipleChoice, Numeric, Ordering, QuizStep, SingleChoice, TrueFalse
-from celery_tutor.course.session import CHECK_MY_ANSWER, LabScript, LessonSession, Move, Phase, Refusal
+from celery_tutor.course.model import (
+    Lesson,
+    MultipleChoice,
+    Numeric,
+    Ordering,
+    QuizStep,
+    SingleChoice,
+    TrueFalse,
+    takeaway_of,
+)
+from celery_tutor.course.scores import Tally
+from celery_tutor.course.session import (
+    CHECK_MY_ANSWER,
+    IDLE_CAP,
+    LabScript,
+    LessonSession,
+    Move,
+    Phase,
+    Refusal,
+)
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.state import LabState
 from celery_tutor.paths import bundled_lessons
-from celery_tutor.progress import Progress
+from celery_tutor.progress import Clock as SessionClock
+from celery_tutor.progress import Progress, wall_clock
 
 _seq = count(1)
 
@@ -29,11 +49,11 @@ def lesson(name: str) -> Lesson:
 class Walk:
     """A session over a shipped lesson, with the fold and the saves a screen would do."""
 
-    def __init__(self, name: str, start_at: str | None = None) -> None:
+    def __init__(self, name: str, start_at: str | None = None, clock: SessionClock = wall_clock) -> None:
         self.progress = Progress()
         self.saves = 0
         self.state = LabState()
-        self.session = LessonSession(lesson(name), self.state, self.progress, self.save, start_at)
+        self.session = LessonSession(lesson(name), self.state, self.progress, self.save, start_at, clock)
 
     def save(self) -> None:
         self.saves += 1
@@ -326,7 +346,7 @@ def test_every_shipped_lesson_can_be_walked_to_its_end(name: str) -> None:
     assert session.source_task() is not None
 
 
-def test_next_skips_an_unanswered_question_and_a_skipped_one_is_not_right() -> None:
+def test_next_skips_an_unanswered_question_and_the_quiz_is_done_only_when_all_are_answered() -> None:
     walk = Walk("03-idempotence.yaml", start_at="quiz")
     session = walk.session
     session.enter()
@@ -339,8 +359,18 @@ def test_next_skips_an_unanswered_question_and_a_skipped_one_is_not_right() -> N
     assert not walk.step_progress("quiz").done  # nothing answered, nothing done
     answer_right(session)
     progress = walk.step_progress("quiz")
-    assert progress.done and progress.correct is False  # the skipped ones count as not right
+    assert not progress.done and progress.correct is None  # the skipped ones are still to answer
     assert session.next() is Move.END
+    assert not session.summary().complete
+    assert session.summary().missing[-1] == "6 unanswered questions in the quiz of step 8"
+    session.enter()  # back in the quiz: at the first question left
+    assert session.question_index == 0
+    while True:
+        answer_right(session)
+        if session.next() is not Move.QUESTION:
+            break
+    assert walk.step_progress("quiz").done and walk.step_progress("quiz").correct is True
+    assert session.summary().quiz == Tally(7, 7)
 
 
 def test_checking_a_multiple_choice_with_nothing_ticked_is_refused_not_graded() -> None:
@@ -371,3 +401,96 @@ def test_the_code_panel_shows_the_task_a_step_names_or_sends(name: str, step_id:
     session = Walk(name, start_at=step_id).session
     session.enter()
     assert session.source_task() == task
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def walk_lesson_1(clock: Clock) -> Walk:
+    """Lesson 1 from start to end: the lab goal reached, the right prediction, one quiz answer wrong."""
+    walk = Walk("01-acknowledgement.yaml", clock=clock)
+    session = walk.session
+    session.enter()  # the read step
+    clock.advance(seconds=40)
+    assert session.next() is Move.STEP
+    session.enter()  # the lab step
+    walk.feed(*fresh_lab(), *add_runs())
+    assert session.phase is Phase.DONE
+    clock.advance(minutes=2)
+    assert session.next() is Move.STEP
+    session.enter()  # the prediction
+    session.predict(1)
+    session.experiment_done()
+    clock.advance(hours=3)  # the learner went away
+    assert session.next() is Move.STEP
+    session.enter()  # the quiz: the first answer wrong, the rest right
+    session.pick(0)
+    while session.next() is Move.QUESTION:
+        clock.advance(seconds=10)
+        answer_right(session)
+    return walk
+
+
+def test_a_lesson_walked_to_its_end_sums_up_scores_goals_and_takeaways() -> None:
+    clock = Clock()
+    walk = walk_lesson_1(clock)
+    summary = walk.session.summary()
+    assert summary.complete and summary.missing == ()
+    assert (summary.predictions, summary.goals, summary.quiz) == (Tally(1, 1), Tally(1, 1), Tally(3, 4))
+    assert summary.answered == 4 and summary.to_review == 1
+    lesson = walk.session.lesson
+    assert summary.takeaways == tuple(takeaway_of(step) for step in lesson.steps if step.kind != "quiz")
+    assert len(summary.takeaways) == 3
+
+
+def test_a_missed_question_goes_to_box_1_at_the_clocks_time_and_a_right_one_to_none() -> None:
+    clock = Clock()
+    walk = walk_lesson_1(clock)
+    questions = walk.progress.lessons["acknowledgement"].questions
+    missed = questions["when-early-ack"]
+    assert (missed.correct, missed.box) == (False, 1)
+    assert missed.due == missed.changed == datetime(2026, 11, 24, 12, 2, 40, tzinfo=UTC)
+    assert all(questions[q].correct is True and questions[q].box == 0 for q in ("acked-is-gone", "prefetched-back"))
+
+
+def test_time_in_a_lesson_counts_an_idle_stretch_a_few_minutes_at_most() -> None:
+    clock = Clock()
+    walk = walk_lesson_1(clock)
+    walk.session.leave()
+    # 40 s, 2 min, 3 h read as 5 min, then three questions 10 s apart
+    assert walk.progress.lessons["acknowledgement"].seconds == 40 + 120 + IDLE_CAP.total_seconds() + 30
+
+
+def test_a_lesson_not_finished_says_what_is_left_and_where_to_go_back() -> None:
+    walk = Walk("01-acknowledgement.yaml")
+    session = walk.session
+    session.enter()
+    while session.next() is Move.STEP:
+        session.enter()  # the lab goal not reached, no prediction made, the quiz skipped
+    summary = session.summary()
+    assert not summary.complete
+    assert summary.missing == (
+        "the lab goal of step 2",
+        "the prediction of step 3",
+        "4 unanswered questions in the quiz of step 4",
+    )
+    assert (summary.predictions, summary.goals, summary.quiz, summary.answered) == (
+        Tally(0, 1),
+        Tally(0, 1),
+        Tally(0, 4),
+        0,
+    )
+    assert session.first_unfinished() == 1
+    session.go_to(1)
+    session.enter()
+    assert session.step.id == "send-one"

@@ -22,7 +22,8 @@ from typing import Any
 from celery_tutor import __version__
 from celery_tutor.paths import move_aside
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
+"""2 added each lesson's question ids (the quiz score and the review count them)."""
 MAX_INDEX_BYTES = 8 * 1024 * 1024
 """An index is a few kB per lesson; a bigger file is not one, and is not read into memory."""
 
@@ -40,6 +41,8 @@ class LessonEntry:
     step_ids: tuple[str, ...]
     problems: tuple[str, ...] = ()
     """``line:col: message`` for a file that cannot be used (then ``id`` is empty)."""
+    question_ids: tuple[str, ...] = ()
+    """The ids of the lesson's quiz questions, in order."""
 
     @property
     def broken(self) -> bool:
@@ -102,6 +105,7 @@ def read_index(
                 concepts=tuple(map(str, e["concepts"])),
                 step_ids=tuple(map(str, e["step_ids"])),
                 problems=tuple(map(str, e["problems"])),
+                question_ids=tuple(map(str, e["question_ids"])),
             )
             for e in index["entries"]
         ]

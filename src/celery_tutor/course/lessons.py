@@ -7,7 +7,7 @@ from pathlib import Path
 
 from celery_tutor.course.index import LessonEntry, lesson_files
 from celery_tutor.course.loader import LessonError, load_lesson
-from celery_tutor.course.model import Lesson
+from celery_tutor.course.model import Lesson, QuizStep
 from celery_tutor.yaml_source import Pos, Problem
 
 
@@ -49,6 +49,7 @@ class Course:
                 minutes=lesson.minutes,
                 concepts=lesson.concepts,
                 step_ids=tuple(step.id for step in lesson.steps),
+                question_ids=tuple(q.id for step in lesson.steps if isinstance(step, QuizStep) for q in step.questions),
             )
             for lesson in self.lessons
         ]

@@ -7,6 +7,7 @@ and ``quiz``. Everything is keyed by stable ids so progress survives edits.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -76,6 +77,8 @@ class ReadStep:
     body: str
     task: str | None = None
     """The lab task the text discusses, shown in the code panel (default: the lesson's first)."""
+    takeaway: str = ""
+    """One line to remember, for the lesson's end card (empty: see :func:`takeaway_of`)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class PredictStep:
     experiment: tuple[Action, ...]
     expect: tuple[Condition, ...]
     explain: str
+    takeaway: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ class LabStep:
     explain: str
     setup: tuple[Action, ...] = ()
     wrong_solutions: tuple[WrongSolution, ...] = ()
+    takeaway: str = ""
 
 
 @dataclass(frozen=True)
@@ -316,10 +321,57 @@ class QuizStep:
     id: str
     pos: Pos
     questions: tuple[Question, ...]
+    takeaway: str = ""
 
 
 Step = ReadStep | PredictStep | LabStep | QuizStep
 STEP_KINDS = ("read", "predict", "lab", "quiz")
+
+MAX_TAKEAWAY = 160
+"""The most characters of a takeaway: one line of the end card, two at most at 80 columns."""
+
+_HEADING = re.compile(r"^#+\s+(.*?)\s*#*$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def first_sentence(markdown: str) -> str:
+    """The first sentence of Markdown text's first paragraph (headings and code blocks skipped)."""
+    paragraph: list[str] = []
+    fenced = False
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            fenced = not fenced
+            if paragraph:
+                break
+            continue
+        if fenced or _HEADING.match(stripped):
+            continue
+        if not stripped:
+            if paragraph:
+                break
+            continue
+        paragraph.append(stripped.removeprefix("- ").removeprefix("* "))
+    sentence = _SENTENCE_END.split(" ".join(paragraph), maxsplit=1)[0]
+    return sentence if len(sentence) <= MAX_TAKEAWAY else sentence[: MAX_TAKEAWAY - 1].rstrip() + "…"
+
+
+def takeaway_of(step: Step) -> str:
+    """The step's line on the lesson's end card: what the lesson says, else what the step explains.
+
+    Without a ``takeaway``: a predict or lab step gives the first sentence of its
+    ``explain``, a read step its first heading (else its first sentence), and a quiz
+    nothing (the card shows its score).
+    """
+    if step.takeaway:
+        return step.takeaway
+    match step:
+        case PredictStep() | LabStep():
+            return first_sentence(step.explain)
+        case ReadStep():
+            heading = next((m.group(1) for m in map(_HEADING.match, step.body.splitlines()) if m), "")
+            return heading or first_sentence(step.body)
+    return ""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,11 @@ then does arrives as events, folded by the caller into the shared
 :class:`~celery_tutor.lab.state.LabState` and passed to :meth:`LessonSession.observe`.
 Progress is written into the :class:`~celery_tutor.progress.Progress` it is given, and
 ``save`` is called whenever the learner's progress should be kept.
+
+A question is asked by an :class:`Asking`, which the lesson's quiz and the review
+(:mod:`celery_tutor.course.review`) share: the same options, ticks, order and grading.
+Times (the Leitner boxes' due dates, the time spent in the lesson) come from the clock the
+session is given, so tests never read the wall clock.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import Enum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery_tutor.course.conditions import Condition, GoalTracker
 from celery_tutor.course.grading import Grade
@@ -37,7 +43,13 @@ from celery_tutor.course.model import (
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.actions import Action, Send
 from celery_tutor.lab.state import LabState
-from celery_tutor.progress import Progress, StepProgress
+from celery_tutor.progress import Clock, LessonProgress, Progress, StepProgress, wall_clock
+
+if TYPE_CHECKING:
+    from celery_tutor.course.scores import LessonSummary
+
+IDLE_CAP = timedelta(minutes=5)
+"""The most one stretch without a key press adds to the time spent in a lesson (the learner may have left)."""
 
 
 class Phase(StrEnum):
@@ -107,6 +119,76 @@ class Refusal:
 NOTHING_TICKED = Refusal(f"Nothing is ticked yet: Enter ticks ☑ a choice, then pick '{CHECK_MY_ANSWER}'.")
 
 
+class Asking:
+    """One question being answered: what is offered, what the learner did so far, the verdict.
+
+    ``seed`` fixes how an ordering question's items are shuffled, so the same question is
+    offered the same way every time it is asked.
+    """
+
+    def __init__(self, question: Question, seed: str) -> None:
+        self.question = question
+        self.answer = QuizAnswer()
+        if isinstance(question, Ordering):
+            rng = random.Random(seed)
+            shuffled = list(question.items)
+            while shuffled == list(question.items):
+                rng.shuffle(shuffled)
+            self.answer.shuffled = tuple(shuffled)
+
+    @property
+    def graded(self) -> bool:
+        """Has an answer been graded? (Then nothing more is taken.)"""
+        return self.answer.grade is not None
+
+    def options(self) -> list[str] | None:
+        """What a choice list offers (None: a number is typed)."""
+        question = self.question
+        if isinstance(question, SingleChoice):
+            return [c.text for c in question.choices]
+        if isinstance(question, MultipleChoice):
+            return [*(c.text for c in question.choices), CHECK_MY_ANSWER]
+        if isinstance(question, TrueFalse):
+            return ["True", "False"]
+        if isinstance(question, Ordering):
+            return list(self.answer.shuffled)
+        return None
+
+    def pick(self, index: int) -> Grade | Refusal | None:
+        """The learner picked option ``index``; the grade once the answer is complete.
+
+        Checking a multiple-choice answer with nothing ticked is refused, not graded: an
+        empty answer is almost always a learner who has not found how to tick yet.
+        """
+        if self.graded:
+            return None
+        question = self.question
+        if isinstance(question, SingleChoice):
+            return self.give(index)
+        if isinstance(question, TrueFalse):
+            return self.give(index == 0)
+        if isinstance(question, MultipleChoice):
+            if index == len(question.choices):
+                return self.give(set(self.answer.ticked)) if self.answer.ticked else NOTHING_TICKED
+            self.answer.ticked ^= {index}
+            return None
+        if isinstance(question, Ordering):
+            if index not in self.answer.ordered:
+                self.answer.ordered.append(index)
+            if len(self.answer.ordered) == len(self.answer.shuffled):
+                return self.give([self.answer.shuffled[i] for i in self.answer.ordered])
+        return None
+
+    def give(self, answer: Any) -> Grade | None:
+        """Grade a complete answer (None when one was graded already)."""
+        if self.graded:
+            return None
+        grade = self.question.grade(answer)
+        self.answer.given = answer
+        self.answer.grade = grade
+        return grade
+
+
 class LessonSession:
     """One learner in one lesson: the current step, its phase, and what was done in it."""
 
@@ -117,6 +199,7 @@ class LessonSession:
         progress: Progress,
         save: Callable[[], None],
         start_at: str | None = None,
+        clock: Clock = wall_clock,
     ) -> None:
         self.lesson = lesson
         self.state = state
@@ -131,12 +214,14 @@ class LessonSession:
         """Predict: the locked prediction."""
         self.hints_shown = 0
         self.question_index = 0
-        self.answer = QuizAnswer()
+        self._asking: Asking | None = None
         self.quiz_results: dict[str, bool] = {}
         """Quiz: each question's first verdict in this visit of the step."""
         self._goal_shown: tuple[Phase, tuple[bool, ...]] | None = None
         self.done_before = False
         """Was the current step done before this visit? (A read step is done once entered.)"""
+        self._now = clock
+        self._last_action: datetime | None = None
 
     # -- what is shown ---------------------------------------------------------------------
 
@@ -144,6 +229,16 @@ class LessonSession:
     def step(self) -> Step:
         """The current step."""
         return self.lesson.steps[self.index]
+
+    @property
+    def answer(self) -> QuizAnswer:
+        """What the learner did with the current question so far (empty outside a quiz)."""
+        return self._asking.answer if self._asking is not None else QuizAnswer()
+
+    @property
+    def lesson_progress(self) -> LessonProgress:
+        """The learner's progress in this lesson."""
+        return self.progress.lesson(self.lesson.id)
 
     @property
     def step_progress(self) -> StepProgress:
@@ -197,21 +292,45 @@ class LessonSession:
 
     def options(self) -> list[str] | None:
         """What a choice list offers for the current question (None: a number is typed)."""
-        question = self.question
-        if isinstance(question, SingleChoice):
-            return [c.text for c in question.choices]
-        if isinstance(question, MultipleChoice):
-            return [*(c.text for c in question.choices), CHECK_MY_ANSWER]
-        if isinstance(question, TrueFalse):
-            return ["True", "False"]
-        if isinstance(question, Ordering):
-            return list(self.answer.shuffled)
-        return None
+        assert self._asking is not None and isinstance(self.step, QuizStep)
+        return self._asking.options()
+
+    def summary(self) -> LessonSummary:
+        """The lesson so far: scores, goals met, what is left, the takeaways (its end card)."""
+        from celery_tutor.course.scores import lesson_summary
+
+        return lesson_summary(self.lesson, self.progress.peek(self.lesson.id))
+
+    def first_unfinished(self) -> int | None:
+        """The position of the first step not done yet (None: every step is)."""
+        steps = self.progress.peek(self.lesson.id).steps
+        return next(
+            (i for i, step in enumerate(self.lesson.steps) if not (steps.get(step.id) or StepProgress()).done), None
+        )
+
+    def go_to(self, index: int) -> None:
+        """Move to step ``index`` (then :meth:`enter` it), as ``next`` and ``previous`` do."""
+        self._spend()
+        self.index = max(0, min(index, len(self.lesson.steps) - 1))
+
+    def leave(self) -> None:
+        """The learner leaves the lesson: the time up to now is counted and kept."""
+        self._spend()
+        self._save_progress()
+
+    def _spend(self) -> None:
+        """Count the time since the learner's last action (an idle stretch counts :data:`IDLE_CAP` at most)."""
+        now = self._now()
+        if self._last_action is not None:
+            elapsed = (now - self._last_action).total_seconds()
+            self.lesson_progress.seconds += min(max(elapsed, 0.0), IDLE_CAP.total_seconds())
+        self._last_action = now
 
     # -- moving through the lesson ---------------------------------------------------------
 
     def enter(self) -> LabScript | None:
         """Start the current step from its beginning; a lab step returns its setup to run."""
+        self._spend()
         step = self.step
         self.tracker = None
         self.choice = None
@@ -231,6 +350,8 @@ class LessonSession:
             self._goal_shown = self._goal_now()
             script = LabScript("setup", step.setup)
         elif isinstance(step, QuizStep):
+            if not progress.done:  # back in a quiz left unfinished: at its first unanswered question
+                self.question_index = self._first_unanswered(step)
             self._ask()
         else:
             self.phase = Phase.READING
@@ -241,8 +362,10 @@ class LessonSession:
     def next(self) -> Move:
         """Go on: the quiz's next question (answered or skipped), else the next step.
 
-        A question skipped unanswered counts as not right when the quiz is scored.
+        A question skipped stays unanswered: the quiz is done only when every question
+        has an answer (coming back to the quiz starts at the first one left).
         """
+        self._spend()
         step = self.step
         if isinstance(step, QuizStep) and not self.last_question:
             self.question_index += 1
@@ -256,6 +379,7 @@ class LessonSession:
 
     def previous(self) -> bool:
         """Go back one step (False on the first)."""
+        self._spend()
         if self.index == 0:
             return False
         self.index -= 1
@@ -274,6 +398,7 @@ class LessonSession:
         step = self.step
         if not isinstance(step, PredictStep) or self.phase is not Phase.ASKING:
             return None
+        self._spend()
         self.phase = Phase.RUNNING
         self.choice = index
         self.tracker = GoalTracker(step.expect, self.state, from_reset=True)
@@ -284,6 +409,7 @@ class LessonSession:
         prediction = self.prediction
         if self.phase is not Phase.RUNNING or prediction is None:
             return False
+        self._spend()  # the learner watched it run
         self.phase = Phase.RESULT
         progress = self.step_progress
         if not progress.done:
@@ -303,6 +429,7 @@ class LessonSession:
         if not isinstance(self.step, LabStep):
             return False
         if self.phase is Phase.WORKING and self.tracker.satisfied:
+            self._spend()  # the learner's own controls got it there
             self.phase = Phase.DONE
             self.step_progress.done = True
             self._save()
@@ -320,6 +447,7 @@ class LessonSession:
         step = self.step
         if not isinstance(step, LabStep) or self.hints_shown >= len(step.hints):
             return False
+        self._spend()
         self.hints_shown += 1
         self.step_progress.hints = max(self.step_progress.hints, self.hints_shown)
         self._save()
@@ -330,6 +458,7 @@ class LessonSession:
         step = self.step
         if not isinstance(step, LabStep):
             return None
+        self._spend()
         self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
         self.phase = Phase.DONE if self.phase is Phase.DONE else Phase.WORKING
         self._goal_shown = self._goal_now()
@@ -340,6 +469,7 @@ class LessonSession:
         step = self.step
         if not isinstance(step, LabStep):
             return None
+        self._spend()
         self.step_progress.solution_used = True
         self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
         self.phase = Phase.WORKING
@@ -350,55 +480,52 @@ class LessonSession:
 
     def _ask(self) -> None:
         self.phase = Phase.ASKING
-        question = self.question
-        self.answer = QuizAnswer()
-        if isinstance(question, Ordering):
-            rng = random.Random(f"{self.lesson.id}/{question.id}")  # the same order every visit
-            shuffled = list(question.items)
-            while shuffled == list(question.items):
-                rng.shuffle(shuffled)
-            self.answer.shuffled = tuple(shuffled)
+        self._asking = Asking(self.question, f"{self.lesson.id}/{self.question.id}")  # the same order every visit
+
+    def _first_unanswered(self, step: QuizStep) -> int:
+        questions = self.progress.peek(self.lesson.id).questions
+        return next(
+            (i for i, q in enumerate(step.questions) if not (questions.get(q.id) and questions[q.id].answered)), 0
+        )
 
     def pick(self, index: int) -> Grade | Refusal | None:
         """The learner picked option ``index`` of the list; the grade once the answer is complete.
 
-        Checking a multiple-choice answer with nothing ticked is refused, not graded: an
-        empty answer is almost always a learner who has not found how to tick yet.
+        Checking a multiple-choice answer with nothing ticked is refused (see :meth:`Asking.pick`).
         """
-        if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING:
+        if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING or self._asking is None:
             return None
-        question = self.question
-        if isinstance(question, SingleChoice):
-            return self.give(index)
-        if isinstance(question, TrueFalse):
-            return self.give(index == 0)
-        if isinstance(question, MultipleChoice):
-            if index == len(question.choices):
-                return self.give(set(self.answer.ticked)) if self.answer.ticked else NOTHING_TICKED
-            self.answer.ticked ^= {index}
-            return None
-        if isinstance(question, Ordering):
-            if index not in self.answer.ordered:
-                self.answer.ordered.append(index)
-            if len(self.answer.ordered) == len(self.answer.shuffled):
-                return self.give([self.answer.shuffled[i] for i in self.answer.ordered])
-        return None
+        self._spend()
+        result = self._asking.pick(index)
+        if isinstance(result, Grade):
+            self._graded(result)
+        return result
 
     def give(self, answer: Any) -> Grade | None:
         """Grade a complete answer to the current question (None when not asking)."""
-        if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING:
+        if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING or self._asking is None:
             return None
+        self._spend()
+        grade = self._asking.give(answer)
+        if grade is not None:
+            self._graded(grade)
+        return grade
+
+    def _graded(self, grade: Grade) -> None:
+        """Keep the verdict: the question's first one is its score, a miss sends it to the review.
+
+        The quiz is done once every question has an answer, whichever visit gave it.
+        """
+        step = self.step
+        assert isinstance(step, QuizStep)
         question = self.question
-        grade = question.grade(answer)
         self.phase = Phase.ANSWERED
-        self.answer.given = answer
-        self.answer.grade = grade
         self.quiz_results.setdefault(question.id, grade.correct)
-        if self.last_question:
-            step = self.step
-            assert isinstance(step, QuizStep)
+        lesson = self.lesson_progress
+        lesson.question(question.id).answer(grade.correct, self._now())
+        verdicts = [lesson.questions.get(q.id) for q in step.questions]
+        if all(v is not None and v.answered for v in verdicts):
             progress = self.step_progress
             progress.done = True
-            progress.correct = all(self.quiz_results.get(q.id, False) for q in step.questions)
+            progress.correct = all(v is not None and v.correct for v in verdicts)
         self._save()
-        return grade

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from celery_tutor.course.conditions_reader import read_conditions
 from celery_tutor.course.model import (
+    MAX_TAKEAWAY,
     STEP_KINDS,
     LabStep,
     PredictStep,
@@ -65,8 +68,19 @@ LAB_STEP = Keys(
     ),
     help="The learner reaches a goal with the lesson's controls.",
 )
+TAKEAWAY: Schema = {"type": "string", "pattern": r"^[^\n]*\S[^\n]*\n?$", "maxLength": MAX_TAKEAWAY}
+"""One line of text, not blank."""
+
 STEP = Keys(
-    (Key("id", ref("id"), "Unique in the lesson: progress is keyed by it.", required=True),),
+    (
+        Key("id", ref("id"), "Unique in the lesson: progress is keyed by it.", required=True),
+        Key(
+            "takeaway",
+            TAKEAWAY,
+            f"The one line to remember, on the lesson's end card (at most {MAX_TAKEAWAY} characters; "
+            "default: the first sentence of the step's explain, a read step's heading).",
+        ),
+    ),
     (
         Key("read", TEXT, "Markdown text to read."),
         Key("predict", ref("predictStep"), "Predict, then watch."),
@@ -127,9 +141,24 @@ def read_steps(r: Reader, node: Node | None, control_aliases: Scope) -> tuple[St
             step = _lab_step(r, body, where, step_id, item.pos, control_aliases)
         else:
             step = QuizStep(step_id, item.pos, read_questions(r, body, where, question_ids))
+        takeaway = _takeaway(r, item.get("takeaway"), step_id or "step")
         if step is not None:
-            steps.append(step)
+            steps.append(replace(step, takeaway=takeaway) if takeaway else step)
     return tuple(steps)
+
+
+def _takeaway(r: Reader, node: Node | None, where: str) -> str:
+    """A step's takeaway: one line for the end card, not too long to read at a glance."""
+    text = r.text(node, f"{where}.takeaway").strip()
+    if node is None or not text:
+        return ""
+    if "\n" in text:
+        r.problem(node.pos, f"{where}.takeaway: one line only (a takeaway is a single line on the end card)")
+        return ""
+    if len(text) > MAX_TAKEAWAY:
+        r.problem(node.pos, f"{where}.takeaway: at most {MAX_TAKEAWAY} characters, this one has {len(text)}")
+        return ""
+    return text
 
 
 def _task(r: Reader, node: Node | None, where: str) -> str | None:

@@ -22,7 +22,7 @@ from textual.widgets import Static
 
 from celery_tutor.course.index import LessonEntry, index_path, lesson_files, read_index, write_index
 from celery_tutor.paths import data_dir, lessons_dir
-from celery_tutor.progress import LoadResult, Progress, ProgressStore
+from celery_tutor.progress import Clock, LoadResult, Progress, ProgressStore, wall_clock
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 
 if TYPE_CHECKING:
@@ -102,6 +102,8 @@ class TutorApp(App[int]):
         self._started = False
         self.handle_signals = False
         """Quit cleanly on SIGTERM and SIGHUP (set by :func:`run_app`; tests leave the test runner's alone)."""
+        self.clock: Clock = wall_clock
+        """The time for the review's due dates and the time spent in lessons (tests set a fixed one)."""
 
     @classmethod
     def for_course(cls, course: Course, store: ProgressStore, loaded: LoadResult | None = None) -> TutorApp:
@@ -213,6 +215,23 @@ class TutorApp(App[int]):
         lesson = self.course.lesson(lesson_id)
         current = self.progress.peek(lesson.id).current
         self.push_screen(LessonScreen.for_lesson(lesson)(lesson, start_at=current))
+
+    def open_review(self) -> None:
+        """Ask the missed questions that are due (or say when the next one is)."""
+        from celery_tutor.course.review import due_questions
+        from celery_tutor.course.scores import course_totals, time_until
+        from celery_tutor.ui.screens.review import ReviewScreen
+
+        now = self.clock()
+        due = due_questions(self.course.lessons, self.progress, now)
+        if due:
+            self.push_screen(ReviewScreen(due))
+            return
+        later = course_totals(self.entries, self.progress, now).next_due
+        if later is not None:
+            self.notify(f"Nothing to review now: the next question comes back {time_until(later, now)}.")
+        else:
+            self.notify("Nothing to review: a question you answer wrong in a quiz comes back here.")
 
     def open_sandbox(self) -> None:
         """Open the free lab."""

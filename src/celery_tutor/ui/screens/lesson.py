@@ -19,11 +19,14 @@ from textual.widgets import Input, Markdown, OptionList, Static
 
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, QuizStep, ReadStep, Step
+from celery_tutor.course.scores import course_totals
 from celery_tutor.course.session import LabScript, LessonSession, Move, Phase, Refusal
 from celery_tutor.lab.events import LabEvent
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession
+from celery_tutor.ui.screens.endings import BACK, LessonEndScreen
 from celery_tutor.ui.screens.lab_screen import LabScreen
+from celery_tutor.ui.screens.lesson_list import LessonListScreen
 from celery_tutor.ui.widgets.answers import answer_widgets, marks, prediction_widgets, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice, checklist
@@ -52,8 +55,11 @@ class LessonScreen(LabScreen):
         self.lab_config = lab_config(lesson)
         self.source_task = lesson.lab.tasks[0] if lesson.lab.tasks else None
         super().__init__()
-        self.walk = LessonSession(lesson, self.state, self.tutor.progress, self.tutor.save_progress, start_at)
+        self.walk = LessonSession(
+            lesson, self.state, self.tutor.progress, self.tutor.save_progress, start_at, self.tutor.clock
+        )
         """Where the learner is in the lesson (it reads the screen's lab state)."""
+        self._course_was_complete = self._course_complete()
         self._extra_box = Vertical(classes="step-extra")
 
     def compose(self) -> ComposeResult:
@@ -187,13 +193,47 @@ class LessonScreen(LabScreen):
         elif move is Move.STEP:
             self.enter_step()
         else:
-            self.notify("That was the last step of this lesson.", title=self.lesson.title)
-            self.app.pop_screen()
+            self._end_of_lesson()
 
     def action_previous_step(self) -> None:
         """Go back one step."""
         if self.walk.previous():
             self.enter_step()
+
+    # -- the end of the lesson ----------------------------------------------------------
+
+    def _course_complete(self) -> bool:
+        return course_totals(self.tutor.entries, self.tutor.progress, self.tutor.clock()).complete
+
+    def _next_entry_title(self) -> str | None:
+        lessons = [entry for entry in self.tutor.entries if not entry.broken]
+        ids = [entry.id for entry in lessons]
+        at = ids.index(self.lesson.id) if self.lesson.id in ids else len(ids)
+        return lessons[at + 1].title if at + 1 < len(lessons) else None
+
+    def _end_of_lesson(self) -> None:
+        """The last step is behind: the lesson's card (scores, goals, takeaways), then the lesson list."""
+        self.app.push_screen(LessonEndScreen(self.walk.summary(), self._next_entry_title()), self._after_end_card)
+
+    def _after_end_card(self, choice: str | None) -> None:
+        if choice == BACK:
+            index = self.walk.first_unfinished()
+            if index is not None:  # the first thing left, else the step the learner was on
+                self.walk.go_to(index)
+                self.enter_step()
+            return
+        self.walk.leave()
+        for screen in self.app.screen_stack:
+            if isinstance(screen, LessonListScreen):
+                screen.lesson_ended(
+                    self.lesson.id, newly_complete=self._course_complete() and not self._course_was_complete
+                )
+        self.app.pop_screen()
+
+    def action_lessons(self) -> None:
+        """Back to the lesson list (the time spent so far is kept)."""
+        self.walk.leave()
+        super().action_lessons()
 
     def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         """The lesson's actions, then the lab's."""

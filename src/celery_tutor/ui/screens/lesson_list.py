@@ -1,7 +1,12 @@
-"""The lesson list: progress at a glance, and where to continue. Broken lessons show why."""
+"""The lesson list: progress at a glance, and where to continue. Broken lessons show why.
+
+Under the lessons, "Review (n due)" leads to the questions missed in quizzes, once any
+is waiting; when the course is done, the line at the top says so, with the totals.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -14,11 +19,14 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from celery_tutor.course.index import LessonEntry
+from celery_tutor.course.scores import CourseTotals, course_totals, quiz_tally, review_schedule, time_spent, time_until
 from celery_tutor.ui.screens.tutor_screen import TutorScreen
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.wording import count_of
 
 MARKS = {"done": "✓", "started": "◐", "new": "○"}
+REVIEW_OPTION = "review"
+"""The id of the list's review entry (after the lessons)."""
 
 
 class Confirm(ModalScreen[bool]):
@@ -51,9 +59,14 @@ class LessonListScreen(TutorScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "continue", "Continue"),
         Binding("s", "sandbox", "Sandbox"),
+        Binding("v", "review", "Review"),
         Binding("r", "reset_lesson", "Reset lesson"),
-        Binding("R", "reset_all", "Reset all"),
+        Binding("R", "reset_all", "Reset all", show=False),  # in the help and the palette: the bar fits 80 columns
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ended: tuple[str, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="continue")
@@ -70,6 +83,44 @@ class LessonListScreen(TutorScreen[None]):
 
     def on_screen_resume(self) -> None:
         self.refresh_list()
+        ended, self._ended = self._ended, None
+        if ended is None:
+            return
+        lesson_id, newly_complete = ended
+        self._highlight_after(lesson_id)
+        if newly_complete:
+            from celery_tutor.ui.screens.endings import CourseEndScreen  # its Markdown stays out of start-up
+
+            self.app.push_screen(CourseEndScreen(self._totals(), self.tutor.clock()), self._after_course_card)
+
+    def lesson_ended(self, lesson_id: str, newly_complete: bool) -> None:
+        """A lesson's end card was closed: on return, the cursor moves to the next lesson.
+
+        ``newly_complete``: that lesson completed the course, whose card then shows.
+        """
+        self._ended = (lesson_id, newly_complete)
+
+    def _highlight_after(self, lesson_id: str) -> None:
+        """Put the cursor on the lesson after ``lesson_id`` (the review, after the last one)."""
+        entries = self._entries()
+        at = next((i for i, entry in enumerate(entries) if entry.id == lesson_id), None)
+        if at is None:
+            return
+        options = self.query_one("#lessons", OptionList)
+        following = next((i for i in range(at + 1, len(entries)) if not entries[i].broken), None)
+        if following is None and options.option_count > len(entries):
+            following = len(entries)  # the review entry
+        if following is not None:
+            options.highlighted = following
+
+    def _after_course_card(self, choice: str | None) -> None:
+        from celery_tutor.ui.screens.endings import REVIEW
+
+        if choice == REVIEW:
+            self.tutor.open_review()
+
+    def _totals(self) -> CourseTotals:
+        return course_totals(self._entries(), self.tutor.progress, self.tutor.clock())
 
     def _entries(self) -> list[LessonEntry]:
         return self.tutor.entries
@@ -92,10 +143,23 @@ class LessonListScreen(TutorScreen[None]):
             else:
                 line = Text.assemble(("⚠ ", "bold yellow"), f"{number}. {entry.title}", ("  cannot be opened", "dim"))
             options.add_option(Option(line, id=f"entry:{number}"))
+        totals = self._totals()
+        if totals.in_review:
+            line = Text.assemble("↻ Review ", (f"({totals.due} due)", "bold" if totals.due else "dim"))
+            options.add_option(Option(line, id=REVIEW_OPTION))
+        if highlighted is not None and highlighted >= options.option_count:
+            highlighted = options.option_count - 1
         options.highlighted = highlighted if highlighted is not None else self._continue_index()
         last = self._continue_lesson()
         text = Text.assemble(("celery-tutor", "bold"), (" · how Celery keeps work safe, or loses it\n", "dim"))
-        if last is not None:
+        if totals.complete:
+            text.append("✓ Course done: ", style="bold")
+            lessons = count_of(totals.lessons_done, "lessons")
+            text.append(f"{lessons}, quiz {totals.quiz} right, {time_spent(totals.seconds)}. ")
+            if totals.due:
+                text.append("[v]", style="bold reverse")
+                text.append(f" review {totals.due} due")
+        elif last is not None:
             text.append("Continue where you left off: ", style="bold")
             text.append(f"{last.title}  ")
             text.append("[c]", style="bold reverse")
@@ -128,10 +192,36 @@ class LessonListScreen(TutorScreen[None]):
         entries = self._entries()
         return entries[index] if index is not None and index < len(entries) else None
 
+    def _review_selected(self) -> bool:
+        options = self.query_one("#lessons", OptionList)
+        index = options.highlighted
+        return (
+            index is not None
+            and index < options.option_count
+            and options.get_option_at_index(index).id == REVIEW_OPTION
+        )
+
+    def _review_details(self) -> Text:
+        totals, now = self._totals(), self.tutor.clock()
+        text = Text.assemble(("Review", "bold"), "\n\n")
+        text.append("Questions you answered wrong in a quiz come back here. A right answer moves one up a box, ")
+        text.append(f"so it comes back later: {review_schedule()}, then it is learned. ")
+        text.append("A wrong answer puts it back in box 1: it comes back at the next review.\n\n")
+        waiting = count_of(totals.in_review, "questions")
+        text.append(f"{waiting} in the review, {totals.due} due now")
+        if totals.next_due is not None:
+            text.append(f"; the next one comes back {time_until(totals.next_due, now)}")
+        text.append(".\n")
+        text.append("\nEnter (or v) starts it." if totals.due else "\nNothing is due yet.", style="italic")
+        return text
+
     @on(OptionList.OptionHighlighted)
     def _show_details(self) -> None:
-        entry = self._selected()
         details = self.query_one("#details", Static)
+        if self._review_selected():
+            details.update(self._review_details())
+            return
+        entry = self._selected()
         if entry is None:
             details.update("No lessons found.")
             return
@@ -151,6 +241,12 @@ class LessonListScreen(TutorScreen[None]):
         text = Text.assemble((entry.title, "bold"), "\n\n", entry.summary, "\n\n")
         steps, minutes = count_of(len(entry.step_ids), "steps"), count_of(entry.minutes, "minutes")
         text.append(f"{status}: {done} of {steps} · about {minutes}\n")
+        quiz, answered = quiz_tally(entry, lesson_progress)
+        if answered:
+            more = f" ({answered} answered)" if answered < quiz.of else ""
+            text.append(f"quiz: {quiz} right on the first try{more}\n")
+        if lesson_progress.seconds >= 60:
+            text.append(f"time spent: {time_spent(lesson_progress.seconds)}\n")
         if entry.concepts:
             text.append(f"concepts: {', '.join(entry.concepts)}\n", style="dim")
         text.append("\nEnter opens it.", style="italic")
@@ -158,6 +254,9 @@ class LessonListScreen(TutorScreen[None]):
 
     @on(OptionList.OptionSelected, "#lessons")
     def _open(self) -> None:
+        if self._review_selected():
+            self.tutor.open_review()
+            return
         entry = self._selected()
         if entry is None:
             return
@@ -176,6 +275,19 @@ class LessonListScreen(TutorScreen[None]):
     def action_sandbox(self) -> None:
         """Open the free lab."""
         self.tutor.open_sandbox()
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """The list's actions, for the command palette."""
+        return [
+            ("Review the questions you missed", "the ones due now (v)", self.action_review),
+            ("Continue where you left off", "c", self.action_continue),
+            ("Reset the highlighted lesson's progress", "r", self.action_reset_lesson),
+            ("Reset all progress", "every lesson and the review (R)", self.action_reset_all),
+        ]
+
+    def action_review(self) -> None:
+        """Ask the missed questions that are due."""
+        self.tutor.open_review()
 
     def action_reset_lesson(self) -> None:
         """Forget the highlighted lesson's progress (after a yes)."""
