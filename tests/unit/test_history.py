@@ -11,6 +11,8 @@ from celery_tutor.lab import events as ev
 from celery_tutor.lab.history import (
     END_HOLD,
     LONGEST_WAIT,
+    SHORTEST_STEP,
+    STEP_BUDGET,
     History,
     Mode,
     Replay,
@@ -161,14 +163,22 @@ def test_a_replay_slows_the_lab_down_and_shortens_long_waits() -> None:
     s.add(ev.FaultArmed, dt=1.0, description="a")  # 1.0
     s.add(ev.FaultArmed, dt=0.5, description="b")  # 1.5: 2 s later at x0.25
     s.add(ev.FaultArmed, dt=10.0, description="c")  # 11.5: a 10 s wait, LONGEST_WAIT on screen
-    s.add(ev.FaultArmed, dt=0.0, description="d")  # at once
+    s.add(ev.FaultArmed, dt=0.0, description="d")  # at once: still shown for a moment
     replay = Replay.of(list(enumerate(s.events, 1)), speed=0.25)
-    assert replay.due == (0.0, 2.0, 2.0 + LONGEST_WAIT, 2.0 + LONGEST_WAIT)
-    assert [replay.positions[replay.index(t)] for t in (0.0, 1.9, 2.0, 4.9, 5.0)] == [1, 1, 2, 2, 4]
+    assert replay.due == (0.0, 2.0, 2.0 + LONGEST_WAIT, 2.0 + LONGEST_WAIT + SHORTEST_STEP)
+    assert [replay.positions[replay.index(t)] for t in (0.0, 1.9, 2.0, 4.9, 5.0, 5.4, 5.5)] == [1, 1, 2, 2, 3, 3, 4]
     assert replay.lab_time(1.0) == pytest.approx(1.25)  # halfway through a slowed gap
     assert replay.lab_time(2.0 + LONGEST_WAIT / 2) == pytest.approx(6.5)  # halfway through the long wait
     assert replay.shortened(1.0) is None and replay.shortened(3.0) == pytest.approx(10.0)
     assert not replay.finished(replay.duration) and replay.finished(replay.duration + END_HOLD)
+
+
+def test_in_a_replay_of_many_events_each_shows_for_its_share_of_the_budget() -> None:
+    s = Stream()
+    for n in range(600):
+        s.add(ev.FaultArmed, dt=0.0, description=f"{n}")  # a burst: all at once
+    replay = Replay.of(list(enumerate(s.events, 1)))
+    assert replay.duration == pytest.approx(STEP_BUDGET * 599 / 600)
 
 
 def test_pausing_stepping_and_going_live() -> None:

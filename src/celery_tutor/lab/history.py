@@ -38,6 +38,11 @@ REPLAY_WINDOW = 60.0
 """A replay covers at most this many seconds of the lab's time, up to its last event."""
 LONGEST_WAIT = 3.0
 """Seconds on screen that a quiet stretch of the lab takes at most in a replay (the rest is fast-forwarded)."""
+SHORTEST_STEP = 0.5
+"""Seconds on screen that each event of a replay shows at least (a kill and its aftermath may be
+a millisecond apart: slowed down fourfold they would still flash by)…"""
+STEP_BUDGET = 30.0
+"""…unless there are many: then each shows at least this many seconds divided among them all."""
 END_HOLD = 1.0
 """Seconds a replay holds its last picture before the view goes live again."""
 
@@ -198,6 +203,9 @@ class History:
 class Replay:
     """When each event of a replay shows: the lab's own gaps, slowed down, long waits shortened.
 
+    Every event stays on screen a moment at least (:data:`SHORTEST_STEP`, less when there
+    are many), so nothing that happened in the same millisecond as the next flashes by.
+
     Times are seconds from the replay's start (``elapsed``). Between two events the lab's
     clock (for the countdowns on screen) runs on from the earlier event's time.
     """
@@ -214,9 +222,10 @@ class Replay:
         """The schedule of a replay of these events (position, event), in order."""
         due: list[float] = []
         lab: list[float] = []
+        shortest = min(SHORTEST_STEP, STEP_BUDGET / max(1, len(events)))
         for _, event in events:
             at = max(event.at, lab[-1]) if lab else event.at  # clocks of two threads may disagree by a hair
-            due.append(due[-1] + min((at - lab[-1]) / speed, LONGEST_WAIT) if due else 0.0)
+            due.append(due[-1] + min(max((at - lab[-1]) / speed, shortest), LONGEST_WAIT) if due else 0.0)
             lab.append(at)
         return cls(tuple(p for p, _ in events), tuple(lab), tuple(due), speed)
 

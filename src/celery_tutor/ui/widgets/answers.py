@@ -6,16 +6,24 @@ choices, picked order); this module turns it into marks, widgets and text.
 
 from __future__ import annotations
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual import events
 from textual.widget import Widget
 from textual.widgets import Input, Markdown
 
-from celery_tutor.course.conditions import Condition
+from celery_tutor.course.conditions import Condition, GoalTracker, Not
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import Choice, Numeric, Question
 from celery_tutor.course.session import QuizAnswer
+from celery_tutor.lab.events import LabEvent, LedgerWritten
 from celery_tutor.ui.widgets.steps import ChoiceList, Feedback, Notice, checklist
+from celery_tutor.ui.widgets.time_travel import replay_offer
+from celery_tutor.ui.widgets.timeline import event_row
+
+QUOTED = 3
+"""Evidence lines quoted under each expectation (the first ones; the rest are counted)."""
 
 HOW_TO_ANSWER = {
     "single": "Enter picks an answer · n skips",
@@ -86,14 +94,62 @@ def verdict_widgets(question: Question, answer: QuizAnswer, grade: Grade, last: 
     return widgets
 
 
-def prediction_widgets(choice: Choice, goal: list[tuple[Condition, bool]], failure: str | None) -> list[Widget]:
-    """A locked prediction beside what the lab did: the verdict, the choice's feedback, the checklist."""
+def quote(event: LabEvent) -> tuple[Text, Text]:
+    """One line of evidence, as the timeline shows it (time and glyph, what happened).
+
+    A ledger entry reads as the ledger does, a repeat marked DUPLICATE in words.
+    """
+    when, what = event_row(event)
+    if isinstance(event, LedgerWritten):
+        what = Text(f"ledger: {event.action} {event.key} {event.detail}")
+        if event.duplicate:
+            what.append(f"  ×{event.count} DUPLICATE", style="bold red")
+    return when, what
+
+
+def evidence_checklist(goal: list[tuple[Condition, bool]], tracker: GoalTracker, title: str) -> Group:
+    """Each expectation with ✓/✗ and, under it, the timeline and ledger lines it rests on.
+
+    The quotes are a grid (indent | time and glyph | text): a long line wraps in its own column.
+    """
+    parts: list[RenderableType] = [Text(title, style="bold")]
+    for condition, ok in goal:
+        mark, style = ("✓", "green") if ok else ("✗", "red")
+        parts.append(Text.assemble("  ", (mark, style), " ", condition.label))
+        grid = Table.grid(expand=True)
+        grid.add_column(width=6, no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(ratio=1, overflow="fold")
+        quoted = tracker.evidence(condition)
+        for event in quoted[:QUOTED]:
+            grid.add_row("", *quote(event))
+        more = tracker.matched(condition) - min(len(quoted), QUOTED)
+        if more > 0:
+            grid.add_row("", "", Text(f"…and {more} more like it", style="dim italic"))
+        if not quoted:
+            absent = "nothing of the kind happened" if isinstance(condition, Not) else "nothing in the timeline matched"
+            grid.add_row("", "", Text(f"({absent})", style="dim italic"))
+        parts.append(grid)
+    return Group(*parts)
+
+
+def prediction_widgets(
+    choice: Choice, goal: list[tuple[Condition, bool]], failure: str | None, tracker: GoalTracker | None = None
+) -> list[Widget]:
+    """A locked prediction beside what the lab did: the verdict, the choice's feedback, the checklist.
+
+    Given the goal's tracker, the checklist quotes its evidence (the timeline and ledger lines
+    each expectation matched: the learner sees *why* it holds) and offers the slow replay.
+    """
     verdict = ("✓ Your prediction was right.", "green") if choice.correct else ("✗ Not what happened.", "red")
     text = Text.assemble(("You predicted: ", "bold"), choice.text, "\n", (verdict[0], f"bold {verdict[1]}"))
     widgets: list[Widget] = [Notice(text)]
     if choice.feedback:
         widgets.append(Feedback(choice.feedback))
-    widgets.append(Notice(checklist(goal, "What happened in the lab:")))
+    title = "What happened in the lab:"
+    widgets.append(Notice(evidence_checklist(goal, tracker, title) if tracker is not None else checklist(goal, title)))
     if failure:
         widgets.append(Notice(Text(f"The experiment stopped early: {failure}", style="yellow")))
+    if tracker is not None:
+        widgets.append(Notice(Text(replay_offer(), style="italic")))
     return widgets

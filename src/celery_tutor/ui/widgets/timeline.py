@@ -89,15 +89,16 @@ class Timeline(RichLog):
     def show_window(self, before: list[Row], current: Row, after: list[Row]) -> None:
         """Freeze on one moment: rows up to the current one, highlighted and marked ▶, then dimmed later rows."""
         when, what = current
-        marked = Text("▶ ", style=CURRENT) + when.copy()
+        marked = Text("▶ ") + when
         marked.stylize(CURRENT)
         text = what.copy()
         text.stylize(CURRENT)
-        later = [(w.copy(), t.copy()) for w, t in after]
+        later = [(Text("  ") + w, t.copy()) for w, t in after]
         for w, t in later:
             w.stylize("dim")
             t.stylize("dim")
-        self._window = ([*before, (marked, text)], later)
+        earlier = [(Text("  ") + w, t) for w, t in before]  # the ▶ column, blank
+        self._window = ([*earlier, (marked, text)], later)
         self._draw_window()
 
     def thaw(self) -> None:

@@ -1,0 +1,62 @@
+"""The keys of the lab's zoom and time travel, and the words that say where the view is in time.
+
+Lesson controls take letters, so these keys are not letters: an F-key, space and the
+brackets (the lesson loader keeps ``[`` and ``]`` from lesson controls).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from celery_tutor.lab.history import REPLAY_SPEED, History, Mode, TimeTravel
+
+ZOOM_KEY = "f2"
+"""The lab fills the screen (the step shrinks to one line); again, back."""
+PAUSE_KEY = "space"
+"""Freeze the view of the lab at its newest event; again, live."""
+BACK_KEY = "left_square_bracket"
+FORWARD_KEY = "right_square_bracket"
+REPLAY_KEY = "f3"
+"""Replay the last experiment (since the lab's last reset, at most a minute of it) slowly."""
+
+ZOOM = "f2"
+PAUSE = "space"
+REPLAY = "f3"
+"""How the keys are written on screen."""
+
+
+def panel_hint(zoomed: bool) -> str:
+    """The line on the lab panel's border that says how to look closer."""
+    zoom = f"{ZOOM} back to the step" if zoomed else f"{ZOOM} zoom"
+    return f"{zoom} · {PAUSE} pause · [ ] step · {REPLAY} replay slowly"
+
+
+def replay_offer() -> str:
+    """What a result card says under the experiment's result."""
+    speed = f"×{REPLAY_SPEED:g}"
+    return (
+        f"{REPLAY} replays the experiment slowly ({speed}); {PAUSE} pauses the lab panel and [ ] step through "
+        f"it event by event; {ZOOM} zooms the lab."
+    )
+
+
+def marker(travel: TimeTravel) -> Text:
+    """Where the view is: ``⏸ PAUSED · event k of n · 1.20 s · [ ] step · space live``."""
+    history: History = travel.history
+    at = travel.lab_now
+    where = f"event {travel.position:,} of {history.last:,} · {at:.2f} s"
+    if travel.mode is Mode.REPLAY and travel.replay is not None:
+        text = Text(f"▶ REPLAY ×{travel.replay.speed:g} · {where} · [ ] step · {PAUSE} live")
+        wait = travel.shortened_wait
+        if wait is not None:
+            text.append(f"\n  ⏩ a {wait:.1f} s wait of the lab, sped up", style="italic")
+    elif travel.mode is Mode.PAUSED:
+        text = Text(f"⏸ PAUSED · {where} · [ ] step · {PAUSE} live")
+    else:
+        return Text()
+    if history.forgotten:
+        text.append(
+            f"\n  only the newest {history.limit:,} events are kept: {history.forgotten:,} older ones are gone",
+            style="italic",
+        )
+    return text
