@@ -41,7 +41,7 @@ from celery_tutor.ui.screens.tutor_screen import TutorScreen
 from celery_tutor.ui.widgets import time_travel as keys
 from celery_tutor.ui.widgets.control_bar import ControlBar
 from celery_tutor.ui.widgets.lab_panel import LabPanel
-from celery_tutor.ui.widgets.timeline import Row, event_row
+from celery_tutor.ui.widgets.timeline import Row, Timeline, event_row
 
 if TYPE_CHECKING:
     from celery_tutor.lab.engine import LabConfig
@@ -57,9 +57,8 @@ TICK = 0.25
 """Seconds between redraws of the countdowns (retry ETAs; on Redis, scans and visibility timeouts)."""
 REPLAY_FRAME = 0.05
 """Seconds between the frames of a replay (the replay's clock decides what each shows)."""
-WINDOW_BEFORE = 40
 WINDOW_AFTER = 3
-"""Timeline rows shown before and after the event a paused view is at."""
+"""Timeline rows shown after the event a paused view is at (before it: as many as the timeline is high)."""
 
 TIME_BINDINGS: list[BindingType] = [
     Binding(keys.ZOOM_KEY, "zoom", "Zoom"),
@@ -450,10 +449,12 @@ class LabScreen(TutorScreen[None]):
             return
         travel, history = self.travel, self.history
         position = travel.position
-        before = [event_row(e) for _, e in history.events(position - WINDOW_BEFORE, position - 1) if not e.quiet]
+        panel = self.query_one(LabPanel)
+        # Only the rows that can show: writing the timeline is most of a step's cost.
+        high = max(4, panel.query_one(Timeline).scrollable_content_region.height)
+        before = [event_row(e) for _, e in history.events(position - high, position - 1) if not e.quiet]
         after = [event_row(e) for _, e in history.events(position + 1, position + WINDOW_AFTER * 2) if not e.quiet]
         rows: tuple[list[Row], Row, list[Row]] = (before, event_row(history.event(position)), after[:WINDOW_AFTER])
-        panel = self.query_one(LabPanel)
         panel.show_moment(history.snapshot(position), travel.lab_now, rows, keys.marker(travel))
         self._show_hint()
         self.refresh_bindings()

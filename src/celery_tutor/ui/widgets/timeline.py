@@ -127,7 +127,8 @@ class Timeline(RichLog):
 
     def _write(self, rows: list[Row], scroll_end: bool | None = None) -> None:
         grid = Table.grid(expand=True)
-        grid.add_column(no_wrap=True)
+        # A fixed width spares Rich measuring every row's time (most of a write's cost after the wrapping).
+        grid.add_column(no_wrap=True, width=max(when.cell_len for when, _ in rows))
         grid.add_column(ratio=1, overflow="fold")
         for when, what in rows:
             grid.add_row(when, what)
