@@ -251,3 +251,19 @@ def test_nothing_to_travel_through_before_the_lab_said_anything() -> None:
     travel = TimeTravel(History())
     assert not travel.pause() and not travel.back() and travel.live
     assert not travel.start_replay(1, now=0.0) and travel.live
+
+
+def test_a_replay_keeps_quiet_events_in_step_without_giving_them_a_moment_of_their_own() -> None:
+    s = Stream()
+    s.add(ev.WorkerStarted, dt=0.0, worker=W, concurrency=1, prefetch_multiplier=4)  # 0.0
+    s.add(ev.RestoreScan, dt=0.01, worker=W, restored=0, next_in=1.0)  # 0.01: quiet
+    s.add(ev.WorkerKilled, dt=0.01, worker=W, requeued=0, lost=0)  # 0.02
+    history = history_of(s.events)
+    travel = TimeTravel(history)
+    assert travel.start_replay(1, now=0.0)
+    replay = travel.replay
+    assert replay is not None and replay.positions == (1, 2, 3)
+    assert replay.due == pytest.approx((0.0, 0.04, 0.04 + SHORTEST_STEP))  # the scan: its own gap, no more
+    travel.frame(0.1)
+    assert travel.position == 2 and travel.shown == 1  # the scan has no timeline row: the event before it
+    assert history.snapshot(travel.position).workers[0].next_scan_at == pytest.approx(1.01)

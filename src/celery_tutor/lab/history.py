@@ -205,6 +205,8 @@ class Replay:
 
     Every event stays on screen a moment at least (:data:`SHORTEST_STEP`, less when there
     are many), so nothing that happened in the same millisecond as the next flashes by.
+    Quiet events (a Redis scan that found nothing) take no moment of their own: they are
+    in the schedule only so that what they change (the next scan's countdown) moves on.
 
     Times are seconds from the replay's start (``elapsed``). Between two events the lab's
     clock (for the countdowns on screen) runs on from the earlier event's time.
@@ -222,10 +224,11 @@ class Replay:
         """The schedule of a replay of these events (position, event), in order."""
         due: list[float] = []
         lab: list[float] = []
-        shortest = min(SHORTEST_STEP, STEP_BUDGET / max(1, len(events)))
+        shortest = min(SHORTEST_STEP, STEP_BUDGET / max(1, sum(not event.quiet for _, event in events)))
         for _, event in events:
             at = max(event.at, lab[-1]) if lab else event.at  # clocks of two threads may disagree by a hair
-            due.append(due[-1] + min(max((at - lab[-1]) / speed, shortest), LONGEST_WAIT) if due else 0.0)
+            least = 0.0 if event.quiet else shortest
+            due.append(due[-1] + min(max((at - lab[-1]) / speed, least), LONGEST_WAIT) if due else 0.0)
             lab.append(at)
         return cls(tuple(p for p, _ in events), tuple(lab), tuple(due), speed)
 
@@ -302,6 +305,14 @@ class TimeTravel:
         return 0.0
 
     @property
+    def shown(self) -> int:
+        """The event whose timeline row marks the moment: the position, or the shown event before a quiet one."""
+        history = self.history
+        if history.first <= self.position <= history.last and history.event(self.position).quiet:
+            return history.previous(self.position) or self.position
+        return self.position
+
+    @property
     def shortened_wait(self) -> float | None:
         """Replaying a long wait faster than the rest: its length on the lab's clock."""
         if self.mode is Mode.REPLAY and self.replay is not None:
@@ -345,8 +356,8 @@ class TimeTravel:
 
     def start_replay(self, start: int, now: float, speed: float = REPLAY_SPEED) -> bool:
         """Replay from the event at ``start`` to the newest, slowly; ``now`` is the caller's clock."""
-        events = [(at, event) for at, event in self.history.events(start, self.history.last) if not event.quiet]
-        if not events:
+        events = self.history.events(start, self.history.last)
+        if all(event.quiet for _, event in events):
             return False
         self.replay = Replay.of(events, speed)
         self._replay_start, self._elapsed = now, 0.0

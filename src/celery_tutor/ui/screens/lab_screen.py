@@ -448,14 +448,14 @@ class LabScreen(TutorScreen[None]):
             self._went_live()
             return
         travel, history = self.travel, self.history
-        position = travel.position
+        position = travel.shown  # a quiet event (an empty Redis scan) has no row: the one before it
         panel = self.query_one(LabPanel)
         # Only the rows that can show: writing the timeline is most of a step's cost.
         high = max(4, panel.query_one(Timeline).scrollable_content_region.height)
         before = [event_row(e) for _, e in history.events(position - high, position - 1) if not e.quiet]
         after = [event_row(e) for _, e in history.events(position + 1, position + WINDOW_AFTER * 2) if not e.quiet]
         rows: tuple[list[Row], Row, list[Row]] = (before, event_row(history.event(position)), after[:WINDOW_AFTER])
-        panel.show_moment(history.snapshot(position), travel.lab_now, rows, keys.marker(travel))
+        panel.show_moment(history.snapshot(travel.position), travel.lab_now, rows, keys.marker(travel))
         self._show_hint()
         self.refresh_bindings()
 
