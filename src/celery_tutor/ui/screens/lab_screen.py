@@ -455,12 +455,14 @@ class LabScreen(TutorScreen[None]):
         before = [event_row(e) for _, e in history.events(position - high, position - 1) if not e.quiet]
         after = [event_row(e) for _, e in history.events(position + 1, position + WINDOW_AFTER * 2) if not e.quiet]
         rows: tuple[list[Row], Row, list[Row]] = (before, event_row(history.event(position)), after[:WINDOW_AFTER])
-        panel.show_moment(history.snapshot(travel.position), travel.lab_now, rows, keys.marker(travel))
+        marker = keys.marker(travel, panel.scrollable_content_region.width)
+        panel.show_moment(history.snapshot(travel.position), travel.lab_now, rows, marker)
         self._show_hint()
         self.refresh_bindings()
 
     def _show_travel_marker(self) -> None:
-        self.query_one(LabPanel).show_marker(keys.marker(self.travel))
+        panel = self.query_one(LabPanel)
+        panel.show_marker(keys.marker(self.travel, panel.scrollable_content_region.width))
 
     def _went_live(self, why: str | None = None) -> None:
         """Draw the lab as it is now (the view was elsewhere in time)."""

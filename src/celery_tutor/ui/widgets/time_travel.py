@@ -40,20 +40,26 @@ def replay_offer() -> str:
     )
 
 
-def marker(travel: TimeTravel) -> Text:
-    """Where the view is: ``⏸ PAUSED · event k of n · 1.20 s · [ ] step · space live``."""
+def marker(travel: TimeTravel, width: int = 80) -> Text:
+    """Where the view is: ``⏸ PAUSED · event k of n · 1.20 s · [ ] step · space live``.
+
+    Narrower than ``width``, the keys go on a line of their own (not cut in the middle).
+    """
     history: History = travel.history
     at = travel.lab_now
     where = f"event {travel.position:,} of {history.last:,} · {at:.2f} s"
+    how = f"[ ] step · {PAUSE} live"
     if travel.mode is Mode.REPLAY and travel.replay is not None:
-        text = Text(f"▶ REPLAY ×{travel.replay.speed:g} · {where} · [ ] step · {PAUSE} live")
-        wait = travel.shortened_wait
-        if wait is not None:
-            text.append(f"\n  ⏩ a {wait:.1f} s wait of the lab, sped up", style="italic")
+        state = f"▶ REPLAY ×{travel.replay.speed:g} · {where}"
     elif travel.mode is Mode.PAUSED:
-        text = Text(f"⏸ PAUSED · {where} · [ ] step · {PAUSE} live")
+        state = f"⏸ PAUSED · {where}"
     else:
         return Text()
+    one_line = f"{state} · {how}"
+    text = Text(one_line if len(one_line) <= width else f"{state}\n  {how}")
+    wait = travel.shortened_wait
+    if wait is not None:
+        text.append(f"\n  ⏩ a {wait:.1f} s wait of the lab, sped up", style="italic")
     if history.forgotten:
         text.append(
             f"\n  only the newest {history.limit:,} events are kept: {history.forgotten:,} older ones are gone",
