@@ -297,13 +297,14 @@ async def test_a_predict_result_quotes_the_timeline_and_ledger_lines_it_rests_on
         )
         lines = [line.rstrip() for line in card.splitlines()]
         lost = lines.index("  ✓ the task was lost with the worker")
-        assert "0.60s ! charge_card[a1b2c3d4] LOST: it was running on worker1" in lines[lost + 1]
+        # No glyph ("!") before a quote: a quoted ✓ or ✗ would read as the verdict on the line above.
+        assert "0.60s charge_card[a1b2c3d4] LOST: it was running on worker1" in lines[lost + 1]
         none = lines.index("  ✓ no message came back")
         assert "(nothing of the kind happened)" in lines[none + 1]
         once = lines.index("  ✓ the body ran only once")
         assert "worker1 started charge_card[a1b2c3d4] (run 1, retries=0)" in lines[once + 1]
         charged = lines.index("  ✓ the card had been charged before the crash")
-        assert "0.60s $ ledger: charge order 42 $9.99" in lines[charged + 1]
+        assert "0.60s ledger: charge order 42 $9.99" in lines[charged + 1]
         offer = " ".join(plain(n.content) for n in screen.query(Notice).results(Notice))  # type: ignore[arg-type]
         assert "f3 replays the experiment slowly" in " ".join(offer.split())
 

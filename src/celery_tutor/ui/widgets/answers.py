@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import events
+from textual.visual import RichVisual
 from textual.widget import Widget
 from textual.widgets import Input, Markdown
 
@@ -95,42 +96,73 @@ def verdict_widgets(question: Question, answer: QuizAnswer, grade: Grade, last: 
 
 
 def quote(event: LabEvent) -> tuple[Text, Text]:
-    """One line of evidence, as the timeline shows it (time and glyph, what happened).
+    """One line of evidence: the event's time, and what happened as the timeline says it.
 
-    A ledger entry reads as the ledger does, a repeat marked DUPLICATE in words.
+    No glyph: a quoted ✓ or ✗ would read as the verdict on the expectation above it. A
+    ledger entry reads as the ledger does, a repeat marked DUPLICATE in words.
     """
-    when, what = event_row(event)
+    what = event_row(event)[1]
     if isinstance(event, LedgerWritten):
         what = Text(f"ledger: {event.action} {event.key} {event.detail}")
         if event.duplicate:
             what.append(f"  ×{event.count} DUPLICATE", style="bold red")
-    return when, what
+    return Text(f"{event.at:6.2f}s ", style="dim"), what
 
 
-def evidence_checklist(goal: list[tuple[Condition, bool]], tracker: GoalTracker, title: str) -> Group:
-    """Each expectation with ✓/✗ and, under it, the timeline and ledger lines it rests on.
+class _Worded(RichVisual):
+    """A Rich renderable on screen whose ``str`` is its words (what a test or a reader of the screen sees)."""
 
-    The quotes are a grid (indent | time and glyph | text): a long line wraps in its own column.
+    def __init__(self, widget: Widget, renderable: RenderableType, words: str) -> None:
+        super().__init__(widget, renderable)
+        self.words = words
+
+    def __str__(self) -> str:
+        return self.words
+
+
+class EvidenceCard(Notice):
+    """What happened in the lab: each expectation with ✓/✗ and, under it, the lines that bear it out.
+
+    The quotes are a grid (indent | time | text), so a long line wraps in its own column.
     """
-    parts: list[RenderableType] = [Text(title, style="bold")]
-    for condition, ok in goal:
-        mark, style = ("✓", "green") if ok else ("✗", "red")
-        parts.append(Text.assemble("  ", (mark, style), " ", condition.label))
-        grid = Table.grid(expand=True)
-        grid.add_column(width=6, no_wrap=True)
-        grid.add_column(no_wrap=True)
-        grid.add_column(ratio=1, overflow="fold")
-        quoted = tracker.evidence(condition)
-        for event in quoted[:QUOTED]:
-            grid.add_row("", *quote(event))
-        more = tracker.matched(condition) - min(len(quoted), QUOTED)
-        if more > 0:
-            grid.add_row("", "", Text(f"…and {more} more like it", style="dim italic"))
-        if not quoted:
-            absent = "nothing of the kind happened" if isinstance(condition, Not) else "nothing in the timeline matched"
-            grid.add_row("", "", Text(f"({absent})", style="dim italic"))
-        parts.append(grid)
-    return Group(*parts)
+
+    def __init__(self, goal: list[tuple[Condition, bool]], tracker: GoalTracker, title: str) -> None:
+        parts: list[RenderableType] = [Text(title, style="bold")]
+        words = [title]
+        for condition, ok in goal:
+            mark, style = ("✓", "green") if ok else ("✗", "red")
+            parts.append(Text.assemble("  ", (mark, style), " ", condition.label))
+            words.append(f"  {mark} {condition.label}")
+            grid = Table.grid(expand=True)
+            grid.add_column(width=6, no_wrap=True)
+            grid.add_column(no_wrap=True)
+            grid.add_column(ratio=1, overflow="fold")
+            quoted = tracker.evidence(condition)
+            notes: list[Text] = []
+            for event in quoted[:QUOTED]:
+                when, what = quote(event)
+                grid.add_row("", when, what)
+                words.append(f"      {when.plain}{what.plain}")
+            more = tracker.matched(condition) - min(len(quoted), QUOTED)
+            if more > 0:
+                notes.append(Text(f"…and {more} more like it", style="dim italic"))
+            if not quoted:
+                absent = (
+                    "nothing of the kind happened" if isinstance(condition, Not) else "nothing in the timeline matched"
+                )
+                notes.append(Text(f"({absent})", style="dim italic"))
+            for note in notes:
+                grid.add_row("", "", note)
+                words.append(f"      {note.plain}")
+            parts.append(grid)
+        card = Group(*parts)
+        super().__init__(card)
+        self.words = "\n".join(words)
+        """The card's words, plain (``str`` of what it renders)."""
+        self._visual = _Worded(self, card, self.words)
+
+    def render(self) -> _Worded:
+        return self._visual
 
 
 def prediction_widgets(
@@ -147,7 +179,7 @@ def prediction_widgets(
     if choice.feedback:
         widgets.append(Feedback(choice.feedback))
     title = "What happened in the lab:"
-    widgets.append(Notice(evidence_checklist(goal, tracker, title) if tracker is not None else checklist(goal, title)))
+    widgets.append(EvidenceCard(goal, tracker, title) if tracker is not None else Notice(checklist(goal, title)))
     if failure:
         widgets.append(Notice(Text(f"The experiment stopped early: {failure}", style="yellow")))
     if tracker is not None:
