@@ -15,7 +15,7 @@ from ui_helpers import wait_for
 
 from celery_tutor.course.session import Phase
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.history import END_HOLD, Mode
+from celery_tutor.lab.history import END_HOLD, History, Mode, TimeTravel
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.screens.lesson import LessonScreen
@@ -319,3 +319,22 @@ async def test_nothing_to_replay_before_the_lab_said_anything(
         await pilot.press("f3", "space", "left_square_bracket")
         await pilot.pause()
         assert screen.travel.live and isinstance(screen.session, PlaybackSession)
+
+
+async def test_the_marker_says_when_the_oldest_events_were_let_go(
+    make_app: Callable[..., TutorApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    playback(monkeypatch)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen.history = History(limit=20)
+        screen.travel = TimeTravel(screen.history)
+        e = Events()
+        await fed(pilot, screen, [e(ev.FaultArmed, n / 10, description=f"fault {n}") for n in range(30)])
+        while screen.travel.back() or screen.travel.live:  # as far back as the history goes
+            pass
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert marker(screen).startswith("⏸ PAUSED · event 11 of 30")
+        assert "only the newest 20 events are kept: 10 older ones are gone" in " ".join(marker(screen).split())
