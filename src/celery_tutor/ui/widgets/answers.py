@@ -183,5 +183,5 @@ def prediction_widgets(
     if failure:
         widgets.append(Notice(Text(f"The experiment stopped early: {failure}", style="yellow")))
     if tracker is not None:
-        widgets.append(Notice(Text(replay_offer(), style="italic")))
+        widgets.append(Notice(replay_offer()))
     return widgets

@@ -31,13 +31,18 @@ def panel_hint(zoomed: bool) -> str:
     return f"{zoom} · {PAUSE} pause · [ ] step · {REPLAY} replay slowly"
 
 
-def replay_offer() -> str:
-    """What a result card says under the experiment's result."""
-    speed = f"×{REPLAY_SPEED:g}"
-    return (
-        f"{REPLAY} replays the experiment slowly ({speed}); {PAUSE} pauses the lab panel and [ ] step through "
-        f"it event by event; {ZOOM} zooms the lab."
-    )
+def replay_offer() -> Text:
+    """What a result card says under the experiment's result: how to see it again, slowly."""
+    text = Text()
+    for key, what in (
+        (REPLAY, f"replays the experiment slowly (×{REPLAY_SPEED:g})"),
+        (PAUSE, "pauses the lab panel; [ ] then step event by event"),
+        (ZOOM, "zooms the lab"),
+    ):
+        text.append(f"{key:>5} ", style="bold")
+        text.append(f"{what}\n")
+    text.rstrip()
+    return text
 
 
 def marker(travel: TimeTravel, width: int = 80) -> Text:
