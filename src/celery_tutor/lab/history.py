@@ -4,7 +4,7 @@ The lab's state is a fold over its events (:class:`~.state.LabState`), so the st
 event *k* is the fold of events 1..k. :class:`History` keeps the events since the lab's
 last reset (at most ``limit``: a longer run keeps the newest) and answers
 :meth:`History.snapshot` quickly: it keeps checkpoints of the fold (a copy every
-``every`` events, made only once someone travels back, never while the lab merely runs)
+``every`` events near where someone travels, never while the lab merely runs)
 and the snapshots of the positions it computed last. :class:`TimeTravel` is where the
 view is (live, paused at an event, or replaying) and :class:`Replay` is the schedule of a
 slowed-down replay. Pure: no Textual, no Celery, and no clock of its own (callers pass
@@ -166,11 +166,14 @@ class History:
             return cached
         start, state = self._start_for(position)
         keep_from = position - BLOCK + 1  # stepping back goes on from here: keep the block on the way
+        # Checkpoints only near the position: a copy costs as much as folding a few thousand
+        # events, and stepping back needs the nearest ones first (a later pass leaves its own).
+        mark_from = position - 2 * self.every
         if start >= keep_from:
             self._remember(start, state.snapshot())
         for at, event in self.events(start + 1, position):
             state.apply(event)
-            if at % self.every == 0 and at not in self._checkpoints:
+            if at % self.every == 0 and at > mark_from and at not in self._checkpoints:
                 self._checkpoints[at] = state.copy()
             if at >= keep_from:
                 self._remember(at, state.snapshot())
