@@ -16,6 +16,7 @@ from ui_helpers import wait_for
 from celery_tutor.course.session import Phase
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.history import END_HOLD, History, Mode, TimeTravel
+from celery_tutor.lab.state import LabState
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.screens.lesson import LessonScreen
@@ -338,3 +339,23 @@ async def test_the_marker_says_when_the_oldest_events_were_let_go(
         await pilot.pause()
         assert marker(screen).startswith("⏸ PAUSED · event 11 of 30")
         assert "only the newest 20 events are kept: 10 older ones are gone" in " ".join(marker(screen).split())
+
+
+async def test_a_pause_after_a_quiet_event_shows_the_state_at_the_event_it_names(
+    make_app: Callable[..., TutorApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    playback(monkeypatch)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        e = Events()
+        events = crash_after_the_charge(e)
+        events.append(e(ev.RestoreScan, 0.8, worker="worker1", restored=0, next_in=1.0))  # quiet: no timeline row
+        await fed(pilot, screen, events)
+        await pilot.press("space")
+        await pilot.pause()
+        assert screen.travel.position == len(events) - 1  # the newest event the timeline shows
+        state = LabState()
+        for event in events[:-1]:
+            state.apply(event)
+        assert screen.history.snapshot(screen.travel.position) == state.snapshot()  # not the live fold, a scan later

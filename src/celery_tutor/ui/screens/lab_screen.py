@@ -373,12 +373,19 @@ class LabScreen(TutorScreen[None]):
 
     # -- time travel -------------------------------------------------------------------
 
+    def _catch_up(self) -> None:
+        """Take in the events waiting (a pause shows what is true now); a reset among them ends travel."""
+        self.take_in()
+        if self.travel.sync():
+            self._went_live("the lab was reset: the panel is live again")
+
     def action_pause_view(self) -> None:
         """Freeze the panel at the newest event (the lab runs on underneath)."""
         if self.travel.live:
-            self.take_in()  # the newest event first: a pause shows what is true now
+            self._catch_up()
             if self.travel.pause():
-                self.history.remember(self.travel.position, self.state.snapshot())
+                if self.travel.position == self.history.last:  # the live fold is that moment: no refold
+                    self.history.remember(self.travel.position, self.state.snapshot())
                 self._show_travel()
             else:
                 self.notify("Nothing happened in the lab yet.", timeout=2)
@@ -387,8 +394,7 @@ class LabScreen(TutorScreen[None]):
 
     def action_step_back(self) -> None:
         """One event back (from live: the event before the newest)."""
-        if self.travel.live:
-            self.take_in()
+        self._catch_up()
         if self.travel.back() or not self.travel.live:
             self._show_travel()
 
@@ -416,7 +422,7 @@ class LabScreen(TutorScreen[None]):
 
     def action_replay(self) -> None:
         """Replay the last experiment slowly, the panel showing the lab after each event."""
-        self.take_in()
+        self._catch_up()
         start = self.replay_start()
         if start is None or not self.travel.start_replay(start, self.clock()):
             self.notify("Nothing to replay yet: the lab has done nothing since its last reset.", timeout=3)
