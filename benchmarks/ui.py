@@ -7,7 +7,9 @@ Run: python benchmarks/ui.py [--quick]
    Textual app with one Static, measured the same way.
 2. key → screen during a 1,000-task burst: in the sandbox, 1,000 add tasks are sent;
    while they run, ``?`` opens the help and ``Esc`` closes it, again and again; each
-   press is timed until the app shows the new screen.
+   press is timed until the app shows the new screen. Then, the burst over, ``[`` steps
+   the lab's view back 100 events one by one (the first press pauses it at the newest),
+   each press timed until the panel shows that event: it must stay under the burst's p95.
 3. RSS after opening every lesson (each one's lab started, then left).
 """
 
@@ -180,7 +182,7 @@ async def burst(presses: int) -> None:
     from celery_tutor.ui.screens.help import HelpScreen
     from celery_tutor.ui.screens.sandbox import SandboxScreen
 
-    print(f"\n== 2. key -> screen during a 1,000-task burst ({presses} presses)")
+    print(f"\n== 2. key -> screen during a 1,000-task burst ({presses} presses), then scrubbing back")
     baseline = await burst_baseline(presses)
     with tempfile.TemporaryDirectory() as data:
         app = make_app(data=Path(data))
@@ -228,7 +230,28 @@ async def burst(presses: int) -> None:
             slowest = ", ".join(f"{v:.0f}" for v in sorted(idle)[-5:])
             print(f"  key -> screen, lab idle   n={len(idle)}  p50 {percentile(idle, 0.5):6.1f} ms  "
                   f"p95 {percentile(idle, 0.95):6.1f} ms   slowest: {slowest} ms")  # fmt: skip
+            scrub_p95 = await scrub_back(app, sandbox, 100)
+            verdict = "under" if scrub_p95 < p95 else "NOT under"
+            print(f"  scrub p95 {scrub_p95:.1f} ms beside the burst's p95 {p95:.1f} ms: {verdict} it   (bar: under)")
             await pilot.press("q")
+
+
+async def scrub_back(app: object, screen: object, steps: int) -> float:
+    """``[`` ``steps`` times on a lab screen; each press timed until the panel shows the event before."""
+    travel = screen.travel  # type: ignore[attr-defined]
+    history = screen.history  # type: ignore[attr-defined]
+    print(f"  the history holds {history.last - history.forgotten:,} events ({history.forgotten:,} forgotten)")
+    latencies: list[float] = []
+    for _ in range(steps):
+        before = (travel.mode, travel.position)
+        latencies.append(
+            await key_to_screen(app, "left_square_bracket", lambda b=before: (travel.mode, travel.position) != b)
+        )
+    p95 = report(f"scrub back {steps} events ([)", latencies)
+    print(f"    first press (pause, then the first fold back): {latencies[0]:.1f} ms; "
+          f"slowest: {', '.join(f'{v:.0f}' for v in sorted(latencies)[-5:])} ms")  # fmt: skip
+    await key_to_screen(app, "space", lambda: travel.live)
+    return p95
 
 
 def rss_mb() -> float:

@@ -20,7 +20,9 @@ a label the learner reads next to a live ✓/✗::
       gap: {from: {event: received, task: order}, to: {event: redelivered, task: order}, min: 2}
 
 :class:`GoalTracker` takes events in one at a time (no Celery, no threads) and answers,
-after each, which conditions hold, reading the lab state its caller folds.
+after each, which conditions hold, reading the lab state its caller folds, and which
+events bore each condition out (:meth:`GoalTracker.evidence`): a result is believed when
+it quotes the timeline and the ledger lines it rests on.
 """
 
 from __future__ import annotations
@@ -151,13 +153,18 @@ class Not(Condition):
     inner: Condition
 
 
+EVIDENCE_KEPT = 20
+"""Per condition, the most events kept as its evidence (the first ones; the count goes on)."""
+
+
 class GoalTracker:
     """Evaluates conditions as lab events arrive, against a lab state someone else folds.
 
     The state (settings, task states, aliases, the ledger) is the caller's
     :class:`~celery_tutor.lab.state.LabState`: fold each event into it first, then
     :meth:`observe` the event here. The tracker only keeps what a state cannot say:
-    how many matching events happened, and how far each sequence got.
+    how many matching events happened, how far each sequence got, and the events that
+    did it (the evidence a result card quotes).
 
     A tracker made with ``from_reset=True`` counts nothing, and holds nothing, until
     the lab reports a reset: its goal is about what happens after the step's script
@@ -171,8 +178,12 @@ class GoalTracker:
         """False while waiting for the reset the goal starts from."""
         self._counts: dict[int, int] = {}
         self._progress: dict[int, int] = {}
-        self._gaps: dict[int, list[float]] = {}
-        """Per gap condition: the time of its start event, then of its end event."""
+        self._gaps: dict[int, list[ev.LabEvent]] = {}
+        """Per gap condition: its start event, then its end event."""
+        self._evidence: dict[int, list[ev.LabEvent]] = {}
+        """Per condition: the events that matched it so far (at most EVIDENCE_KEPT)."""
+        self._task_states: dict[int, tuple[str, ev.LabEvent]] = {}
+        """Per task-state condition: its task's state, and the event after which it became that."""
         self._watched = self._all(conditions)
 
     def observe(self, event: ev.LabEvent) -> None:
@@ -182,21 +193,59 @@ class GoalTracker:
             self._counts.clear()
             self._progress.clear()
             self._gaps.clear()
+            self._evidence.clear()
+            self._task_states.clear()
         if not self.armed:
             return
         aliases = self.state.aliases
         for condition in self._watched:
             if isinstance(condition, EventCount) and condition.match.matches(event, aliases):
                 self._counts[id(condition)] = self._counts.get(id(condition), 0) + 1
+                self._quote(condition, event)
             elif isinstance(condition, Sequence):
                 done = self._progress.get(id(condition), 0)
                 if done < len(condition.steps) and condition.steps[done].matches(event, aliases):
                     self._progress[id(condition)] = done + 1
+                    self._quote(condition, event)
             elif isinstance(condition, Gap):
-                times = self._gaps.setdefault(id(condition), [])
-                step = condition.start if not times else condition.end
-                if len(times) < 2 and step.matches(event, aliases):
-                    times.append(event.at)
+                ends = self._gaps.setdefault(id(condition), [])
+                step = condition.start if not ends else condition.end
+                if len(ends) < 2 and step.matches(event, aliases):
+                    ends.append(event)
+                    self._quote(condition, event)
+            elif isinstance(condition, LedgerCount):
+                if (
+                    isinstance(event, ev.LedgerWritten)
+                    and event.action == condition.action
+                    and (condition.key is None or event.key == condition.key)
+                ):
+                    self._counts[id(condition)] = self._counts.get(id(condition), 0) + 1
+                    self._quote(condition, event)
+            elif isinstance(condition, TaskState):
+                self._follow_task(condition, event)
+            elif (
+                isinstance(condition, SettingIs)
+                and isinstance(event, ev.ConfigChanged)
+                and condition.name in event.settings
+            ):
+                self._evidence[id(condition)] = [event]  # the latest change is what holds now
+
+    def _quote(self, condition: Condition, event: ev.LabEvent) -> None:
+        quoted = self._evidence.setdefault(id(condition), [])
+        if len(quoted) < EVIDENCE_KEPT:
+            quoted.append(event)
+
+    def _follow_task(self, condition: TaskState, event: ev.LabEvent) -> None:
+        """Remember the event after which the condition's task entered the state it is in."""
+        task_id = getattr(event, "task_id", None)
+        if task_id is None:
+            return
+        view = self.state.find(condition.task)
+        if view is None or view.task_id != task_id:
+            return
+        known = self._task_states.get(id(condition))
+        if known is None or known[0] != view.state:
+            self._task_states[id(condition)] = (view.state, event)
 
     def _all(self, conditions: tuple[Condition, ...]) -> list[Condition]:
         found: list[Condition] = []
@@ -221,8 +270,8 @@ class GoalTracker:
         if isinstance(condition, LedgerCount):
             return condition.count.accepts(self.state.ledger_count(condition.action, condition.key))
         if isinstance(condition, Gap):
-            times = self._gaps.get(id(condition), [])
-            return len(times) == 2 and condition.accepts(times[1] - times[0])
+            ends = self._gaps.get(id(condition), [])
+            return len(ends) == 2 and condition.accepts(ends[1].at - ends[0].at)
         if isinstance(condition, SettingIs):
             return self.state.settings.get(condition.name, _MISSING) == condition.value
         if isinstance(condition, Not):
@@ -232,6 +281,40 @@ class GoalTracker:
     def results(self) -> list[tuple[Condition, bool]]:
         """Every top-level condition with whether it holds."""
         return [(condition, self.holds(condition)) for condition in self.conditions]
+
+    def evidence(self, condition: Condition) -> tuple[ev.LabEvent, ...]:
+        """The events that matched a condition, in order: what a result quotes as its proof.
+
+        The matching events of a count, the steps of a sequence, the two ends of a gap, the
+        ledger entries counted, the event after which a task entered the state asked for,
+        the change that set a setting. A ``not`` quotes what its inner condition matched
+        (the one start that shows "it never ran twice"); nothing when nothing matched.
+        At most :data:`EVIDENCE_KEPT` per condition; :meth:`matched` says how many in all.
+        """
+        if not self.armed:
+            return ()
+        if isinstance(condition, Not):
+            return self.evidence(condition.inner)
+        if isinstance(condition, TaskState):
+            known = self._task_states.get(id(condition))
+            return (known[1],) if known is not None and known[0] == condition.state else ()
+        if isinstance(condition, SettingIs) and not self._holds(condition):
+            return ()
+        return tuple(self._evidence.get(id(condition), ()))
+
+    def matched(self, condition: Condition) -> int:
+        """How many events matched a condition in all (its evidence keeps only the first ones)."""
+        if not self.armed:
+            return 0
+        if isinstance(condition, Not):
+            return self.matched(condition.inner)
+        if isinstance(condition, EventCount | LedgerCount):
+            return self._counts.get(id(condition), 0)
+        return len(self.evidence(condition))
+
+    def results_with_evidence(self) -> list[tuple[Condition, bool, tuple[ev.LabEvent, ...]]]:
+        """Every top-level condition, whether it holds, and its evidence."""
+        return [(condition, self.holds(condition), self.evidence(condition)) for condition in self.conditions]
 
     @property
     def satisfied(self) -> bool:

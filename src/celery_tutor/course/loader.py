@@ -57,6 +57,8 @@ RESERVED_KEYS = {
     "p": "previous step",
     "h": "hint",
     "l": "lessons",
+    "[": "stepping the lab's view back",
+    "]": "stepping the lab's view on",
 }
 """Keys the app itself uses on a lesson screen; a lesson's controls may not take them."""
 CONTROL_ACTIONS = tuple(name for name in actions.CONTROL_NAMES if name != actions.Wait.control)

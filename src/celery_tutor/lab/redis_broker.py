@@ -18,6 +18,7 @@ an in-process lab lacks:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import json
@@ -249,12 +250,10 @@ class LabRedisChannel(kombu_redis.Channel):
                 client = self.__dict__.get(attr)
                 connection = getattr(client, "connection", None)
                 if connection is not None:
-                    try:
+                    # The socket is closed first; then kombu takes it out of the worker's event
+                    # loop, which a warm stop under way may already have closed.
+                    with contextlib.suppress(ValueError, OSError):
                         connection.disconnect()
-                    except (ValueError, OSError):
-                        # The socket is closed first; then kombu takes it out of the worker's
-                        # event loop, which a warm stop under way may already have closed.
-                        pass
             pool = getattr(self, "_pool", None)
             if pool is not None:
                 pool.disconnect()

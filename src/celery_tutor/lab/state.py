@@ -54,6 +54,12 @@ class _RunRecord:
             setattr(self, name, value)
         self._view = None
 
+    def copy(self) -> _RunRecord:
+        """The same run, changed apart from this one from now on (its frozen view is shared)."""
+        twin = _RunRecord(self.number, self.worker, self.started_at, self.redelivered, self.retries)
+        twin.checkpoint, twin.outcome, twin._view = self.checkpoint, self.outcome, self._view
+        return twin
+
     def view(self) -> Run:
         if self._view is None:
             self._view = Run(
@@ -105,6 +111,14 @@ class _TaskRecord:
         """One of its runs changed."""
         self._view = None
 
+    def copy(self, runs: dict[int, _RunRecord]) -> _TaskRecord:
+        """The same task, with copies of its runs (``runs`` maps each run's id to its copy)."""
+        twin = _TaskRecord(self.task_id, self.task, self.alias, self.state)
+        twin.runs = [runs.setdefault(id(run), run.copy()) for run in self.runs]
+        twin.result, twin.exception, twin.max_retries = self.result, self.exception, self.max_retries
+        twin.retry_eta_at, twin.retry_attempt, twin._view = self.retry_eta_at, self.retry_attempt, self._view
+        return twin
+
     def view(self) -> TaskView:
         if self._view is None:
             self._view = TaskView(
@@ -155,6 +169,41 @@ class LabState:
         """Redis: worker name → when its next restore scan is due."""
         self.aliases: dict[str, str] = {}
         """Alias → task id, for the tasks a script or lesson named."""
+
+    def copy(self) -> LabState:
+        """An independent state equal to this one: folding into either leaves the other alone.
+
+        Time travel keeps checkpoints of the fold. ``copy.deepcopy`` took 70 ms on a
+        1,000-task state; this shares everything immutable (messages, ledger entries,
+        frozen views) and copies only the records the fold changes in place. A worker's
+        running record stays the very object its task's run list holds.
+        """
+        twin = LabState.__new__(LabState)
+        twin.at, twin.seq = self.at, self.seq
+        twin._settings = dict(self._settings)
+        twin._task_options = {task: dict(options) for task, options in self._task_options.items()}
+        twin._ready = list(self._ready)
+        runs: dict[int, _RunRecord] = {}
+        twin._tasks = {task_id: record.copy(runs) for task_id, record in self._tasks.items()}
+        twin._workers = {
+            name: _Worker(
+                w.name,
+                w.status,
+                w.concurrency,
+                w.prefetch_multiplier,
+                list(w.unacked),
+                {task_id: runs.setdefault(id(run), run.copy()) for task_id, run in w.running.items()},
+                dict(w.scheduled),
+            )
+            for name, w in self._workers.items()
+        }
+        twin._names = dict(self._names)
+        twin._ledger = list(self._ledger)
+        twin._broker, twin._broker_server = self._broker, self._broker_server
+        twin._invisible = list(self._invisible)
+        twin._next_scan = dict(self._next_scan)
+        twin.aliases = dict(self.aliases)
+        return twin
 
     # -- queries -------------------------------------------------------------------------
 

@@ -33,6 +33,16 @@ button's tooltip and in the command palette (`ctrl+p`, "Lab: …").
 **Answering**: `↑`/`↓` and `Enter` pick an answer. For several answers, `Enter` ticks
 ☑ each one, then pick *check my answer*. To order items, pick them first to last.
 Numbers: type, then `Enter`. `PgUp`/`PgDn` scroll the step (back up to the question).
+A prediction's result quotes, under each ✓/✗, the timeline and ledger lines it rests on.
+
+**The lab's view** (lessons and sandbox; the lab panel's bottom border lists these keys):
+`f2` zoom: the lab fills the screen and the step shrinks to one line (`f2` again: back) ·
+`space` pause the panel at the newest event; the lab runs on underneath (`space` again:
+live) · `[` / `]` one event back / on: the broker strip, worker, retries and ledger as they
+were right after that event, its timeline row marked ▶ (`[` pauses first; `]` past the
+newest is live again) · `f3` replay since the lab's last reset (at most its last minute)
+at quarter speed, each event on screen for a moment at least; long waits are sped up.
+The history keeps the newest 10,000 events.
 
 ## The lab panel
 

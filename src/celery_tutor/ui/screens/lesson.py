@@ -25,7 +25,7 @@ from celery_tutor.lab.events import LabEvent
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.endings import BACK, LessonEndScreen
-from celery_tutor.ui.screens.lab_screen import LabScreen
+from celery_tutor.ui.screens.lab_screen import TIME_BINDINGS, LabScreen
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 from celery_tutor.ui.widgets.answers import answer_widgets, marks, prediction_widgets, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
@@ -40,6 +40,7 @@ class LessonScreen(LabScreen):
         Binding("p", "previous_step", "Prev"),
         Binding("h", "hint", "Hint"),
         Binding("ctrl+o", "solution", "Solution"),
+        *TIME_BINDINGS,
     ]
 
     @classmethod
@@ -120,6 +121,7 @@ class LessonScreen(LabScreen):
         position = f" · step {self.index + 1} of {len(self.lesson.steps)} · {step.kind}{done}"
         self.query_one("#step-title", Static).update(Text.assemble((self.lesson.title, "bold"), position))
         self._extra()
+        self.action_unzoom()  # a new step is read first
         self.show_source(self.walk.source_task() or next(iter(LAB_TASKS)))
         match step:
             case ReadStep():
@@ -162,7 +164,7 @@ class LessonScreen(LabScreen):
     def _show_result(self, failure: str | None) -> None:
         step, choice = self.walk.step, self.walk.prediction
         assert isinstance(step, PredictStep) and choice is not None
-        widgets = prediction_widgets(choice, self.walk.goal(), failure)
+        widgets = prediction_widgets(choice, self.walk.goal(), failure, self.walk.tracker)
         widgets.append(Markdown(step.explain))
         widgets.append(Notice(Text("Press n for the next step (↓ scrolls).", style="italic")))
         self._extra(*widgets)

@@ -15,7 +15,7 @@ from textual.widgets import Markdown
 
 from celery_tutor.course.model import Control
 from celery_tutor.lab import actions as c
-from celery_tutor.ui.screens.lab_screen import LabScreen
+from celery_tutor.ui.screens.lab_screen import TIME_BINDINGS, LabScreen
 from celery_tutor.ui.widgets.control_bar import ControlBar
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.yaml_source import Pos
@@ -106,7 +106,7 @@ connection gives nothing back until a restore scan.
 class SandboxScreen(LabScreen):
     """A free lab."""
 
-    BINDINGS: ClassVar[list[BindingType]] = LabScreen.with_controls(SANDBOX_CONTROLS)
+    BINDINGS: ClassVar[list[BindingType]] = [*LabScreen.with_controls(SANDBOX_CONTROLS), *TIME_BINDINGS]
     controls = SANDBOX_CONTROLS
     controls_beside_lab = False  # seventeen controls: they get the left-hand pane
 

@@ -6,16 +6,25 @@ choices, picked order); this module turns it into marks, widgets and text.
 
 from __future__ import annotations
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual import events
+from textual.visual import RichVisual
 from textual.widget import Widget
 from textual.widgets import Input, Markdown
 
-from celery_tutor.course.conditions import Condition
+from celery_tutor.course.conditions import Condition, GoalTracker, Not
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import Choice, Numeric, Question
 from celery_tutor.course.session import QuizAnswer
+from celery_tutor.lab.events import LabEvent, LedgerWritten
 from celery_tutor.ui.widgets.steps import ChoiceList, Feedback, Notice, checklist
+from celery_tutor.ui.widgets.time_travel import replay_offer
+from celery_tutor.ui.widgets.timeline import event_row
+
+QUOTED = 3
+"""Evidence lines quoted under each expectation (the first ones; the rest are counted)."""
 
 HOW_TO_ANSWER = {
     "single": "Enter picks an answer · n skips",
@@ -86,14 +95,93 @@ def verdict_widgets(question: Question, answer: QuizAnswer, grade: Grade, last: 
     return widgets
 
 
-def prediction_widgets(choice: Choice, goal: list[tuple[Condition, bool]], failure: str | None) -> list[Widget]:
-    """A locked prediction beside what the lab did: the verdict, the choice's feedback, the checklist."""
+def quote(event: LabEvent) -> tuple[Text, Text]:
+    """One line of evidence: the event's time, and what happened as the timeline says it.
+
+    No glyph: a quoted ✓ or ✗ would read as the verdict on the expectation above it. A
+    ledger entry reads as the ledger does, a repeat marked DUPLICATE in words.
+    """
+    what = event_row(event)[1]
+    if isinstance(event, LedgerWritten):
+        what = Text(f"ledger: {event.action} {event.key} {event.detail}")
+        if event.duplicate:
+            what.append(f"  ×{event.count} DUPLICATE", style="bold red")
+    return Text(f"{event.at:6.2f}s ", style="dim"), what
+
+
+class _Worded(RichVisual):
+    """A Rich renderable on screen whose ``str`` is its words (what a test or a reader of the screen sees)."""
+
+    def __init__(self, widget: Widget, renderable: RenderableType, words: str) -> None:
+        super().__init__(widget, renderable)
+        self.words = words
+
+    def __str__(self) -> str:
+        return self.words
+
+
+class EvidenceCard(Notice):
+    """What happened in the lab: each expectation with ✓/✗ and, under it, the lines that bear it out.
+
+    The quotes are a grid (indent | time | text), so a long line wraps in its own column.
+    """
+
+    def __init__(self, goal: list[tuple[Condition, bool]], tracker: GoalTracker, title: str) -> None:
+        parts: list[RenderableType] = [Text(title, style="bold")]
+        words = [title]
+        for condition, ok in goal:
+            mark, style = ("✓", "green") if ok else ("✗", "red")
+            parts.append(Text.assemble("  ", (mark, style), " ", condition.label))
+            words.append(f"  {mark} {condition.label}")
+            grid = Table.grid(expand=True)
+            grid.add_column(width=6, no_wrap=True)
+            grid.add_column(no_wrap=True)
+            grid.add_column(ratio=1, overflow="fold")
+            quoted = tracker.evidence(condition)
+            notes: list[Text] = []
+            for event in quoted[:QUOTED]:
+                when, what = quote(event)
+                grid.add_row("", when, what)
+                words.append(f"      {when.plain}{what.plain}")
+            more = tracker.matched(condition) - min(len(quoted), QUOTED)
+            if more > 0:
+                notes.append(Text(f"…and {more} more like it", style="dim italic"))
+            if not quoted:
+                absent = (
+                    "nothing of the kind happened" if isinstance(condition, Not) else "nothing in the timeline matched"
+                )
+                notes.append(Text(f"({absent})", style="dim italic"))
+            for note in notes:
+                grid.add_row("", "", note)
+                words.append(f"      {note.plain}")
+            parts.append(grid)
+        card = Group(*parts)
+        super().__init__(card)
+        self.words = "\n".join(words)
+        """The card's words, plain (``str`` of what it renders)."""
+        self._visual = _Worded(self, card, self.words)
+
+    def render(self) -> _Worded:
+        return self._visual
+
+
+def prediction_widgets(
+    choice: Choice, goal: list[tuple[Condition, bool]], failure: str | None, tracker: GoalTracker | None = None
+) -> list[Widget]:
+    """A locked prediction beside what the lab did: the verdict, the choice's feedback, the checklist.
+
+    Given the goal's tracker, the checklist quotes its evidence (the timeline and ledger lines
+    each expectation matched: the learner sees *why* it holds) and offers the slow replay.
+    """
     verdict = ("✓ Your prediction was right.", "green") if choice.correct else ("✗ Not what happened.", "red")
     text = Text.assemble(("You predicted: ", "bold"), choice.text, "\n", (verdict[0], f"bold {verdict[1]}"))
     widgets: list[Widget] = [Notice(text)]
     if choice.feedback:
         widgets.append(Feedback(choice.feedback))
-    widgets.append(Notice(checklist(goal, "What happened in the lab:")))
+    title = "What happened in the lab:"
+    widgets.append(EvidenceCard(goal, tracker, title) if tracker is not None else Notice(checklist(goal, title)))
     if failure:
         widgets.append(Notice(Text(f"The experiment stopped early: {failure}", style="yellow")))
+    if tracker is not None:
+        widgets.append(Notice(replay_offer()))
     return widgets

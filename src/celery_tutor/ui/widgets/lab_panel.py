@@ -23,7 +23,7 @@ from textual.widgets import Static
 
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.views import HeldMessage, LabSnapshot, TaskView
-from celery_tutor.ui.widgets.timeline import Timeline
+from celery_tutor.ui.widgets.timeline import Row, Timeline, event_row
 
 DONE_STATES = {"SUCCESS": "✓ done", "FAILURE": "✗ failed", "LOST": "! LOST", "REJECTED": "⊘ dropped"}
 MAX_CARDS = 4
@@ -33,24 +33,6 @@ SHORT_PANEL = 14
 """…and in a panel shorter than this (80×24), only the one that becomes visible first."""
 DEAD = "✗ "
 """Marks a card held by a connection that died (Redis keeps it, invisible); first, so no cut hides it."""
-
-EVENT_STYLE = {
-    "lost": ("!", "bold red"),
-    "worker_killed": ("✗", "bold red"),
-    "child_killed": ("✗", "red"),
-    "failed": ("✗", "red"),
-    "redelivered": ("↻", "yellow"),
-    "restore_scan": ("↻", "yellow"),
-    "retry_scheduled": ("◔", "yellow"),
-    "rejected": ("⊘", "yellow"),
-    "succeeded": ("✓", "green"),
-    "acked": ("✓", "cyan"),
-    "ledger": ("$", "magenta"),
-    "skipped": ("=", "magenta"),
-    "run_skipped": ("=", "magenta"),
-    "log": ("·", "dim"),
-}
-
 
 SHORT_NAMES = {"charge_card": "charge", "charge_card_idempotent": "charge+key", "fetch_exchange_rate": "rate"}
 
@@ -68,6 +50,14 @@ def seconds(left: float) -> str:
     return f"{math.ceil(left):,} s" if left >= 10 else f"{left:.1f} s"
 
 
+def ledger_line(entry: ev.LedgerWritten) -> Text:
+    """One side effect as the ledger shows it; a repeat is marked DUPLICATE in words, not colour alone."""
+    text = Text(f"$ {entry.action} {entry.key} {entry.detail}")
+    if entry.duplicate:
+        text.append(f"  ×{entry.count} DUPLICATE", style="bold red")
+    return text
+
+
 def card(view: TaskView | None, task_id: str, task: str) -> str:
     """How one message is named on the strip: its alias, or a short task name·id."""
     if view is not None and view.alias:
@@ -83,6 +73,8 @@ class LabPanel(Vertical):
     LabPanel { height: 1fr; }
     LabPanel > Static { height: auto; }
     LabPanel > RichLog { height: 1fr; min-height: 3; }
+    LabPanel > #travel { display: none; background: $warning 30%; text-style: bold; }
+    LabPanel.-travelling > #travel { display: block; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -91,6 +83,7 @@ class LabPanel(Vertical):
         """What each ticking part shows now (so an unchanged countdown is not redrawn)."""
 
     def compose(self) -> ComposeResult:
+        yield Static(id="travel")
         yield Static(id="broker")
         yield Static(id="redis")
         yield Static(id="workers")
@@ -140,13 +133,8 @@ class LabPanel(Vertical):
 
     def add_events(self, events: Iterable[ev.LabEvent]) -> None:
         """Append events to the timeline (one write for the whole batch: bursts stay cheap)."""
-        rows = []
-        for event in events:
-            if event.quiet:  # a restore scan that found nothing: the Redis line counts down to the next
-                continue
-            glyph, style = EVENT_STYLE.get(event.kind, (" ", ""))
-            rows.append((Text(f"{event.at:6.2f}s {glyph} ", style="dim"), Text(event.describe(), style=style)))
-        self.query_one(Timeline).add_rows(rows)
+        # A restore scan that found nothing is left out: the Redis line counts down to the next.
+        self.query_one(Timeline).add_rows([event_row(event) for event in events if not event.quiet])
 
     def note(self, text: str) -> None:
         """A line in the timeline that is not an event."""
@@ -155,6 +143,34 @@ class LabPanel(Vertical):
     def clear_timeline(self) -> None:
         """Start the timeline afresh (after a lab reset)."""
         self.query_one(Timeline).clear_rows()
+
+    # -- a moment of the past -------------------------------------------------------------
+
+    def show_moment(
+        self,
+        snapshot: LabSnapshot,
+        now: float,
+        rows: tuple[list[Row], Row, list[Row]],
+        marker: Text,
+    ) -> None:
+        """Show the lab as it was at one event: its state, the timeline around it, and a marker saying so.
+
+        ``rows`` are the timeline rows before the event, the event's own row, and a few after it.
+        """
+        self.add_class("-travelling")
+        self.show_marker(marker)
+        self.show(snapshot, now)
+        self.query_one(Timeline).show_window(*rows)
+
+    def show_marker(self, marker: Text) -> None:
+        """Say which moment the panel shows (paused or replaying, event k of n)."""
+        self.query_one("#travel", Static).update(marker)
+
+    def show_live(self, snapshot: LabSnapshot, now: float) -> None:
+        """Back to the lab as it is now: the live timeline again, no marker."""
+        self.remove_class("-travelling")
+        self.query_one(Timeline).thaw()
+        self.show(snapshot, now)
 
     def _broker(self, snapshot: LabSnapshot) -> Table:
         # Cards are built only for what fits: a burst keeps a thousand tasks in the state.
@@ -273,7 +289,6 @@ class LabPanel(Vertical):
             return Text("ledger: nothing happened outside yet", style="dim")
         text = Text("ledger:")
         for entry in snapshot.ledger[-6:]:
-            text.append(f"\n  $ {entry.action} {entry.key} {entry.detail}")
-            if entry.duplicate:
-                text.append(f"  ×{entry.count} DUPLICATE", style="bold red")
+            text.append("\n  ")
+            text.append_text(ledger_line(entry))
         return text
