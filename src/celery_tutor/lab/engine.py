@@ -55,6 +55,8 @@ BROKERS = settings.BROKERS
 
 
 IDLE_STOP_TIMEOUT = 5.0
+ACK_GRACE = 1.0
+"""Seconds a configuration change waits for a finished task's late ack before it restarts the worker."""
 """Seconds a configuration change waits for an idle worker to stop before starting its successor."""
 
 
@@ -270,10 +272,16 @@ class Lab:
         that only the lab's restart caused. A busy worker finishes its tasks in the
         background while its successor already runs, like a rolling restart.
         """
-        snapshot = self.snapshot()
         for handle in self._fleet.handles():
             if handle.status == "alive":
-                view = snapshot.worker(handle.name)
+                view = self.snapshot().worker(handle.name)
+                if view.unacked and not view.running:
+                    # A late ack goes out after the result is stored: let it land first.
+                    self.wait_until(
+                        lambda s, name=handle.name: not s.worker(name).unacked or bool(s.worker(name).running),
+                        ACK_GRACE,
+                    )
+                    view = self.snapshot().worker(handle.name)
                 idle = not view.unacked and not view.running
                 self._fleet.stop(handle)
                 if idle:
