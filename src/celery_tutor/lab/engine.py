@@ -19,6 +19,7 @@ ledger's, the bus's; the fault injector's and the reporter's are leaves.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
@@ -58,6 +59,11 @@ IDLE_STOP_TIMEOUT = 5.0
 ACK_GRACE = 1.0
 """Seconds a configuration change waits for a finished task's late ack before it restarts the worker."""
 """Seconds a configuration change waits for an idle worker to stop before starting its successor."""
+
+
+def _acked_or_busy(name: str, snapshot: LabSnapshot) -> bool:
+    worker = snapshot.worker(name)
+    return not worker.unacked or bool(worker.running)
 
 
 @dataclass
@@ -277,10 +283,7 @@ class Lab:
                 view = self.snapshot().worker(handle.name)
                 if view.unacked and not view.running:
                     # A late ack goes out after the result is stored: let it land first.
-                    self.wait_until(
-                        lambda s, name=handle.name: not s.worker(name).unacked or bool(s.worker(name).running),
-                        ACK_GRACE,
-                    )
+                    self.wait_until(functools.partial(_acked_or_busy, handle.name), ACK_GRACE)
                     view = self.snapshot().worker(handle.name)
                 idle = not view.unacked and not view.running
                 self._fleet.stop(handle)
