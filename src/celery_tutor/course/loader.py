@@ -104,7 +104,12 @@ LESSON = Keys(
         Key("id", ref("id"), "Stable forever: progress is keyed by it.", required=True),
         Key("title", TEXT, "The lesson's title.", required=True),
         Key("summary", TEXT, "One sentence for the lesson list.", required=True),
-        Key("minutes", whole(1, MAX_MINUTES), "About how long it takes.", required=True),
+        Key(
+            "minutes",
+            whole(1, MAX_MINUTES),
+            "About how long it takes: words read plus lab time (docs/lesson-format.md, Minutes).",
+            required=True,
+        ),
         Key("steps", list_of(ref("step")), "The steps, in order.", required=True),
         Key("concepts", list_of(TEXT), "Concepts the lesson teaches, like [ack, acks_late]."),
         Key("lab", ref("lab"), "How the lab starts for this lesson."),
