@@ -54,6 +54,7 @@ steps:
 COURSE_ORDER = [
     "acknowledgement",
     "early-vs-late-acks",
+    "pool-children-and-countdowns",
     "idempotence",
     "redis-visibility-timeout",
     "retry-with-self-retry",

@@ -98,16 +98,18 @@ def _lab_tasks() -> int:
 def _check(paths: list[Path], lessons: Path | None) -> int:
     from celery_tutor.course.lessons import load_course
     from celery_tutor.paths import lessons_dir
+    from celery_tutor.wording import count_of
 
     targets = paths or [lessons_dir(lessons)]
     missing = [p for p in targets if not p.exists()]
     for path in missing:
         print(f"{path}: no such file or folder", file=sys.stderr)
     course = load_course([p for p in targets if p.exists()])
-    for problem in course.problems:
+    for problem in (*course.problems, *course.warnings):
         print(problem, file=sys.stderr)
     if not course.problems and not missing:
-        print(f"{len(course.lessons)} lesson(s) OK")
+        warned = f", {count_of(len(course.warnings), 'warnings')}" if course.warnings else ""
+        print(f"{len(course.lessons)} lesson(s) OK{warned}")
     return 1 if course.problems or missing or not (course.lessons or course.broken) else 0
 
 

@@ -293,7 +293,7 @@ def test_ordering_is_picked_first_to_last_from_a_shuffled_list() -> None:
 
 
 def test_multiple_choice_ticks_are_data_and_checked_on_demand() -> None:
-    walk = Walk("02-early-vs-late-acks.yaml", start_at="quiz")
+    walk = Walk("02b-pool-children-and-countdowns.yaml", start_at="quiz")
     session = walk.session
     session.enter()
     while not isinstance(session.question, MultipleChoice):

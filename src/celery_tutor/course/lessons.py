@@ -38,6 +38,11 @@ class Course:
         """Every problem of every broken file."""
         return tuple(p for broken in self.broken for p in broken.problems)
 
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """What ``check`` reports about good lessons without refusing them (a pace off the rule)."""
+        return tuple(w for lesson in self.lessons for w in lesson.warnings)
+
     def entries(self) -> list[LessonEntry]:
         """The lesson list: every file, good or broken, in course order."""
         entries = [

@@ -9,11 +9,13 @@ reader declares its part of the format in tables the JSON Schema is written from
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from celery_tutor.course.conditions_reader import CONDITION_KINDS
 from celery_tutor.course.model import MAX_SHORT_LABEL, SCHEMA_VERSION, TOGGLE_STATE_ROOM, Control, LabSetup, Lesson
+from celery_tutor.course.pace import pace_warnings
 from celery_tutor.course.questions_reader import QUESTION_KEYS, QUESTION_KINDS
 from celery_tutor.course.reading import (
     ID_PATTERN,
@@ -104,7 +106,12 @@ LESSON = Keys(
         Key("id", ref("id"), "Stable forever: progress is keyed by it.", required=True),
         Key("title", TEXT, "The lesson's title.", required=True),
         Key("summary", TEXT, "One sentence for the lesson list.", required=True),
-        Key("minutes", whole(1, MAX_MINUTES), "About how long it takes.", required=True),
+        Key(
+            "minutes",
+            whole(1, MAX_MINUTES),
+            "About how long it takes: words read plus lab time (docs/lesson-format.md, Minutes).",
+            required=True,
+        ),
         Key("steps", list_of(ref("step")), "The steps, in order.", required=True),
         Key("concepts", list_of(TEXT), "Concepts the lesson teaches, like [ack, acks_late]."),
         Key("lab", ref("lab"), "How the lab starts for this lesson."),
@@ -151,7 +158,8 @@ def parse_lesson(text: str, path: str) -> Lesson:
     steps = read_steps(r, root.get("steps"), control_aliases)
     if r.problems:
         raise LessonError(sorted(r.problems, key=lambda p: p.pos))
-    return Lesson(lesson_id, path, title, summary_text, minutes or 1, concepts, lab, controls, steps)
+    lesson = Lesson(lesson_id, path, title, summary_text, minutes or 1, concepts, lab, controls, steps)
+    return replace(lesson, warnings=pace_warnings(lesson, minutes_node.pos if minutes_node else root.pos))
 
 
 def _lab_setup(r: Reader, node: Node | None) -> LabSetup:

@@ -15,7 +15,7 @@ from celery_tutor.course.conditions import Condition
 from celery_tutor.course.grading import AnswerError, Grade
 from celery_tutor.lab.actions import Action
 from celery_tutor.wording import count_of
-from celery_tutor.yaml_source import Pos
+from celery_tutor.yaml_source import Pos, Problem
 
 SCHEMA_VERSION = 1
 
@@ -387,6 +387,8 @@ class Lesson:
     lab: LabSetup
     controls: tuple[Control, ...]
     steps: tuple[Step, ...]
+    warnings: tuple[Problem, ...] = ()
+    """Things ``check`` reports without refusing the lesson (its pace: ``course.pace``)."""
 
     def step(self, step_id: str) -> Step:
         """A step by id."""
