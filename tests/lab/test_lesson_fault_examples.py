@@ -88,3 +88,24 @@ def test_on_redis_a_cold_shutdown_gives_the_work_back_at_once_without_sigkill() 
     assert not of(report, "sigkill")
     assert [e.reason for e in of(report, "cancelled", task.task_id)] == ["cold shutdown"]
     assert [e.reason for e in of(report, "redelivered", task.task_id)] == [ev.CLEAN_CLOSE]
+
+
+@needs_redis
+def test_on_redis_in_reach_kombu_s_clean_up_gives_the_message_back_and_it_runs_twice() -> None:
+    report = run("redis-connection-loss.yaml")
+    order = report.tasks["order"]
+    assert (order.runs, order.redelivered, order.state) == (2, [False, True], "SUCCESS")
+    (lost,) = of(report, "connection_lost")
+    assert (lost.broker, lost.requeued, lost.noticed) == ("redis", 0, True)  # Redis itself gave nothing back
+    assert [e.reason for e in of(report, "redelivered", order.task_id)] == [ev.CONNECTION_LOST]
+    assert ledger(report, "charge") == ["order 42", "order 42"]
+
+
+@needs_redis
+def test_on_redis_a_worker_not_reading_does_not_notice_and_the_task_runs_once() -> None:
+    report = run("redis-connection-loss-prefetch-full.yaml")
+    order = report.tasks["order"]
+    assert (order.runs, order.redelivered, order.state) == (1, [False], "SUCCESS")
+    (lost,) = of(report, "connection_lost")
+    assert not lost.noticed and not of(report, "reconnected") and not of(report, "redelivered")
+    assert ledger(report, "charge") == ["order 42"]
