@@ -115,6 +115,7 @@ def export_orders(export_id):
         storage.upload(f"exports/{export_id}.csv")
         return "complete"
     except exceptions.SoftTimeLimitExceeded:
-        storage.upload(f"exports/{export_id}-partial.csv")  # clean up in a hurry
+        # Clean up in a hurry: keep what is done.
+        storage.upload(f"exports/{export_id}-partial.csv")
         checkpoint("saved_partial")
         return "partial"
