@@ -80,8 +80,8 @@ EXPECTED: dict[str, str] = {
         "retry_jitter, retry_kwargs, soft_time_limit, time_limit"
     ),
     "unknown-task.yaml": (
-        "11:18: send.task: unknown task 'ad'; valid: add, charge_card, charge_card_idempotent, fetch_exchange_rate, "
-        "generate_report, notify_warehouse, send_receipt, sync_inventory, transcode_video"
+        "11:18: send.task: unknown task 'ad'; valid: add, charge_card, charge_card_idempotent, export_orders, "
+        "fetch_exchange_rate, generate_report, notify_warehouse, send_receipt, sync_inventory, transcode_video"
     ),
     "unknown-top-level-key.yaml": (
         "6:1: lesson: unknown key 'author'; valid: schema, id, title, summary, minutes, steps, concepts, lab, controls"

@@ -30,6 +30,7 @@ __all__ = [
     "TaskSpec",
     "app",
     "checkpoint",
+    "exceptions",
     "mailer",
     "payments",
     "rates_api",
@@ -111,6 +112,31 @@ class TaskBook:
 
 app = TaskBook()
 """The decorator lab tasks use; each lab registers them on its own Celery app."""
+
+
+class CeleryExceptions:
+    """``celery.exceptions`` for lab tasks, imported when a task first reads a name from it.
+
+    A lab task catches Celery's exceptions as a Celery user does after ``from celery
+    import exceptions``: ``except exceptions.SoftTimeLimitExceeded:``. The lesson model
+    reads this library but never runs a task, so Celery is imported only when such a
+    clause is evaluated, on a worker's thread. Private names are not looked up (tools
+    that probe objects for them must not import Celery).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from celery import exceptions as celery_exceptions
+
+        return getattr(celery_exceptions, name)
+
+    def __repr__(self) -> str:
+        return "<celery.exceptions, imported on first use>"
+
+
+exceptions = CeleryExceptions()
+"""What lab tasks catch Celery's exceptions from (``exceptions.SoftTimeLimitExceeded``)."""
 
 
 def work(seconds: float) -> None:
