@@ -20,7 +20,8 @@ HELP = """\
 themes) · `q` quit (also `ctrl+c`).
 
 **Lesson list**: `↑`/`↓` choose · `Enter` open · `c` continue where you left off ·
-`s` sandbox · `r` reset the highlighted lesson's progress · `R` reset all progress.
+`s` sandbox · `v` review the questions you missed (when some are due) · `r` reset the
+highlighted lesson's progress · `R` reset all progress.
 
 **In a lesson**: `n` next step (in a quiz: the next question, answered or skipped) ·
 `p` previous step · `h` next hint ·
