@@ -85,7 +85,7 @@ async def test_f2_gives_the_lab_the_screen_and_gives_it_back(
         await pilot.pause()
         assert not screen.query_one("#step-pane", VerticalScroll).display
         line = plain(screen.query_one("#zoom-line", Static).content)  # type: ignore[arg-type]
-        assert "f2 back to the step" in line and "Early vs late acks · step 1 of 10" in line
+        assert "f2 back to the step" in line and "Early vs late acks · step 1 of 6" in line
         assert panel.size.height >= 14 and panel.outer_size.width == 80
         assert "ledger:" in part(screen, "ledger") and "$ charge order 42 $9.99" in part(screen, "ledger")
         assert "f2 Unzoom" in keys_shown(screen)

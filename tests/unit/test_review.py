@@ -110,9 +110,13 @@ def test_a_question_is_asked_as_in_the_lesson() -> None:
         in_lesson.next()
     assert review.options() == in_lesson.options() and review.answer.shuffled == in_lesson.answer.shuffled
     # A multiple-choice answer with nothing ticked is refused here too.
-    second = LESSONS[1]
-    multiple = next(
-        q for step in second.steps if isinstance(step, QuizStep) for q in step.questions if q.kind == "multiple"
+    second, multiple = next(
+        (lesson, q)
+        for lesson in LESSONS
+        for step in lesson.steps
+        if isinstance(step, QuizStep)
+        for q in step.questions
+        if q.kind == "multiple"
     )
     review = ReviewSession([DueQuestion(second, multiple)], Progress(), lambda: None, Clock())
     assert isinstance(review.pick(len(review.options() or []) - 1), Refusal)
