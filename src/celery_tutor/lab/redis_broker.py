@@ -87,9 +87,16 @@ class LabRedisQoS(kombu_redis.QoS):
         restored: list[str] = []
         outer = getattr(_reason, "scanned", None)
         _reason.scanned = restored
+        # A kill waits for a scan under way (sever takes the same lock). A real SIGKILL can
+        # land mid-scan and leave kombu's restore lock held for unacked_mutex_expire (300 s),
+        # so that no scan restores anything for five minutes: rare with a scan every 100 s,
+        # but a lab scanning every half second would meet it in one crash in a few dozen.
         try:
-            with _restoring(SCAN_RESTORE):
-                super().restore_visible(start, num, interval)
+            with channel.delivery_lock:
+                if channel.dead:
+                    return
+                with _restoring(SCAN_RESTORE):
+                    super().restore_visible(start, num, interval)
         finally:
             _reason.scanned = outer
         worker = channel.owner or _bound_worker_name()
