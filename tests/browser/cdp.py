@@ -67,7 +67,7 @@ SCREEN = """(() => {
   const rows = [];
   for (let y = 0; y < t.rows; y++) {
     const line = b.getLine(b.viewportY + y);
-    rows.push(line ? line.translateToString(true) : "");
+    rows.push(line ? line.translateToString(true, 0, t.cols) : "");
   }
   return rows.join("\\n");
 })()"""
@@ -147,7 +147,9 @@ class Browser:
             if not future.done():
                 future.set_exception(ConnectionError("the browser closed its DevTools connection"))
 
-    async def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
+    async def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> dict[str, Any]:
         """Send one command and return its result."""
         assert self._ws is not None
         number = next(self._ids)
@@ -183,16 +185,17 @@ class Browser:
 
     async def new_tab_in(self, context: str, width: int = 1280, height: int = 800) -> Tab:
         """A tab in a given browser context (two tabs of one context share their cookies)."""
-        target = (
-            await self.send(
-                "Target.createTarget", {"url": "about:blank", "browserContextId": context, "width": width, "height": height}
-            )
-        )["targetId"]
+        # The size is the viewport's (below): a tab opened beside another may not set a window's.
+        created = await self.send("Target.createTarget", {"url": "about:blank", "browserContextId": context})
+        target = created["targetId"]
         session = (await self.send("Target.attachToTarget", {"targetId": target, "flatten": True}))["sessionId"]
         tab = Tab(self, target, session, context)
         await tab.send("Page.enable")
         await tab.send("Runtime.enable")
-        await tab.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        await tab.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         return tab
 
     async def close(self) -> None:
@@ -234,7 +237,9 @@ class Tab:
 
     async def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page."""
-        result = await self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        result = await self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
         if "exceptionDetails" in result:
             raise DevToolsError(f"{expression[:60]}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -277,20 +282,26 @@ class Tab:
         await self.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
 
     async def press(self, key: str) -> None:
-        """Press and release one key: a named key (``Enter``, ``Down``…) or one character."""
+        """Press and release one key: a named key (``Enter``, ``Down``…), a character, or ``ctrl+X``."""
+        modifiers = 0
+        if key.startswith("ctrl+"):
+            modifiers, key = 2, key.removeprefix("ctrl+")
         if key in KEYS:
             name, code, number, text = KEYS[key]
         else:
             name, code, number, text = key, f"Key{key.upper()}", ord(key.upper()), key
-        down: dict[str, Any] = {"type": "keyDown", "key": name, "code": code, "windowsVirtualKeyCode": number}
-        if text:
-            down["text"] = text
-        await self.send("Input.dispatchKeyEvent", down)
-        await self.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": name, "code": code, "windowsVirtualKeyCode": number})
+        if modifiers:
+            text = ""  # the terminal makes the control character itself
+        event: dict[str, Any] = {"key": name, "code": code, "windowsVirtualKeyCode": number, "modifiers": modifiers}
+        await self.send("Input.dispatchKeyEvent", {"type": "keyDown", **event, **({"text": text} if text else {})})
+        await self.send("Input.dispatchKeyEvent", {"type": "keyUp", **event})
 
     async def resize(self, width: int, height: int) -> None:
         """Resize the tab's viewport, as a learner resizing the window would."""
-        await self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         await self.evaluate("window.dispatchEvent(new Event('resize'))")
 
     async def screenshot(self, path: Path) -> Path:
