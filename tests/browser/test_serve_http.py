@@ -261,3 +261,10 @@ async def test_stopping_the_server_ends_every_session(serve: Callable[..., Serve
             pass
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert not Path(f"/proc/{app}").exists(), "the server reaped its app before it ended"
+
+
+def test_the_server_loads_neither_textual_nor_celery() -> None:
+    # Each learner's process runs the app; the server only relays bytes, and stays small.
+    code = "import sys, celery_tutor.serve.server; print(' '.join(m for m in ('textual', 'celery', 'kombu') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
