@@ -33,6 +33,12 @@ class Served:
     def sessions(self) -> Path:
         return self.data / "sessions"
 
+    def learner_dirs(self) -> list[Path]:
+        """The learners' progress directories (not the server's own ``.shared``)."""
+        if not self.sessions.exists():
+            return []
+        return sorted(p for p in self.sessions.iterdir() if not p.name.startswith("."))
+
     def app_processes(self) -> list[int]:
         """The learners' app processes now: the server's children."""
         return children(self.process.pid)

@@ -114,7 +114,7 @@ async def test_two_learners_keep_separate_progress(serve: Callable[..., Served],
         lambda s: LIST in s and "○ not started: 0 of 4 steps" in s, timeout=60, what="Bob's lesson list, untouched"
     )
 
-    folders = sorted(served.sessions.iterdir())
+    folders = served.learner_dirs()
     assert len(folders) == 2
     saved = [json.loads((f / "progress.json").read_text()) if (f / "progress.json").exists() else {} for f in folders]
     started = ["acknowledgement" in json.dumps(progress) for progress in saved]

@@ -233,7 +233,7 @@ async def test_a_second_tab_of_the_same_learner_takes_the_session_over(serve: Ca
         assert (await second.receive(timeout=60)).type == aiohttp.WSMsgType.BINARY
         [second_app] = served.app_processes()
         assert second_app != first_app
-        assert len(list(served.sessions.iterdir())) == 1, "one learner, one progress directory"
+        assert len(served.learner_dirs()) == 1, "one learner, one progress directory"
         await second.close()
         served.wait_for_apps(0, timeout=5)
 
@@ -243,7 +243,7 @@ async def test_two_learners_get_two_processes_and_two_directories(serve: Callabl
     async with _browser_like() as one, _browser_like() as two:
         first, second = await _learner(one, served), await _learner(two, served)
         assert len(served.app_processes()) == 2
-        assert len(list(served.sessions.iterdir())) == 2
+        assert len(served.learner_dirs()) == 2
         await first.close()
         await second.close()
         served.wait_for_apps(0, timeout=5)
@@ -268,3 +268,30 @@ def test_the_server_loads_neither_textual_nor_celery() -> None:
     code = "import sys, celery_tutor.serve.server; print(' '.join(m for m in ('textual', 'celery', 'kombu') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_a_new_learner_starts_from_the_last_session_s_lesson_index(tmp_path: Path) -> None:
+    from celery_tutor.serve.server import _copy_indexes
+
+    last = tmp_path / "last"
+    last.mkdir()
+    (last / "lesson-index-0123456789ab.json").write_text('{"format": 1}')
+    (last / "progress.json").write_text("{}")
+    shared = tmp_path / "shared"
+    _copy_indexes(last, shared)
+    _copy_indexes(tmp_path / "missing", shared)  # nothing to copy: nothing happens
+    assert [p.name for p in shared.iterdir()] == ["lesson-index-0123456789ab.json"], "only the index, never progress"
+    new = tmp_path / "new"
+    _copy_indexes(shared, new)
+    assert (new / "lesson-index-0123456789ab.json").read_text() == '{"format": 1}'
+
+
+async def test_a_finished_session_leaves_its_lesson_index_for_the_next_learner(serve: Callable[..., Served]) -> None:
+    served = serve()
+    async with _browser_like() as http:
+        socket = await _learner(http, served)
+        await socket.close()
+    served.wait_for_apps(0, timeout=5)
+    [index] = (served.sessions / ".shared").glob("lesson-index-*.json")
+    [folder] = served.learner_dirs()
+    assert index.read_bytes() == (folder / index.name).read_bytes()

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 from asyncio.subprocess import Process
@@ -54,6 +55,11 @@ NO_COOKIE = "This browser sent no session cookie: reload the page (cookies must 
 SERVER_STOPPED = "The server was stopped."
 # Close codes from the range the websocket protocol leaves to applications.
 CLOSE_TAKEN_OVER, CLOSE_FULL, CLOSE_NO_COOKIE, CLOSE_SERVER_STOPPED = 4001, 4002, 4003, 4004
+
+SHARED = ".shared"
+"""The folder, beside the learners' folders, of the lesson index a new learner starts from."""
+INDEX_GLOB = "lesson-index-*.json"
+"""The app's lesson index files (celery_tutor.course.index.index_path names them)."""
 
 
 def _bounded(text: str | None, allowed: range, default: int) -> int:
@@ -249,7 +255,10 @@ class CourseServer:
         async def close() -> None:  # the app said it exits
             await websocket.close()
 
-        session_dir(self.config.sessions_dir, session.session_id).mkdir(parents=True, exist_ok=True)
+        folder = session_dir(self.config.sessions_dir, session.session_id)
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            _copy_indexes(self.config.sessions_dir / SHARED, folder)
         process = SessionProcess(
             self.config.app_argv(session.session_id),
             write_bytes=websocket.send_bytes,
@@ -270,6 +279,7 @@ class CourseServer:
                 if task is not None:
                     task.cancel()
             await process.end()
+            _copy_indexes(folder, self.config.sessions_dir / SHARED)
             if not websocket.closed:
                 await websocket.close(message=APP_ENDED.encode())
 
@@ -302,6 +312,24 @@ async def _relay(websocket: web.WebSocketResponse, process: SessionProcess) -> N
                 await process.focus()
         except (ValueError, TypeError, KeyError, IndexError):
             continue  # not a message of the browser client: ignored
+
+
+def _copy_indexes(source: Path, target: Path) -> None:
+    """Copy the app's lesson index from one data dir to another.
+
+    The app draws its lesson list from an index kept in its data dir, and a new learner's
+    dir has none: it would read every lesson before its first screen. A copy of the last
+    session's index (the app checks it against the lesson files, and ignores one that is
+    out of date) saves a new learner that wait. A failure costs only that time.
+    """
+    for index in source.glob(INDEX_GLOB):
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            temporary = target / f".{index.name}.copy"
+            shutil.copyfile(index, temporary)
+            os.replace(temporary, target / index.name)
+        except OSError:
+            continue
 
 
 def _client_files() -> Path:
