@@ -305,7 +305,8 @@ class Tab:
         await self.evaluate("window.dispatchEvent(new Event('resize'))")
 
     async def screenshot(self, path: Path) -> Path:
-        """Save a PNG of the tab."""
+        """Save a PNG of the tab (brought to the front: a hidden tab draws nothing)."""
+        await self.send("Page.bringToFront")
         data = (await self.send("Page.captureScreenshot", {"format": "png"}))["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,11 +25,13 @@ from celery_tutor.serve import (
 )
 from celery_tutor.serve.pages import full_page
 from celery_tutor.serve.server import (
+    APP_DIED,
     CLOSE_FULL,
     CLOSE_NO_COOKIE,
     CLOSE_TAKEN_OVER,
     COOKIE,
     FULL,
+    QUIT,
     SESSION_ID,
     TAKEN_OVER,
 )
@@ -295,3 +299,32 @@ async def test_a_finished_session_leaves_its_lesson_index_for_the_next_learner(s
     [index] = (served.sessions / ".shared").glob("lesson-index-*.json")
     [folder] = served.learner_dirs()
     assert index.read_bytes() == (folder / index.name).read_bytes()
+
+
+async def _until_closed(socket: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
+    while (message := await socket.receive(timeout=30)).type == aiohttp.WSMsgType.BINARY:
+        pass  # the app's output
+    return message
+
+
+async def test_quitting_the_app_ends_the_session_and_says_so(serve: Callable[..., Served]) -> None:
+    served = serve()
+    async with _browser_like() as http:
+        socket = await _learner(http, served)
+        await socket.send_json(["stdin", "q"])
+        message = await _until_closed(socket)
+        assert (message.type, message.extra) == (aiohttp.WSMsgType.CLOSE, QUIT)
+    served.wait_for_apps(0, timeout=5)
+
+
+async def test_an_app_that_dies_ends_its_session_and_frees_its_seat(serve: Callable[..., Served]) -> None:
+    served = serve("--max-sessions", "1")
+    async with _browser_like() as http:
+        socket = await _learner(http, served)
+        [app] = served.app_processes()
+        os.kill(app, signal.SIGKILL)
+        message = await _until_closed(socket)
+        assert (message.type, message.extra) == (aiohttp.WSMsgType.CLOSE, APP_DIED)
+    served.wait_for_apps(0, timeout=5)
+    async with _browser_like() as other, other.get(served.url + "/") as response:
+        assert response.status == 200, "the seat is free again"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import html
 
-APP_ENDED = "The course has ended (it was quit, or it stopped)."
+CONNECTION_CLOSED = "The connection to the server was closed."
+"""What the page says when the server gave no reason (the network, or the server, went away)."""
 
 _STYLE = """
 @font-face { font-family: "Roboto Mono"; src: url("static/fonts/RobotoMono-VariableFont_wght.ttf"); }
@@ -68,7 +69,7 @@ def terminal_page(font_size: int) -> str:
     body = f"""<div id="starting" class="notice"><div>celery-tutor is starting…</div></div>
 <div id="ended" class="notice"><div>
 <p><strong>This session has ended.</strong></p>
-<p id="ended-reason">{html.escape(APP_ENDED)}</p>
+<p id="ended-reason">{html.escape(CONNECTION_CLOSED)}</p>
 <p>Your progress is kept: this browser finds it again.</p>
 <button type="button" onclick="location.reload()">Start again</button>
 </div></div>

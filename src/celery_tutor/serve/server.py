@@ -34,7 +34,7 @@ from celery_tutor.serve import (
     new_session_id,
     session_dir,
 )
-from celery_tutor.serve.pages import APP_ENDED, full_page, terminal_page
+from celery_tutor.serve.pages import full_page, terminal_page
 
 COOKIE = "celery_tutor_session"
 COOKIE_MAX_AGE = 30 * 24 * 3600
@@ -53,6 +53,8 @@ TAKEN_OVER = "The course was opened in another tab of this browser, and moved th
 FULL = "Every place on this server is taken; try again when a learner has finished."
 NO_COOKIE = "This browser sent no session cookie: reload the page (cookies must be allowed)."
 SERVER_STOPPED = "The server was stopped."
+QUIT = "You quit the course."
+APP_DIED = "The course stopped unexpectedly (the server's output says why)."
 # Close codes from the range the websocket protocol leaves to applications.
 CLOSE_TAKEN_OVER, CLOSE_FULL, CLOSE_NO_COOKIE, CLOSE_SERVER_STOPPED = 4001, 4002, 4003, 4004
 
@@ -252,8 +254,8 @@ class CourseServer:
     async def _run(self, session: LiveSession, width: int, height: int) -> None:
         websocket = session.websocket
 
-        async def close() -> None:  # the app said it exits
-            await websocket.close()
+        async def close() -> None:  # the app said it exits: the learner quit
+            await websocket.close(message=QUIT.encode())
 
         folder = session_dir(self.config.sessions_dir, session.session_id)
         if not folder.exists():
@@ -281,7 +283,7 @@ class CourseServer:
             await process.end()
             _copy_indexes(folder, self.config.sessions_dir / SHARED)
             if not websocket.closed:
-                await websocket.close(message=APP_ENDED.encode())
+                await websocket.close(message=APP_DIED.encode())  # it ended without saying so
 
     async def _end_all(self, _app: web.Application) -> None:
         """On shutdown every tab is told, and every app process ends before the server does."""
