@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -328,3 +330,26 @@ async def test_an_app_that_dies_ends_its_session_and_frees_its_seat(serve: Calla
     served.wait_for_apps(0, timeout=5)
     async with _browser_like() as other, other.get(served.url + "/") as response:
         assert response.status == 200, "the seat is free again"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+async def test_an_app_does_not_outlive_a_server_killed_outright(serve: Callable[..., Served]) -> None:
+    served = serve()
+    async with _browser_like() as http:
+        await _learner(http, served)
+        [app] = served.app_processes()
+        served.process.kill()  # no chance to end its sessions
+        served.process.wait()
+        deadline = time.monotonic() + 5
+        while _running(app):
+            assert time.monotonic() < deadline, "the app still runs 5 s after its server died"
+            await asyncio.sleep(0.05)  # a poll interval: the process is looked at again until the deadline
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has ended: only its exit status waits to be read)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -105,6 +106,7 @@ class SessionProcess(AppService):
             stderr=asyncio.subprocess.PIPE,
             env=self._build_environment(width=width, height=height),
             start_new_session=True,
+            preexec_fn=_END_WITH_THE_SERVER,
         )
         self.process = self._process = process
         self._stdin = process.stdin
@@ -133,6 +135,34 @@ class SessionProcess(AppService):
                 await asyncio.wait_for(process.wait(), TERM_GRACE)
         _signal_group(process.pid, signal.SIGKILL)  # the app if it is still there, and what it left
         return await process.wait()
+
+
+def _ask_for_sigterm_when_the_server_dies() -> Callable[[], None] | None:
+    """On Linux, a function for the child to run before the app: SIGTERM when the server dies.
+
+    A server killed outright (SIGKILL, a crash) cannot end its sessions, and an app does not
+    notice that its input has closed: without this, it and its lab would run on forever.
+    The app quits cleanly on SIGTERM. The kernel sends it when the thread that started the
+    child ends: the server's event loop thread, which lives as long as the server.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG in <linux/prctl.h>
+    server = os.getpid()
+
+    def ask() -> None:  # runs in the child between fork and exec
+        prctl(set_parent_death_signal, int(signal.SIGTERM))
+        if os.getppid() != server:  # the server died before the request was made
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return ask
+
+
+_END_WITH_THE_SERVER = _ask_for_sigterm_when_the_server_dies()
 
 
 def _signal_group(group: int, number: signal.Signals) -> None:
