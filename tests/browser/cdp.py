@@ -296,6 +296,27 @@ class Tab:
         await self.send("Input.dispatchKeyEvent", {"type": "keyDown", **event, **({"text": text} if text else {})})
         await self.send("Input.dispatchKeyEvent", {"type": "keyUp", **event})
 
+    async def click_text(self, text: str) -> None:
+        """Click the middle of the first place ``text`` is on the terminal's screen."""
+        screen = await self.screen()
+        places = [(row, line.find(text)) for row, line in enumerate(screen.splitlines()) if text in line]
+        if not places:
+            raise AssertionError(f"{text!r} is not on the screen:\n{screen}")
+        row, column = places[0]
+        box = await self.evaluate(
+            "(() => { const r = document.querySelector('.xterm-screen').getBoundingClientRect();"
+            " const t = window.__celeryTutorTerminal;"
+            " return [r.left, r.top, r.width / t.cols, r.height / t.rows]; })()"
+        )
+        left, top, cell_width, cell_height = box
+        x = left + (column + len(text) / 2) * cell_width
+        y = top + (row + 0.5) * cell_height
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            event: dict[str, Any] = {"type": kind, "x": x, "y": y}
+            if kind != "mouseMoved":
+                event |= {"button": "left", "clickCount": 1}
+            await self.send("Input.dispatchMouseEvent", event)
+
     async def resize(self, width: int, height: int) -> None:
         """Resize the tab's viewport, as a learner resizing the window would."""
         await self.send(

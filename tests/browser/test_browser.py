@@ -58,6 +58,8 @@ async def test_a_lesson_runs_in_the_browser(serve: Callable[..., Served], browse
     screen = await tab.wait_for(lambda s: "succeeded: 5" in s, timeout=60, what="the task in the lab panel")
     assert "message published for add[" in screen
     assert "worker1 received add[" in screen
+    await tab.click_text("send 3 slow reports")  # a lab control's button, clicked
+    await tab.wait_for_text("generate_report[", timeout=60)
     shot = await tab.screenshot(ARTIFACTS / "lesson-1-lab.png")
     print(f"screenshot: {shot}")
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
