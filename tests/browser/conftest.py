@@ -6,11 +6,12 @@ Debian's ``chromium``; ``CELERY_TUTOR_CHROMIUM`` names another one).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cdp import Browser, find_chromium
+from cdp import CHROMIUM_ENV, Browser, find_chromium
 from serve_helpers import Served, start_server, stop_server
 
 
@@ -33,6 +34,9 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 def chromium() -> str:
     """The Chromium to drive; the test is skipped, saying why, when there is none."""
     executable = find_chromium()
+    named = os.environ.get(CHROMIUM_ENV)
+    if executable is None and named:
+        pytest.skip(f"{CHROMIUM_ENV} names {named}, which cannot be run")
     if executable is None:
         pytest.skip(
             "no Chromium on this machine: install Debian's chromium (apt-get install chromium) "

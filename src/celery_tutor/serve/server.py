@@ -400,7 +400,7 @@ async def run(config: ServeConfig, out: TextIO = sys.stdout, stop: asyncio.Event
         await stop.wait()
     finally:
         await runner.cleanup()
-    print("stopped", file=out, flush=True)
+    print("\nstopped" if out.isatty() else "stopped", file=out, flush=True)  # not on the line of the ^C
     return 0
 
 
