@@ -43,6 +43,8 @@ SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 HEARTBEAT = 15.0
 """A browser that vanished without closing its websocket is noticed within twice this."""
+CLOSE_TIMEOUT = 2.0
+"""Seconds a closing connection waits for the browser's answer (a vanished tab gives none)."""
 MAX_MESSAGE = 1024 * 1024
 """The biggest message a browser may send (a paste); its client sends keys and sizes."""
 
@@ -250,7 +252,7 @@ class CourseServer:
         origin = request.headers.get("Origin")
         if origin is not None and origin.split("://", 1)[-1] != request.host:
             raise web.HTTPForbidden(text="This page may not be used from another site.\n")
-        websocket = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+        websocket = web.WebSocketResponse(timeout=CLOSE_TIMEOUT, heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
         await websocket.prepare(request)
         session_id = request.cookies.get(COOKIE, "")
         refusal = (
