@@ -243,7 +243,15 @@ class CourseServer:
         else:
             response = web.Response(text=full_page(self.config.max_sessions), content_type="text/html", status=503)
             response.headers["Retry-After"] = "30"
-        response.set_cookie(COOKIE, session_id, max_age=COOKIE_MAX_AGE, httponly=True, samesite="Strict", path="/")
+        response.set_cookie(
+            COOKIE,
+            session_id,
+            max_age=COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,  # behind a TLS proxy, never sent in clear
+            path="/",
+        )
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -255,15 +263,7 @@ class CourseServer:
         websocket = web.WebSocketResponse(timeout=CLOSE_TIMEOUT, heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
         await websocket.prepare(request)
         session_id = request.cookies.get(COOKIE, "")
-        refusal = (
-            (CLOSE_NO_COOKIE, NO_COOKIE)
-            if not SESSION_ID.fullmatch(session_id)
-            else (CLOSE_SERVER_STOPPED, SERVER_STOPPED)
-            if self._stopping
-            else (CLOSE_FULL, FULL)
-            if not self.has_room_for(session_id)
-            else None
-        )
+        refusal = self._refusal(session_id)
         if refusal is not None:
             await websocket.close(code=refusal[0], message=refusal[1].encode())
             return websocket
@@ -282,6 +282,16 @@ class CourseServer:
                 del self.live[session_id]
             session.ended.set()
         return websocket
+
+    def _refusal(self, session_id: str) -> tuple[int, str] | None:
+        """Why a connection cannot have a session (its close code and the page's words), if so."""
+        if not SESSION_ID.fullmatch(session_id):
+            return CLOSE_NO_COOKIE, NO_COOKIE
+        if self._stopping:
+            return CLOSE_SERVER_STOPPED, SERVER_STOPPED
+        if not self.has_room_for(session_id):
+            return CLOSE_FULL, FULL
+        return None
 
     async def _run(self, session: LiveSession, width: int, height: int) -> None:
         websocket = session.websocket
