@@ -30,7 +30,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_SESSIONS = 8
 MAX_SESSIONS_CAP = 32
-"""Each session is a Python process with a Celery worker (about 100 MB): 32 fill 3 GB."""
+"""Each session is a Python process with a Celery lab: about 65 MB once a lesson runs (see
+benchmarks/serve.py), so 32 take 2 GB; the cores run out first (8 starting at once take
+about 10 s to draw on two cores)."""
 
 QUIT_GRACE = 2.0
 """Seconds an app has to quit by itself once its tab is gone, before SIGTERM."""
