@@ -72,7 +72,7 @@ async def test_an_app_that_does_not_quit_is_ended_with_its_children(
     child = int(pid_file.read_text())
     assert app.process is not None and _running(app.process.pid) and _running(child)
     started = time.monotonic()
-    code = await app.end()
+    code = await asyncio.wait_for(app.end(), 10)
     took = time.monotonic() - started
     assert code == -ended_by
     assert took < QUIT_GRACE + TERM_GRACE + 1 < 5, took
