@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import sys
 import time
@@ -69,14 +71,19 @@ async def test_an_app_that_does_not_quit_is_ended_with_its_children(
     tmp_path: Path, flags: tuple[str, ...], ended_by: signal.Signals
 ) -> None:
     app, pid_file = await _started(tmp_path, *flags)
-    child = int(pid_file.read_text())
-    assert app.process is not None and _running(app.process.pid) and _running(child)
-    started = time.monotonic()
-    code = await asyncio.wait_for(app.end(), 10)
-    took = time.monotonic() - started
-    assert code == -ended_by
-    assert took < QUIT_GRACE + TERM_GRACE + 1 < 5, took
-    deadline = time.monotonic() + 5
-    while _running(child):  # the child is reparented when the app dies; SIGKILL reaches it at once
-        assert time.monotonic() < deadline, "the app's child outlived it"
-        await asyncio.sleep(0.02)  # a poll interval: the process is looked at again until the deadline
+    assert app.process is not None
+    try:
+        child = int(pid_file.read_text())
+        assert _running(app.process.pid) and _running(child)
+        started = time.monotonic()
+        code = await asyncio.wait_for(app.end(), 10)
+        took = time.monotonic() - started
+        assert code == -ended_by
+        assert took < QUIT_GRACE + TERM_GRACE + 1 < 5, took
+        deadline = time.monotonic() + 5
+        while _running(child):  # reparented when the app died; the group's SIGKILL reaches it all the same
+            assert time.monotonic() < deadline, "the app's child outlived it"
+            await asyncio.sleep(0.02)  # a poll interval: the process is looked at again until the deadline
+    finally:  # a failed test leaves nothing running
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(app.process.pid, signal.SIGKILL)
