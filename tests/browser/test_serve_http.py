@@ -40,8 +40,6 @@ from celery_tutor.serve.server import (
 
 LESSONS = Path(__file__).resolve().parents[2] / "lessons"
 
-pytestmark = pytest.mark.lab  # the websocket tests start real app processes, each with a lab
-
 
 @pytest.mark.parametrize(
     ("args", "message"),
@@ -201,6 +199,7 @@ async def _learner(http: aiohttp.ClientSession, served: Served) -> aiohttp.Clien
     return socket
 
 
+@pytest.mark.lab  # starts app processes, each with its lab
 async def test_the_limit_is_kept_and_a_learner_over_it_gets_the_full_page(serve: Callable[..., Served]) -> None:
     served = serve("--max-sessions", "1")
     async with _browser_like() as first, _browser_like() as second:
@@ -226,6 +225,7 @@ async def test_the_limit_is_kept_and_a_learner_over_it_gets_the_full_page(serve:
             assert response.status == 200
 
 
+@pytest.mark.lab  # starts app processes, each with its lab
 async def test_a_second_tab_of_the_same_learner_takes_the_session_over(serve: Callable[..., Served]) -> None:
     served = serve()
     async with _browser_like() as http:
@@ -244,6 +244,7 @@ async def test_a_second_tab_of_the_same_learner_takes_the_session_over(serve: Ca
         served.wait_for_apps(0, timeout=5)
 
 
+@pytest.mark.lab  # starts app processes, each with its lab
 async def test_two_learners_get_two_processes_and_two_directories(serve: Callable[..., Served]) -> None:
     served = serve()
     async with _browser_like() as one, _browser_like() as two:
@@ -255,6 +256,7 @@ async def test_two_learners_get_two_processes_and_two_directories(serve: Callabl
         served.wait_for_apps(0, timeout=5)
 
 
+@pytest.mark.lab  # starts app processes, each with its lab
 async def test_stopping_the_server_ends_every_session(serve: Callable[..., Served]) -> None:
     served = serve()
     async with _browser_like() as http:
@@ -292,6 +294,7 @@ def test_a_new_learner_starts_from_the_last_session_s_lesson_index(tmp_path: Pat
     assert (new / "lesson-index-0123456789ab.json").read_text() == '{"format": 1}'
 
 
+@pytest.mark.lab  # starts app processes, each with its lab
 async def test_a_finished_session_leaves_its_lesson_index_for_the_next_learner(serve: Callable[..., Served]) -> None:
     served = serve()
     async with _browser_like() as http:
@@ -309,6 +312,7 @@ async def _until_closed(socket: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMe
     return message
 
 
+@pytest.mark.lab  # starts app processes, each with its lab
 async def test_quitting_the_app_ends_the_session_and_says_so(serve: Callable[..., Served]) -> None:
     served = serve()
     async with _browser_like() as http:
@@ -319,6 +323,7 @@ async def test_quitting_the_app_ends_the_session_and_says_so(serve: Callable[...
     served.wait_for_apps(0, timeout=5)
 
 
+@pytest.mark.lab  # starts app processes, each with its lab
 async def test_an_app_that_dies_ends_its_session_and_frees_its_seat(serve: Callable[..., Served]) -> None:
     served = serve("--max-sessions", "1")
     async with _browser_like() as http:
@@ -333,6 +338,7 @@ async def test_an_app_that_dies_ends_its_session_and_frees_its_seat(serve: Calla
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+@pytest.mark.lab  # starts app processes, each with its lab
 async def test_an_app_does_not_outlive_a_server_killed_outright(serve: Callable[..., Served]) -> None:
     served = serve()
     async with _browser_like() as http:
