@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ctypes
 import itertools
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +117,7 @@ class Browser:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_die_with_the_tests,
         )
         assert process.stderr is not None
         loop = asyncio.get_running_loop()
@@ -336,6 +339,15 @@ class Tab:
     async def close(self) -> None:
         """Close the tab, as the learner closing it would."""
         await self.browser.send("Target.closeTarget", {"targetId": self.target})
+
+
+def _die_with_the_tests() -> None:
+    """In the browser's process before exec: SIGKILL when the test process dies (Linux only).
+
+    A test run killed outright would otherwise leave its Chromium running.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
 
 
 def _devtools_url(stream: Any) -> str | None:
