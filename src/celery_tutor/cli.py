@@ -56,7 +56,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("lesson_ids", nargs="*", metavar="LESSON", help="lesson ids (default: all)")
     verify.add_argument("--jobs", type=int, default=4, metavar="N", help="labs to run at once (default 4)")
+    _add_serve(commands)
     return parser
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from celery_tutor.serve import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, MAX_SESSIONS_CAP
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the course to web browsers",
+        description="Serve the course to web browsers: each learner gets their own app, lab and progress. "
+        "Only this machine can connect unless --host says otherwise.",
+    )
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
+    serve.add_argument(
+        "--max-sessions",
+        type=int,
+        default=DEFAULT_MAX_SESSIONS,
+        metavar="N",
+        help=f"learners at once, 1-{MAX_SESSIONS_CAP} (default {DEFAULT_MAX_SESSIONS})",
+    )
+    # Also accepted after the command; SUPPRESS leaves the value given before it alone.
+    serve.add_argument("--lessons", type=Path, metavar="DIR", default=argparse.SUPPRESS, help="use the lessons in DIR")
+    serve.add_argument(
+        "--data-dir", type=Path, metavar="DIR", default=argparse.SUPPRESS, help="keep progress under DIR/sessions"
+    )
 
 
 def _lab_run(script_path: Path, as_json: bool) -> int:
@@ -147,6 +173,21 @@ def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
     summary = f"verified {len(chosen)} lesson(s), {len(checks)} claims: {verdict}"
     print(f"{summary}; {not_verified}" if not_verified else summary)
     return 1 if failed or broken else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from celery_tutor.paths import data_dir, lessons_dir
+    from celery_tutor.serve import ServeConfig, check_config
+    from celery_tutor.serve.server import serve
+
+    lessons = lessons_dir(args.lessons).resolve()
+    problems = check_config(args.host, args.port, args.max_sessions, lessons)
+    for problem in problems:
+        print(f"celery-tutor serve: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    root = data_dir(args.data_dir).resolve()
+    return serve(ServeConfig(args.host.strip(), args.port, args.max_sessions, lessons, root))
 
 
 def _print_check(check: Check) -> None:
@@ -248,6 +289,8 @@ def _main(argv: Sequence[str] | None) -> int:
             with _ctrl_c_ends_the_command():
                 return _lab_run(args.script, args.json)
         return _lab_tasks()
+    if args.command == "serve":
+        return _serve(args)
     from celery_tutor.ui.app import run_app
 
     return run_app(lessons=args.lessons, data_dir=args.data_dir)
