@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from celery import Celery
+from celery.exceptions import WorkerTerminate
 
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.bus import EventBus
@@ -26,6 +27,8 @@ from celery_tutor.lab.settings import LabConfigError
 from celery_tutor.lab.worker import LabWorker
 
 START_TIMEOUT = 10.0
+LOOP_STOP_WAIT = 1.0
+"""Seconds a killed worker's event loop gets to end itself before it is closed from outside."""
 """Longest a worker may take to start consuming, or to finish after a stop or a kill."""
 
 
@@ -177,7 +180,15 @@ class WorkerFleet:
             )
 
         def teardown() -> None:
-            handle.worker.terminate()
+            # The process is gone (its connection was severed above); what is left is to end
+            # its threads. A Redis worker's event loop ends itself between two turns, as on
+            # SIGQUIT; closed from here it would sit out its one-second poll first.
+            hub = getattr(handle.worker, "hub", None)
+            if hub is not None and handle.worker.consuming.is_set():
+                hub.call_soon(_raise_cold_shutdown)
+                handle.thread.join(LOOP_STOP_WAIT)
+            if handle.thread.is_alive():
+                handle.worker.terminate()
             handle.thread.join(START_TIMEOUT)
             handle.worker.forget_requests()
             self._forget_runtime(handle)
@@ -253,3 +264,8 @@ class WorkerFleet:
     def _forget_runtime(self, handle: WorkerHandle) -> None:
         with self._lock:
             self._by_runtime.pop(id(handle.runtime), None)
+
+
+def _raise_cold_shutdown() -> None:
+    # What Celery's loop raises after a SIGQUIT; the worker catches it and terminates.
+    raise WorkerTerminate(1)
