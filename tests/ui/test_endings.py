@@ -12,7 +12,7 @@ from textual.widgets import Markdown, OptionList, Static
 from ui_helpers import wait_for
 
 from celery_tutor.course.model import MultipleChoice, Numeric, Ordering, Question, SingleChoice, TrueFalse
-from celery_tutor.course.session import Phase
+from celery_tutor.course.phases import Phase
 from celery_tutor.lab.actions import Action
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.progress import ProgressStore, StepProgress

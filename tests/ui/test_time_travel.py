@@ -13,7 +13,7 @@ from textual.widgets import RichLog, Static
 from travel_helpers import Events, PlaybackSession, crash_after_the_charge, fed, plain, playback
 from ui_helpers import wait_for
 
-from celery_tutor.course.session import Phase
+from celery_tutor.course.phases import Phase
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.history import END_HOLD, History, Mode, TimeTravel
 from celery_tutor.lab.state import LabState

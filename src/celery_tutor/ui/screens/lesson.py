@@ -17,10 +17,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Markdown, OptionList, Static
 
+from celery_tutor.course.asking import Refusal
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, QuizStep, ReadStep, Step
+from celery_tutor.course.phases import LabScript, Move, Phase
 from celery_tutor.course.scores import course_totals
-from celery_tutor.course.session import LabScript, LessonSession, Move, Phase, Refusal
+from celery_tutor.course.session import LessonSession
 from celery_tutor.lab.events import LabEvent
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession

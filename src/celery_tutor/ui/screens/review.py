@@ -17,10 +17,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Markdown, OptionList, Static
 
+from celery_tutor.course.asking import Refusal
 from celery_tutor.course.grading import Grade
+from celery_tutor.course.phases import Phase
 from celery_tutor.course.review import DueQuestion, ReviewSession
 from celery_tutor.course.scores import time_until
-from celery_tutor.course.session import Phase, Refusal
 from celery_tutor.progress import BOX_WAITS, LAST_BOX
 from celery_tutor.ui.screens.tutor_screen import TutorScreen
 from celery_tutor.ui.widgets.answers import answer_widgets, marks, verdict_widgets

@@ -1,6 +1,6 @@
 """How a quiz question is answered on screen, and how its verdict reads.
 
-The answer itself is data in :class:`~celery_tutor.course.session.QuizAnswer` (ticked
+The answer itself is data in :class:`~celery_tutor.course.asking.QuizAnswer` (ticked
 choices, picked order); this module turns it into marks, widgets and text.
 """
 
@@ -14,10 +14,10 @@ from textual.visual import RichVisual
 from textual.widget import Widget
 from textual.widgets import Input, Markdown
 
+from celery_tutor.course.asking import QuizAnswer
 from celery_tutor.course.conditions import Condition, GoalTracker, Not
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import Choice, Numeric, Question
-from celery_tutor.course.session import QuizAnswer
 from celery_tutor.lab.events import LabEvent, LedgerWritten
 from celery_tutor.ui.widgets.steps import ChoiceList, Feedback, Notice, checklist
 from celery_tutor.ui.widgets.time_travel import replay_offer
