@@ -15,7 +15,8 @@ from celery_tutor.course.model import MultipleChoice, Numeric, Ordering, Questio
 from celery_tutor.course.phases import Phase
 from celery_tutor.lab.actions import Action
 from celery_tutor.paths import bundled_lessons
-from celery_tutor.progress import ProgressStore, StepProgress
+from celery_tutor.progress import StepProgress
+from celery_tutor.progress_store import ProgressStore
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.endings import CourseEndScreen, LessonEndScreen
