@@ -27,7 +27,8 @@ from celery_tutor.lab.events import LabEvent
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.endings import BACK, LessonEndScreen
-from celery_tutor.ui.screens.lab_screen import TIME_BINDINGS, LabScreen
+from celery_tutor.ui.screens.lab_screen import LabScreen
+from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 from celery_tutor.ui.widgets.answers import answer_widgets, marks, prediction_widgets, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
