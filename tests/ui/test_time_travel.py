@@ -15,8 +15,9 @@ from ui_helpers import wait_for
 
 from celery_tutor.course.phases import Phase
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.history import END_HOLD, History, Mode, TimeTravel
+from celery_tutor.lab.history import History
 from celery_tutor.lab.state import LabState
+from celery_tutor.lab.time_travel import END_HOLD, Mode, TimeTravel
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.screens.lesson import LessonScreen

@@ -29,10 +29,11 @@ from textual.widgets import Collapsible, Static
 
 from celery_tutor.course.model import Control
 from celery_tutor.lab.events import LabEvent, LabReset
-from celery_tutor.lab.history import History, TimeTravel
+from celery_tutor.lab.history import History
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.settings import flag_value
 from celery_tutor.lab.state import LabState
+from celery_tutor.lab.time_travel import TimeTravel
 from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_view_keys import LabViewKeys

@@ -3,7 +3,7 @@
 :class:`LabViewKeys` is the base of :class:`~.lab_screen.LabScreen`: it routes the zoom
 and time-travel keys and draws the moment the view is at, while the lab screen below it
 runs the lab and takes in its events. Where the view is belongs to
-:class:`~celery_tutor.lab.history.TimeTravel`.
+:class:`~celery_tutor.lab.time_travel.TimeTravel`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from celery_tutor.lab.events import LabEvent
-from celery_tutor.lab.history import REPLAY_WINDOW, History, Mode, TimeTravel
+from celery_tutor.lab.history import History
 from celery_tutor.lab.state import LabState
+from celery_tutor.lab.time_travel import REPLAY_WINDOW, Mode, TimeTravel
 from celery_tutor.ui.screens.tutor_screen import TutorScreen
 from celery_tutor.ui.widgets import time_travel as keys
 from celery_tutor.ui.widgets.lab_panel import LabPanel
