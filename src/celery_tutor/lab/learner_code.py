@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery_tutor.lab import kit, limits, runtime, settings
-from celery_tutor.lab.code_guard import CodeTimeLimit, TopLevelWatch
 from celery_tutor.lab.code_source import FILENAME_PREFIX, TASK_NAME, CodeProblem, ParsedCode, parse_code, tasks_problem
+from celery_tutor.lab.code_trace import CodeTimeLimit, TopLevelWatch
 from celery_tutor.lab.kit import TaskBook, TaskRef, TaskSpec
 from celery_tutor.lab.learner_namespace import LabImportError, learner_namespace
 

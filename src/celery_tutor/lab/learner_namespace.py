@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from celery_tutor.lab import kit, runtime
-from celery_tutor.lab.code_guard import CodeTimeLimit, TopLevelWatch
+from celery_tutor.lab.code_trace import CodeTimeLimit, TopLevelWatch
 from celery_tutor.lab.kit import TaskBook
 
 KIT_MODULE = "lab"
