@@ -30,7 +30,7 @@ from celery_tutor.ui.screens.endings import BACK, LessonEndScreen, next_entry_ti
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
-from celery_tutor.ui.widgets.answers import answer_widgets, marks, verdict_widgets
+from celery_tutor.ui.widgets.answers import answer_widgets, give_number, marks, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.ui.widgets.step_parts import goal_widgets, prediction_choices, result_widgets
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice
@@ -275,14 +275,7 @@ class LessonScreen(LabScreen):
 
     @on(Input.Submitted, "#answer")
     def _number_submitted(self, event: Input.Submitted) -> None:
-        if self.phase is not Phase.ASKING:
-            return
-        try:
-            value = float(event.value)
-        except ValueError:
-            self.notify("Type a number.", severity="warning")
-            return
-        grade = self.walk.give(value)
+        grade = give_number(self.walk, event.value, self.notify)
         if grade is not None:
             self._show_verdict(grade)
 

@@ -24,7 +24,7 @@ from celery_tutor.course.review import DueQuestion, ReviewSession
 from celery_tutor.course.scores import time_until
 from celery_tutor.progress import BOX_WAITS, LAST_BOX
 from celery_tutor.ui.screens.tutor_screen import TutorScreen
-from celery_tutor.ui.widgets.answers import answer_widgets, marks, verdict_widgets
+from celery_tutor.ui.widgets.answers import answer_widgets, give_number, marks, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice
 from celery_tutor.wording import count_of
@@ -164,13 +164,6 @@ class ReviewScreen(TutorScreen[None]):
 
     @on(Input.Submitted, "#answer")
     def _number_submitted(self, event: Input.Submitted) -> None:
-        if self.review.phase is not Phase.ASKING:
-            return
-        try:
-            value = float(event.value)
-        except ValueError:
-            self.notify("Type a number.", severity="warning")
-            return
-        grade = self.review.give(value)
+        grade = give_number(self.review, event.value, self.notify)
         if grade is not None:
             self._show_verdict(grade)
