@@ -170,7 +170,7 @@ def test_any_other_import_is_a_problem_that_lists_what_the_lab_offers() -> None:
 def test_time_is_the_real_module_with_the_labs_sleep() -> None:
     code = ok("import time\nstarted = time.monotonic()\n@app.task\ndef f():\n    time.sleep(0.1)\n")
     sleep = code.tasks["f"].func.__globals__["time"].sleep
-    assert sleep.__module__ == "celery_tutor.lab.learner_code"
+    assert sleep.__module__ == "celery_tutor.lab.learner_namespace"
     assert sys.modules["time"].sleep is not sleep  # nobody else's time module changed
 
 

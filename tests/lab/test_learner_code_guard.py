@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from celery_tutor.lab import LabStateError, code_guard
+from celery_tutor.lab import LabStateError, code_trace
 from celery_tutor.lab.learner_code import LearnerCode, compile_code
 
 if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
@@ -130,7 +130,7 @@ def test_without_the_gil_yield_the_main_thread_would_wait(
     make_lab: LabFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The measurement above can fail: with the yields switched off it does.
-    monkeypatch.setattr(code_guard, "YIELD_EVERY", 10**12)
+    monkeypatch.setattr(code_trace, "YIELD_EVERY", 10**12)
     (ratio,) = ratios(make_lab, attempts=1)
     assert ratio < RESPONSIVE
 

@@ -10,7 +10,7 @@ import pytest
 
 from celery_tutor.course.lessons import load_course
 from celery_tutor.paths import bundled_lessons
-from celery_tutor.progress import ProgressStore
+from celery_tutor.progress_store import ProgressStore
 from celery_tutor.ui.app import TutorApp
 
 os.environ.pop("NO_COLOR", None)

@@ -12,10 +12,11 @@ from textual.widgets import Markdown, OptionList, Static
 from ui_helpers import wait_for
 
 from celery_tutor.course.model import MultipleChoice, Numeric, Ordering, Question, SingleChoice, TrueFalse
-from celery_tutor.course.session import Phase
+from celery_tutor.course.phases import Phase
 from celery_tutor.lab.actions import Action
 from celery_tutor.paths import bundled_lessons
-from celery_tutor.progress import ProgressStore, StepProgress
+from celery_tutor.progress import StepProgress
+from celery_tutor.progress_store import ProgressStore
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.endings import CourseEndScreen, LessonEndScreen

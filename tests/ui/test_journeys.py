@@ -10,9 +10,9 @@ from textual.widgets import Button, Markdown, Static
 from ui_helpers import timeline, wait_for
 
 from celery_tutor.course.model import Numeric, Ordering, PredictStep, QuizStep, SingleChoice, TrueFalse
-from celery_tutor.course.session import Phase
+from celery_tutor.course.phases import Phase
 from celery_tutor.paths import bundled_lessons
-from celery_tutor.progress import ProgressStore
+from celery_tutor.progress_store import ProgressStore
 from celery_tutor.ui.app import TooSmall, TutorApp
 from celery_tutor.ui.screens.endings import LessonEndScreen
 from celery_tutor.ui.screens.lesson import LessonScreen

@@ -15,7 +15,7 @@ from textual.widgets._markdown import MarkdownFence
 from textual.widgets._toast import Toast
 from ui_helpers import wait_for
 
-from celery_tutor.course.session import Phase
+from celery_tutor.course.phases import Phase
 from celery_tutor.lab.actions import Action
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.lab_session import LabSession

@@ -14,7 +14,8 @@ from ui_helpers import wait_for
 from celery_tutor.course.lessons import load_course
 from celery_tutor.lab import events as ev
 from celery_tutor.paths import bundled_lessons
-from celery_tutor.progress import Progress, ProgressStore, StepProgress
+from celery_tutor.progress import Progress, StepProgress
+from celery_tutor.progress_store import ProgressStore
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_screen import LabScreen

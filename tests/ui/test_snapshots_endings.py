@@ -16,7 +16,8 @@ from celery_tutor.course.model import QuizStep
 from celery_tutor.course.scores import course_totals
 from celery_tutor.lab.actions import Action
 from celery_tutor.paths import bundled_lessons
-from celery_tutor.progress import Progress, ProgressStore, StepProgress
+from celery_tutor.progress import Progress, StepProgress
+from celery_tutor.progress_store import ProgressStore
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.endings import CourseEndScreen, LessonEndScreen

@@ -13,10 +13,11 @@ from textual.widgets import RichLog, Static
 from travel_helpers import Events, PlaybackSession, crash_after_the_charge, fed, plain, playback
 from ui_helpers import wait_for
 
-from celery_tutor.course.session import Phase
+from celery_tutor.course.phases import Phase
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.history import END_HOLD, History, Mode, TimeTravel
+from celery_tutor.lab.history import History
 from celery_tutor.lab.state import LabState
+from celery_tutor.lab.time_travel import END_HOLD, Mode, TimeTravel
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.screens.lesson import LessonScreen

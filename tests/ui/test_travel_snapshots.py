@@ -12,7 +12,7 @@ from travel_helpers import Events, crash_after_the_charge, fed, playback
 
 from celery_tutor.course.lessons import load_course
 from celery_tutor.paths import bundled_lessons
-from celery_tutor.progress import ProgressStore
+from celery_tutor.progress_store import ProgressStore
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.screens.lesson import LessonScreen
 

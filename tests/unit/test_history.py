@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.history import (
+from celery_tutor.lab.history import History
+from celery_tutor.lab.state import LabState
+from celery_tutor.lab.time_travel import (
     END_HOLD,
     LONGEST_WAIT,
     SHORTEST_STEP,
     STEP_BUDGET,
-    History,
     Mode,
     Replay,
     TimeTravel,
 )
-from celery_tutor.lab.state import LabState
 from celery_tutor.lab.views import LabSnapshot
 
 W = "worker1"

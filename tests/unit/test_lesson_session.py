@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from celery_tutor.course.asking import CHECK_MY_ANSWER, Refusal
 from celery_tutor.course.loader import load_lesson
 from celery_tutor.course.model import (
     Lesson,
@@ -19,16 +20,9 @@ from celery_tutor.course.model import (
     TrueFalse,
     takeaway_of,
 )
+from celery_tutor.course.phases import LabScript, Move, Phase
 from celery_tutor.course.scores import Tally
-from celery_tutor.course.session import (
-    CHECK_MY_ANSWER,
-    IDLE_CAP,
-    LabScript,
-    LessonSession,
-    Move,
-    Phase,
-    Refusal,
-)
+from celery_tutor.course.session import IDLE_CAP, LessonSession
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.state import LabState
 from celery_tutor.paths import bundled_lessons

@@ -14,12 +14,11 @@ from celery_tutor.progress import (
     BOX_WAITS,
     FORMAT,
     LAST_BOX,
-    MAX_PROGRESS_BYTES,
     Progress,
-    ProgressStore,
     QuestionProgress,
     StepProgress,
 )
+from celery_tutor.progress_store import MAX_PROGRESS_BYTES, ProgressStore
 
 
 def fixed_clock() -> datetime:

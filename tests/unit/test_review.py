@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from celery_tutor.course.asking import Refusal
 from celery_tutor.course.lessons import load_course
 from celery_tutor.course.model import Lesson, MultipleChoice, Numeric, Ordering, QuizStep, SingleChoice, TrueFalse
+from celery_tutor.course.phases import Move, Phase
 from celery_tutor.course.review import DueQuestion, ReviewSession, due_questions
-from celery_tutor.course.session import LessonSession, Move, Phase, Refusal
+from celery_tutor.course.session import LessonSession
 from celery_tutor.lab.state import LabState
 from celery_tutor.paths import bundled_lessons
 from celery_tutor.progress import Progress

@@ -2,7 +2,7 @@
 
 A question answered wrong in a lesson's quiz goes to box 1 (see :mod:`celery_tutor.progress`).
 A review asks every question due at its start, in course order, once each, the way the
-lesson asked it (:class:`~celery_tutor.course.session.Asking`). A right answer moves the
+lesson asked it (:class:`~celery_tutor.course.asking.Asking`). A right answer moves the
 question up a box, so it comes back later; a wrong one sends it back to box 1. Like the
 lesson's session, the review never touches a widget, and its times come from a clock it is
 given.
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from celery_tutor.course.asking import Asking, QuizAnswer, Refusal
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import Lesson, Question, QuizStep
-from celery_tutor.course.session import Asking, Move, Phase, QuizAnswer, Refusal
+from celery_tutor.course.phases import Move, Phase
 from celery_tutor.progress import Clock, Progress, QuestionProgress, wall_clock
 
 

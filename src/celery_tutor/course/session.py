@@ -17,29 +17,24 @@ session is given, so tests never read the wall clock.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any
 
+from celery_tutor.course.asking import Asking, QuizAnswer, Refusal
 from celery_tutor.course.conditions import Condition, GoalTracker
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import (
     Choice,
     LabStep,
     Lesson,
-    MultipleChoice,
-    Ordering,
     PredictStep,
     Question,
     QuizStep,
     ReadStep,
-    SingleChoice,
     Step,
-    TrueFalse,
 )
+from celery_tutor.course.phases import LabScript, Move, Phase
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.actions import Action, Send
 from celery_tutor.lab.state import LabState
@@ -50,143 +45,6 @@ if TYPE_CHECKING:
 
 IDLE_CAP = timedelta(minutes=5)
 """The most one stretch without a key press adds to the time spent in a lesson (the learner may have left)."""
-
-
-class Phase(StrEnum):
-    """Where the learner is inside the current step."""
-
-    READING = "reading"
-    """A read step: nothing to do but read."""
-    ASKING = "ask"
-    """A predict step before the prediction is locked, or a quiz question not yet answered."""
-    RUNNING = "running"
-    """A predict step's experiment is running on the lab."""
-    RESULT = "result"
-    """A predict step's prediction and what the lab did are shown side by side."""
-    WORKING = "working"
-    """A lab step whose goal is not reached yet."""
-    DONE = "done"
-    """A lab step whose goal was reached."""
-    ANSWERED = "answered"
-    """A quiz question was answered; its verdict is shown."""
-
-
-class Move(Enum):
-    """What going on did."""
-
-    QUESTION = "question"
-    """The next question of the same quiz."""
-    STEP = "step"
-    """The next step."""
-    END = "end"
-    """That was the last step: the lesson is over."""
-
-
-@dataclass(frozen=True)
-class LabScript:
-    """Something the lab must run now (it resets first): a setup, an experiment, a solution."""
-
-    purpose: str
-    actions: tuple[Action, ...]
-
-
-@dataclass
-class QuizAnswer:
-    """What the learner did with the current question so far: data, not glyphs."""
-
-    ticked: set[int] = field(default_factory=set)
-    """Multiple choice: the indices of the ticked choices."""
-    ordered: list[int] = field(default_factory=list)
-    """Ordering: positions in ``shuffled``, in the order the learner picked them."""
-    shuffled: tuple[str, ...] = ()
-    """Ordering: the items as offered (never already in the right order)."""
-    given: Any = None
-    """The answer that was graded (None before)."""
-    grade: Grade | None = None
-
-
-CHECK_MY_ANSWER = "check my answer"
-"""The last option of a multiple-choice question: grade the ticked choices."""
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """An answer that is not complete enough to grade, and what the learner should do."""
-
-    reason: str
-
-
-NOTHING_TICKED = Refusal(f"Nothing is ticked yet: Enter ticks ☑ a choice, then pick '{CHECK_MY_ANSWER}'.")
-
-
-class Asking:
-    """One question being answered: what is offered, what the learner did so far, the verdict.
-
-    ``seed`` fixes how an ordering question's items are shuffled, so the same question is
-    offered the same way every time it is asked.
-    """
-
-    def __init__(self, question: Question, seed: str) -> None:
-        self.question = question
-        self.answer = QuizAnswer()
-        if isinstance(question, Ordering):
-            rng = random.Random(seed)
-            shuffled = list(question.items)
-            while shuffled == list(question.items):
-                rng.shuffle(shuffled)
-            self.answer.shuffled = tuple(shuffled)
-
-    @property
-    def graded(self) -> bool:
-        """Has an answer been graded? (Then nothing more is taken.)"""
-        return self.answer.grade is not None
-
-    def options(self) -> list[str] | None:
-        """What a choice list offers (None: a number is typed)."""
-        question = self.question
-        if isinstance(question, SingleChoice):
-            return [c.text for c in question.choices]
-        if isinstance(question, MultipleChoice):
-            return [*(c.text for c in question.choices), CHECK_MY_ANSWER]
-        if isinstance(question, TrueFalse):
-            return ["True", "False"]
-        if isinstance(question, Ordering):
-            return list(self.answer.shuffled)
-        return None
-
-    def pick(self, index: int) -> Grade | Refusal | None:
-        """The learner picked option ``index``; the grade once the answer is complete.
-
-        Checking a multiple-choice answer with nothing ticked is refused, not graded: an
-        empty answer is almost always a learner who has not found how to tick yet.
-        """
-        if self.graded:
-            return None
-        question = self.question
-        if isinstance(question, SingleChoice):
-            return self.give(index)
-        if isinstance(question, TrueFalse):
-            return self.give(index == 0)
-        if isinstance(question, MultipleChoice):
-            if index == len(question.choices):
-                return self.give(set(self.answer.ticked)) if self.answer.ticked else NOTHING_TICKED
-            self.answer.ticked ^= {index}
-            return None
-        if isinstance(question, Ordering):
-            if index not in self.answer.ordered:
-                self.answer.ordered.append(index)
-            if len(self.answer.ordered) == len(self.answer.shuffled):
-                return self.give([self.answer.shuffled[i] for i in self.answer.ordered])
-        return None
-
-    def give(self, answer: Any) -> Grade | None:
-        """Grade a complete answer (None when one was graded already)."""
-        if self.graded:
-            return None
-        grade = self.question.grade(answer)
-        self.answer.given = answer
-        self.answer.grade = grade
-        return grade
 
 
 class LessonSession:

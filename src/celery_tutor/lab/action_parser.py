@@ -1,6 +1,6 @@
 """Read control steps written in YAML into :mod:`.actions`, reporting every problem at its place.
 
-Each parameter is read by its :class:`~.actions.Param` definition: its type, whether it
+Each parameter is read by its :class:`~.action_params.Param` definition: its type, whether it
 is required, and its bounds (checked before anything is built from the value, so
 ``send: {count: 100000000}`` is one problem, not a hundred million messages). What
 ties parameters together (``countdown`` only with one message, ``seconds`` or
@@ -13,12 +13,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from celery_tutor.lab import settings
+from celery_tutor.lab.action_params import Param, ParamType
 from celery_tutor.lab.actions import (
     ACTIONS,
     TASK_STATES,
     Action,
-    Param,
-    ParamType,
     SetSettings,
     SetTaskOptions,
     Until,

@@ -2,7 +2,7 @@
 
 Lab scripts, lesson experiments, solutions and controls, and the sandbox all speak it.
 A step is a one-key mapping, ``{CONTROL: {PARAMETER: VALUE, …}}``; each action class
-declares its parameters once, as :class:`Param` definitions (name, type, required,
+declares its parameters once, as :class:`~.action_params.Param` definitions (name, type, required,
 bounds). The YAML parser (:mod:`.action_parser`) reads steps by these definitions, and
 anything else that describes the vocabulary (a JSON Schema, help text) can read the
 same ones instead of keeping a table of its own.
@@ -11,9 +11,9 @@ same ones instead of keeping a table of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from celery_tutor.lab.action_params import Param, ParamType
 from celery_tutor.lab.limits import MAX_COUNT, MAX_COUNTDOWN, MAX_GRACE, MAX_OUTAGE, MAX_WAIT_SECONDS
 from celery_tutor.yaml_source import Pos
 
@@ -25,59 +25,6 @@ TASK_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", 
 
 DEFAULT_WAIT_TIMEOUT = 10.0
 """How long ``wait: {until: …}`` waits when no ``timeout`` is given, in seconds."""
-
-
-class ParamType(StrEnum):
-    """What kind of value a parameter takes."""
-
-    TASK = "task"
-    """The name of a lab task."""
-    TEXT = "text"
-    """Non-empty text: an alias, a worker's name."""
-    CHECKPOINT = "checkpoint"
-    """A checkpoint of the step's ``task`` (of any task when none is given)."""
-    LIST = "list"
-    """A list (positional arguments)."""
-    MAPPING = "mapping"
-    """A mapping (keyword arguments)."""
-    WHOLE = "whole"
-    """A whole number between ``minimum`` and ``maximum``."""
-    SECONDS = "seconds"
-    """A number of seconds between ``minimum`` and ``maximum``."""
-    EXCEPTION = "exception"
-    """The name of an exception the lab can inject."""
-    EVENT = "event"
-    """An event kind."""
-    STATE = "state"
-    """One of :data:`TASK_STATES`."""
-    UNTIL = "until"
-    """What a wait waits for: a mapping read by :attr:`Until.PARAMS`."""
-    FLAG = "flag"
-    """true or false."""
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter of a control, defined once for the parser and for anything describing it."""
-
-    name: str
-    """As written in YAML."""
-    type: ParamType
-    help: str
-    required: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    """The upper bound (a limit from :mod:`.limits`), for numbers."""
-    unit: str = ""
-    """What a number counts, for messages: "messages", "seconds"…"""
-    attribute: str = ""
-    """The action's field that gets the value, when it is not ``name`` (``as`` → ``alias``)."""
-    example: str = ""
-
-    @property
-    def field(self) -> str:
-        """The action's field that gets the value."""
-        return self.attribute or self.name
 
 
 @dataclass(frozen=True)

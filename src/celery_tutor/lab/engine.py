@@ -10,7 +10,9 @@ do one job:
 * :mod:`.app_builder`: the Celery apps, with the lab's settings and private results;
 * :mod:`.reporters`: Celery's signals and the broker's probe, turned into events;
 * :mod:`.faults`: crash plans and injected failures;
-* :mod:`.ledger`: the side effects of the tasks.
+* :mod:`.ledger`: the side effects of the tasks;
+* :mod:`.fault_controls`: the controls that break things, and the plans they arm;
+* :mod:`.lab_config`: how a lab starts, checked.
 
 Controls return at once; slow teardown happens on background threads. Locks are taken
 in one order only: the control lock (one control at a time), the fleet's, the
@@ -25,35 +27,31 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
 
-from celery_tutor.lab import connection_loss, deploy, jobs, limits, logs, settings
 from celery_tutor.lab import events as ev
+from celery_tutor.lab import limits, logs, settings
 from celery_tutor.lab.app_builder import AppBuilder
-from celery_tutor.lab.broker import Broker
 from celery_tutor.lab.broker_api import LabBroker
 from celery_tutor.lab.bus import EventBus, Subscriber
 from celery_tutor.lab.code_guard import CodeGuard, Overrun
-from celery_tutor.lab.faults import CrashPlan, DropPlan, FaultInjector, Plan, check_checkpoint
-from celery_tutor.lab.fleet import LabStateError, WorkerFleet, WorkerHandle
+from celery_tutor.lab.fault_controls import FaultControls
+from celery_tutor.lab.faults import CrashPlan, FaultInjector
+from celery_tutor.lab.fleet import LabStateError, WorkerFleet
 from celery_tutor.lab.kit import TaskSpec
+from celery_tutor.lab.lab_config import LabConfig, make_broker
 from celery_tutor.lab.ledger import Ledger
 from celery_tutor.lab.library import task_table
 from celery_tutor.lab.reporters import BrokerReporter, CeleryReporter
-from celery_tutor.lab.runtime import Fate, RunContext
+from celery_tutor.lab.runtime import RunContext
 from celery_tutor.lab.settings import LabConfigError
 from celery_tutor.lab.views import LabSnapshot
 
 __all__ = ["CrashPlan", "Lab", "LabConfig", "LabConfigError", "LabStateError", "Subscriber"]
 
 _lab_numbers = itertools.count(1)
-
-BROKERS = settings.BROKERS
-"""The brokers a lab can run on (defined with the other checked names, in :mod:`.settings`)."""
-
 
 IDLE_STOP_TIMEOUT = 5.0
 ACK_GRACE = 1.0
@@ -66,54 +64,7 @@ def _acked_or_busy(name: str, snapshot: LabSnapshot) -> bool:
     return not worker.unacked or bool(worker.running)
 
 
-@dataclass
-class LabConfig:
-    """How a lab starts: Celery settings, per-task options, how many workers, which broker.
-
-    ``extra_tasks`` are a learner's tasks (:func:`~.learner_code.compile_code`'s
-    ``LearnerCode.specs``): registered beside the library's, replacing one of the same
-    name. Each run of their body may take ``code_time_limit`` seconds; then the lab halts.
-    """
-
-    settings: dict[str, Any] = field(default_factory=dict)
-    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    workers: int = 1
-    broker: str = "rabbitmq"
-    extra_tasks: tuple[TaskSpec, ...] = ()
-    code_time_limit: float = limits.CODE_RUN_SECONDS
-
-    def checked(self) -> LabConfig:
-        """A copy with every name and value checked (raises :class:`LabConfigError`)."""
-        checked_settings = {name: settings.check_setting(name, v) for name, v in self.settings.items()}
-        extra = tuple(self.extra_tasks)
-        if len(extra) > limits.MAX_CODE_TASKS or not all(isinstance(spec, TaskSpec) for spec in extra):
-            raise LabConfigError(f"extra_tasks: expected at most {limits.MAX_CODE_TASKS} compiled tasks")
-        tasks = task_table({spec.name: spec for spec in extra})
-        options: dict[str, dict[str, Any]] = {}
-        for task, values in self.task_options.items():
-            settings.pick(tasks, task, "task")
-            options[task] = {name: settings.check_task_option(name, v) for name, v in values.items()}
-        workers = self.workers
-        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= limits.MAX_WORKERS:
-            raise LabConfigError(f"workers: expected 1 to {limits.MAX_WORKERS}, got {workers!r}")
-        if not isinstance(self.broker, str) or self.broker not in BROKERS:
-            raise LabConfigError(f"unknown broker {self.broker!r}; valid: {', '.join(BROKERS)}")
-        limit = settings.named(
-            "code_time_limit", settings.number, self.code_time_limit, 0.05, limits.MAX_CODE_RUN_SECONDS
-        )
-        return LabConfig(checked_settings, options, workers, self.broker, extra, limit)
-
-
-def _make_broker(name: str, probe: BrokerReporter) -> LabBroker:
-    """The lab's broker: in process (RabbitMQ-like), or kombu's Redis transport on a real server."""
-    if name == "redis":
-        from celery_tutor.lab.redis_broker import RedisBroker  # imports redis-py only when used
-
-        return RedisBroker(probe)
-    return Broker(probe=probe)
-
-
-class Lab:
+class Lab(FaultControls):
     """One isolated Celery lab: app, broker, result backend, workers, ledger, events."""
 
     def __init__(self, config: LabConfig | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -128,7 +79,7 @@ class Lab:
         self._faults = FaultInjector(self.tasks)
         self._ledger = Ledger(self._bus)
         self._reporter = CeleryReporter(self._bus, self._faults)
-        self.broker: LabBroker = _make_broker(self.initial.broker, BrokerReporter(self._bus))
+        self.broker: LabBroker = make_broker(self.initial.broker, BrokerReporter(self._bus))
         self._guard = CodeGuard(f"lab{self.number}", self.initial.code_time_limit, self._code_overran)
         self._apps = AppBuilder(
             f"lab{self.number}",
@@ -363,58 +314,6 @@ class Lab:
             broker_server=str(getattr(self.broker, "server_name", "")),
         )
 
-    def fail_next(self, task: str, times: int = 1, exc: str = "ConnectionError") -> None:
-        """Make the next ``times`` runs of ``task`` raise ``exc`` (at their first checkpoint or service call)."""
-        self._bus.emit(ev.FaultArmed, description=self._faults.fail_next(task, times, exc))
-
-    def crash_worker(self, worker: str | None = None) -> None:
-        """Kill a whole worker now, like ``kill -9``. Returns at once."""
-        with self._control:
-            self._check_open()
-            self._fleet.kill(self._fleet.pick(worker, ("alive", "stopping")), checkpoint=None)
-
-    def crash_at(self, checkpoint: str, task: str | None = None) -> None:
-        """Kill the whole worker when a task (``task``, or any) reaches ``checkpoint``."""
-        self._arm(CrashPlan(child_only=False, checkpoint=check_checkpoint(checkpoint, task, self.tasks), task=task))
-
-    def kill_child_at(self, checkpoint: str | None = None, task: str | None = None) -> None:
-        """Kill only the pool child running a task when it reaches ``checkpoint`` (or its next one)."""
-        point = check_checkpoint(checkpoint, task, self.tasks) if checkpoint is not None else None
-        self._arm(CrashPlan(child_only=True, checkpoint=point, task=task))
-
-    def _arm(self, plan: Plan) -> None:
-        self._check_open()
-        self._faults.arm(plan)
-        self._bus.emit(ev.FaultArmed, description=plan.describe())
-
-    def drop_connection(self, worker: str | None = None, outage: float = 0.0) -> None:
-        """A worker's broker connection drops now; the worker lives on and reconnects (see :mod:`.connection_loss`)."""
-        outage = settings.named("outage", settings.number, outage, 0, limits.MAX_OUTAGE)
-        with self._control:
-            self._check_open()
-            handle = self._fleet.pick(worker, ("alive", "stopping"))
-            if self._drop(handle, outage, checkpoint=None) is None:
-                raise LabStateError(f"{handle.name} has no broker connection now (it is reconnecting)")
-
-    def drop_connection_at(self, checkpoint: str, task: str | None = None, outage: float = 0.0) -> None:
-        """Drop the connection of the worker running a task (``task``, or any) when it reaches ``checkpoint``."""
-        outage = settings.named("outage", settings.number, outage, 0, limits.MAX_OUTAGE)
-        self._arm(DropPlan(checkpoint=check_checkpoint(checkpoint, task), task=task, outage=outage))
-
-    def _drop(self, handle: WorkerHandle, outage: float, checkpoint: str | None) -> threading.Event | None:
-        """Cut a worker's connection (control lock held); the event Celery's consumer sets once it reacted."""
-        return connection_loss.drop_connection(
-            handle.worker, handle.name, self.broker, self._bus.emit, self.initial.broker, outage, checkpoint
-        )
-
-    def deploy(self, worker: str | None = None, grace: float = 30.0, remap_sigterm: bool = False) -> None:
-        """Stop a worker as an orchestrator does: SIGTERM now, SIGKILL after ``grace`` seconds (see :mod:`.deploy`)."""
-        grace = settings.named("grace", settings.number, grace, 0, limits.MAX_GRACE)
-        with self._control:
-            self._check_open()
-            handle = self._fleet.pick(worker)
-            deploy.deploy(handle, self._fleet, self._bus.emit, self._control, grace, bool(remap_sigterm))
-
     def stop_worker(self, worker: str | None = None) -> None:
         """Warm shutdown: take no new messages, let running tasks finish. Returns at once."""
         with self._control:
@@ -459,39 +358,6 @@ class Lab:
                 self._start_workers()
 
     # -- what the running tasks call (runtime.TaskHooks), and Celery's logs ------------
-
-    def reached(self, run: RunContext, checkpoint: str) -> str:
-        """A task reached a checkpoint: report it, enforce its time limits, and act on a plan for here."""
-        self._bus.emit(
-            ev.CheckpointReached,
-            task_id=run.task_id,
-            task=run.task,
-            worker=run.worker.name,
-            run=run.run,
-            checkpoint=checkpoint,
-        )
-        jobs.at_checkpoint(run, checkpoint, self._bus.emit)  # what a signal would have done by now
-        plan = self._faults.take_plan(run, checkpoint)
-        handle = self._fleet.handle_of(run.worker)
-        if isinstance(plan, DropPlan):
-            if handle is not None:
-                with self._control:
-                    handled = self._drop(handle, plan.outage, checkpoint)
-                # The worker notices at once: its reaction (a cancel, say) lands at this checkpoint.
-                if handled is not None:
-                    handled.wait(connection_loss.HANDLED_TIMEOUT)
-                jobs.at_checkpoint(run, checkpoint, self._bus.emit)
-            return Fate.LIVE
-        if plan is None or handle is None:
-            return Fate.LIVE
-        if plan.child_only:
-            self._bus.emit(
-                ev.ChildKilled, task_id=run.task_id, task=run.task, worker=run.worker.name, checkpoint=checkpoint
-            )
-            return Fate.KILL_CHILD
-        with self._control:
-            self._fleet.kill(handle, checkpoint=checkpoint)
-        return Fate.KILL_WORKER
 
     def side_effect(self, run: RunContext, action: str, key: str, detail: str, idempotency_key: str | None) -> bool:
         """Record a side effect in the ledger, unless its idempotency key was used."""

@@ -2,7 +2,7 @@
 
 :func:`compile_code` takes the source text of a code step (or of a ``lab run`` script)
 and returns the lab tasks it defines as :class:`~.kit.TaskSpec` values, ready for
-:class:`~.engine.LabConfig`'s ``extra_tasks``, or a :class:`~.code_source.CodeProblem`
+:class:`~.lab_config.LabConfig`'s ``extra_tasks``, or a :class:`~.code_source.CodeProblem`
 that says where and why it cannot be used. It is called only when someone asks to run
 the code (the learner presses run, ``verify`` checks a lesson, ``lab run`` runs a
 script); loading a lesson or a script never runs it.
@@ -16,7 +16,7 @@ task is written with work as written:
 * ``from lab import app, checkpoint, work, payments`` (the short name lessons show), or
   ``from celery_tutor.lab.kit import …`` as the built-in tasks in ``tasks.py`` do;
 * ``celery`` and its modules (``from celery.exceptions import Reject``);
-* a few standard modules a task may need: :data:`STANDARD_MODULES`. ``time`` is the real
+* a few standard modules a task may need: :data:`~.learner_namespace.STANDARD_MODULES`. ``time`` is the real
   module except ``time.sleep``, which waits like ``work()`` inside a task, so a killed
   worker's sleeping task dies at once, as a ``kill -9`` would end it.
 
@@ -34,52 +34,18 @@ not against someone who wants to break out.
 from __future__ import annotations
 
 import ast
-import builtins
-import importlib
 import inspect
 import linecache
 import textwrap
-import time as _real_time
-import types
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from celery_tutor.lab import kit, limits, runtime, settings
-from celery_tutor.lab.code_guard import CodeTimeLimit, TopLevelWatch
 from celery_tutor.lab.code_source import FILENAME_PREFIX, TASK_NAME, CodeProblem, ParsedCode, parse_code, tasks_problem
+from celery_tutor.lab.code_trace import CodeTimeLimit, TopLevelWatch
 from celery_tutor.lab.kit import TaskBook, TaskRef, TaskSpec
-
-KIT_MODULE = "lab"
-"""The short module name learner code imports the lab's helpers from."""
-
-KIT_NAMES = ("app", "checkpoint", "work", "payments", "rates_api", "mailer", "storage")
-"""What the learner's module namespace holds before the code runs."""
-
-STANDARD_MODULES = (
-    "__future__",
-    "collections",
-    "dataclasses",
-    "datetime",
-    "decimal",
-    "enum",
-    "functools",
-    "hashlib",
-    "itertools",
-    "json",
-    "logging",
-    "math",
-    "random",
-    "re",
-    "string",
-    "time",
-    "typing",
-    "uuid",
-)
-"""Standard modules learner code may import (``time`` with the lab's ``sleep``)."""
-
-REMOVED_BUILTINS = ("input", "breakpoint", "help", "exit", "quit", "exec", "eval", "compile")
-"""Builtins learner code does not get (see the module's documentation)."""
+from celery_tutor.lab.learner_namespace import LabImportError, learner_namespace
 
 EXTRA_OPTIONS: dict[str, str] = {
     "bind": "pass the task itself as the first argument (self.retry, self.request)",
@@ -90,16 +56,9 @@ EXTRA_OPTIONS: dict[str, str] = {
 }
 """``@app.task`` options learner code may use besides the lab's own (:data:`~.settings.TASK_OPTIONS`)."""
 
-MAX_OUTPUT = 50
-"""Most ``print`` lines the top level of learner code keeps."""
-
 
 class TaskDefinitionError(Exception):
     """``@app.task`` was used in a way the lab cannot run (reported at the decorator's line)."""
-
-
-class LabImportError(ImportError):
-    """An import the lab does not offer."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +76,7 @@ class LearnerCode:
 
     @property
     def specs(self) -> tuple[TaskSpec, ...]:
-        """The tasks, for :class:`~.engine.LabConfig`'s ``extra_tasks``."""
+        """The tasks, for :class:`~.lab_config.LabConfig`'s ``extra_tasks``."""
         return tuple(self.tasks.values())
 
 
@@ -140,7 +99,7 @@ def compile_code(
     _remember_source(parsed)
     book = LearnerBook(parsed)
     output: list[str] = []
-    namespace = _namespace(book, output)
+    namespace = learner_namespace(book, output)
     problem = _run_top_level(parsed, namespace, time_limit)
     if problem is not None:
         return problem
@@ -335,95 +294,3 @@ def _exception_classes(name: str, value: Any) -> tuple[type[BaseException], ...]
 
 
 # -- the module the code runs in ------------------------------------------------------------
-
-
-def _namespace(book: LearnerBook, output: list[str]) -> dict[str, Any]:
-    kit_module = types.ModuleType(KIT_MODULE, "What lab tasks use: app, checkpoint, work and the outside world.")
-    values: dict[str, Any] = {
-        "app": book,
-        "checkpoint": kit.checkpoint,
-        "work": kit.work,
-        "payments": kit.payments,
-        "rates_api": kit.rates_api,
-        "mailer": kit.mailer,
-        "storage": kit.storage,
-    }
-    kit_module.__dict__.update(values)
-    package = types.ModuleType("celery_tutor")
-    lab_package = types.ModuleType("celery_tutor.lab")
-    package.lab = lab_package  # type: ignore[attr-defined]
-    lab_package.kit = kit_module  # type: ignore[attr-defined]
-    modules = {
-        KIT_MODULE: kit_module,
-        "celery_tutor.lab.kit": kit_module,
-        "celery_tutor.lab": lab_package,
-        "celery_tutor": package,
-        "time": _time_module(),
-    }
-    own_builtins = {k: v for k, v in vars(builtins).items() if k not in REMOVED_BUILTINS}
-    own_builtins["__import__"] = _importer(modules)
-    own_builtins["print"] = _printer(output)
-    return {"__name__": "tasks", "__builtins__": own_builtins, **values}
-
-
-def _importer(modules: Mapping[str, types.ModuleType]) -> Callable[..., Any]:
-    def lab_import(
-        name: str,
-        globals: Mapping[str, Any] | None = None,
-        locals: Mapping[str, Any] | None = None,
-        fromlist: Sequence[str] | None = (),
-        level: int = 0,
-    ) -> Any:
-        if level:
-            raise LabImportError("relative imports have nothing to import here: import from lab, celery or Python")
-        if name in modules:
-            return modules[name] if fromlist or "." not in name else modules[name.partition(".")[0]]
-        if name.partition(".")[0] == "celery" or name in STANDARD_MODULES:
-            return importlib.__import__(name, globals, locals, fromlist or (), 0)
-        offered = ", ".join((KIT_MODULE, "celery", *(m for m in STANDARD_MODULES if m != "__future__")))
-        raise LabImportError(f"the lab's code cannot import {name}; it can import: {offered}")
-
-    return lab_import
-
-
-def _printer(output: list[str]) -> Callable[..., None]:
-    def lab_print(*values: object, sep: str | None = " ", end: str | None = "\n", file: Any = None, **_: Any) -> None:
-        text = (" " if sep is None else sep).join(str(value) for value in values)
-        if file is not None:
-            file.write(text + ("\n" if end is None else end))
-            return
-        run = runtime.maybe_current_run()
-        if run is None:
-            if len(output) < MAX_OUTPUT:
-                output.append(text)
-            return
-        printed = getattr(run.worker.hooks, "printed", None)
-        if printed is not None and not run.dead:
-            printed(run, text)
-
-    lab_print.__name__ = lab_print.__qualname__ = "print"
-    return lab_print
-
-
-def _time_module() -> types.ModuleType:
-    """The ``time`` module learner code sees: the real one, with the lab's ``sleep``."""
-    module = types.ModuleType("time", _real_time.__doc__)
-    module.__dict__.update({k: v for k, v in vars(_real_time).items() if not k.startswith("__")})
-    module.sleep = lab_sleep  # type: ignore[attr-defined]
-    return module
-
-
-def lab_sleep(seconds: float) -> None:
-    """``time.sleep`` for learner code: like ``work()`` in a task, bounded at the top level."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise TypeError(f"sleep() expects a number of seconds, got {type(seconds).__name__}")
-    if seconds < 0:
-        raise ValueError("sleep length must be non-negative")
-    if runtime.maybe_current_run() is not None:
-        kit.work(seconds)
-        return
-    watch = TopLevelWatch.current()
-    if watch is not None and seconds >= watch.remaining():
-        _real_time.sleep(max(0.0, watch.remaining()))
-        raise CodeTimeLimit()
-    _real_time.sleep(seconds)

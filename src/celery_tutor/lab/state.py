@@ -19,133 +19,18 @@ until a scan restores them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from celery_tutor.lab import events as ev
+from celery_tutor.lab.records import RunRecord, TaskRecord, WorkerRecord
 from celery_tutor.lab.views import (
     HeldMessage,
     LabSnapshot,
     ReadyMessage,
-    Run,
     ScheduledRetry,
     TaskView,
     WorkerView,
 )
-
-
-class _RunRecord:
-    """A run as the fold keeps it: changed in place, frozen into a :class:`Run` when read."""
-
-    __slots__ = ("_view", "checkpoint", "number", "outcome", "redelivered", "retries", "started_at", "worker")
-
-    def __init__(self, number: int, worker: str, started_at: float, redelivered: bool, retries: int) -> None:
-        self.number = number
-        self.worker = worker
-        self.started_at = started_at
-        self.redelivered = redelivered
-        self.retries = retries
-        self.checkpoint: str | None = None
-        self.outcome: str | None = None
-        self._view: Run | None = None
-
-    def change(self, **changes: Any) -> None:
-        for name, value in changes.items():
-            setattr(self, name, value)
-        self._view = None
-
-    def copy(self) -> _RunRecord:
-        """The same run, changed apart from this one from now on (its frozen view is shared)."""
-        twin = _RunRecord(self.number, self.worker, self.started_at, self.redelivered, self.retries)
-        twin.checkpoint, twin.outcome, twin._view = self.checkpoint, self.outcome, self._view
-        return twin
-
-    def view(self) -> Run:
-        if self._view is None:
-            self._view = Run(
-                self.number, self.worker, self.started_at, self.redelivered, self.retries, self.checkpoint, self.outcome
-            )
-        return self._view
-
-
-class _TaskRecord:
-    """A task as the fold keeps it (see :class:`_RunRecord`).
-
-    Building frozen views on every event was most of the fold's cost in a burst; now a
-    view is built only when someone reads a task that changed.
-    """
-
-    __slots__ = (
-        "_view",
-        "alias",
-        "exception",
-        "max_retries",
-        "result",
-        "retry_attempt",
-        "retry_eta_at",
-        "runs",
-        "state",
-        "task",
-        "task_id",
-    )
-
-    def __init__(self, task_id: str, task: str, alias: str | None, state: str = "PENDING") -> None:
-        self.task_id = task_id
-        self.task = task
-        self.alias = alias
-        self.state = state
-        self.runs: list[_RunRecord] = []
-        self.result: str | None = None
-        self.exception: str | None = None
-        self.max_retries: int | None = None
-        self.retry_eta_at: float | None = None
-        self.retry_attempt: int | None = None
-        self._view: TaskView | None = None
-
-    def change(self, **changes: Any) -> None:
-        for name, value in changes.items():
-            setattr(self, name, value)
-        self._view = None
-
-    def touch(self) -> None:
-        """One of its runs changed."""
-        self._view = None
-
-    def copy(self, runs: dict[int, _RunRecord]) -> _TaskRecord:
-        """The same task, with copies of its runs (``runs`` maps each run's id to its copy)."""
-        twin = _TaskRecord(self.task_id, self.task, self.alias, self.state)
-        twin.runs = [runs.setdefault(id(run), run.copy()) for run in self.runs]
-        twin.result, twin.exception, twin.max_retries = self.result, self.exception, self.max_retries
-        twin.retry_eta_at, twin.retry_attempt, twin._view = self.retry_eta_at, self.retry_attempt, self._view
-        return twin
-
-    def view(self) -> TaskView:
-        if self._view is None:
-            self._view = TaskView(
-                self.task_id,
-                self.task,
-                self.alias,
-                self.state,
-                tuple(run.view() for run in self.runs),
-                self.result,
-                self.exception,
-                self.max_retries,
-                self.retry_eta_at,
-                self.retry_attempt,
-            )
-        return self._view
-
-
-@dataclass
-class _Worker:
-    name: str
-    status: str
-    concurrency: int
-    prefetch_multiplier: int
-    unacked: list[HeldMessage] = field(default_factory=list)
-    """What the broker keeps for this worker, oldest delivery first."""
-    running: dict[str, _RunRecord] = field(default_factory=dict)
-    scheduled: dict[str, ScheduledRetry] = field(default_factory=dict)
 
 
 class LabState:
@@ -157,8 +42,8 @@ class LabState:
         self._settings: dict[str, Any] = {}
         self._task_options: dict[str, dict[str, Any]] = {}
         self._ready: list[ReadyMessage] = []
-        self._workers: dict[str, _Worker] = {}
-        self._tasks: dict[str, _TaskRecord] = {}
+        self._workers: dict[str, WorkerRecord] = {}
+        self._tasks: dict[str, TaskRecord] = {}
         self._names: dict[str, str] = {}
         self._ledger: list[ev.LedgerWritten] = []
         self._broker = "rabbitmq"
@@ -183,10 +68,10 @@ class LabState:
         twin._settings = dict(self._settings)
         twin._task_options = {task: dict(options) for task, options in self._task_options.items()}
         twin._ready = list(self._ready)
-        runs: dict[int, _RunRecord] = {}
+        runs: dict[int, RunRecord] = {}
         twin._tasks = {task_id: record.copy(runs) for task_id, record in self._tasks.items()}
         twin._workers = {
-            name: _Worker(
+            name: WorkerRecord(
                 w.name,
                 w.status,
                 w.concurrency,
@@ -291,7 +176,7 @@ class LabState:
         if alias is not None:
             self.aliases[alias] = task_id
         if task_id not in self._tasks:
-            self._tasks[task_id] = _TaskRecord(task_id, task, alias)
+            self._tasks[task_id] = TaskRecord(task_id, task, alias)
 
     def apply(self, event: ev.LabEvent) -> None:
         """Fold one event in."""
@@ -301,10 +186,10 @@ class LabState:
             handler(event)
         self.seq = event.seq
 
-    def _record(self, task_id: str, task: str | None = None) -> _TaskRecord:
+    def _record(self, task_id: str, task: str | None = None) -> TaskRecord:
         record = self._tasks.get(task_id)
         if record is None:
-            record = self._tasks[task_id] = _TaskRecord(task_id, task or self._names.get(task_id, "?"), None)
+            record = self._tasks[task_id] = TaskRecord(task_id, task or self._names.get(task_id, "?"), None)
         return record
 
     def _update(self, task_id: str, **changes: Any) -> None:
@@ -370,7 +255,7 @@ class LabState:
             self._update(e.task_id, state="RECEIVED")
 
     def _on_started(self, e: ev.TaskStarted) -> None:
-        run = _RunRecord(e.run, e.worker, e.at, e.redelivered, e.retries)
+        run = RunRecord(e.run, e.worker, e.at, e.redelivered, e.retries)
         w = self._workers.get(e.worker)
         if w is not None:
             w.scheduled.pop(e.task_id, None)
@@ -451,7 +336,7 @@ class LabState:
         self._ledger.append(e)
 
     def _on_worker_started(self, e: ev.WorkerStarted) -> None:
-        self._workers[e.worker] = _Worker(e.worker, "alive", e.concurrency, e.prefetch_multiplier)
+        self._workers[e.worker] = WorkerRecord(e.worker, "alive", e.concurrency, e.prefetch_multiplier)
 
     def _on_worker_killed(self, e: ev.WorkerKilled) -> None:
         w = self._workers.get(e.worker)

@@ -22,7 +22,8 @@ from textual.widgets import Static
 
 from celery_tutor.course.index import LessonEntry, index_path, lesson_files, read_index, write_index
 from celery_tutor.paths import data_dir, lessons_dir
-from celery_tutor.progress import Clock, LoadResult, Progress, ProgressStore, wall_clock
+from celery_tutor.progress import Clock, Progress, wall_clock
+from celery_tutor.progress_store import LoadResult, ProgressStore
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
+from celery_tutor.course.index import LessonEntry
 from celery_tutor.course.scores import CourseTotals, LessonSummary, Tally, review_schedule, time_spent, time_until
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.wording import count_of
@@ -87,6 +88,14 @@ def lesson_card_text(summary: LessonSummary) -> Text:
         missed = count_of(summary.to_review, "questions")
         text.append(f"\nIn the review (v on the lesson list): {missed} you missed.\n", style="italic")
     return text
+
+
+def next_entry_title(entries: list[LessonEntry], lesson_id: str) -> str | None:
+    """The title of the lesson after ``lesson_id`` in the list (broken ones skipped), for the card."""
+    lessons = [entry for entry in entries if not entry.broken]
+    ids = [entry.id for entry in lessons]
+    at = ids.index(lesson_id) if lesson_id in ids else len(ids)
+    return lessons[at + 1].title if at + 1 < len(lessons) else None
 
 
 class LessonEndScreen(ModalScreen[str]):

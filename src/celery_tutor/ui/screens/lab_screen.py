@@ -8,9 +8,8 @@ through the screen's :class:`~celery_tutor.ui.lab_session.LabSession`.
 
 The same events go into a :class:`~celery_tutor.lab.history.History`, so the *view* can
 travel in time while the lab runs on: paused at an event and stepped through with
-``[``/``]``, or replayed slowly. The screen only routes keys and draws; where the view is
-belongs to :class:`~celery_tutor.lab.history.TimeTravel`. ``f2`` zooms the lab: it fills
-the screen and the step shrinks to one line.
+``[``/``]``, or replayed slowly, and ``f2`` zooms the lab: those keys live in its base,
+:class:`~celery_tutor.ui.screens.lab_view_keys.LabViewKeys`.
 """
 
 from __future__ import annotations
@@ -26,22 +25,20 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.timer import Timer
 from textual.widgets import Collapsible, Static
 
 from celery_tutor.course.model import Control
 from celery_tutor.lab.events import LabEvent, LabReset
-from celery_tutor.lab.history import REPLAY_WINDOW, History, Mode, TimeTravel
+from celery_tutor.lab.history import History
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.settings import flag_value
 from celery_tutor.lab.state import LabState
+from celery_tutor.lab.time_travel import TimeTravel
 from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.lab_session import LabSession
-from celery_tutor.ui.screens.tutor_screen import TutorScreen
-from celery_tutor.ui.widgets import time_travel as keys
+from celery_tutor.ui.screens.lab_view_keys import LabViewKeys
 from celery_tutor.ui.widgets.control_bar import ControlBar
 from celery_tutor.ui.widgets.lab_panel import LabPanel
-from celery_tutor.ui.widgets.timeline import Row, Timeline, event_row
 
 if TYPE_CHECKING:
     from celery_tutor.lab.engine import LabConfig
@@ -55,25 +52,9 @@ TIMELINE_BATCH = 60
 """The most timeline lines one redraw writes; older ones of a burst are summarised."""
 TICK = 0.25
 """Seconds between redraws of the countdowns (retry ETAs; on Redis, scans and visibility timeouts)."""
-REPLAY_FRAME = 0.05
-"""Seconds between the frames of a replay (the replay's clock decides what each shows)."""
-WINDOW_AFTER = 3
-"""Timeline rows shown after the event a paused view is at (before it: as many as the timeline is high)."""
-
-TIME_BINDINGS: list[BindingType] = [
-    Binding(keys.ZOOM_KEY, "zoom", "Zoom"),
-    Binding(keys.ZOOM_KEY, "unzoom", "Unzoom"),
-    Binding(keys.PAUSE_KEY, "pause_view", "Pause", show=False),
-    Binding(keys.PAUSE_KEY, "go_live", "Live"),
-    Binding(keys.BACK_KEY, "step_back", "Back", key_display="[", show=False),
-    Binding(keys.BACK_KEY, "step_back_again", "Back", key_display="["),
-    Binding(keys.FORWARD_KEY, "step_forward", "On", key_display="]"),
-    Binding(keys.REPLAY_KEY, "replay", "Replay", show=False),
-]
-"""The lab's zoom and time travel (each screen puts them after its own keys, for the key bar's order)."""
 
 
-class LabScreen(TutorScreen[None]):
+class LabScreen(LabViewKeys):
     """A screen with a live lab and controls on keys."""
 
     CSS_PATH = Path(__file__).with_name("lesson.tcss")
@@ -105,14 +86,6 @@ class LabScreen(TutorScreen[None]):
         self._redraw_pending = False
         self._last_redraw = 0.0
         self._last_batch = 0
-        self.history = History()
-        """The events since the lab's last reset: the view can travel through them."""
-        self.travel = TimeTravel(self.history)
-        self.clock: Callable[[], float] = time.monotonic
-        """The replay's clock (tests drive their own)."""
-        self._replay_timer: Timer | None = None
-        self.zoomed = False
-        self._zoom_line = ""
 
     def compose_lab(self) -> ComposeResult:
         """The right-hand side: the lab and its controls."""
@@ -304,177 +277,3 @@ class LabScreen(TutorScreen[None]):
     def action_lessons(self) -> None:
         """Back to the lesson list."""
         self.app.pop_screen()
-
-    # -- zoom --------------------------------------------------------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show each time-travel and zoom key only where it does something (the key bar reads this)."""
-        live = self.travel.live
-        shown = {
-            "zoom": not self.zoomed,
-            "unzoom": self.zoomed,
-            "pause_view": live,
-            "go_live": not live,
-            "step_back": live,  # the same key twice: out of the key bar while live, in it while travelling
-            "step_back_again": not live,
-            "step_forward": not live,
-        }
-        return shown.get(action, True)
-
-    def time_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        """The zoom and time travel, for the command palette."""
-        return [
-            ("Lab: zoom in or out", f"the lab fills the screen, or gives it back ({keys.ZOOM})", self.action_zoom),
-            (
-                "Lab: pause the view",
-                f"freeze the panel at the newest event; the lab runs on ({keys.PAUSE})",
-                self.action_pause_view,
-            ),
-            ("Lab: step back one event", "the panel as it was one event earlier ([)", self.action_step_back),
-            ("Lab: step on one event", "one event later; past the newest, live (])", self.action_step_forward),
-            ("Lab: live again", f"the panel follows the lab ({keys.PAUSE})", self.action_go_live),
-            (
-                "Lab: replay slowly",
-                f"the last experiment (since the lab's last reset) at quarter speed ({keys.REPLAY})",
-                self.action_replay,
-            ),
-        ]
-
-    def action_zoom(self) -> None:
-        """The lab fills the screen and the step shrinks to one line; again, back."""
-        self.zoomed = not self.zoomed
-        self.set_class(self.zoomed, "-zoomed")
-        self._show_zoom_line()
-        self._show_hint()
-        self.refresh_bindings()
-
-    def action_unzoom(self) -> None:
-        """Give the step its room back."""
-        if self.zoomed:
-            self.action_zoom()
-
-    def zoom_caption(self) -> str:
-        """What the one line of a zoomed screen says it hides (the step's title, when there is one)."""
-        for title in self.query("#step-title").results(Static):
-            return str(title.render())
-        return self.title or ""
-
-    def _show_zoom_line(self) -> None:
-        line = Text.assemble((keys.ZOOM, "bold"), " back to the step  ·  ", (self.zoom_caption(), "italic"))
-        line.truncate(max(20, self.size.width - 2), overflow="ellipsis")
-        if line.plain != self._zoom_line:
-            self._zoom_line = line.plain
-            self.query_one("#zoom-line", Static).update(line)
-
-    def _show_hint(self) -> None:
-        """The panel's bottom border says how to look closer (only while live: paused, its marker says it)."""
-        panel = self.query_one(LabPanel)
-        panel.border_subtitle = keys.panel_hint(self.zoomed) if self.travel.live else ""
-
-    # -- time travel -------------------------------------------------------------------
-
-    def _catch_up(self) -> None:
-        """Take in the events waiting (a pause shows what is true now); a reset among them ends travel."""
-        self.take_in()
-        if self.travel.sync():
-            self._went_live("the lab was reset: the panel is live again")
-
-    def action_pause_view(self) -> None:
-        """Freeze the panel at the newest event (the lab runs on underneath)."""
-        if self.travel.live:
-            self._catch_up()
-            if self.travel.pause():
-                if self.travel.position == self.history.last:  # the live fold is that moment: no refold
-                    self.history.remember(self.travel.position, self.state.snapshot())
-                self._show_travel()
-            else:
-                self.notify("Nothing happened in the lab yet.", timeout=2)
-        else:
-            self.action_go_live()
-
-    def action_step_back(self) -> None:
-        """One event back (from live: the event before the newest)."""
-        self._catch_up()
-        if self.travel.back() or not self.travel.live:
-            self._show_travel()
-
-    def action_step_back_again(self) -> None:
-        """``[`` while the view travels (a binding of its own, so the key bar shows it then)."""
-        self.action_step_back()
-
-    def action_step_forward(self) -> None:
-        """One event on; past the newest, live again."""
-        if self.travel.forward():
-            if self.travel.live:
-                self._went_live()
-            else:
-                self._show_travel()
-
-    def action_go_live(self) -> None:
-        """The panel follows the lab again."""
-        if not self.travel.live:
-            self.travel.go_live()
-            self._went_live()
-
-    def replay_start(self) -> int | None:
-        """Where a replay starts: the lab's last reset, at most a minute of its time back."""
-        return self.history.since(REPLAY_WINDOW)
-
-    def action_replay(self) -> None:
-        """Replay the last experiment slowly, the panel showing the lab after each event."""
-        self._catch_up()
-        start = self.replay_start()
-        if start is None or not self.travel.start_replay(start, self.clock()):
-            self.notify("Nothing to replay yet: the lab has done nothing since its last reset.", timeout=3)
-            return
-        self._stop_replay()
-        self._replay_timer = self.set_interval(REPLAY_FRAME, self.replay_frame)
-        self._show_travel()
-
-    def replay_frame(self) -> None:
-        """Move the replay on to the replay clock's time (a timer calls it; tests may too)."""
-        if self.travel.mode is not Mode.REPLAY:
-            self._stop_replay()
-            return
-        if not self.travel.frame(self.clock()):
-            return
-        if self.travel.live:
-            self._went_live()
-        else:
-            self._show_travel()
-
-    def _stop_replay(self) -> None:
-        if self._replay_timer is not None:
-            self._replay_timer.stop()
-            self._replay_timer = None
-
-    def _show_travel(self) -> None:
-        """Draw the moment the view is at: the lab's state then, the timeline around it, the marker."""
-        if self.travel.live:
-            self._went_live()
-            return
-        travel, history = self.travel, self.history
-        position = travel.shown  # a quiet event (an empty Redis scan) has no row: the one before it
-        panel = self.query_one(LabPanel)
-        # Only the rows that can show: writing the timeline is most of a step's cost.
-        high = max(4, panel.query_one(Timeline).scrollable_content_region.height)
-        before = [event_row(e) for _, e in history.events(position - high, position - 1) if not e.quiet]
-        after = [event_row(e) for _, e in history.events(position + 1, position + WINDOW_AFTER * 2) if not e.quiet]
-        rows: tuple[list[Row], Row, list[Row]] = (before, event_row(history.event(position)), after[:WINDOW_AFTER])
-        marker = keys.marker(travel, panel.scrollable_content_region.width)
-        panel.show_moment(history.snapshot(travel.position), travel.lab_now, rows, marker)
-        self._show_hint()
-        self.refresh_bindings()
-
-    def _show_travel_marker(self) -> None:
-        panel = self.query_one(LabPanel)
-        panel.show_marker(keys.marker(self.travel, panel.scrollable_content_region.width))
-
-    def _went_live(self, why: str | None = None) -> None:
-        """Draw the lab as it is now (the view was elsewhere in time)."""
-        self._stop_replay()
-        self.query_one(LabPanel).show_live(self.state.snapshot(), self.session.now())
-        self._show_hint()
-        self.refresh_bindings()
-        if why:
-            self.notify(why, timeout=3)

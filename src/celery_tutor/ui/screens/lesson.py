@@ -17,19 +17,23 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Markdown, OptionList, Static
 
+from celery_tutor.course.asking import Refusal
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, QuizStep, ReadStep, Step
+from celery_tutor.course.phases import LabScript, Move, Phase
 from celery_tutor.course.scores import course_totals
-from celery_tutor.course.session import LabScript, LessonSession, Move, Phase, Refusal
+from celery_tutor.course.session import LessonSession
 from celery_tutor.lab.events import LabEvent
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession
-from celery_tutor.ui.screens.endings import BACK, LessonEndScreen
-from celery_tutor.ui.screens.lab_screen import TIME_BINDINGS, LabScreen
+from celery_tutor.ui.screens.endings import BACK, LessonEndScreen, next_entry_title
+from celery_tutor.ui.screens.lab_screen import LabScreen
+from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
-from celery_tutor.ui.widgets.answers import answer_widgets, marks, prediction_widgets, verdict_widgets
+from celery_tutor.ui.widgets.answers import answer_widgets, give_number, marks, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
-from celery_tutor.ui.widgets.steps import ChoiceList, Notice, checklist
+from celery_tutor.ui.widgets.step_parts import goal_widgets, prediction_choices, result_widgets
+from celery_tutor.ui.widgets.steps import ChoiceList, Notice
 
 
 class LessonScreen(LabScreen):
@@ -128,8 +132,7 @@ class LessonScreen(LabScreen):
                 self._set_text(step.body)
             case PredictStep():
                 self._set_text(step.question)
-                choices = ChoiceList([c.text for c in step.choices], id="choices")
-                choices.border_title = "↑/↓ choose, Enter locks your prediction and runs the experiment"
+                choices = prediction_choices(step)
                 self._extra(choices)
                 choices.focus(scroll_visible=False)  # the question above it stays in view
             case LabStep():
@@ -144,30 +147,10 @@ class LessonScreen(LabScreen):
 
     def _show_goal(self, reveal_hint: bool = False) -> None:
         """The goal's checklist and the hints so far (``reveal_hint``: scroll to the newest)."""
-        step = self.walk.step
-        assert isinstance(step, LabStep)
-        widgets: list[Widget] = [Notice(checklist(self.walk.goal(), "Goal:"))]
-        for number, hint in enumerate(self.walk.hints(), 1):
-            notice = Notice(Text(f"Hint {number} of {len(step.hints)}: {hint}", style="italic"))
-            notice.reveal = reveal_hint and number == self.walk.hints_shown
-            widgets.append(notice)
-        if self.phase is Phase.DONE:
-            widgets.append(Notice(Text("✓ Goal reached.", style="bold green")))
-            widgets.append(Markdown(step.explain))
-            widgets.append(Notice(Text("Press n for the next step.", style="italic")))
-        else:
-            more = f"h: hint ({self.walk.hints_shown} of {len(step.hints)} shown)" if step.hints else ""
-            note = f"Use the controls below the lab.  {more}  ^o: replay the solution"
-            widgets.append(Notice(Text(note, style="dim")))
-        self._extra(*widgets)
+        self._extra(*goal_widgets(self.walk, reveal_hint))
 
     def _show_result(self, failure: str | None) -> None:
-        step, choice = self.walk.step, self.walk.prediction
-        assert isinstance(step, PredictStep) and choice is not None
-        widgets = prediction_widgets(choice, self.walk.goal(), failure, self.walk.tracker)
-        widgets.append(Markdown(step.explain))
-        widgets.append(Notice(Text("Press n for the next step (↓ scrolls).", style="italic")))
-        self._extra(*widgets)
+        self._extra(*result_widgets(self.walk, failure))
         self._focus_pane()
 
     def _show_question(self) -> None:
@@ -207,15 +190,12 @@ class LessonScreen(LabScreen):
     def _course_complete(self) -> bool:
         return course_totals(self.tutor.entries, self.tutor.progress, self.tutor.clock()).complete
 
-    def _next_entry_title(self) -> str | None:
-        lessons = [entry for entry in self.tutor.entries if not entry.broken]
-        ids = [entry.id for entry in lessons]
-        at = ids.index(self.lesson.id) if self.lesson.id in ids else len(ids)
-        return lessons[at + 1].title if at + 1 < len(lessons) else None
-
     def _end_of_lesson(self) -> None:
         """The last step is behind: the lesson's card (scores, goals, takeaways), then the lesson list."""
-        self.app.push_screen(LessonEndScreen(self.walk.summary(), self._next_entry_title()), self._after_end_card)
+        self.app.push_screen(
+            LessonEndScreen(self.walk.summary(), next_entry_title(self.tutor.entries, self.lesson.id)),
+            self._after_end_card,
+        )
 
     def _after_end_card(self, choice: str | None) -> None:
         if choice == BACK:
@@ -295,14 +275,7 @@ class LessonScreen(LabScreen):
 
     @on(Input.Submitted, "#answer")
     def _number_submitted(self, event: Input.Submitted) -> None:
-        if self.phase is not Phase.ASKING:
-            return
-        try:
-            value = float(event.value)
-        except ValueError:
-            self.notify("Type a number.", severity="warning")
-            return
-        grade = self.walk.give(value)
+        grade = give_number(self.walk, event.value, self.notify)
         if grade is not None:
             self._show_verdict(grade)
 

@@ -17,13 +17,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Markdown, OptionList, Static
 
+from celery_tutor.course.asking import Refusal
 from celery_tutor.course.grading import Grade
+from celery_tutor.course.phases import Phase
 from celery_tutor.course.review import DueQuestion, ReviewSession
 from celery_tutor.course.scores import time_until
-from celery_tutor.course.session import Phase, Refusal
 from celery_tutor.progress import BOX_WAITS, LAST_BOX
 from celery_tutor.ui.screens.tutor_screen import TutorScreen
-from celery_tutor.ui.widgets.answers import answer_widgets, marks, verdict_widgets
+from celery_tutor.ui.widgets.answers import answer_widgets, give_number, marks, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice
 from celery_tutor.wording import count_of
@@ -163,13 +164,6 @@ class ReviewScreen(TutorScreen[None]):
 
     @on(Input.Submitted, "#answer")
     def _number_submitted(self, event: Input.Submitted) -> None:
-        if self.review.phase is not Phase.ASKING:
-            return
-        try:
-            value = float(event.value)
-        except ValueError:
-            self.notify("Type a number.", severity="warning")
-            return
-        grade = self.review.give(value)
+        grade = give_number(self.review, event.value, self.notify)
         if grade is not None:
             self._show_verdict(grade)

@@ -15,7 +15,8 @@ from textual.widgets import Markdown
 
 from celery_tutor.course.model import Control
 from celery_tutor.lab import actions as c
-from celery_tutor.ui.screens.lab_screen import TIME_BINDINGS, LabScreen
+from celery_tutor.ui.screens.lab_screen import LabScreen
+from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
 from celery_tutor.ui.widgets.control_bar import ControlBar
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.yaml_source import Pos

@@ -1,10 +1,13 @@
 """How a quiz question is answered on screen, and how its verdict reads.
 
-The answer itself is data in :class:`~celery_tutor.course.session.QuizAnswer` (ticked
+The answer itself is data in :class:`~celery_tutor.course.asking.QuizAnswer` (ticked
 choices, picked order); this module turns it into marks, widgets and text.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -14,10 +17,11 @@ from textual.visual import RichVisual
 from textual.widget import Widget
 from textual.widgets import Input, Markdown
 
+from celery_tutor.course.asking import QuizAnswer
 from celery_tutor.course.conditions import Condition, GoalTracker, Not
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import Choice, Numeric, Question
-from celery_tutor.course.session import QuizAnswer
+from celery_tutor.course.phases import Phase
 from celery_tutor.lab.events import LabEvent, LedgerWritten
 from celery_tutor.ui.widgets.steps import ChoiceList, Feedback, Notice, checklist
 from celery_tutor.ui.widgets.time_travel import replay_offer
@@ -185,3 +189,24 @@ def prediction_widgets(
     if tracker is not None:
         widgets.append(Notice(replay_offer()))
     return widgets
+
+
+class Answering(Protocol):
+    """A lesson's quiz or the review: whoever is asking a question now."""
+
+    @property
+    def phase(self) -> Phase: ...
+
+    def give(self, answer: Any) -> Grade | None: ...
+
+
+def give_number(answering: Answering, text: str, notify: Callable[..., object]) -> Grade | None:
+    """Grade a number typed as the answer; None when nothing is asked or the text is no number (then said)."""
+    if answering.phase is not Phase.ASKING:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        notify("Type a number.", severity="warning")
+        return None
+    return answering.give(value)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from celery_tutor.lab.history import REPLAY_SPEED, History, Mode, TimeTravel
+from celery_tutor.lab.history import History
+from celery_tutor.lab.time_travel import REPLAY_SPEED, Mode, TimeTravel
 
 ZOOM_KEY = "f2"
 """The lab fills the screen (the step shrinks to one line); again, back."""

@@ -1,0 +1,128 @@
+"""The records :class:`~.state.LabState` folds events into: tasks, runs and workers.
+
+They change in place as events arrive (folding stays cheap) and freeze into the
+immutable views of :mod:`.views` when read; copies share nothing mutable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery_tutor.lab.views import HeldMessage, Run, ScheduledRetry, TaskView
+
+
+class RunRecord:
+    """A run as the fold keeps it: changed in place, frozen into a :class:`Run` when read."""
+
+    __slots__ = ("_view", "checkpoint", "number", "outcome", "redelivered", "retries", "started_at", "worker")
+
+    def __init__(self, number: int, worker: str, started_at: float, redelivered: bool, retries: int) -> None:
+        self.number = number
+        self.worker = worker
+        self.started_at = started_at
+        self.redelivered = redelivered
+        self.retries = retries
+        self.checkpoint: str | None = None
+        self.outcome: str | None = None
+        self._view: Run | None = None
+
+    def change(self, **changes: Any) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self._view = None
+
+    def copy(self) -> RunRecord:
+        """The same run, changed apart from this one from now on (its frozen view is shared)."""
+        twin = RunRecord(self.number, self.worker, self.started_at, self.redelivered, self.retries)
+        twin.checkpoint, twin.outcome, twin._view = self.checkpoint, self.outcome, self._view
+        return twin
+
+    def view(self) -> Run:
+        if self._view is None:
+            self._view = Run(
+                self.number, self.worker, self.started_at, self.redelivered, self.retries, self.checkpoint, self.outcome
+            )
+        return self._view
+
+
+class TaskRecord:
+    """A task as the fold keeps it (see :class:`RunRecord`).
+
+    Building frozen views on every event was most of the fold's cost in a burst; now a
+    view is built only when someone reads a task that changed.
+    """
+
+    __slots__ = (
+        "_view",
+        "alias",
+        "exception",
+        "max_retries",
+        "result",
+        "retry_attempt",
+        "retry_eta_at",
+        "runs",
+        "state",
+        "task",
+        "task_id",
+    )
+
+    def __init__(self, task_id: str, task: str, alias: str | None, state: str = "PENDING") -> None:
+        self.task_id = task_id
+        self.task = task
+        self.alias = alias
+        self.state = state
+        self.runs: list[RunRecord] = []
+        self.result: str | None = None
+        self.exception: str | None = None
+        self.max_retries: int | None = None
+        self.retry_eta_at: float | None = None
+        self.retry_attempt: int | None = None
+        self._view: TaskView | None = None
+
+    def change(self, **changes: Any) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self._view = None
+
+    def touch(self) -> None:
+        """One of its runs changed."""
+        self._view = None
+
+    def copy(self, runs: dict[int, RunRecord]) -> TaskRecord:
+        """The same task, with copies of its runs (``runs`` maps each run's id to its copy)."""
+        twin = TaskRecord(self.task_id, self.task, self.alias, self.state)
+        twin.runs = [runs.setdefault(id(run), run.copy()) for run in self.runs]
+        twin.result, twin.exception, twin.max_retries = self.result, self.exception, self.max_retries
+        twin.retry_eta_at, twin.retry_attempt, twin._view = self.retry_eta_at, self.retry_attempt, self._view
+        return twin
+
+    def view(self) -> TaskView:
+        if self._view is None:
+            self._view = TaskView(
+                self.task_id,
+                self.task,
+                self.alias,
+                self.state,
+                tuple(run.view() for run in self.runs),
+                self.result,
+                self.exception,
+                self.max_retries,
+                self.retry_eta_at,
+                self.retry_attempt,
+            )
+        return self._view
+
+
+@dataclass
+class WorkerRecord:
+    """A worker as the fold keeps it: its status, what it holds unacked, runs and waits."""
+
+    name: str
+    status: str
+    concurrency: int
+    prefetch_multiplier: int
+    unacked: list[HeldMessage] = field(default_factory=list)
+    """What the broker keeps for this worker, oldest delivery first."""
+    running: dict[str, RunRecord] = field(default_factory=dict)
+    scheduled: dict[str, ScheduledRetry] = field(default_factory=dict)

@@ -1,0 +1,54 @@
+"""What a step shows under its text: a predict step's choices and result, a lab step's goal.
+
+Built from the :class:`~celery_tutor.course.session.LessonSession` alone, so the lesson
+screen only places them.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+from textual.widgets import Markdown
+
+from celery_tutor.course.model import LabStep, PredictStep
+from celery_tutor.course.phases import Phase
+from celery_tutor.course.session import LessonSession
+from celery_tutor.ui.widgets.answers import prediction_widgets
+from celery_tutor.ui.widgets.steps import ChoiceList, Notice, checklist
+
+
+def goal_widgets(walk: LessonSession, reveal_hint: bool = False) -> list[Widget]:
+    """The goal's checklist and the hints so far (``reveal_hint``: scroll to the newest)."""
+    step = walk.step
+    assert isinstance(step, LabStep)
+    widgets: list[Widget] = [Notice(checklist(walk.goal(), "Goal:"))]
+    for number, hint in enumerate(walk.hints(), 1):
+        notice = Notice(Text(f"Hint {number} of {len(step.hints)}: {hint}", style="italic"))
+        notice.reveal = reveal_hint and number == walk.hints_shown
+        widgets.append(notice)
+    if walk.phase is Phase.DONE:
+        widgets.append(Notice(Text("✓ Goal reached.", style="bold green")))
+        widgets.append(Markdown(step.explain))
+        widgets.append(Notice(Text("Press n for the next step.", style="italic")))
+    else:
+        more = f"h: hint ({walk.hints_shown} of {len(step.hints)} shown)" if step.hints else ""
+        note = f"Use the controls below the lab.  {more}  ^o: replay the solution"
+        widgets.append(Notice(Text(note, style="dim")))
+    return widgets
+
+
+def prediction_choices(step: PredictStep) -> ChoiceList:
+    """The choices of a predict step, to lock one in."""
+    choices = ChoiceList([c.text for c in step.choices], id="choices")
+    choices.border_title = "↑/↓ choose, Enter locks your prediction and runs the experiment"
+    return choices
+
+
+def result_widgets(walk: LessonSession, failure: str | None) -> list[Widget]:
+    """A predict step's prediction beside what the lab did, then the explanation."""
+    step, choice = walk.step, walk.prediction
+    assert isinstance(step, PredictStep) and choice is not None
+    widgets = prediction_widgets(choice, walk.goal(), failure, walk.tracker)
+    widgets.append(Markdown(step.explain))
+    widgets.append(Notice(Text("Press n for the next step (↓ scrolls).", style="italic")))
+    return widgets
