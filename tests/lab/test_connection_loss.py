@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from celery_tutor.lab import Lab, LabConfig, LabConfigError, LabStateError
+from celery_tutor.lab import Lab, LabConfigError, LabStateError
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.redis_server import find_server_binary
 
@@ -33,18 +33,11 @@ RedisLab = Callable[..., Lab]
 @pytest.fixture
 def redis_lab(make_lab: LabFactory) -> RedisLab:
     """``redis_lab(settings)`` → a started lab on the Redis broker, closed by ``make_lab``'s teardown."""
-    event_log: type[EventLog] = type(make_lab).__call__.__globals__["EventLog"]
 
     def build(settings: dict[str, Any] | None = None) -> Lab:
         # A visibility timeout far beyond any test: nothing comes back by a restore scan here.
         options = {"visibility_timeout": 600, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
-        lab = Lab(LabConfig(settings={"broker_transport_options": options, **(settings or {})}, broker="redis"))
-        log = event_log()
-        lab.subscribe(log)
-        make_lab.labs.append(lab)
-        make_lab._logs[id(lab)] = log
-        lab.start()
-        return lab
+        return make_lab({"broker_transport_options": options, **(settings or {})}, broker="redis")
 
     return build
 

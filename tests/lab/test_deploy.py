@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from celery_tutor.lab import Lab, LabConfig, LabConfigError, LabStateError
+from celery_tutor.lab import Lab, LabConfigError, LabStateError
 from celery_tutor.lab.redis_server import find_server_binary
 
 if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
@@ -179,16 +179,8 @@ RedisLab = Callable[..., Lab]
 
 @pytest.fixture
 def redis_lab(make_lab: LabFactory) -> RedisLab:
-    event_log: type[EventLog] = type(make_lab).__call__.__globals__["EventLog"]
-
     def build(settings: dict[str, Any]) -> Lab:
-        lab = Lab(LabConfig(settings=settings, broker="redis"))
-        log = event_log()
-        lab.subscribe(log)
-        make_lab.labs.append(lab)
-        make_lab._logs[id(lab)] = log
-        lab.start()
-        return lab
+        return make_lab(settings, broker="redis")
 
     return build
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from celery_tutor.lab import Lab, LabConfig
+from celery_tutor.lab import Lab
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.redis_server import find_server_binary
 
@@ -41,17 +41,9 @@ def transport(visibility_timeout: float, interval: float = 1) -> dict[str, Any]:
 @pytest.fixture
 def redis_lab(make_lab: LabFactory) -> RedisLab:
     """``redis_lab(settings)`` → a started lab on the Redis broker, closed by ``make_lab``'s teardown."""
-    # conftest is not importable by name (two of them), so reach its EventLog through the factory.
-    event_log: type[EventLog] = type(make_lab).__call__.__globals__["EventLog"]
 
     def build(settings: dict[str, Any] | None = None, workers: int = 1) -> Lab:
-        lab = Lab(LabConfig(settings=dict(settings or {}), workers=workers, broker="redis"))
-        log = event_log()
-        lab.subscribe(log)
-        make_lab.labs.append(lab)
-        make_lab._logs[id(lab)] = log
-        lab.start()
-        return lab
+        return make_lab(settings, workers=workers, broker="redis")
 
     return build
 

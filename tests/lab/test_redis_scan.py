@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from celery_tutor.lab import Lab, LabConfig
+from celery_tutor.lab import Lab
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.redis_server import find_server_binary
 from celery_tutor.lab.state import LabState
@@ -40,15 +40,10 @@ def transport(visibility_timeout: float, interval: float = 0.25, throttle: int =
 @pytest.fixture
 def redis_lab(make_lab: LabFactory) -> RedisLab:
     """``redis_lab(settings, workers)`` → a started Redis lab and the log of all its events."""
-    event_log: type[EventLog] = type(make_lab).__call__.__globals__["EventLog"]
 
     def build(settings: dict[str, Any], workers: int = 1) -> tuple[Lab, EventLog]:
-        lab = Lab(LabConfig(settings=settings, workers=workers, broker="redis"))
-        log = event_log()
-        lab.subscribe(log)  # before start: the start-up scans are in the log
-        make_lab.labs.append(lab)  # closed by make_lab's teardown
-        lab.start()
-        return lab, log
+        lab = make_lab(settings, workers=workers, broker="redis")  # its log has the start-up scans
+        return lab, make_lab.events(lab)
 
     return build
 

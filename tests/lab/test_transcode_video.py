@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from celery_tutor.lab import Lab, LabConfig, tasks
+from celery_tutor.lab import Lab, tasks
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.redis_server import find_server_binary
 
 if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
-    from conftest import EventLog, LabFactory
+    from conftest import LabFactory
 
 pytestmark = pytest.mark.lab
 
@@ -32,14 +32,7 @@ SHORT_TIMEOUT = {"visibility_timeout": 2, "unacked_restore_interval": 0.5, "unac
 
 def redis_lab(make_lab: LabFactory, settings: dict[str, Any]) -> Lab:
     """A started lab on the Redis broker, closed (and its log kept) by ``make_lab``."""
-    event_log: type[EventLog] = type(make_lab).__call__.__globals__["EventLog"]
-    lab = Lab(LabConfig(settings=settings, broker="redis"))
-    log = event_log()
-    lab.subscribe(log)
-    make_lab.labs.append(lab)
-    make_lab._logs[id(lab)] = log
-    lab.start()
-    return lab
+    return make_lab(settings, broker="redis")
 
 
 def unacked_in_redis(lab: Lab) -> int:
