@@ -65,6 +65,9 @@ class TooSmall(Screen[None]):
             self.query_one("#too-small", Static).update(self.message)
 
 
+WARM_UP_DELAY = 0.3
+"""Seconds after start before the lessons are read and Celery imported in the background."""
+
 FULL_GC_EVERY = 100
 """Middle-generation passes between full garbage collections (CPython's default: 10)."""
 
@@ -144,8 +147,12 @@ class TutorApp(App[int]):
     def on_mount(self) -> None:
         if self.handle_signals:
             self._handle_signals()
-        self.call_after_refresh(
-            lambda: threading.Thread(target=self._warm_up, name="celery-tutor-warm-up", daemon=True).start()
+        # The warm-up reads the lessons and imports Celery: started with the first paint it
+        # took the GIL from it. It starts once the list is on screen (opening a lesson before
+        # then reads the lessons at once).
+        self.set_timer(
+            WARM_UP_DELAY,
+            lambda: threading.Thread(target=self._warm_up, name="celery-tutor-warm-up", daemon=True).start(),
         )
         for notice in self.notices:
             self.notify(notice, title="saved data", severity="warning", timeout=15)
