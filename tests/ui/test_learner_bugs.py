@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Collapsible, Input, Markdown, OptionList, Static
 from textual.widgets._markdown import MarkdownFence
 from textual.widgets._toast import Toast
-from ui_helpers import wait_for
+from ui_helpers import open_at, wait_for
 
 from celery_tutor.course.phases import Phase
 from celery_tutor.lab.actions import Action
@@ -44,20 +44,6 @@ class StubSession(LabSession):
 @pytest.fixture
 def stub_lab(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LabScreen, "session_class", StubSession)
-
-
-async def open_at(pilot: Pilot[int], lesson_id: str, step_id: str) -> LessonScreen:
-    """Open a lesson at one of its steps, as 'continue where you left off' does."""
-    app = pilot.app
-    assert isinstance(app, TutorApp)
-    await wait_for(pilot, lambda: isinstance(app.screen, LessonListScreen))
-    app.progress.lesson(lesson_id).current = step_id
-    app.open_lesson(lesson_id)
-    await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and app.screen.step.id == step_id)
-    screen = app.screen
-    assert isinstance(screen, LessonScreen)
-    await pilot.pause()
-    return screen
 
 
 def shown_text(screen: LessonScreen) -> str:

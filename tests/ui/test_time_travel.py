@@ -8,10 +8,9 @@ from collections.abc import Callable
 
 import pytest
 from textual.containers import VerticalScroll
-from textual.pilot import Pilot
 from textual.widgets import RichLog, Static
 from travel_helpers import Events, PlaybackSession, crash_after_the_charge, fed, plain, playback
-from ui_helpers import wait_for
+from ui_helpers import open_at, wait_for
 
 from celery_tutor.course.phases import Phase
 from celery_tutor.lab import events as ev
@@ -20,25 +19,11 @@ from celery_tutor.lab.state import LabState
 from celery_tutor.lab.time_travel import END_HOLD, Mode, TimeTravel
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.screens.lab_screen import LabScreen
-from celery_tutor.ui.screens.lesson import LessonScreen
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 from celery_tutor.ui.screens.sandbox import SandboxScreen
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.ui.widgets.lab_panel import LabPanel
 from celery_tutor.ui.widgets.steps import Notice
-
-
-async def open_lesson(pilot: Pilot[int], lesson_id: str, step_id: str) -> LessonScreen:
-    app = pilot.app
-    assert isinstance(app, TutorApp)
-    await wait_for(pilot, lambda: isinstance(app.screen, LessonListScreen))
-    app.progress.lesson(lesson_id).current = step_id
-    app.open_lesson(lesson_id)
-    await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and app.screen.step.id == step_id)
-    screen = app.screen
-    assert isinstance(screen, LessonScreen)
-    await pilot.pause()
-    return screen
 
 
 def part(screen: LabScreen, name: str) -> str:
@@ -75,7 +60,7 @@ async def test_f2_gives_the_lab_the_screen_and_gives_it_back(
     playback(monkeypatch)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen = await open_at(pilot, "early-vs-late-acks", "two-moments")
         await fed(pilot, screen, crash_after_the_charge(Events()))
         panel = screen.query_one(LabPanel)
         small = panel.size.height
@@ -103,7 +88,7 @@ async def test_the_next_step_opens_unzoomed_and_the_sandbox_zooms_too(
     playback(monkeypatch)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen = await open_at(pilot, "early-vs-late-acks", "two-moments")
         await pilot.press("f2")
         await pilot.pause()
         assert screen.zoomed
@@ -131,7 +116,7 @@ async def test_stepping_back_shows_the_lab_as_it_was_at_each_event(
     playback(monkeypatch)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen = await open_at(pilot, "early-vs-late-acks", "two-moments")
         events = crash_after_the_charge(Events())
         await fed(pilot, screen, events)
         assert "● alive" in part(screen, "workers") and marker(screen) == ""
@@ -167,7 +152,7 @@ async def test_the_lab_runs_on_under_a_paused_view_and_space_brings_it_back(
     playback(monkeypatch)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen = await open_at(pilot, "early-vs-late-acks", "two-moments")
         e = Events()
         events = crash_after_the_charge(e)
         await fed(pilot, screen, events[:8])  # the order is running
@@ -194,7 +179,7 @@ async def test_stepping_on_past_the_newest_event_is_live_and_a_reset_ends_the_pa
     playback(monkeypatch)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen = await open_at(pilot, "early-vs-late-acks", "two-moments")
         e = Events()
         await fed(pilot, screen, crash_after_the_charge(e))
         await pilot.press("left_square_bracket", "right_square_bracket")
@@ -235,7 +220,7 @@ async def test_a_replay_shows_each_event_in_turn_on_the_clock_it_is_given_then_g
     playback(monkeypatch)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen = await open_at(pilot, "early-vs-late-acks", "two-moments")
         events = crash_after_the_charge(Events())
         await fed(pilot, screen, events)
         clock = Clock()
@@ -267,7 +252,7 @@ async def test_a_replay_takes_its_time_over_the_kill(
     playback(monkeypatch)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen = await open_at(pilot, "early-vs-late-acks", "two-moments")
         await fed(pilot, screen, crash_after_the_charge(Events()))
         screen.clock = Clock()
         await pilot.press("f3")
@@ -288,7 +273,7 @@ async def test_a_predict_result_quotes_the_timeline_and_ledger_lines_it_rests_on
     playback(monkeypatch, crash_after_the_charge(Events()))
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "crash-early-ack")
+        screen = await open_at(pilot, "early-vs-late-acks", "crash-early-ack")
         await pilot.press("enter")  # lock the first prediction: the experiment runs
         await wait_for(pilot, lambda: screen.phase is Phase.RESULT)
         await pilot.pause()
@@ -317,7 +302,7 @@ async def test_nothing_to_replay_before_the_lab_said_anything(
     playback(monkeypatch)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen = await open_at(pilot, "early-vs-late-acks", "two-moments")
         await pilot.press("f3", "space", "left_square_bracket")
         await pilot.pause()
         assert screen.travel.live and isinstance(screen.session, PlaybackSession)
@@ -329,7 +314,7 @@ async def test_the_marker_says_when_the_oldest_events_were_let_go(
     playback(monkeypatch)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen = await open_at(pilot, "early-vs-late-acks", "two-moments")
         screen.history = History(limit=20)
         screen.travel = TimeTravel(screen.history)
         e = Events()
@@ -348,7 +333,7 @@ async def test_a_pause_after_a_quiet_event_shows_the_state_at_the_event_it_names
     playback(monkeypatch)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_lesson(pilot, "early-vs-late-acks", "two-moments")
+        screen = await open_at(pilot, "early-vs-late-acks", "two-moments")
         e = Events()
         events = crash_after_the_charge(e)
         events.append(e(ev.RestoreScan, 0.8, worker="worker1", restored=0, next_in=1.0))  # quiet: no timeline row
