@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from celery_tutor.course import conditions_reader, loader, questions_reader, reading, steps_reader
+from celery_tutor.course import code_step_reader, conditions_reader, loader, questions_reader, reading, steps_reader
 from celery_tutor.course.reading import Schema, json_schema, ref, summary
 from celery_tutor.lab import limits, settings
 from celery_tutor.lab.actions import ACTIONS, TASK_STATES, Param, ParamType, Until, Wait
@@ -37,7 +37,7 @@ from celery_tutor.lab.library import LAB_TASKS, UNIVERSAL_CHECKPOINTS, all_check
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = ROOT / "schema" / "lesson.schema.json"
 DOCS_PATH = ROOT / "docs" / "lesson-format.md"
-READERS = (reading, conditions_reader, questions_reader, steps_reader, loader)
+READERS = (reading, conditions_reader, questions_reader, steps_reader, code_step_reader, loader)
 """The modules whose ``DEFINITIONS`` declare the lesson's mappings."""
 
 

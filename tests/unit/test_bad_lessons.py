@@ -36,7 +36,7 @@ EXPECTED: dict[str, str] = {
         "31:11: when-ack.single.choices: a single-answer question needs exactly one correct choice, found 2"
     ),
     "step-id-not-an-id.yaml": "15:9: step.id: 'Try it' is not an id (lowercase letters, digits and dashes)",
-    "step-with-two-kinds.yaml": "15:5: step: only one of read, predict, lab, quiz per entry",
+    "step-with-two-kinds.yaml": "15:5: step: only one of read, predict, lab, code, quiz per entry",
     "toggle-not-boolean.yaml": (
         "10:13: control.toggle: 'worker_concurrency' is not an on/off setting; valid: task_acks_late, "
         "task_reject_on_worker_lost, task_acks_on_failure_or_timeout, task_retry_on_worker_lost, "

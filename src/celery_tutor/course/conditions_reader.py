@@ -26,7 +26,6 @@ from celery_tutor.course.reading import TEXT, Key, Keys, Reader, Schema, Scope, 
 from celery_tutor.lab import settings
 from celery_tutor.lab.actions import TASK_STATES
 from celery_tutor.lab.events import EVENT_KINDS
-from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.limits import MAX_COUNT
 from celery_tutor.yaml_source import Node, Pos
 
@@ -152,7 +151,7 @@ DEFINITIONS: dict[str, Schema | Keys] = {
 def task_ref(r: Reader, node: Node, what: str, scope: Scope) -> str | None:
     """An alias from the step's scripts, or a lab task."""
     name = node.value
-    if isinstance(name, str) and (name in scope.aliases or name in LAB_TASKS):
+    if isinstance(name, str) and (name in scope.aliases or name in scope.tasks):
         return name
     aliases = ", ".join(sorted(scope.aliases)) or "none"
     r.problem(node.pos, f"{what}: {name!r} is neither an alias from this step's scripts ({aliases}) nor a lab task")

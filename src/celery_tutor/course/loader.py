@@ -137,7 +137,7 @@ def parse_lesson(text: str, path: str) -> Lesson:
     root, duplicates = parse_mapping(
         text, path, LessonError, "a lesson is a mapping with schema, id, title, … and steps"
     )
-    r = Reader(path)
+    r = Reader(path, text)
     r.problems.extend(duplicates)
     r.keys(root, "lesson", LESSON)
     schema = root.get("schema")

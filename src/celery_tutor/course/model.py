@@ -1,8 +1,9 @@
 """What a lesson is, once its file has been read and checked: plain immutable data.
 
 A lesson sets up the lab, offers controls, and walks through steps: ``read`` (Markdown),
-``predict`` (answer, then watch an experiment), ``lab`` (reach a goal with the controls)
-and ``quiz``. Everything is keyed by stable ids so progress survives edits.
+``predict`` (answer, then watch an experiment), ``lab`` (reach a goal with the controls),
+``code`` (write a task that reaches a goal when an experiment runs it) and ``quiz``.
+Everything is keyed by stable ids so progress survives edits.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from celery_tutor.course.code_step import CodeStep
 from celery_tutor.course.conditions import Condition
 from celery_tutor.course.grading import AnswerError, Grade
 from celery_tutor.lab.actions import Action
@@ -324,8 +326,8 @@ class QuizStep:
     takeaway: str = ""
 
 
-Step = ReadStep | PredictStep | LabStep | QuizStep
-STEP_KINDS = ("read", "predict", "lab", "quiz")
+Step = ReadStep | PredictStep | LabStep | CodeStep | QuizStep
+STEP_KINDS = ("read", "predict", "lab", "code", "quiz")
 
 MAX_TAKEAWAY = 160
 """The most characters of a takeaway: one line of the end card, two at most at 80 columns."""
@@ -359,14 +361,14 @@ def first_sentence(markdown: str) -> str:
 def takeaway_of(step: Step) -> str:
     """The step's line on the lesson's end card: what the lesson says, else what the step explains.
 
-    Without a ``takeaway``: a predict or lab step gives the first sentence of its
+    Without a ``takeaway``: a predict, lab or code step gives the first sentence of its
     ``explain``, a read step its first heading (else its first sentence), and a quiz
     nothing (the card shows its score).
     """
     if step.takeaway:
         return step.takeaway
     match step:
-        case PredictStep() | LabStep():
+        case PredictStep() | LabStep() | CodeStep():
             return first_sentence(step.explain)
         case ReadStep():
             heading = next((m.group(1) for m in map(_HEADING.match, step.body.splitlines()) if m), "")

@@ -17,7 +17,7 @@ from typing import Any
 
 from celery_tutor.lab.action_parser import StepChecker, parse_step
 from celery_tutor.lab.actions import Action, Send, Wait
-from celery_tutor.lab.library import LAB_TASKS
+from celery_tutor.lab.library import LAB_TASKS, HasCheckpoints
 from celery_tutor.yaml_source import Node, Pos, Problem
 
 Schema = dict[str, Any]
@@ -142,8 +142,10 @@ DEFINITIONS: dict[str, Schema | Keys] = {
 class Reader:
     """Checks one file's nodes, collecting problems."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, text: str = "") -> None:
         self.path = path
+        self.source = text
+        """The file's text, to place problems inside code held by a value."""
         self.problems: list[Problem] = []
         self.steps = StepChecker(path, self.problems)
 
@@ -243,9 +245,11 @@ class Reader:
 
 @dataclass
 class Scope:
-    """Names a condition may use: aliases from the step's scripts."""
+    """Names a condition may use: aliases from the step's scripts, and the tasks it may name."""
 
     aliases: set[str] = field(default_factory=set)
+    tasks: Mapping[str, HasCheckpoints] = field(default_factory=lambda: LAB_TASKS)
+    """The lab's tasks, and a code step's own."""
 
     def add_script(self, actions: tuple[Action, ...]) -> None:
         for action in actions:
@@ -256,17 +260,19 @@ class Scope:
                     self.aliases.update(f"{action.alias}-{i + 1}" for i in range(action.count))
 
 
-def read_script(r: Reader, node: Node | None, what: str) -> tuple[Action, ...]:
-    """Control steps; a wait may name an alias sent before it in the script, or a lab task."""
+def read_script(
+    r: Reader, node: Node | None, what: str, tasks: Mapping[str, HasCheckpoints] = LAB_TASKS
+) -> tuple[Action, ...]:
+    """Control steps naming ``tasks``; a wait may name an alias sent before it in the script, or a task."""
     scope = Scope()
     actions: list[Action] = []
     for item in r.items(node, what):
-        action = parse_step(item, r.path, r.problems)
+        action = parse_step(item, r.path, r.problems, tasks)
         if action is None:
             continue
         if isinstance(action, Wait) and action.until is not None and action.until.task is not None:
             task = action.until.task
-            if task not in scope.aliases and task not in LAB_TASKS:
+            if task not in scope.aliases and task not in tasks:
                 aliases = ", ".join(sorted(scope.aliases)) or "none"
                 r.problem(
                     action.pos, f"wait.until.task: {task!r} is neither an alias sent before ({aliases}) nor a lab task"

@@ -1,9 +1,10 @@
-"""Read a lesson's steps: ``read``, ``predict``, ``lab`` and ``quiz``, each with an id unique in the lesson."""
+"""Read a lesson's steps (``read``, ``predict``, ``lab``, ``code``, ``quiz``), each with an id unique in the lesson."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from celery_tutor.course.code_step_reader import read_code_step
 from celery_tutor.course.conditions_reader import read_conditions
 from celery_tutor.course.model import (
     MAX_TAKEAWAY,
@@ -85,6 +86,7 @@ STEP = Keys(
         Key("read", TEXT, "Markdown text to read."),
         Key("predict", ref("predictStep"), "Predict, then watch."),
         Key("lab", ref("labStep"), "Reach a goal on the live lab."),
+        Key("code", ref("codeStep"), "Write a task; an experiment runs it on a fresh lab."),
         Key("quiz", list_of(ref("question")), "Questions."),
     ),
     only_with={
@@ -139,6 +141,8 @@ def read_steps(r: Reader, node: Node | None, control_aliases: Scope) -> tuple[St
             step = _predict(r, body, where, step_id, item.pos)
         elif kind == "lab":
             step = _lab_step(r, body, where, step_id, item.pos, control_aliases)
+        elif kind == "code":
+            step = read_code_step(r, body, where, step_id, item.pos)
         else:
             step = QuizStep(step_id, item.pos, read_questions(r, body, where, question_ids))
         takeaway = _takeaway(r, item.get("takeaway"), step_id or "step")
