@@ -3,7 +3,7 @@
 A claim that holds only on Redis (a crashed worker's message comes back at a scan, after
 the visibility timeout) must hold when the lesson says ``broker: redis`` and must fail on
 the RabbitMQ-like broker: that proves verify (and the lesson screen, which starts its lab
-from the same :func:`~celery_tutor.verification.lab_config`) ran the lesson's broker.
+from the same :func:`~celery_tutor.lesson_labs.lab_config`) ran the lesson's broker.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import pytest
 from celery_tutor.course.lessons import load_course
 from celery_tutor.course.loader import parse_lesson
 from celery_tutor.lab.redis_server import find_server_binary
+from celery_tutor.lesson_labs import lab_config
 from celery_tutor.paths import bundled_lessons
-from celery_tutor.verification import lab_config, verify
+from celery_tutor.verification import verify
 
 LESSON = """\
 schema: 1

@@ -21,9 +21,10 @@ from celery_tutor.course.conditions import GoalTracker
 from celery_tutor.course.model import LabStep, Lesson, Numeric, PredictStep, QuizStep, WrongSolution
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.actions import Action
-from celery_tutor.lab.engine import Lab, LabConfig
+from celery_tutor.lab.engine import Lab
 from celery_tutor.lab.runner import ScriptRunner
 from celery_tutor.lab.state import LabState
+from celery_tutor.lesson_labs import lab_config
 from celery_tutor.yaml_source import shorten
 
 GOAL_TIMEOUT = 15.0
@@ -46,13 +47,6 @@ class Check:
         mark = "ok  " if self.ok else "FAIL"
         detail = f" - {shorten(self.detail)}" if self.detail else ""  # it may quote a lesson's names
         return f"{mark} {self.lesson} / {self.step}: {self.what} ({self.seconds:.1f}s){detail}"
-
-
-def lab_config(lesson: Lesson) -> LabConfig:
-    """How the lab starts for this lesson (the app's lesson screen uses it too)."""
-    setup = lesson.lab
-    options = {task: dict(values) for task, values in setup.task_options.items()}
-    return LabConfig(dict(setup.settings), options, setup.workers, setup.broker)
 
 
 def fresh_lab(lesson: Lesson) -> Lab:

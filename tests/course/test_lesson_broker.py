@@ -16,7 +16,7 @@ from celery_tutor.course.loader import LessonError, parse_lesson
 from celery_tutor.course.model import LabSetup
 from celery_tutor.lab.actions import SetSettings
 from celery_tutor.lab.script import ScriptError, parse_script
-from celery_tutor.verification import lab_config
+from celery_tutor.lesson_labs import lab_config
 
 HEAD = "schema: 1\nid: demo\ntitle: Demo\nsummary: A lesson.\nminutes: 5\n"
 STEPS = "steps:\n  - id: intro\n    read: Hello.\n"

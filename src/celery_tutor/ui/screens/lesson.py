@@ -53,7 +53,7 @@ class LessonScreen(LabScreen):
         return type(f"LessonScreen_{lesson.id}", (cls,), {"BINDINGS": cls.with_controls(lesson.controls)})
 
     def __init__(self, lesson: Lesson, start_at: str | None = None) -> None:
-        from celery_tutor.verification import lab_config
+        from celery_tutor.lesson_labs import lab_config
 
         self.lesson = lesson
         self.controls = lesson.controls
