@@ -15,6 +15,17 @@ BAD = ROOT / "tests" / "data" / "lessons" / "bad"
 LESSONS = ROOT / "lessons"
 
 EXPECTED: dict[str, str] = {
+    "code-missing-starter.yaml": "11:7: write-it.code: missing required key 'starter'",
+    "code-not-a-string.yaml": "27:9: write-it.code.solution: expected Python code (a literal block: solution: |)",
+    # Placed at the '(' left open, in the file: the block's indentation plus the code's column.
+    "code-solution-does-not-parse.yaml": "34:33: write-it.code.solution: '(' was never closed",
+    "code-starter-without-task.yaml": (
+        "13:9: write-it.code.starter: the code defines no task: decorate a function with @app.task"
+    ),
+    "code-wrong-solution-other-task.yaml": (
+        "42:13: write-it.code.wrong_solutions.code: task fetch_rate is not one this step runs: "
+        "this step expects a task named fetch_exchange_rate"
+    ),
     "condition-without-label.yaml": "19:11: try-it.lab.goal: every condition needs a label the learner can read",
     "crash-task-without-checkpoint.yaml": "11:12: crash: task needs at (a checkpoint); crash: {} kills the worker now",
     "duplicate-control-key.yaml": "12:10: control.key: 's' is already used by the control on line 9",
