@@ -11,9 +11,10 @@ and ``celery-tutor check`` warns when a lesson strays from it:
   learner reads them only when stuck or wrong, and the time per question covers them;
 - **doing**: :data:`PREDICT_SECONDS` per prediction (choose, lock, compare),
   :data:`LAB_SECONDS` per lab step (work out the controls, press them),
+  :data:`CODE_SECONDS` per code step (read the starter, write a few lines, run them),
   :data:`QUESTION_SECONDS` per quiz question;
-- **lab time**: every wait of every prediction's experiment and lab step's solution, as
-  written: ``seconds`` for a plain wait, the ``timeout`` of a wait ``until`` something
+- **lab time**: every wait of every prediction's experiment, lab step's solution and code
+  step's experiment, as written: ``seconds`` for a plain wait, the ``timeout`` of a wait ``until`` something
   (the longest it may take). A quiz question's ``measure`` runs only under ``verify``, so
   it costs the learner nothing.
 
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from celery_tutor.course.model import (
+    CodeStep,
     LabStep,
     Lesson,
     MultipleChoice,
@@ -47,6 +49,8 @@ PREDICT_SECONDS = 30
 """One prediction: read the choices, lock one, watch the lab, compare."""
 LAB_SECONDS = 60
 """One lab step: work out which controls reach the goal, press them, check the goal."""
+CODE_SECONDS = 120
+"""One code step: read the starter, change a few lines, run it, read the goal; once or twice."""
 QUESTION_SECONDS = 20
 """One quiz question: think, answer, read the feedback."""
 MARGIN_MINUTES = 2
@@ -65,12 +69,18 @@ class Pace:
     questions: int
     wait_seconds: float
     """The experiments' and solutions' waits, as written."""
+    code_steps: int = 0
 
     @property
     def seconds(self) -> float:
         """Reading, doing and waiting, in seconds."""
         reading = self.words * 60 / WORDS_PER_MINUTE
-        doing = self.predictions * PREDICT_SECONDS + self.labs * LAB_SECONDS + self.questions * QUESTION_SECONDS
+        doing = (
+            self.predictions * PREDICT_SECONDS
+            + self.labs * LAB_SECONDS
+            + self.code_steps * CODE_SECONDS
+            + self.questions * QUESTION_SECONDS
+        )
         return reading + doing + self.wait_seconds
 
     @property
@@ -84,6 +94,7 @@ class Pace:
             count_of(self.words, "words"),
             count_of(self.predictions, "predictions"),
             count_of(self.labs, "lab steps"),
+            *((count_of(self.code_steps, "code steps"),) if self.code_steps else ()),
             count_of(self.questions, "questions"),
         )
         return f"{', '.join(parts)} and {count_of(round(self.wait_seconds), 'seconds')} of lab waits"
@@ -103,7 +114,7 @@ def read_texts(step: Step) -> Iterator[str]:
         yield from (choice.text for choice in step.choices)
         yield from (condition.label for condition in step.expect)
         yield step.explain
-    elif isinstance(step, LabStep):
+    elif isinstance(step, LabStep | CodeStep):
         yield step.body
         yield from (condition.label for condition in step.goal)
         yield step.explain
@@ -134,12 +145,18 @@ def estimate(lesson: Lesson) -> Pace:
         predictions=sum(isinstance(step, PredictStep) for step in steps),
         labs=sum(isinstance(step, LabStep) for step in steps),
         questions=sum(len(step.questions) for step in steps if isinstance(step, QuizStep)),
-        wait_seconds=sum(
-            wait_seconds(step.experiment if isinstance(step, PredictStep) else step.solution)
-            for step in steps
-            if isinstance(step, (PredictStep, LabStep))
-        ),
+        wait_seconds=sum(wait_seconds(_lab_time(step)) for step in steps),
+        code_steps=sum(isinstance(step, CodeStep) for step in steps),
     )
+
+
+def _lab_time(step: Step) -> tuple[Action, ...]:
+    """The script whose waits the learner sits through in a step (none for reading and quizzes)."""
+    if isinstance(step, PredictStep | CodeStep):
+        return step.experiment
+    if isinstance(step, LabStep):
+        return step.solution
+    return ()
 
 
 def pace_warnings(lesson: Lesson, minutes_pos: Pos) -> tuple[Problem, ...]:
