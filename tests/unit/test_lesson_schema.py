@@ -217,6 +217,9 @@ steps:
 """
 
 SCHEMA_BLIND = {
+    "code-solution-does-not-parse.yaml": "only Python's compiler reads code",
+    "code-starter-without-task.yaml": "the tasks code defines come from its syntax tree",
+    "code-wrong-solution-other-task.yaml": "the tasks code defines come from its syntax tree",
     "duplicate-control-key.yaml": "unique control keys",
     "duplicate-question-id.yaml": "unique question ids",
     "duplicate-step-id.yaml": "unique step ids",
@@ -228,6 +231,8 @@ SCHEMA_BLIND = {
 """Broken lessons that only ``celery-tutor check`` can catch, and why."""
 
 SCHEMA_CATCHES: dict[str, tuple[str | int, ...]] = {
+    "code-missing-starter.yaml": ("steps", 0, "code"),
+    "code-not-a-string.yaml": ("steps", 0, "code", "solution"),
     "condition-without-label.yaml": ("steps", 1, "lab", "goal", 0),
     "crash-task-without-checkpoint.yaml": ("controls", 0, "crash"),
     "minutes-not-a-number.yaml": ("minutes",),
