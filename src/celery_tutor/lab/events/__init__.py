@@ -9,7 +9,7 @@ lessons use.
 
 from __future__ import annotations
 
-from celery_tutor.lab.events.base import LabEvent, TaskEvent, WorkerEvent
+from celery_tutor.lab.events.base import LabEvent, RunEvent, TaskEvent, WorkerEvent, WorkerTaskEvent
 from celery_tutor.lab.events.lab import ConfigChanged, FaultArmed, LabLog, LabReset
 from celery_tutor.lab.events.message import (
     CLEAN_CLOSE,
@@ -40,6 +40,7 @@ from celery_tutor.lab.events.task import (
     TaskStarted,
     TaskSucceeded,
     TimeLimitHit,
+    TimeLimitPassed,
 )
 from celery_tutor.lab.events.worker import (
     ConnectionLost,
@@ -119,6 +120,7 @@ __all__ = [
     "QueuePurged",
     "RestoreScan",
     "RetryScheduled",
+    "RunEvent",
     "RunSkipped",
     "ShutdownSignal",
     "SideEffectSkipped",
@@ -134,9 +136,11 @@ __all__ = [
     "TaskStarted",
     "TaskSucceeded",
     "TimeLimitHit",
+    "TimeLimitPassed",
     "WorkerEvent",
     "WorkerKilled",
     "WorkerStarted",
     "WorkerStopped",
     "WorkerStopping",
+    "WorkerTaskEvent",
 ]

@@ -13,11 +13,9 @@ class WorkerStarted(WorkerEvent):
     """A worker is consuming."""
 
     kind: ClassVar[str] = "worker_started"
+    template: ClassVar[str] = "{worker} started (concurrency {concurrency}, prefetch multiplier {prefetch_multiplier})"
     concurrency: int
     prefetch_multiplier: int
-
-    def describe(self) -> str:
-        return f"{self.worker} started (concurrency {self.concurrency}, prefetch multiplier {self.prefetch_multiplier})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,9 +56,7 @@ class WorkerStopped(WorkerEvent):
     """The worker is gone (after a warm stop, or when a killed worker's threads ended)."""
 
     kind: ClassVar[str] = "worker_stopped"
-
-    def describe(self) -> str:
-        return f"{self.worker} stopped"
+    template: ClassVar[str] = "{worker} stopped"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,9 +105,7 @@ class ConnectionRestored(WorkerEvent):
     """Celery's consumer reconnected after a lost connection and consumes again."""
 
     kind: ClassVar[str] = "reconnected"
-
-    def describe(self) -> str:
-        return f"{self.worker} reconnected to the broker and consumes again (on a new channel)"
+    template: ClassVar[str] = "{worker} reconnected to the broker and consumes again (on a new channel)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,7 +161,5 @@ class GraceExpired(WorkerEvent):
     """The grace period of a deploy ended with the worker still running: the orchestrator sends SIGKILL."""
 
     kind: ClassVar[str] = "sigkill"
+    template: ClassVar[str] = "{worker} still running after the {grace:g}s grace period: the orchestrator sends SIGKILL"
     grace: float
-
-    def describe(self) -> str:
-        return f"{self.worker} still running after the {self.grace:g}s grace period: the orchestrator sends SIGKILL"
