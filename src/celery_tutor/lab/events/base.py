@@ -87,6 +87,11 @@ class WorkerEvent(LabEvent):
     worker: str
 
 
+def at_checkpoint(checkpoint: str | None) -> str:
+    """`` at 'NAME'`` for a fault that struck at a checkpoint; nothing for one that struck at once."""
+    return f" at '{checkpoint}'" if checkpoint else ""
+
+
 def short_id(task_id: str) -> str:
     """The first eight characters of a task id: enough to tell tasks apart on one screen."""
     return task_id[:8]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from celery_tutor.lab.events.base import RunEvent, TaskEvent, WorkerTaskEvent
+from celery_tutor.lab.events.base import RunEvent, TaskEvent, WorkerTaskEvent, at_checkpoint
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,7 +115,7 @@ class ChildKilled(WorkerTaskEvent):
     checkpoint: str | None
 
     def describe(self) -> str:
-        where = f" at '{self.checkpoint}'" if self.checkpoint else ""
+        where = at_checkpoint(self.checkpoint)
         return f"pool child running {self.ref} killed{where}"
 
 
@@ -128,22 +128,26 @@ class RunSkipped(WorkerTaskEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SideEffectSkipped(TaskEvent):
-    """A side effect was not repeated because its idempotency key was already used."""
+class SideEffectEvent(TaskEvent):
+    """An event about a task's side effect in the outside world: an action on a key (charge, order 42)."""
 
-    kind: ClassVar[str] = "skipped"
-    template: ClassVar[str] = "{action} {key} skipped: idempotency key already used"
     action: str
     key: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LedgerWritten(TaskEvent):
+class SideEffectSkipped(SideEffectEvent):
+    """A side effect was not repeated because its idempotency key was already used."""
+
+    kind: ClassVar[str] = "skipped"
+    template: ClassVar[str] = "{action} {key} skipped: idempotency key already used"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerWritten(SideEffectEvent):
     """A side effect happened in the outside world (a charge, an email…)."""
 
     kind: ClassVar[str] = "ledger"
-    action: str
-    key: str
     detail: str
     count: int
 

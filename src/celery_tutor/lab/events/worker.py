@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from celery_tutor.lab.events.base import WorkerEvent
+from celery_tutor.lab.events.base import WorkerEvent, at_checkpoint
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,7 +30,7 @@ class WorkerKilled(WorkerEvent):
     """Redis: unacked messages the broker keeps, invisible, until a restore scan finds them."""
 
     def describe(self) -> str:
-        where = f" at '{self.checkpoint}'" if self.checkpoint else ""
+        where = at_checkpoint(self.checkpoint)
         back = f"broker requeued {self.requeued} unacked message(s)"
         if self.kept:
             back = f"broker keeps {self.kept} unacked message(s) invisible until a restore scan"
@@ -81,7 +81,7 @@ class ConnectionLost(WorkerEvent):
     reading the connection then, and redis-py reconnects when it next uses it."""
 
     def describe(self) -> str:
-        where = f" at '{self.checkpoint}'" if self.checkpoint else ""
+        where = at_checkpoint(self.checkpoint)
         reach = f"; the broker is out of reach for {self.outage:g}s" if self.outage else ""
         head = f"{self.worker} lost its broker connection{where} (the worker lives on)"
         if self.broker != "redis":
