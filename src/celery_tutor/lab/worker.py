@@ -96,6 +96,10 @@ class LabWorker(WorkController):
         runtime.bind_worker(self.runtime)
         try:
             self.start()
+        except WorkerTerminate:
+            # A kill's request (see request_cold_shutdown) that a closing event loop ran
+            # inside a shutdown already under way: the process would simply be gone now.
+            pass
         finally:
             runtime.bind_worker(None)
             self.consuming.set()  # nobody waits forever on a worker that failed to start
