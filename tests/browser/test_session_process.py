@@ -14,7 +14,7 @@ import pytest
 from textual_serve.download_manager import DownloadManager
 
 from celery_tutor.serve import QUIT_GRACE, TERM_GRACE
-from celery_tutor.serve.server import SessionProcess
+from celery_tutor.serve.session_process import SessionProcess
 
 # A stand-in for the app: it says it is a Textual app, starts a child in its process group
 # (as an app may), writes the child's pid, and then never reads its input (so the quit

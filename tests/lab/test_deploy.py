@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from celery.exceptions import WorkerShutdown
 
 from celery_tutor.lab import Lab, LabConfigError, LabStateError
 from celery_tutor.lab.redis_server import find_server_binary
@@ -209,3 +211,25 @@ def test_on_redis_sigkill_gives_nothing_back_until_a_scan_but_a_cold_shutdown_do
     clean.deploy(grace=30, remap_sigterm=True)
     assert stopped_or_killed(clean_log) == "worker_stopped"
     assert [e.reason for e in clean_log.of("redelivered", report)] == ["worker stopped"]
+
+
+@needs_redis
+def test_a_kill_that_meets_a_warm_shutdown_ends_the_worker_thread_without_an_uncaught_error(
+    redis_lab: RedisLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deploy's SIGKILL can come while its warm shutdown is closing a Redis worker's event
+    # loop: the loop runs the kill's request as it closes, inside Celery's stop().
+    uncaught: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    lab = redis_lab(LATE)
+    handle = lab._fleet.handles()[0]  # the worker itself: the test acts on its event loop
+    worker = handle.worker
+
+    def warm_shutdown_meets_a_kill() -> None:  # on the worker's loop, between two turns
+        assert worker.request_cold_shutdown()  # queued for the loop's next turn, which never comes
+        raise WorkerShutdown(0)  # what a SIGTERM raises there: Celery stops warm and closes the loop
+
+    worker.hub.call_soon(warm_shutdown_meets_a_kill)
+    handle.thread.join(10)
+    assert not handle.thread.is_alive()
+    assert [args.exc_type for args in uncaught] == []

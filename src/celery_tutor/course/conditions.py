@@ -97,20 +97,44 @@ class EventCount(Condition):
 
 
 @dataclass(frozen=True)
-class TaskState(Condition):
+class StateCondition(Condition):
+    """A condition on what the lab's state says now, whatever events led there."""
+
+    def holds_in(self, lab: LabState) -> bool:
+        """Does it hold in this state?"""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class TaskState(StateCondition):
     """A task is in a state now (as the lab observed it; LOST included)."""
 
     task: str
     state: str
 
+    def holds_in(self, lab: LabState) -> bool:
+        view = lab.find(self.task)
+        return view is not None and view.state == self.state
+
 
 @dataclass(frozen=True)
-class LedgerCount(Condition):
+class LedgerCount(StateCondition):
     """A side effect happened a number of times."""
 
     action: str
     key: str | None
     count: Count
+
+    def holds_in(self, lab: LabState) -> bool:
+        return self.count.accepts(lab.ledger_count(self.action, self.key))
+
+    def counts(self, event: ev.LabEvent) -> bool:
+        """Is this event one of the side effects counted?"""
+        return (
+            isinstance(event, ev.LedgerWritten)
+            and event.action == self.action
+            and (self.key is None or event.key == self.key)
+        )
 
 
 @dataclass(frozen=True)
@@ -139,11 +163,14 @@ class Gap(Condition):
 
 
 @dataclass(frozen=True)
-class SettingIs(Condition):
+class SettingIs(StateCondition):
     """A Celery setting has a value now."""
 
     name: str
     value: Any
+
+    def holds_in(self, lab: LabState) -> bool:
+        return lab.settings.get(self.name, _MISSING) == self.value
 
 
 @dataclass(frozen=True)
@@ -214,11 +241,7 @@ class GoalTracker:
                     ends.append(event)
                     self._quote(condition, event)
             elif isinstance(condition, LedgerCount):
-                if (
-                    isinstance(event, ev.LedgerWritten)
-                    and event.action == condition.action
-                    and (condition.key is None or event.key == condition.key)
-                ):
+                if condition.counts(event):
                     self._counts[id(condition)] = self._counts.get(id(condition), 0) + 1
                     self._quote(condition, event)
             elif isinstance(condition, TaskState):
@@ -264,16 +287,11 @@ class GoalTracker:
             return condition.count.accepts(self._counts.get(id(condition), 0))
         if isinstance(condition, Sequence):
             return self._progress.get(id(condition), 0) == len(condition.steps)
-        if isinstance(condition, TaskState):
-            view = self.state.find(condition.task)
-            return view is not None and view.state == condition.state
-        if isinstance(condition, LedgerCount):
-            return condition.count.accepts(self.state.ledger_count(condition.action, condition.key))
+        if isinstance(condition, StateCondition):
+            return condition.holds_in(self.state)
         if isinstance(condition, Gap):
             ends = self._gaps.get(id(condition), [])
             return len(ends) == 2 and condition.accepts(ends[1].at - ends[0].at)
-        if isinstance(condition, SettingIs):
-            return self.state.settings.get(condition.name, _MISSING) == condition.value
         if isinstance(condition, Not):
             return not self._holds(condition.inner)
         raise TypeError(f"unknown condition {condition!r}")

@@ -12,7 +12,7 @@ behind it) is imported only when a lesson's summary is made.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -82,14 +82,12 @@ def lesson_summary(lesson: Lesson, progress: LessonProgress) -> LessonSummary:
             if not done:
                 missing.append(f"the lab goal of step {number}")
         elif isinstance(step, QuizStep):
-            ids = [question.id for question in step.questions]
-            questions += len(ids)
-            shown = [progress.questions[i] for i in ids if i in progress.questions]
-            right += sum(1 for question in shown if question.correct is True)
-            now_answered = sum(1 for question in shown if question.answered)
+            tally, now_answered = _quiz([question.id for question in step.questions], progress)
+            questions += tally.of
+            right += tally.right
             answered += now_answered
             if not done:
-                left = len(ids) - now_answered
+                left = tally.of - now_answered
                 missing.append(f"{count_of(left, 'unanswered questions')} in the quiz of step {number}")
         elif not done:
             missing.append(f"step {number}")
@@ -108,9 +106,14 @@ def lesson_summary(lesson: Lesson, progress: LessonProgress) -> LessonSummary:
 
 def quiz_tally(entry: LessonEntry, progress: LessonProgress) -> tuple[Tally, int]:
     """A lesson's quiz score from its entry: (first answers right of its questions, questions answered)."""
-    shown = [progress.questions[i] for i in entry.question_ids if i in progress.questions]
+    return _quiz(entry.question_ids, progress)
+
+
+def _quiz(question_ids: Sequence[str], progress: LessonProgress) -> tuple[Tally, int]:
+    """Of these questions: the first answers right (of them all), and how many are answered."""
+    shown = [progress.questions[i] for i in question_ids if i in progress.questions]
     right = sum(1 for question in shown if question.correct is True)
-    return Tally(right, len(entry.question_ids)), sum(1 for question in shown if question.answered)
+    return Tally(right, len(question_ids)), sum(1 for question in shown if question.answered)
 
 
 def review_pairs(entries: Iterable[LessonEntry]) -> list[tuple[str, str]]:

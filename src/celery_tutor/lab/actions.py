@@ -131,19 +131,33 @@ class FailNext(Action):
         lab.fail_next(self.task, self.times, self.exc)
 
 
+_WHEN_IT_REACHES = Param("task", ParamType.TASK, "Only when this task reaches it (needs at).")
+
+
+def _at(what: str, default: str) -> Param:
+    """The ``at`` parameter of an action armed for a checkpoint: ``what`` happens there."""
+    return Param("at", ParamType.CHECKPOINT, f"{what} when a task reaches this checkpoint (default: {default}).")
+
+
 @dataclass(frozen=True)
-class Crash(Action):
+class CheckpointAction(Action):
+    """An action armed for when a task reaches a checkpoint (``at``; of ``task`` only, if given)."""
+
+    at: str | None = None
+    task: str | None = None
+
+
+@dataclass(frozen=True)
+class Crash(CheckpointAction):
     """Kill the whole worker now, or when a task reaches a checkpoint."""
 
     control: ClassVar[str] = "crash"
     PARAMS: ClassVar[tuple[Param, ...]] = (
-        Param("at", ParamType.CHECKPOINT, "Crash when a task reaches this checkpoint (default: now)."),
-        Param("task", ParamType.TASK, "Only when this task reaches it (needs at)."),
+        _at("Crash", "now"),
+        _WHEN_IT_REACHES,
         Param("worker", ParamType.TEXT, "The worker to crash now (not with at; default: the first one alive)."),
     )
 
-    at: str | None = None
-    task: str | None = None
     worker: str | None = None
 
     def apply(self, lab: Lab) -> None:
@@ -154,30 +168,27 @@ class Crash(Action):
 
 
 @dataclass(frozen=True)
-class KillChild(Action):
+class KillChild(CheckpointAction):
     """Kill only the pool child, at a checkpoint (or the next one reached)."""
 
     control: ClassVar[str] = "kill_child"
     PARAMS: ClassVar[tuple[Param, ...]] = (
-        Param("at", ParamType.CHECKPOINT, "Kill it when a task reaches this checkpoint (default: the next one)."),
+        _at("Kill it", "the next one"),
         Param("task", ParamType.TASK, "Only the child running this task."),
     )
-
-    at: str | None = None
-    task: str | None = None
 
     def apply(self, lab: Lab) -> None:
         lab.kill_child_at(self.at, self.task)
 
 
 @dataclass(frozen=True)
-class DropConnection(Action):
+class DropConnection(CheckpointAction):
     """Drop a worker's broker connection, now or when a task reaches a checkpoint; the worker lives on."""
 
     control: ClassVar[str] = "drop_connection"
     PARAMS: ClassVar[tuple[Param, ...]] = (
-        Param("at", ParamType.CHECKPOINT, "Drop it when a task reaches this checkpoint (default: now)."),
-        Param("task", ParamType.TASK, "Only when this task reaches it (needs at)."),
+        _at("Drop it", "now"),
+        _WHEN_IT_REACHES,
         Param("worker", ParamType.TEXT, "The worker whose connection drops now (not with at; default: the first one)."),
         Param(
             "outage",
@@ -189,8 +200,6 @@ class DropConnection(Action):
         ),
     )
 
-    at: str | None = None
-    task: str | None = None
     worker: str | None = None
     outage: float = 0.0
 
@@ -202,26 +211,29 @@ class DropConnection(Action):
 
 
 @dataclass(frozen=True)
-class RestartWorker(Action):
-    """Start a worker again (after a warm stop if it is alive)."""
+class WorkerAction(Action):
+    """An action on one worker: the one named, or the first one alive."""
 
-    control: ClassVar[str] = "restart_worker"
     PARAMS: ClassVar[tuple[Param, ...]] = (_WORKER,)
 
     worker: str | None = None
+
+
+@dataclass(frozen=True)
+class RestartWorker(WorkerAction):
+    """Start a worker again (after a warm stop if it is alive)."""
+
+    control: ClassVar[str] = "restart_worker"
 
     def apply(self, lab: Lab) -> None:
         lab.restart_worker(self.worker)
 
 
 @dataclass(frozen=True)
-class StopWorker(Action):
+class StopWorker(WorkerAction):
     """Stop a worker warm: it takes no new messages and finishes what it runs."""
 
     control: ClassVar[str] = "stop_worker"
-    PARAMS: ClassVar[tuple[Param, ...]] = (_WORKER,)
-
-    worker: str | None = None
 
     def apply(self, lab: Lab) -> None:
         lab.stop_worker(self.worker)

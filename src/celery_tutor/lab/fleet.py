@@ -18,7 +18,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from celery import Celery
-from celery.exceptions import WorkerTerminate
 
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.bus import EventBus
@@ -27,9 +26,9 @@ from celery_tutor.lab.settings import LabConfigError
 from celery_tutor.lab.worker import LabWorker
 
 START_TIMEOUT = 10.0
+"""Longest a worker may take to start consuming, or to finish after a stop or a kill."""
 LOOP_STOP_WAIT = 1.0
 """Seconds a killed worker's event loop gets to end itself before it is closed from outside."""
-"""Longest a worker may take to start consuming, or to finish after a stop or a kill."""
 
 
 class LabStateError(RuntimeError):
@@ -183,9 +182,7 @@ class WorkerFleet:
             # The process is gone (its connection was severed above); what is left is to end
             # its threads. A Redis worker's event loop ends itself between two turns, as on
             # SIGQUIT; closed from here it would sit out its one-second poll first.
-            hub = getattr(handle.worker, "hub", None)
-            if hub is not None and handle.worker.consuming.is_set():
-                hub.call_soon(_raise_cold_shutdown)
+            if handle.worker.request_cold_shutdown():
                 handle.thread.join(LOOP_STOP_WAIT)
             if handle.thread.is_alive():
                 handle.worker.terminate()
@@ -264,8 +261,3 @@ class WorkerFleet:
     def _forget_runtime(self, handle: WorkerHandle) -> None:
         with self._lock:
             self._by_runtime.pop(id(handle.runtime), None)
-
-
-def _raise_cold_shutdown() -> None:
-    # What Celery's loop raises after a SIGQUIT; the worker catches it and terminates.
-    raise WorkerTerminate(1)

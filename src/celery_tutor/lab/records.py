@@ -7,17 +7,45 @@ immutable views of :mod:`.views` when read; copies share nothing mutable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from celery_tutor.lab.views import HeldMessage, Run, ScheduledRetry, TaskView
 
+View = TypeVar("View")
 
-class RunRecord:
+
+class _Record(Generic[View]):
+    """A record that changes in place and builds its frozen view only when read after a change.
+
+    Building frozen views on every event was most of the fold's cost in a burst.
+    """
+
+    __slots__ = ("_view",)
+
+    def __init__(self) -> None:
+        self._view: View | None = None
+
+    def change(self, **changes: Any) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self._view = None
+
+    def view(self) -> View:
+        if self._view is None:
+            self._view = self._freeze()
+        return self._view
+
+    def _freeze(self) -> View:
+        raise NotImplementedError
+
+
+class RunRecord(_Record[Run]):
     """A run as the fold keeps it: changed in place, frozen into a :class:`Run` when read."""
 
-    __slots__ = ("_view", "checkpoint", "number", "outcome", "redelivered", "retries", "started_at", "worker")
+    __slots__ = ("checkpoint", "number", "outcome", "redelivered", "retries", "started_at", "worker")
 
     def __init__(self, number: int, worker: str, started_at: float, redelivered: bool, retries: int) -> None:
+        super().__init__()
         self.number = number
         self.worker = worker
         self.started_at = started_at
@@ -25,12 +53,6 @@ class RunRecord:
         self.retries = retries
         self.checkpoint: str | None = None
         self.outcome: str | None = None
-        self._view: Run | None = None
-
-    def change(self, **changes: Any) -> None:
-        for name, value in changes.items():
-            setattr(self, name, value)
-        self._view = None
 
     def copy(self) -> RunRecord:
         """The same run, changed apart from this one from now on (its frozen view is shared)."""
@@ -38,23 +60,16 @@ class RunRecord:
         twin.checkpoint, twin.outcome, twin._view = self.checkpoint, self.outcome, self._view
         return twin
 
-    def view(self) -> Run:
-        if self._view is None:
-            self._view = Run(
-                self.number, self.worker, self.started_at, self.redelivered, self.retries, self.checkpoint, self.outcome
-            )
-        return self._view
+    def _freeze(self) -> Run:
+        return Run(
+            self.number, self.worker, self.started_at, self.redelivered, self.retries, self.checkpoint, self.outcome
+        )
 
 
-class TaskRecord:
-    """A task as the fold keeps it (see :class:`RunRecord`).
-
-    Building frozen views on every event was most of the fold's cost in a burst; now a
-    view is built only when someone reads a task that changed.
-    """
+class TaskRecord(_Record[TaskView]):
+    """A task as the fold keeps it: changed in place, frozen into a :class:`TaskView` when read."""
 
     __slots__ = (
-        "_view",
         "alias",
         "exception",
         "max_retries",
@@ -68,6 +83,7 @@ class TaskRecord:
     )
 
     def __init__(self, task_id: str, task: str, alias: str | None, state: str = "PENDING") -> None:
+        super().__init__()
         self.task_id = task_id
         self.task = task
         self.alias = alias
@@ -78,12 +94,6 @@ class TaskRecord:
         self.max_retries: int | None = None
         self.retry_eta_at: float | None = None
         self.retry_attempt: int | None = None
-        self._view: TaskView | None = None
-
-    def change(self, **changes: Any) -> None:
-        for name, value in changes.items():
-            setattr(self, name, value)
-        self._view = None
 
     def touch(self) -> None:
         """One of its runs changed."""
@@ -97,21 +107,19 @@ class TaskRecord:
         twin.retry_eta_at, twin.retry_attempt, twin._view = self.retry_eta_at, self.retry_attempt, self._view
         return twin
 
-    def view(self) -> TaskView:
-        if self._view is None:
-            self._view = TaskView(
-                self.task_id,
-                self.task,
-                self.alias,
-                self.state,
-                tuple(run.view() for run in self.runs),
-                self.result,
-                self.exception,
-                self.max_retries,
-                self.retry_eta_at,
-                self.retry_attempt,
-            )
-        return self._view
+    def _freeze(self) -> TaskView:
+        return TaskView(
+            self.task_id,
+            self.task,
+            self.alias,
+            self.state,
+            tuple(run.view() for run in self.runs),
+            self.result,
+            self.exception,
+            self.max_retries,
+            self.retry_eta_at,
+            self.retry_attempt,
+        )
 
 
 @dataclass

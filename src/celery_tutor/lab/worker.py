@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
-from celery.exceptions import WorkerShutdown
+from celery.exceptions import WorkerShutdown, WorkerTerminate
 from celery.worker import WorkController
 from kombu.asynchronous import hub as kombu_hub
 
@@ -33,6 +33,11 @@ def _raise_warm_shutdown() -> None:
     # What Celery's state.maybe_shutdown() raises in the loop after a SIGTERM; the worker
     # catches it in start() and stops warm, exit code 0.
     raise WorkerShutdown(0)
+
+
+def _raise_cold_shutdown() -> None:
+    # What Celery's loop raises after a SIGQUIT; the worker catches it and terminates.
+    raise WorkerTerminate(1)
 
 
 class LabWorker(WorkController):
@@ -91,6 +96,10 @@ class LabWorker(WorkController):
         runtime.bind_worker(self.runtime)
         try:
             self.start()
+        except WorkerTerminate:
+            # A kill's request (see request_cold_shutdown) that a closing event loop ran
+            # inside a shutdown already under way: the process would simply be gone now.
+            pass
         finally:
             runtime.bind_worker(None)
             self.consuming.set()  # nobody waits forever on a worker that failed to start
@@ -108,6 +117,19 @@ class LabWorker(WorkController):
             self.stop()
             return
         hub.call_soon(_raise_warm_shutdown)
+
+    def request_cold_shutdown(self) -> bool:
+        """Cold shutdown the way SIGQUIT asks for it: the event loop ends itself between two turns.
+
+        Closed from another thread, a Redis worker's loop would first sit out its one-second
+        poll. False when there is no running event loop to ask (the memory broker, or a
+        worker not yet consuming): the caller then terminates the worker from outside.
+        """
+        hub = getattr(self, "hub", None)
+        if hub is None or not self.consuming.is_set():
+            return False
+        hub.call_soon(_raise_cold_shutdown)
+        return True
 
     def channels(self) -> list[SeverableChannel]:
         """The lab channels of this worker's broker connection (any broker kind), and of those it lost."""

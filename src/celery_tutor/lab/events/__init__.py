@@ -9,7 +9,7 @@ lessons use.
 
 from __future__ import annotations
 
-from celery_tutor.lab.events.base import LabEvent, TaskEvent, WorkerEvent
+from celery_tutor.lab.events.base import LabEvent, RunEvent, TaskEvent, WorkerEvent, WorkerTaskEvent
 from celery_tutor.lab.events.lab import ConfigChanged, FaultArmed, LabLog, LabReset
 from celery_tutor.lab.events.message import (
     CLEAN_CLOSE,
@@ -29,6 +29,7 @@ from celery_tutor.lab.events.task import (
     LedgerWritten,
     RetryScheduled,
     RunSkipped,
+    SideEffectEvent,
     SideEffectSkipped,
     SoftTimeLimitHit,
     TaskCancelled,
@@ -40,6 +41,7 @@ from celery_tutor.lab.events.task import (
     TaskStarted,
     TaskSucceeded,
     TimeLimitHit,
+    TimeLimitPassed,
 )
 from celery_tutor.lab.events.worker import (
     ConnectionLost,
@@ -119,8 +121,10 @@ __all__ = [
     "QueuePurged",
     "RestoreScan",
     "RetryScheduled",
+    "RunEvent",
     "RunSkipped",
     "ShutdownSignal",
+    "SideEffectEvent",
     "SideEffectSkipped",
     "SoftShutdown",
     "SoftTimeLimitHit",
@@ -134,9 +138,11 @@ __all__ = [
     "TaskStarted",
     "TaskSucceeded",
     "TimeLimitHit",
+    "TimeLimitPassed",
     "WorkerEvent",
     "WorkerKilled",
     "WorkerStarted",
     "WorkerStopped",
     "WorkerStopping",
+    "WorkerTaskEvent",
 ]

@@ -1,8 +1,15 @@
-"""The base classes of every lab event: an order, a time and a stable kind name."""
+"""The base classes of every lab event: an order, a time and a stable kind name.
+
+Most events say what happened in one fixed sentence over their own fields: they declare it
+as ``template`` (``str.format`` over the event's attributes) instead of a ``describe``
+method each. Events whose sentence depends on their values keep a ``describe`` of their own.
+The bases below also hold the fields that whole families of events share, in the order
+every member lists them first (``to_dict`` and ``lab run`` keep that order).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 
@@ -11,12 +18,14 @@ class LabEvent:
     """Base of every lab event."""
 
     kind: ClassVar[str] = "event"
+    template: ClassVar[str] = ""
+    """What :meth:`describe` says, formatted with the event's attributes (empty: the kind)."""
     seq: int
     at: float
 
     def describe(self) -> str:
         """One line for a timeline or a report."""
-        return self.kind
+        return self.template.format_map(_Attributes(self)) if self.template else self.kind
 
     @property
     def quiet(self) -> bool:
@@ -26,10 +35,22 @@ class LabEvent:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping (``kind`` first)."""
         data: dict[str, Any] = {"kind": self.kind}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            data[name] = value.to_dict() if hasattr(value, "to_dict") else value
+        for field in fields(self):  # instance fields only: not kind or template
+            value = getattr(self, field.name)
+            data[field.name] = value.to_dict() if hasattr(value, "to_dict") else value
         return data
+
+
+class _Attributes:
+    """An event's attributes (fields and properties) as ``str.format_map`` asks for them by name."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self, event: LabEvent) -> None:
+        self._event = event
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self._event, name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,12 +60,36 @@ class TaskEvent(LabEvent):
     task_id: str
     task: str
 
+    @property
+    def ref(self) -> str:
+        """The task as a timeline names it: its name and the start of its id, ``add[0123abcd]``."""
+        return f"{self.task}[{short_id(self.task_id)}]"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerTaskEvent(TaskEvent):
+    """An event about one task on one worker: the worker that holds its message or runs it."""
+
+    worker: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunEvent(WorkerTaskEvent):
+    """An event inside one run of a task: ``run`` counts the executions of the task id."""
+
+    run: int
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerEvent(LabEvent):
     """An event about one worker."""
 
     worker: str
+
+
+def at_checkpoint(checkpoint: str | None) -> str:
+    """`` at 'NAME'`` for a fault that struck at a checkpoint; nothing for one that struck at once."""
+    return f" at '{checkpoint}'" if checkpoint else ""
 
 
 def short_id(task_id: str) -> str:

@@ -49,10 +49,8 @@ class FaultArmed(LabEvent):
     """A failure or a crash is armed and waits for its moment."""
 
     kind: ClassVar[str] = "fault_armed"
+    template: ClassVar[str] = "armed: {description}"
     description: str
-
-    def describe(self) -> str:
-        return f"armed: {self.description}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,9 +58,7 @@ class LabReset(LabEvent):
     """The lab went back to its initial state."""
 
     kind: ClassVar[str] = "lab_reset"
-
-    def describe(self) -> str:
-        return "lab reset"
+    template: ClassVar[str] = "lab reset"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,9 +66,7 @@ class LabLog(LabEvent):
     """A warning or error logged by Celery or kombu inside the lab."""
 
     kind: ClassVar[str] = "log"
+    template: ClassVar[str] = "[{level}] {logger}: {message}"
     level: str
     logger: str
     message: str
-
-    def describe(self) -> str:
-        return f"[{self.level}] {self.logger}: {self.message}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from celery_tutor.lab.events.base import LabEvent, TaskEvent, WorkerEvent, short_id
+from celery_tutor.lab.events.base import LabEvent, WorkerEvent, WorkerTaskEvent
 
 SCAN_RESTORE = "restored by the scan"
 """The reason of a :class:`MessageRedelivered` put back by Redis's restore scan, not by a dead connection."""
@@ -22,31 +22,26 @@ so, unlike ``"worker died"``, the holder's run is not over."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MessageAcked(TaskEvent):
+class MessageAcked(WorkerTaskEvent):
     """The worker acknowledged the message: the broker forgets it for good."""
 
     kind: ClassVar[str] = "acked"
-    worker: str
-
-    def describe(self) -> str:
-        return f"{self.worker} acked {self.task}[{short_id(self.task_id)}]"
+    template: ClassVar[str] = "{worker} acked {ref}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MessageRejected(TaskEvent):
+class MessageRejected(WorkerTaskEvent):
     """The worker rejected the message, asking the broker to requeue it or drop it."""
 
     kind: ClassVar[str] = "rejected"
-    worker: str
     requeue: bool
 
     def describe(self) -> str:
-        what = "requeued" if self.requeue else "dropped"
-        return f"{self.worker} rejected {self.task}[{short_id(self.task_id)}] ({what})"
+        return f"{self.worker} rejected {self.ref} ({'requeued' if self.requeue else 'dropped'})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MessageRedelivered(TaskEvent):
+class MessageRedelivered(WorkerTaskEvent):
     """An unacked message went back to the queue, flagged ``redelivered``.
 
     ``reason`` says why, and so what became of its holder: ``"worker died"`` (the
@@ -57,13 +52,11 @@ class MessageRedelivered(TaskEvent):
     """
 
     kind: ClassVar[str] = "redelivered"
-    worker: str
     reason: str
     retries: int = 0
     eta_in: float | None = None
 
     def describe(self) -> str:
-        task = f"{self.task}[{short_id(self.task_id)}]"
         holder = "held" if self.worker == "?" else f"{self.worker} held it"  # a scan may not know who held it
         # Say how it came back: on RabbitMQ a dead connection requeues at once; on Redis
         # only a scan does, long after, while its holder may still be running it.
@@ -72,7 +65,7 @@ class MessageRedelivered(TaskEvent):
             SCAN_RESTORE: f"restored by the scan ({holder} unacked past the visibility timeout)",
             CLEAN_CLOSE: f"{self.worker} stopped cleanly and gave it back",
         }.get(self.reason, self.reason)
-        return f"{task} back in the queue: {why}"
+        return f"{self.ref} back in the queue: {why}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,7 +96,5 @@ class QueuePurged(LabEvent):
     """Ready messages were deleted from the queue."""
 
     kind: ClassVar[str] = "purged"
+    template: ClassVar[str] = "purged {count} ready message(s)"
     count: int
-
-    def describe(self) -> str:
-        return f"purged {self.count} ready message(s)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from celery_tutor.lab.events.base import TaskEvent, short_id
+from celery_tutor.lab.events.base import RunEvent, TaskEvent, WorkerTaskEvent, at_checkpoint
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,15 +23,14 @@ class TaskPublished(TaskEvent):
     def describe(self) -> str:
         what = "retry message" if self.by_retry else "message"
         eta = f", ETA in {self.eta_in:.1f}s" if self.eta_in is not None else ""
-        return f"{what} published for {self.task}[{short_id(self.task_id)}]{eta}"
+        return f"{what} published for {self.ref}{eta}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskReceived(TaskEvent):
+class TaskReceived(WorkerTaskEvent):
     """A worker took the message from the queue (it is now unacked, held by the worker)."""
 
     kind: ClassVar[str] = "received"
-    worker: str
     redelivered: bool
     retries: int
     eta_in: float | None = None
@@ -39,44 +38,36 @@ class TaskReceived(TaskEvent):
     def describe(self) -> str:
         flag = " (redelivered)" if self.redelivered else ""
         eta = f", waits {self.eta_in:.1f}s for its ETA" if self.eta_in is not None else ""
-        return f"{self.worker} received {self.task}[{short_id(self.task_id)}]{flag}{eta}"
+        return f"{self.worker} received {self.ref}{flag}{eta}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskStarted(TaskEvent):
+class TaskStarted(RunEvent):
     """The task body started running: ``run`` counts executions of this task id."""
 
     kind: ClassVar[str] = "started"
-    worker: str
-    run: int
     redelivered: bool
     retries: int
 
     def describe(self) -> str:
         flag = ", redelivered" if self.redelivered else ""
-        task = f"{self.task}[{short_id(self.task_id)}]"
-        return f"{self.worker} started {task} (run {self.run}, retries={self.retries}{flag})"
+        return f"{self.worker} started {self.ref} (run {self.run}, retries={self.retries}{flag})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CheckpointReached(TaskEvent):
+class CheckpointReached(RunEvent):
     """A running task reached a named point in its code."""
 
     kind: ClassVar[str] = "checkpoint"
-    worker: str
-    run: int
+    template: ClassVar[str] = "{ref} reached '{checkpoint}'"
     checkpoint: str
-
-    def describe(self) -> str:
-        return f"{self.task}[{short_id(self.task_id)}] reached '{self.checkpoint}'"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RetryScheduled(TaskEvent):
+class RetryScheduled(WorkerTaskEvent):
     """The task asked to be retried: a new message with the same id waits for its ETA."""
 
     kind: ClassVar[str] = "retry_scheduled"
-    worker: str
     attempt: int
     max_retries: int | None
     countdown: float
@@ -86,97 +77,77 @@ class RetryScheduled(TaskEvent):
 
     def describe(self) -> str:
         limit = "∞" if self.max_retries is None else str(self.max_retries)
-        return (
-            f"{self.task}[{short_id(self.task_id)}] retry {self.attempt} of {limit} "
-            f"in {self.countdown:.1f}s ({self.exc_type})"
-        )
+        return f"{self.ref} retry {self.attempt} of {limit} in {self.countdown:.1f}s ({self.exc_type})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskSucceeded(TaskEvent):
+class TaskSucceeded(WorkerTaskEvent):
     """The task returned and Celery stored SUCCESS."""
 
     kind: ClassVar[str] = "succeeded"
-    worker: str
+    template: ClassVar[str] = "{ref} succeeded: {result}"
     result: str
-
-    def describe(self) -> str:
-        return f"{self.task}[{short_id(self.task_id)}] succeeded: {self.result}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskFailed(TaskEvent):
+class TaskFailed(WorkerTaskEvent):
     """Celery recorded FAILURE for the task."""
 
     kind: ClassVar[str] = "failed"
-    worker: str
+    template: ClassVar[str] = "{ref} failed: {exc_type}({exc_message})"
     exc_type: str
     exc_message: str
 
-    def describe(self) -> str:
-        return f"{self.task}[{short_id(self.task_id)}] failed: {self.exc_type}({self.exc_message})"
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskLost(TaskEvent):
+class TaskLost(RunEvent):
     """The task was running when its worker died, and its message was already acked."""
 
     kind: ClassVar[str] = "lost"
-    worker: str
-    run: int
-
-    def describe(self) -> str:
-        return (
-            f"{self.task}[{short_id(self.task_id)}] LOST: it was running on {self.worker}, "
-            "already acked, when the worker died"
-        )
+    template: ClassVar[str] = "{ref} LOST: it was running on {worker}, already acked, when the worker died"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ChildKilled(TaskEvent):
+class ChildKilled(WorkerTaskEvent):
     """Only the pool child running the task died (like the OOM killer)."""
 
     kind: ClassVar[str] = "child_killed"
-    worker: str
     checkpoint: str | None
 
     def describe(self) -> str:
-        where = f" at '{self.checkpoint}'" if self.checkpoint else ""
-        return f"pool child running {self.task}[{short_id(self.task_id)}] killed{where}"
+        where = at_checkpoint(self.checkpoint)
+        return f"pool child running {self.ref} killed{where}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RunSkipped(TaskEvent):
+class RunSkipped(WorkerTaskEvent):
     """A redelivered message was not run: Celery found its SUCCESS already stored."""
 
     kind: ClassVar[str] = "run_skipped"
-    worker: str
-
-    def describe(self) -> str:
-        return (
-            f"{self.worker} skipped {self.task}[{short_id(self.task_id)}]: redelivered, but SUCCESS is already stored"
-        )
+    template: ClassVar[str] = "{worker} skipped {ref}: redelivered, but SUCCESS is already stored"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SideEffectSkipped(TaskEvent):
+class SideEffectEvent(TaskEvent):
+    """An event about a task's side effect in the outside world: an action on a key (charge, order 42)."""
+
+    action: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SideEffectSkipped(SideEffectEvent):
     """A side effect was not repeated because its idempotency key was already used."""
 
     kind: ClassVar[str] = "skipped"
-    action: str
-    key: str
-
-    def describe(self) -> str:
-        return f"{self.action} {self.key} skipped: idempotency key already used"
+    template: ClassVar[str] = "{action} {key} skipped: idempotency key already used"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LedgerWritten(TaskEvent):
+class LedgerWritten(SideEffectEvent):
     """A side effect happened in the outside world (a charge, an email…)."""
 
     kind: ClassVar[str] = "ledger"
-    action: str
-    key: str
     detail: str
     count: int
 
@@ -191,19 +162,16 @@ class LedgerWritten(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskPrinted(TaskEvent):
+class TaskPrinted(WorkerTaskEvent):
     """Learner code in a running task called ``print``: its text goes to the timeline."""
 
     kind: ClassVar[str] = "printed"
-    worker: str
+    template: ClassVar[str] = "{ref} printed: {text}"
     text: str
-
-    def describe(self) -> str:
-        return f"{self.task}[{short_id(self.task_id)}] printed: {self.text}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CodeTimedOut(TaskEvent):
+class CodeTimedOut(WorkerTaskEvent):
     """A run of learner code took longer than the lab's limit: the lab stopped it and halted.
 
     The lab takes no more controls after this event; whoever owns it replaces it with a
@@ -211,63 +179,56 @@ class CodeTimedOut(TaskEvent):
     """
 
     kind: ClassVar[str] = "code_timed_out"
-    worker: str
+    template: ClassVar[str] = "{message}"
     seconds: float
     message: str
 
-    def describe(self) -> str:
-        return self.message
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SoftTimeLimitHit(TaskEvent):
-    """A run passed its soft time limit: Celery's ``SoftTimeLimitExceeded`` is raised inside it.
+class TimeLimitPassed(RunEvent):
+    """A run passed a time limit (``limit`` seconds); the lab noticed at ``checkpoint``.
 
-    The task may catch it and clean up. A prefork pool raises it the moment the limit
-    passes (a signal); the lab's threads cannot be interrupted, so it is raised at the
-    first checkpoint after the limit.
+    A prefork pool acts the moment the limit passes (a signal); the lab's threads cannot be
+    interrupted, so it acts at the first checkpoint after the limit.
     """
 
-    kind: ClassVar[str] = "soft_time_limit"
-    worker: str
-    run: int
     limit: float
     checkpoint: str
 
-    def describe(self) -> str:
-        return (
-            f"{self.task}[{short_id(self.task_id)}] passed its soft time limit ({self.limit:g}s): "
-            f"SoftTimeLimitExceeded raised inside it at '{self.checkpoint}' (the lab enforces limits at checkpoints)"
-        )
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SoftTimeLimitHit(TimeLimitPassed):
+    """A run passed its soft time limit: Celery's ``SoftTimeLimitExceeded`` is raised inside it.
+
+    The task may catch it and clean up.
+    """
+
+    kind: ClassVar[str] = "soft_time_limit"
+    template: ClassVar[str] = (
+        "{ref} passed its soft time limit ({limit:g}s): SoftTimeLimitExceeded raised inside it at "
+        "'{checkpoint}' (the lab enforces limits at checkpoints)"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TimeLimitHit(TaskEvent):
+class TimeLimitHit(TimeLimitPassed):
     """A run passed its hard time limit and was killed; Celery's timeout handling decides the message.
 
-    A prefork pool kills the child the moment the limit passes; the lab kills the run at
-    the first checkpoint after it. Then Celery's own ``Request.on_failure`` and
+    A prefork pool kills the child at once. Then Celery's own ``Request.on_failure`` and
     ``Request.on_timeout`` run with ``TimeLimitExceeded``: with ``acks_late`` the message
     is acked, or requeued when ``acks_on_timeout`` (``task_acks_on_failure_or_timeout``)
     is False.
     """
 
     kind: ClassVar[str] = "time_limit"
-    worker: str
-    run: int
-    limit: float
-    checkpoint: str
-
-    def describe(self) -> str:
-        return (
-            f"{self.task}[{short_id(self.task_id)}] passed its hard time limit ({self.limit:g}s): "
-            f"run killed at '{self.checkpoint}' (enforced at a checkpoint; prefork kills the child at once), "
-            "TimeLimitExceeded"
-        )
+    template: ClassVar[str] = (
+        "{ref} passed its hard time limit ({limit:g}s): run killed at '{checkpoint}' (enforced at a "
+        "checkpoint; prefork kills the child at once), TimeLimitExceeded"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskCancelled(TaskEvent):
+class TaskCancelled(WorkerTaskEvent):
     """Celery cancelled a running task (``Request.cancel``): its run ends at its next checkpoint.
 
     ``reason`` is ``"connection lost"`` (``worker_cancel_long_running_tasks_on_connection_loss``:
@@ -278,14 +239,12 @@ class TaskCancelled(TaskEvent):
     """
 
     kind: ClassVar[str] = "cancelled"
-    worker: str
     reason: str
     acks_late: bool
 
     def describe(self) -> str:
-        task = f"{self.task}[{short_id(self.task_id)}]"
         if self.acks_late:
             fate = "not acked, so the broker gets its message back"
         else:
             fate = "its message was acked before it ran: LOST (Celery stores RETRY, no retry is sent)"
-        return f"{self.worker} cancelled {task} ({self.reason}); it stops at its next checkpoint, {fate}"
+        return f"{self.worker} cancelled {self.ref} ({self.reason}); it stops at its next checkpoint, {fate}"

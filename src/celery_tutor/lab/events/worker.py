@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from celery_tutor.lab.events.base import WorkerEvent
+from celery_tutor.lab.events.base import WorkerEvent, at_checkpoint
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -13,11 +13,9 @@ class WorkerStarted(WorkerEvent):
     """A worker is consuming."""
 
     kind: ClassVar[str] = "worker_started"
+    template: ClassVar[str] = "{worker} started (concurrency {concurrency}, prefetch multiplier {prefetch_multiplier})"
     concurrency: int
     prefetch_multiplier: int
-
-    def describe(self) -> str:
-        return f"{self.worker} started (concurrency {self.concurrency}, prefetch multiplier {self.prefetch_multiplier})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,7 +30,7 @@ class WorkerKilled(WorkerEvent):
     """Redis: unacked messages the broker keeps, invisible, until a restore scan finds them."""
 
     def describe(self) -> str:
-        where = f" at '{self.checkpoint}'" if self.checkpoint else ""
+        where = at_checkpoint(self.checkpoint)
         back = f"broker requeued {self.requeued} unacked message(s)"
         if self.kept:
             back = f"broker keeps {self.kept} unacked message(s) invisible until a restore scan"
@@ -58,9 +56,7 @@ class WorkerStopped(WorkerEvent):
     """The worker is gone (after a warm stop, or when a killed worker's threads ended)."""
 
     kind: ClassVar[str] = "worker_stopped"
-
-    def describe(self) -> str:
-        return f"{self.worker} stopped"
+    template: ClassVar[str] = "{worker} stopped"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +81,7 @@ class ConnectionLost(WorkerEvent):
     reading the connection then, and redis-py reconnects when it next uses it."""
 
     def describe(self) -> str:
-        where = f" at '{self.checkpoint}'" if self.checkpoint else ""
+        where = at_checkpoint(self.checkpoint)
         reach = f"; the broker is out of reach for {self.outage:g}s" if self.outage else ""
         head = f"{self.worker} lost its broker connection{where} (the worker lives on)"
         if self.broker != "redis":
@@ -109,9 +105,7 @@ class ConnectionRestored(WorkerEvent):
     """Celery's consumer reconnected after a lost connection and consumes again."""
 
     kind: ClassVar[str] = "reconnected"
-
-    def describe(self) -> str:
-        return f"{self.worker} reconnected to the broker and consumes again (on a new channel)"
+    template: ClassVar[str] = "{worker} reconnected to the broker and consumes again (on a new channel)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,7 +161,5 @@ class GraceExpired(WorkerEvent):
     """The grace period of a deploy ended with the worker still running: the orchestrator sends SIGKILL."""
 
     kind: ClassVar[str] = "sigkill"
+    template: ClassVar[str] = "{worker} still running after the {grace:g}s grace period: the orchestrator sends SIGKILL"
     grace: float
-
-    def describe(self) -> str:
-        return f"{self.worker} still running after the {self.grace:g}s grace period: the orchestrator sends SIGKILL"
