@@ -59,15 +59,9 @@ def _verify_lab(lesson: Lesson, step: LabStep) -> Iterator[Check]:
 
         yield timed(lesson, step.id, "the goal does not hold at the start", at_start)
 
-        def after_solution() -> tuple[bool, str]:
-            failure = run.run(step.solution)
-            if failure:
-                return False, f"the solution failed: {failure}"
-            if run.wait(GOAL_TIMEOUT):
-                return True, ""
-            return False, f"after {GOAL_TIMEOUT:g}s still not: " + "; ".join(run.missed())
-
-        yield timed(lesson, step.id, "the solution reaches the goal", after_solution)
+        yield timed(
+            lesson, step.id, "the solution reaches the goal", lambda: run.reaches(step.solution, "the solution")
+        )
     for wrong in step.wrong_solutions:
         yield _verify_wrong(lesson, step, wrong)
 

@@ -25,7 +25,7 @@ from celery_tutor.course.model import Lesson
 from celery_tutor.lab.code_source import CodeProblem, position_in_file
 from celery_tutor.lab.lab_config import LabConfig
 from celery_tutor.lesson_labs import code_lab_config
-from celery_tutor.verify_run import GOAL_TIMEOUT, Check, goal_run, run_to_end, timed
+from celery_tutor.verify_run import Check, goal_run, run_to_end, timed
 
 
 def code_step_checks(lesson: Lesson, step: CodeStep) -> list[Callable[[], Check]]:
@@ -44,12 +44,7 @@ def _reaches_goal(lesson: Lesson, step: CodeStep) -> Check:
         if isinstance(config, str):
             return False, config
         with goal_run(config, step.goal) as run:
-            failure = run.run(step.experiment)
-            if failure:
-                return False, f"the experiment failed: {failure}"
-            if run.wait(GOAL_TIMEOUT):
-                return True, ""
-            return False, f"after {GOAL_TIMEOUT:g}s still not: " + "; ".join(run.missed())
+            return run.reaches(step.experiment, "the experiment")
 
     return timed(lesson, step.id, "the reference solution reaches the goal", body)
 

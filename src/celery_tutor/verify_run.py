@@ -147,6 +147,15 @@ class GoalRun:
         """The labels of the conditions that do not hold (as of the last look)."""
         return [condition.label for condition, ok in self.tracker.results() if not ok]
 
+    def reaches(self, script: tuple[Action, ...], what: str) -> tuple[bool, str]:
+        """Run ``what`` (a solution) and give the goal :data:`GOAL_TIMEOUT` to hold: a check's outcome."""
+        failure = self.run(script)
+        if failure:
+            return False, f"{what} failed: {failure}"
+        if self.wait(GOAL_TIMEOUT):
+            return True, ""
+        return False, f"after {GOAL_TIMEOUT:g}s still not: " + "; ".join(self.missed())
+
 
 @contextmanager
 def goal_run(config: LabConfig, conditions: tuple[Condition, ...]) -> Iterator[GoalRun]:
