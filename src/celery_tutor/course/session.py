@@ -366,6 +366,13 @@ class LessonSession:
         self._goal_shown = self._goal_now()
         return LabScript("code", step.experiment)
 
+    def lab_replaced(self, state: LabState) -> None:
+        """The caller replaced the lab (a halted one, or the lesson's own back): goals read ``state`` now."""
+        self.state = state
+        if self.tracker is not None:
+            self.tracker = GoalTracker(self.tracker.conditions, state)
+            self._goal_shown = self._goal_now()
+
     def code_ended(self, failure: str | None) -> bool:
         """The run's experiment ended (``failure``: how it went wrong); False outside a run."""
         if self.code is None or not self.code.running:
