@@ -28,15 +28,40 @@ RUN_KEY = "ctrl+r"
 STARTER_KEY = "ctrl+t"
 CODE_HINT_KEY = "ctrl+g"
 EDIT_KEY = "e"
+INDENT = 4
 
 
 class CodeEditor(TextArea):
-    """The learner's code: Python, highlighted; escape leaves it (the panel's binding), tab indents."""
+    """The learner's code: Python, highlighted; tab indents, Enter keeps the indentation, escape leaves.
+
+    Enter starts the new line at the current line's indentation, one level deeper after a
+    ``:``, as Python editors do: typing a ``try:`` block needs no counting of spaces.
+    """
 
     async def _on_key(self, event: events.Key) -> None:
-        if event.key == "escape":  # TextArea would move the focus on by itself; the panel says where
+        if event.key == "escape":  # TextArea would move the focus to the next widget; the screen says where
+            event.stop()
+            event.prevent_default()
+            await self.run_action("screen.leave_editor")
+            return
+        if event.key == "enter" and not self.read_only:
+            event.stop()
+            event.prevent_default()
+            start, end = sorted(self.selection)
+            self.replace(
+                "\n" + " " * next_indent(self.document.get_line(start[0])[: start[1]]),
+                start,
+                end,
+                maintain_selection_offset=False,
+            )
             return
         await super()._on_key(event)
+
+
+def next_indent(before_cursor: str) -> int:
+    """The indentation of a new line started after ``before_cursor``: the same, or one level more after a ``:``."""
+    indent = len(before_cursor) - len(before_cursor.lstrip(" "))
+    return indent + INDENT if before_cursor.rstrip().endswith(":") else indent
 
 
 class CodePanel(Vertical):
