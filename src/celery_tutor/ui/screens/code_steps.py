@@ -84,13 +84,13 @@ class CodeStepScreen(LabScreen):
         panels = self.query(CodePanel)
         return panels.first() if panels else None
 
-    def show_code(self, reveal_hint: bool = False) -> None:
-        """Bring the panel's problem, run status and goal up to date."""
+    def show_code(self, reveal_hint: bool = False, reveal_status: bool = False) -> None:
+        """Bring the panel's problem, run status and goal up to date (``reveal_…``: scroll to it)."""
         panel, work = self.code_panel(), self.walk.code
         if panel is None or work is None:
             return
         panel.show_problem(work)
-        panel.show_status(work)
+        panel.show_status(work, reveal_status)
         panel.show_goal(self.walk, reveal_hint)
 
     def on_text_area_changed(self, _: TextArea.Changed) -> None:
@@ -173,7 +173,7 @@ class CodeStepScreen(LabScreen):
             return  # the learner moved on meanwhile
         if isinstance(message.outcome, CodeProblem):
             work.refused(message.outcome)
-            self.show_code()
+            self.show_code(reveal_status=True)
             panel.editor.focus()
             return
         config, _ = message.outcome
@@ -182,14 +182,14 @@ class CodeStepScreen(LabScreen):
         self.restart_lab(config)
         self._code_lab = True
         script = self.walk.code_started(self.state)
-        self.show_code()
+        self.show_code(reveal_status=True)
         if script is not None:
             self.session.run_script(script.purpose, script.actions, reset_first=False)
 
     def code_run_ended(self, failure: str | None) -> None:
         """The experiment on the learner's code ended."""
         if self.walk.code_ended(failure):
-            self.show_code()
+            self.show_code(reveal_status=True)
 
     def watch_code_lab(self, events: list[ev.LabEvent]) -> None:
         """The lab halted (learner code past its time limit): replace it, once the events are shown."""
@@ -206,7 +206,7 @@ class CodeStepScreen(LabScreen):
             self.walk.lab_replaced(self.state)
         self.query_one(LabPanel).note(f"the last lab halted: {halted or 'learner code overran'}; this one is fresh")
         self.notify("Your code ran past the lab's time limit: the lab stopped it and was replaced.", severity="warning")
-        self.show_code()
+        self.show_code(reveal_status=True)
 
     def restore_lesson_lab(self) -> None:
         """Leaving a code step whose code ran: the lesson's own lab again (goals read its state)."""

@@ -127,6 +127,7 @@ class LessonScreen(CodeStepScreen):
         script = self.walk.enter()
         step = self.walk.step
         self.set_class(isinstance(step, CodeStep), "-code-step")
+        self.refresh_bindings()  # the key bar: a code step's keys come and go with it
         done = " ✓ done" if self.walk.done_before else ""
         position = f" · step {self.index + 1} of {len(self.lesson.steps)} · {step.kind}{done}"
         self.query_one("#step-title", Static).update(Text.assemble((self.lesson.title, "bold"), position))

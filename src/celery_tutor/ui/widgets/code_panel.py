@@ -8,6 +8,7 @@ as the lab's events arrive. What it shows comes from the session's
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.text import Text
@@ -117,9 +118,12 @@ class CodePanel(Vertical):
         column = max(0, min(problem.column - 1, len(self.editor.document.get_line(row))))
         self.editor.move_cursor((row, column), center=True)
 
-    def show_status(self, work: CodeWork) -> None:
-        """How the last run went, in words."""
-        self.query_one("#code-status", Static).update(run_status(work))
+    def show_status(self, work: CodeWork, reveal: bool = False) -> None:
+        """How the last run went, in words (``reveal``: scrolled into view, with the problem above it)."""
+        status = self.query_one("#code-status", Static)
+        status.update(run_status(work))
+        if reveal:
+            self.call_after_refresh(status.scroll_visible, animate=False)
 
     def show_loading(self) -> None:
         """Run was pressed: the code's top level is being run (it defines the tasks)."""
@@ -138,23 +142,32 @@ def run_status(work: CodeWork) -> Text:
         return Text.assemble(
             ("⏱ Stopped: ", "bold red"),
             f"{work.halted}.",
-            " The lab was replaced with a fresh one. An endless loop? Fix the code and press ^r.",
+            "\nDone: a fresh lab replaced it. An endless loop, or a wait that never ends? Fix the code and press ^r.",
         )
     if work.running:
         return Text("▶ Running your code on a fresh lab… watch the lab panel.", style="bold")
     if work.failure is not None:
-        return Text.assemble(("The experiment ended early: ", "bold yellow"), work.failure)
+        why = re.sub(r"^line \d+: ", "", work.failure)  # the line is the lesson file's, not the learner's
+        return Text.assemble(("The experiment stopped: ", "bold yellow"), why, ". The goal below says what is missing.")
     if work.runs:
         return Text("The experiment ran on your code: the goal below says how it went.", style="dim")
-    return Text(f"{RUN_KEY.replace('ctrl+', '^')} runs your code on a fresh lab (the step's experiment).", style="dim")
+    return Text(
+        f"{EDIT_KEY} edits your code; {RUN_KEY.replace('ctrl+', '^')} runs it on a fresh lab (the step's experiment).",
+        style="dim",
+    )
 
 
 def code_goal_widgets(walk: LessonSession, reveal_hint: bool = False) -> list[Widget]:
     """A code step's goal (✓/✗ after a run), its hints so far, and the explanation once it is reached."""
     step = walk.step
     assert isinstance(step, CodeStep) and walk.code is not None
-    title = "Goal:" if walk.code.runs else "Goal (checked when your code runs):"
-    widgets: list[Widget] = [Notice(checklist(walk.goal(), title))]
+    if walk.code.runs:
+        goal = checklist(walk.goal(), "Goal:")
+    else:  # nothing ran yet: neither ✓ nor ✗
+        goal = Text("Goal (checked when your code runs):\n", style="bold")
+        for condition in step.goal:
+            goal.append(f"  ○ {condition.label}\n", style="not bold")
+    widgets: list[Widget] = [Notice(goal)]
     for number, hint in enumerate(walk.hints(), 1):
         notice = Notice(Text(f"Hint {number} of {len(step.hints)}: {hint}", style="italic"))
         notice.reveal = reveal_hint and number == walk.hints_shown
