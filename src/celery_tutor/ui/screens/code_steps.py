@@ -12,6 +12,7 @@ waits on the learner's code.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
@@ -84,14 +85,33 @@ class CodeStepScreen(LabScreen):
         panels = self.query(CodePanel)
         return panels.first() if panels else None
 
-    def show_code(self, reveal_hint: bool = False, reveal_status: bool = False) -> None:
-        """Bring the panel's problem, run status and goal up to date (``reveal_…``: scroll to it)."""
+    def switch_step(self) -> None:
+        """Before a step is entered: keep the code left behind; a step that is not code gets the lesson's lab back."""
+        self.keep_code()
+        coding = isinstance(self.walk.step, CodeStep)
+        if not coding:
+            self.restore_lesson_lab()
+        self.set_class(coding, "-code-step")
+        self.refresh_bindings()  # the key bar: a code step's keys come and go with it
+
+    def new_code_panel(self) -> CodePanel:
+        """The panel of the code step just entered, with the learner's code (or the starter)."""
+        assert self.walk.code is not None
+        self.call_after_refresh(self.show_code)
+        return CodePanel(self.walk.code.source)
+
+    def show_code(self, reveal_hint: bool = False, reveal_status: bool = False) -> bool:
+        """Bring the panel's problem, run status and goal up to date (``reveal_…``: scroll to it).
+
+        False outside a code step (nothing to show).
+        """
         panel, work = self.code_panel(), self.walk.code
         if panel is None or work is None:
-            return
+            return work is not None
         panel.show_problem(work)
         panel.show_status(work, reveal_status)
         panel.show_goal(self.walk, reveal_hint)
+        return True
 
     def on_text_area_changed(self, _: TextArea.Changed) -> None:
         """An edit: keep the code once the learner pauses."""
@@ -128,14 +148,35 @@ class CodeStepScreen(LabScreen):
         self.show_code()
         self.notify("Back to the starter code. ctrl+z in the editor undoes it.", timeout=4)
 
-    def show_solution_code(self) -> None:
-        """Put the reference solution in the editor (undoable); it counts as revealed."""
+    def show_solution_code(self) -> bool:
+        """Put the reference solution in the editor (undoable); it counts as revealed. False outside code steps."""
         panel, work = self.code_panel(), self.walk.code
         if panel is None or work is None:
-            return
+            return False
         panel.load(work.reveal_solution())
         self.show_code()
         self.notify("The solution is in the editor (ctrl+z undoes). ctrl+r runs it.", timeout=5)
+        return True
+
+    def action_lessons(self) -> None:
+        """Back to the lesson list: the code being written is kept."""
+        self.keep_code()
+        super().action_lessons()
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """A code step's actions (in code steps only), then the lab's."""
+        code: list[tuple[str, str, Callable[[], object]]] = []
+        if self.walk.code is not None:
+            code = [
+                ("Run your code", f"a fresh lab runs the step's experiment on it ({RUN_KEY})", self.action_run_code),
+                ("Edit your code", f"into the editor ({EDIT_KEY}; esc leaves it)", self.action_edit_code),
+                (
+                    "Back to the starter code",
+                    f"ctrl+z in the editor undoes it ({STARTER_KEY})",
+                    self.action_starter_code,
+                ),
+            ]
+        return [*code, *super().palette_commands()]
 
     # -- running ------------------------------------------------------------------------
 

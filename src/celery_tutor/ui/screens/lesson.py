@@ -32,7 +32,6 @@ from celery_tutor.ui.screens.endings import BACK, LessonEndScreen, next_entry_ti
 from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 from celery_tutor.ui.widgets.answers import answer_widgets, give_number, marks, verdict_widgets
-from celery_tutor.ui.widgets.code_panel import CodePanel
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.ui.widgets.step_parts import goal_widgets, prediction_choices, result_widgets
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice
@@ -121,13 +120,9 @@ class LessonScreen(CodeStepScreen):
 
     def enter_step(self) -> None:
         """Show the current step from its beginning (a lab step's setup runs on the lab)."""
-        self.keep_code()  # the step left behind may be a code step: its code is kept
-        if not isinstance(self.walk.step, CodeStep):
-            self.restore_lesson_lab()
+        self.switch_step()
         script = self.walk.enter()
         step = self.walk.step
-        self.set_class(isinstance(step, CodeStep), "-code-step")
-        self.refresh_bindings()  # the key bar: a code step's keys come and go with it
         done = " ✓ done" if self.walk.done_before else ""
         position = f" · step {self.index + 1} of {len(self.lesson.steps)} · {step.kind}{done}"
         self.query_one("#step-title", Static).update(Text.assemble((self.lesson.title, "bold"), position))
@@ -147,9 +142,7 @@ class LessonScreen(CodeStepScreen):
                 self._show_goal()
             case CodeStep():
                 self._set_text(step.body)
-                assert self.walk.code is not None
-                self._extra(CodePanel(self.walk.code.source))
-                self.call_after_refresh(self.show_code)
+                self._extra(self.new_code_panel())
             case QuizStep():
                 self._show_question()
         self._run(script)
@@ -159,9 +152,7 @@ class LessonScreen(CodeStepScreen):
 
     def _show_goal(self, reveal_hint: bool = False) -> None:
         """The goal's checklist and the hints so far (``reveal_hint``: scroll to the newest)."""
-        if self.walk.code is not None:
-            self.show_code(reveal_hint)
-        else:
+        if not self.show_code(reveal_hint):
             self._extra(*goal_widgets(self.walk, reveal_hint))
 
     def _show_result(self, failure: str | None) -> None:
@@ -228,8 +219,7 @@ class LessonScreen(CodeStepScreen):
         self.app.pop_screen()
 
     def action_lessons(self) -> None:
-        """Back to the lesson list (the time spent so far, and the code being written, are kept)."""
-        self.keep_code()
+        """Back to the lesson list (the time spent so far is kept)."""
         self.walk.leave()
         super().action_lessons()
 
@@ -238,8 +228,8 @@ class LessonScreen(CodeStepScreen):
         return [
             ("Next step", "n", self.action_next_step),
             ("Previous step", "p", self.action_previous_step),
-            ("Show a hint", "h (lab steps)", self.action_hint),
-            ("Replay the solution", "ctrl+o (lab steps)", self.action_solution),
+            ("Show a hint", "h (lab and code steps)", self.action_hint),
+            ("Show the solution", "ctrl+o (lab steps: replayed; code steps: in the editor)", self.action_solution),
             *super().palette_commands(),
         ]
 
@@ -263,8 +253,7 @@ class LessonScreen(CodeStepScreen):
 
     def action_solution(self) -> None:
         """Replay the lab step's solution on the live lab; a code step's goes into the editor."""
-        if self.walk.code is not None:
-            self.show_solution_code()
+        if self.show_solution_code():
             return
         script = self.walk.solution()
         if script is None:
