@@ -45,7 +45,9 @@ class Walk:
     def run(self) -> LabScript | None:
         """What the screen does once the code compiled: a fresh lab, its own state."""
         self.state = LabState()
-        return self.session.code_started(self.state)
+        self.session.lab_replaced(self.state)
+        assert self.session.code is not None
+        return self.session.code.started()
 
     def feed(self, *events: ev.LabEvent) -> bool:
         for event in events:
@@ -100,8 +102,8 @@ def test_the_goal_is_tracked_only_after_a_run_and_the_step_is_done_when_it_holds
     assert walk.session.phase is Phase.DONE
     assert [ok for _, ok in walk.session.goal()] == [True, True]
     assert walk.progress.lessons["write-a-retry"].steps["write-it"].done and walk.saves > saves
-    assert walk.session.code_ended(None) and not walk.session.code.running
-    assert not walk.session.code_ended(None)  # only once per run
+    assert walk.session.code.ended(None) and not walk.session.code.running
+    assert not walk.session.code.ended(None)  # only once per run
 
 
 def test_the_code_is_kept_in_the_progress_and_found_again_on_the_next_visit() -> None:
@@ -135,7 +137,7 @@ def test_a_problem_is_kept_until_the_next_run_and_a_timeout_is_told() -> None:
     message = "task fetch_exchange_rate ran for more than 10 s"
     walk.feed(e(ev.CodeTimedOut, task_id="r1", task="fetch_exchange_rate", worker="w", seconds=10.0, message=message))
     assert code.halted == message
-    walk.session.code_ended("line 26: " + message)
+    code.ended("line 26: " + message)
     assert code.failure == "line 26: " + message and walk.session.phase is Phase.WORKING
     walk.run()
     assert code.halted is None and code.failure is None  # a new run starts clean
@@ -160,7 +162,7 @@ def test_leaving_a_code_step_forgets_its_work_but_not_its_code() -> None:
     assert walk.session.code is not None and walk.session.code.keep("# kept\n")
     walk.session.next()
     walk.session.enter()
-    assert walk.session.code is None and walk.session.code_started(LabState()) is None
+    assert walk.session.code is None
     walk.session.previous()
     walk.session.enter()
     assert walk.session.code is not None and walk.session.code.source == "# kept\n"

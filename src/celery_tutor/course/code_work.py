@@ -2,9 +2,10 @@
 
 :class:`~celery_tutor.course.session.LessonSession` owns one while a code step is the
 current step. It never compiles or runs anything: the screen compiles the code (with
-:func:`~celery_tutor.lesson_labs.code_lab_config`, a layer above this one), starts the lab and
-reports back here what happened (a :class:`~celery_tutor.lab.code_source.CodeProblem`, a
-failure of the experiment, the lab halting on an endless loop).
+:func:`~celery_tutor.lesson_labs.code_lab_config`, a layer above this one) and starts the
+lab; it tells the session the new lab's state (``lab_replaced``), and this object what
+happened: a :class:`~celery_tutor.lab.code_source.CodeProblem`, the run starting, its
+experiment failing, the lab halting on an endless loop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from celery_tutor.course.code_step import CodeStep
+from celery_tutor.course.phases import LabScript
 from celery_tutor.lab.code_source import CodeProblem
 from celery_tutor.lab.limits import MAX_CODE_CHARS
 from celery_tutor.progress import StepProgress
@@ -75,15 +77,19 @@ class CodeWork:
         self.problem = problem
         self.running = False
 
-    def started(self) -> None:
-        """A run started on a fresh lab with the learner's tasks."""
+    def started(self) -> LabScript:
+        """A run started on a fresh lab with the learner's tasks: the experiment to run on it."""
         self.problem = None
         self.failure = None
         self.halted = None
         self.running = True
         self.runs += 1
+        return LabScript("code", self.step.experiment)
 
-    def ended(self, failure: str | None) -> None:
-        """The run's experiment ended (``failure``: how it went wrong)."""
+    def ended(self, failure: str | None) -> bool:
+        """The run's experiment ended (``failure``: how it went wrong); False when no run was going."""
+        if not self.running:
+            return False
         self.running = False
         self.failure = failure
+        return True

@@ -209,16 +209,14 @@ class LessonSession:
         if isinstance(step, PredictStep):
             self.phase = Phase.ASKING
             self.tracker = GoalTracker(step.expect, self.state, from_reset=True)
-        elif isinstance(step, LabStep):
+        elif isinstance(step, LabStep | CodeStep):
             self.phase = Phase.WORKING
             self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
             self._goal_shown = self._goal_now()
-            script = LabScript("setup", step.setup)
-        elif isinstance(step, CodeStep):  # nothing runs until the learner runs the code
-            self.phase = Phase.WORKING
-            self.code = CodeWork(step, progress, self._save_progress)
-            self.tracker = GoalTracker(step.goal, self.state, from_reset=True)  # counts nothing until a run
-            self._goal_shown = self._goal_now()
+            if isinstance(step, LabStep):
+                script = LabScript("setup", step.setup)
+            else:  # a code step: nothing runs until the learner runs the code
+                self.code = CodeWork(step, progress, self._save_progress)
         elif isinstance(step, QuizStep):
             if not progress.done:  # back in a quiz left unfinished: at its first unanswered question
                 self.question_index = self._first_unanswered(step)
@@ -348,37 +346,12 @@ class LessonSession:
         self._goal_shown = self._goal_now()
         return LabScript("solution", (*step.setup, *step.solution))
 
-    # -- code ------------------------------------------------------------------------------
-
-    def code_started(self, state: LabState) -> LabScript | None:
-        """The learner's code runs on a fresh lab folded into ``state``; returns the experiment to run.
-
-        The goal is tracked on the new lab from its first event, as a lab step's from its
-        setup; the step is done once it holds (see :meth:`observe`).
-        """
-        step = self.step
-        if not isinstance(step, CodeStep) or self.code is None:
-            return None
-        self._spend()
-        self.state = state
-        self.tracker = GoalTracker(step.goal, state)
-        self.code.started()
-        self._goal_shown = self._goal_now()
-        return LabScript("code", step.experiment)
-
     def lab_replaced(self, state: LabState) -> None:
-        """The caller replaced the lab (a halted one, or the lesson's own back): goals read ``state`` now."""
+        """The caller replaced the lab (a code run's, the lesson's own back): the goal counts on ``state`` from now."""
         self.state = state
         if self.tracker is not None:
             self.tracker = GoalTracker(self.tracker.conditions, state)
             self._goal_shown = self._goal_now()
-
-    def code_ended(self, failure: str | None) -> bool:
-        """The run's experiment ended (``failure``: how it went wrong); False outside a run."""
-        if self.code is None or not self.code.running:
-            return False
-        self.code.ended(failure)
-        return True
 
     # -- quiz ------------------------------------------------------------------------------
 

@@ -222,14 +222,14 @@ class CodeStepScreen(LabScreen):
             config = dataclasses.replace(config, code_time_limit=self.code_time_limit)
         self.restart_lab(config)
         self._code_lab = True
-        script = self.walk.code_started(self.state)
+        self.walk.lab_replaced(self.state)
+        script = work.started()
         self.show_code(reveal_status=True)
-        if script is not None:
-            self.session.run_script(script.purpose, script.actions, reset_first=False)
+        self.session.run_script(script.purpose, script.actions, reset_first=False)
 
     def code_run_ended(self, failure: str | None) -> None:
         """The experiment on the learner's code ended."""
-        if self.walk.code_ended(failure):
+        if self.walk.code is not None and self.walk.code.ended(failure):
             self.show_code(reveal_status=True)
 
     def watch_code_lab(self, events: list[ev.LabEvent]) -> None:
@@ -241,7 +241,7 @@ class CodeStepScreen(LabScreen):
         work = self.walk.code
         halted = work.halted if work is not None else None
         if work is not None:
-            self.walk.code_ended(halted)
+            work.ended(halted)
         if self.lab_config is not None:
             self.restart_lab(self.lab_config)
             self.walk.lab_replaced(self.state)
