@@ -19,6 +19,7 @@ from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.screens.code_steps import CodeStepScreen
 from celery_tutor.ui.screens.lesson import LessonScreen
 from celery_tutor.ui.widgets.code_panel import CodeEditor, next_indent
+from celery_tutor.ui.widgets.key_bar import KeyBar
 
 LESSONS = Path(__file__).parents[1] / "data" / "code-lessons"
 LESSON, STEP = "write-a-retry", "write-it"
@@ -160,3 +161,20 @@ async def test_the_code_survives_leaving_the_step_and_restarting_the_app(
         assert not screen.query_one(CodeEditor).text.startswith("# my version")
         await pilot.press("ctrl+z")
         assert screen.query_one(CodeEditor).text.startswith("# my version")
+
+
+async def test_ctrl_r_resets_the_lab_outside_code_steps_and_runs_the_code_in_them(
+    make_app: Callable[..., TutorApp],
+) -> None:
+    app = make_app(LESSONS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_at(pilot, LESSON, "intro")
+        bar = screen.query_one(KeyBar)
+        await wait_for(pilot, lambda: "^r Reset lab" in str(bar.render()))
+        assert "Run code" not in str(bar.render()) and "Edit code" not in str(bar.render())
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "^r Run code" in str(bar.render()))
+        assert "Reset lab" not in str(bar.render()) and "e Edit code" in str(bar.render())
+        await pilot.press("e")
+        await wait_for(pilot, lambda: "esc Leave editor" in str(bar.render()))
+        assert "e Edit code" not in str(bar.render())

@@ -25,6 +25,7 @@ from celery_tutor.course.code_step import CodeStep
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.code_source import CodeProblem
 from celery_tutor.lab.limits import MAX_CODE_CHARS
+from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.widgets.code_panel import EDIT_KEY, RUN_KEY, STARTER_KEY, CodePanel
 from celery_tutor.ui.widgets.lab_panel import LabPanel
@@ -44,6 +45,9 @@ class CodeStepScreen(LabScreen):
     """A lab screen that can run a code step's learner code (the lesson screen's base)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # A subclass's bindings replace its bases' for the same key: ctrl+r keeps both here,
+        # and check_action lets one through (reset the lab; in a code step, run the code).
+        Binding(RUN_KEY, "reset_lab", "Reset lab"),
         Binding(RUN_KEY, "run_code", "Run code"),
         Binding(EDIT_KEY, "edit_code", "Edit code"),
         Binding(STARTER_KEY, "starter_code", "Starter code", show=False),
@@ -227,8 +231,10 @@ class CodeStepScreen(LabScreen):
         self.show_code(reveal_status=True)
         self.session.run_script(script.purpose, script.actions, reset_first=False)
 
-    def code_run_ended(self, failure: str | None) -> None:
-        """The experiment on the learner's code ended."""
+    def code_run_ended(self, failure: str | None, session: LabSession | None) -> None:
+        """The experiment on the learner's code ended (on ``session``'s lab: an older run's end is not this one's)."""
+        if session not in (None, self.session):
+            return
         if self.walk.code is not None and self.walk.code.ended(failure):
             self.show_code(reveal_status=True)
 

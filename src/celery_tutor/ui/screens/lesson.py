@@ -300,6 +300,6 @@ class LessonScreen(CodeStepScreen):
         if message.purpose == "experiment" and self.walk.experiment_done():
             self._show_result(message.failure)
         elif message.purpose == "code":
-            self.code_run_ended(message.failure)
+            self.code_run_ended(message.failure, message.session)
         elif message.failure:
             self.notify(f"{message.purpose}: {message.failure}", severity="warning")
