@@ -152,15 +152,17 @@ async def test_the_code_survives_leaving_the_step_and_restarting_the_app(
         await pilot.press("p")
         await wait_for(pilot, lambda: screen.walk.step.id == STEP)
         assert screen.query_one(CodeEditor).text.startswith("# my version\nfrom lab import")
-        await pilot.press("q")
+        await pilot.press("e", "ctrl+home")
+        await type_text(pilot, "# and more\n")
+        await pilot.press("ctrl+c")  # quit at once, in the editor: the last keys are kept too
     again = make_app(LESSONS, data)
     async with again.run_test(size=(120, 40)) as pilot:
         screen = await open_at(pilot, LESSON, STEP)
-        assert screen.query_one(CodeEditor).text.startswith("# my version\nfrom lab import")
+        assert screen.query_one(CodeEditor).text.startswith("# and more\n# my version\nfrom lab import")
         await pilot.press("e", "ctrl+t")  # back to the starter; ctrl+z brings the learner's code back
-        assert not screen.query_one(CodeEditor).text.startswith("# my version")
+        assert not screen.query_one(CodeEditor).text.startswith("# and more")
         await pilot.press("ctrl+z")
-        assert screen.query_one(CodeEditor).text.startswith("# my version")
+        assert screen.query_one(CodeEditor).text.startswith("# and more")
 
 
 async def test_ctrl_r_resets_the_lab_outside_code_steps_and_runs_the_code_in_them(
