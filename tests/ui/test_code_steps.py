@@ -87,6 +87,8 @@ async def test_a_learner_types_the_retry_and_the_goal_turns_green(make_app: Call
         assert "✓ the rate arrives after a retry" in goal and "✓ the task retried once" in goal
         assert app.progress.lessons[LESSON].steps[STEP].done
         assert "raise self.retry" in (app.progress.lessons[LESSON].steps[STEP].code or "")
+        source = screen.task_source("fetch_exchange_rate")  # the lab runs the learner's task, not the library's
+        assert source is not None and "raise self.retry" in source
 
 
 def screen_text(screen: LessonScreen) -> str:
