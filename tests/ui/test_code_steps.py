@@ -33,7 +33,7 @@ async def type_text(pilot: Pilot[int], text: str) -> None:
 
 async def open_code_step(pilot: Pilot[int]) -> tuple[LessonScreen, CodeEditor]:
     screen = await open_at(pilot, LESSON, STEP)
-    await pilot.press("e")  # into the editor
+    await pilot.press("enter")  # into the editor
     editor = screen.query_one(CodeEditor)
     assert editor.has_focus
     return screen, editor
@@ -154,14 +154,14 @@ async def test_the_code_survives_leaving_the_step_and_restarting_the_app(
         await pilot.press("p")
         await wait_for(pilot, lambda: screen.walk.step.id == STEP)
         assert screen.query_one(CodeEditor).text.startswith("# my version\nfrom lab import")
-        await pilot.press("e", "ctrl+home")
+        await pilot.press("enter", "ctrl+home")
         await type_text(pilot, "# and more\n")
         await pilot.press("ctrl+c")  # quit at once, in the editor: the last keys are kept too
     again = make_app(LESSONS, data)
     async with again.run_test(size=(120, 40)) as pilot:
         screen = await open_at(pilot, LESSON, STEP)
         assert screen.query_one(CodeEditor).text.startswith("# and more\n# my version\nfrom lab import")
-        await pilot.press("e", "ctrl+t")  # back to the starter; ctrl+z brings the learner's code back
+        await pilot.press("enter", "ctrl+t")  # back to the starter; ctrl+z brings the learner's code back
         assert not screen.query_one(CodeEditor).text.startswith("# and more")
         await pilot.press("ctrl+z")
         assert screen.query_one(CodeEditor).text.startswith("# and more")
@@ -178,7 +178,7 @@ async def test_ctrl_r_resets_the_lab_outside_code_steps_and_runs_the_code_in_the
         assert "Run code" not in str(bar.render()) and "Edit code" not in str(bar.render())
         await pilot.press("n")
         await wait_for(pilot, lambda: "^r Run code" in str(bar.render()))
-        assert "Reset lab" not in str(bar.render()) and "e Edit code" in str(bar.render())
-        await pilot.press("e")
+        assert "Reset lab" not in str(bar.render()) and "⏎ Edit code" in str(bar.render())
+        await pilot.press("enter")
         await wait_for(pilot, lambda: "esc Leave editor" in str(bar.render()))
-        assert "e Edit code" not in str(bar.render())
+        assert "Edit code" not in str(bar.render())

@@ -173,7 +173,7 @@ class CodeStepScreen(LabScreen):
         if self.walk.code is not None:
             code = [
                 ("Run your code", f"a fresh lab runs the step's experiment on it ({RUN_KEY})", self.action_run_code),
-                ("Edit your code", f"into the editor ({EDIT_KEY}; esc leaves it)", self.action_edit_code),
+                ("Edit your code", "into the editor (Enter; esc leaves it)", self.action_edit_code),
                 (
                     "Back to the starter code",
                     f"ctrl+z in the editor undoes it ({STARTER_KEY})",

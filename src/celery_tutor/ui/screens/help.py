@@ -31,7 +31,7 @@ and a few words, like `s · charge, no key`; a toggle shows its state, like
 `a · acks_late: off`. Press the key or click the button; the full label is in the
 button's tooltip and in the command palette (`ctrl+p`, "Lab: …").
 
-**Code steps** (you write the task): `e` into the editor (`Tab` indents, `Enter` keeps
+**Code steps** (you write the task): `Enter` into the editor (`Tab` indents, `Enter` keeps
 the indentation) · `ctrl+r` run: a fresh lab runs the step's experiment on your code and
 the goal shows ✓/✗ · `ctrl+t` back to the starter code · `ctrl+g` (or `h` outside the
 editor) next hint · `ctrl+o` puts the solution in the editor · `ctrl+z` undo · `Esc`

@@ -28,7 +28,8 @@ from celery_tutor.ui.widgets.steps import Notice, checklist
 RUN_KEY = "ctrl+r"
 STARTER_KEY = "ctrl+t"
 CODE_HINT_KEY = "ctrl+g"
-EDIT_KEY = "e"
+EDIT_KEY = "enter"
+"""Into the editor: not a letter, which a lesson may give one of its controls."""
 INDENT = 4
 
 
@@ -152,7 +153,7 @@ def run_status(work: CodeWork) -> Text:
     if work.runs:
         return Text("The experiment ran on your code: the goal below says how it went.", style="dim")
     return Text(
-        f"{EDIT_KEY} edits your code; {RUN_KEY.replace('ctrl+', '^')} runs it on a fresh lab (the step's experiment).",
+        f"Enter edits your code; {RUN_KEY.replace('ctrl+', '^')} runs it on a fresh lab (the step's experiment).",
         style="dim",
     )
 
