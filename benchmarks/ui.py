@@ -10,6 +10,9 @@ Run: python benchmarks/ui.py [--quick]
    press is timed until the app shows the new screen. Then, the burst over, ``[`` steps
    the lab's view back 100 events one by one (the first press pauses it at the newest),
    each press timed until the panel shows that event: it must stay under the burst's p95.
+   Last, a learner's endless loop (``while True: pass`` in a task, as a code step runs it)
+   spins on the lab's worker while ``?``/``Esc`` are pressed again: its p95 is printed
+   beside the burst's.
 3. RSS after opening every lesson (each one's lab started, then left).
 """
 
@@ -233,6 +236,11 @@ async def burst(presses: int) -> None:
             scrub_p95 = await scrub_back(app, sandbox, 100)
             verdict = "under" if scrub_p95 < p95 else "NOT under"
             print(f"  scrub p95 {scrub_p95:.1f} ms beside the burst's p95 {p95:.1f} ms: {verdict} it   (bar: under)")
+            loop_p95 = await endless_loop(app, sandbox, presses)
+            verdict = "under" if loop_p95 < p95 else "NOT under"
+            print(
+                f"  endless-loop p95 {loop_p95:.1f} ms beside the burst's p95 {p95:.1f} ms: {verdict} it   (bar: under)"
+            )
             await pilot.press("q")
 
 
@@ -251,6 +259,50 @@ async def scrub_back(app: object, screen: object, steps: int) -> float:
     print(f"    first press (pause, then the first fold back): {latencies[0]:.1f} ms; "
           f"slowest: {', '.join(f'{v:.0f}' for v in sorted(latencies)[-5:])} ms")  # fmt: skip
     await key_to_screen(app, "space", lambda: travel.live)
+    return p95
+
+
+LOOP = """\
+from lab import app
+
+@app.task
+def spin():
+    while True:
+        pass
+"""
+
+
+async def endless_loop(app: object, sandbox: object, presses: int) -> float:
+    """?/Esc pressed while a learner's task loops forever on the lab's worker; returns the p95.
+
+    The sandbox's lab is replaced by one with the learner's task (as a code step's run
+    replaces the lesson's lab), with a time limit longer than the presses take.
+    """
+    from celery_tutor.lab.code_source import CodeProblem
+    from celery_tutor.lab.lab_config import LabConfig
+    from celery_tutor.lab.learner_code import compile_code
+    from celery_tutor.ui.screens.help import HelpScreen
+    from celery_tutor.ui.screens.sandbox import SandboxScreen
+
+    compiled = compile_code(LOOP)
+    assert not isinstance(compiled, CodeProblem), compiled
+    before = sandbox.lab_config  # type: ignore[attr-defined]
+    sandbox.restart_lab(LabConfig(extra_tasks=compiled.specs, code_time_limit=60.0))  # type: ignore[attr-defined]
+    while sandbox.session.lab is None:  # type: ignore[attr-defined]
+        await asyncio.sleep(0.01)
+    lab = sandbox.session.lab  # type: ignore[attr-defined]
+    spinning = threading.Event()
+    lab.subscribe(lambda event: getattr(event, "kind", "") == "started" and spinning.set())
+    lab.send("spin")
+    while not spinning.is_set():
+        await asyncio.sleep(0.01)
+    latencies: list[float] = []
+    for _ in range(presses):
+        for key, screen_type in (("question_mark", HelpScreen), ("escape", SandboxScreen)):
+            latencies.append(await key_to_screen(app, key, lambda t=screen_type: isinstance(app.screen, t)))  # type: ignore[attr-defined]
+    assert lab.halted is None, "the loop was stopped before the presses ended: raise the time limit"
+    p95 = report("while a learner's endless loop runs", latencies)
+    sandbox.restart_lab(before)  # type: ignore[attr-defined]  (closing the lab stops the loop)
     return p95
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery_tutor.lab.limits import MAX_CODE_CHARS
+
 FORMAT = 2
 """The file's format. 2 added each question's verdict and Leitner box, and the time spent in a lesson."""
 READABLE_FORMATS = (1, FORMAT)
@@ -109,6 +111,8 @@ class StepProgress:
     """For predict and quiz steps: was the (first) answer right?"""
     hints: int = 0
     solution_used: bool = False
+    code: str | None = None
+    """A code step: the learner's code as last kept (None: the starter)."""
 
 
 @dataclass
@@ -218,6 +222,7 @@ class Progress:
                     correct=correct if isinstance(correct, bool) else None,
                     hints=hints if type(hints) is int and 0 <= hints <= MAX_HINTS else 0,
                     solution_used=step.get("solution_used") is True,
+                    code=_code(step.get("code")),
                 )
             questions = lesson.get("questions", {})
             if not isinstance(questions, dict):
@@ -243,6 +248,11 @@ def _question(question_id: object, data: Any) -> QuestionProgress:
         due=_time(data.get("due")) if box else None,
         changed=_time(data.get("changed")),
     )
+
+
+def _code(value: Any) -> str | None:
+    """A code step's kept code; anything but text within the editor's limit is read as none (the starter)."""
+    return value if isinstance(value, str) and len(value) <= MAX_CODE_CHARS else None
 
 
 def _seconds(value: Any) -> float:

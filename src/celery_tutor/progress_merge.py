@@ -16,13 +16,14 @@ from celery_tutor.progress import LessonProgress, Progress, QuestionProgress, St
 def merge(base: Progress, mine: Progress, theirs: Progress) -> Progress:
     """``theirs`` (the file now) with the changes from ``base`` to ``mine`` applied.
 
-    A lesson this instance did not change is taken from the file (another instance may
-    have moved on, or reset it). A lesson it changed is the union of both: a done step stays
-    done, the most hints count, the first answer's verdict is kept, and ``current`` is
-    this instance's (it is the later one: it is being saved now). A question only one side
-    changed is that side's; changed on both, its box is the later change's. The time spent
-    is the file's plus what this instance added. A lesson this instance reset (gone, or
-    with less than it had) replaces the file's.
+        A lesson this instance did not change is taken from the file (another instance may
+        have moved on, or reset it). A lesson it changed is the union of both: a done step stays
+        done, the most hints count, the first answer's verdict is kept, and ``current`` is
+        this instance's (it is the later one: it is being saved now), and so is a code step's code
+    if this instance changed it (else the file's). A question only one side
+        changed is that side's; changed on both, its box is the later change's. The time spent
+        is the file's plus what this instance added. A lesson this instance reset (gone, or
+        with less than it had) replaces the file's.
     """
     merged = Progress(lessons=copy.deepcopy(theirs.lessons), last_lesson=theirs.last_lesson)
     if mine.last_lesson != base.last_lesson:
@@ -53,6 +54,7 @@ def _went_back(before: LessonProgress | None, now: LessonProgress) -> bool:
 
 def _union(base: LessonProgress | None, theirs: LessonProgress, mine: LessonProgress) -> LessonProgress:
     steps: dict[str, StepProgress] = {}
+    before_steps = base.steps if base is not None else {}
     for step_id in theirs.steps.keys() | mine.steps.keys():
         a, b = theirs.steps.get(step_id), mine.steps.get(step_id)
         if a is None or b is None:
@@ -60,11 +62,13 @@ def _union(base: LessonProgress | None, theirs: LessonProgress, mine: LessonProg
             assert only is not None  # the step id came from one of them
             steps[step_id] = replace(only)
             continue
+        old = before_steps.get(step_id)
         steps[step_id] = StepProgress(
             done=a.done or b.done,
             correct=a.correct if a.correct is not None else b.correct,
             hints=max(a.hints, b.hints),
             solution_used=a.solution_used or b.solution_used,
+            code=b.code if b.code != (old.code if old is not None else None) else a.code,
         )
     before = base.questions if base is not None else {}
     questions: dict[str, QuestionProgress] = {}

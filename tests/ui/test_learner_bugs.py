@@ -342,7 +342,7 @@ async def test_a_lessons_toast_stays_behind(make_app: Callable[..., TutorApp], s
         screen = await open_at(pilot, "idempotence", "quiz")
         await pilot.press("h")  # an information toast about this lesson's step
         await pilot.pause()
-        assert any("Hints are for lab steps" in n.message for n in app._notifications)
+        assert any("Hints are for lab and code steps" in n.message for n in app._notifications)
         for _ in range(len(screen.walk.lesson.steps[-1].questions)):  # type: ignore[union-attr]
             if isinstance(app.screen, LessonScreen):
                 await pilot.press("n")
@@ -352,9 +352,9 @@ async def test_a_lessons_toast_stays_behind(make_app: Callable[..., TutorApp], s
         await wait_for(pilot, lambda: isinstance(app.screen, LessonListScreen))
         await open_at(pilot, "retry-with-self-retry", "retry-is-explicit")
         await pilot.pause()
-        assert not any("Hints are for lab steps" in n.message for n in app._notifications)
+        assert not any("Hints are for lab and code steps" in n.message for n in app._notifications)
         toasts = [str(toast.render()) for toast in app.screen.query(Toast)]
-        assert not any("Hints are for lab steps" in text for text in toasts), toasts
+        assert not any("Hints are for lab and code steps" in text for text in toasts), toasts
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])

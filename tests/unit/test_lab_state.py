@@ -308,3 +308,21 @@ def test_a_checkpoint_moves_the_run_of_the_worker_that_reached_it_when_two_copie
     assert first.checkpoint == "rendered"
     state.apply(e(ev.TaskSucceeded, task_id="t1", task="generate_report", worker="worker1", result="ok"))
     assert [r.outcome for r in state.snapshot().task("t1").runs] == ["success", None]
+
+
+def test_a_run_of_learner_code_past_its_limit_ends_halted_and_the_workers_with_it() -> None:
+    state = started_lab()
+    state.apply(e(ev.WorkerStarted, worker="worker2", concurrency=1, prefetch_multiplier=4))
+    for task_id, worker in (("t1", "worker1"), ("t2", "worker2")):
+        state.apply(e(ev.TaskPublished, task_id=task_id, task="spin"))
+        state.apply(e(ev.TaskReceived, task_id=task_id, task="spin", worker=worker, redelivered=False, retries=0))
+        state.apply(e(ev.TaskStarted, task_id=task_id, task="spin", worker=worker, run=1, redelivered=False, retries=0))
+    message = "task spin ran for more than 2 s without reaching a checkpoint"
+    state.apply(e(ev.CodeTimedOut, task_id="t1", task="spin", worker="worker1", seconds=2.0, message=message))
+    snap = state.snapshot()
+    assert snap.task("t1").state == "HALTED" and snap.task("t1").exception == message
+    assert snap.task("t1").runs[0].outcome == "timed out"
+    assert snap.task("t2").runs[0].outcome == "halted"
+    for name in ("worker1", "worker2"):
+        worker = snap.worker(name)
+        assert worker.status == "killed" and worker.running == () and worker.unacked == ()

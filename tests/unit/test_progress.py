@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from celery_tutor.lab.limits import MAX_CODE_CHARS
 from celery_tutor.progress import (
     BOX_WAITS,
     FORMAT,
@@ -383,3 +384,40 @@ def test_a_reset_takes_the_questions_out_of_the_review_in_both_instances(tmp_pat
     b.lesson("acks").steps["intro"] = StepProgress(done=True)  # started again there
     second.save(b)
     assert ProgressStore(tmp_path).load().progress.lessons["acks"].questions == {}
+
+
+def test_a_code_step_s_code_survives_a_round_trip(tmp_path: Path) -> None:
+    store = ProgressStore(tmp_path)
+    progress = Progress()
+    progress.lesson("retry").steps["write-it"] = StepProgress(code="@app.task\ndef f():\n    return 'é'\n")
+    store.save(progress)
+    assert ProgressStore(tmp_path).load().progress == progress
+
+
+@pytest.mark.parametrize("code", [42, ["x"], {"a": 1}, True, "x" * (MAX_CODE_CHARS + 1)])
+def test_code_that_is_not_text_or_is_too_long_is_read_as_the_starter(tmp_path: Path, code: object) -> None:
+    data = {"format": FORMAT, "lessons": {"retry": {"steps": {"write-it": {"done": True, "code": code}}}}}
+    (tmp_path / "progress.json").write_text(json.dumps(data))
+    loaded = ProgressStore(tmp_path).load()
+    assert loaded.notice is None
+    assert loaded.progress.lessons["retry"].steps["write-it"] == StepProgress(done=True, code=None)
+
+
+def test_two_instances_keep_the_code_the_one_saving_changed(tmp_path: Path) -> None:
+    first, second = ProgressStore(tmp_path), ProgressStore(tmp_path)
+    a, b = first.load().progress, second.load().progress
+    a.lesson("retry").steps["write-it"] = StepProgress(code="mine v1")
+    a.lesson("retry").steps["other"] = StepProgress(code="other v1")
+    first.save(a)
+    b = second.load().progress
+    b.lesson("retry").steps["write-it"].code = "theirs v2"
+    b.lesson("retry").steps["write-it"].done = True
+    second.save(b)
+    a.lesson("retry").steps["other"].code = "other v2"  # the first instance edits another step only
+    first.save(a)
+    steps = ProgressStore(tmp_path).load().progress.lessons["retry"].steps
+    assert steps["write-it"] == StepProgress(done=True, code="theirs v2")  # not overwritten by an unchanged copy
+    assert steps["other"].code == "other v2"
+    a.lesson("retry").steps["write-it"].code = None  # reset to the starter: a change, kept
+    first.save(a)
+    assert ProgressStore(tmp_path).load().progress.lessons["retry"].steps["write-it"].code is None

@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from celery_tutor.course.asking import Asking, QuizAnswer, Refusal
+from celery_tutor.course.code_step import CodeStep
+from celery_tutor.course.code_work import CodeWork
 from celery_tutor.course.conditions import Condition, GoalTracker
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import (
@@ -80,6 +82,8 @@ class LessonSession:
         """Was the current step done before this visit? (A read step is done once entered.)"""
         self._now = clock
         self._last_action: datetime | None = None
+        self.code: CodeWork | None = None
+        """A code step: the learner's code and how its last run went (None in other steps)."""
 
     # -- what is shown ---------------------------------------------------------------------
 
@@ -131,7 +135,7 @@ class LessonSession:
     def hints(self) -> tuple[str, ...]:
         """The hints shown so far."""
         step = self.step
-        return step.hints[: self.hints_shown] if isinstance(step, LabStep) else ()
+        return step.hints[: self.hints_shown] if isinstance(step, LabStep | CodeStep) else ()
 
     def source_task(self) -> str | None:
         """The lab task the step is about: the one it names, the first its scripts send, else the lesson's first."""
@@ -139,6 +143,8 @@ class LessonSession:
         scripts: tuple[Action, ...] = ()
         if isinstance(step, ReadStep) and step.task is not None:
             return step.task
+        if isinstance(step, CodeStep):
+            return step.tasks[0]
         if isinstance(step, PredictStep):
             scripts = step.experiment
         elif isinstance(step, LabStep):
@@ -198,15 +204,19 @@ class LessonSession:
         self._goal_shown = None
         progress = self.step_progress  # visiting a step gives it an entry in the progress
         self.done_before = progress.done
+        self.code = None
         script = None
         if isinstance(step, PredictStep):
             self.phase = Phase.ASKING
             self.tracker = GoalTracker(step.expect, self.state, from_reset=True)
-        elif isinstance(step, LabStep):
+        elif isinstance(step, LabStep | CodeStep):
             self.phase = Phase.WORKING
             self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
             self._goal_shown = self._goal_now()
-            script = LabScript("setup", step.setup)
+            if isinstance(step, LabStep):
+                script = LabScript("setup", step.setup)
+            else:  # a code step: nothing runs until the learner runs the code
+                self.code = CodeWork(step, progress, self._save_progress)
         elif isinstance(step, QuizStep):
             if not progress.done:  # back in a quiz left unfinished: at its first unanswered question
                 self.question_index = self._first_unanswered(step)
@@ -280,11 +290,13 @@ class LessonSession:
 
     def observe(self, events: Iterable[ev.LabEvent]) -> bool:
         """Take in events already folded into the state; True when the goal shown changed."""
-        if self.tracker is None:
-            return False
+        if self.tracker is None or (self.code is not None and not self.code.runs):
+            return False  # a code step's goal is about the learner's code: nothing before its first run
         for event in events:
             self.tracker.observe(event)
-        if not isinstance(self.step, LabStep):
+            if isinstance(event, ev.CodeTimedOut) and self.code is not None:
+                self.code.halted = event.message
+        if not isinstance(self.step, LabStep | CodeStep):
             return False
         if self.phase is Phase.WORKING and self.tracker.satisfied:
             self._spend()  # the learner's own controls got it there
@@ -303,7 +315,7 @@ class LessonSession:
     def hint(self) -> bool:
         """Show one more hint of a lab step (False when there is none left)."""
         step = self.step
-        if not isinstance(step, LabStep) or self.hints_shown >= len(step.hints):
+        if not isinstance(step, LabStep | CodeStep) or self.hints_shown >= len(step.hints):
             return False
         self._spend()
         self.hints_shown += 1
@@ -333,6 +345,13 @@ class LessonSession:
         self.phase = Phase.WORKING
         self._goal_shown = self._goal_now()
         return LabScript("solution", (*step.setup, *step.solution))
+
+    def lab_replaced(self, state: LabState) -> None:
+        """The caller replaced the lab (a code run's, the lesson's own back): the goal counts on ``state`` from now."""
+        self.state = state
+        if self.tracker is not None:
+            self.tracker = GoalTracker(self.tracker.conditions, state)
+            self._goal_shown = self._goal_now()
 
     # -- quiz ------------------------------------------------------------------------------
 

@@ -32,6 +32,9 @@ from celery_tutor.lab.views import (
     WorkerView,
 )
 
+HALTED = "HALTED"
+"""A task whose run the lab stopped at its code time limit (the lab halted with it)."""
+
 
 class LabState:
     """A fold over lab events. Not thread-safe: the owner serialises :meth:`apply`."""
@@ -331,6 +334,21 @@ class LabState:
         self._end_run(e.worker, e.task_id, "cancelled")
         if not e.acks_late:  # acked before it ran: nothing brings it back
             self._update(e.task_id, state="LOST")
+
+    def _on_code_timed_out(self, e: ev.CodeTimedOut) -> None:
+        """Learner code overran: the lab stopped the run and killed every worker (quietly: no more events).
+
+        The task is ``HALTED``, not left ``STARTED`` as if it still ran; nothing runs after it.
+        """
+        self._end_run(e.worker, e.task_id, "timed out")
+        self._update(e.task_id, state=HALTED, exception=e.message)
+        for w in self._workers.values():
+            if w.status in ("alive", "stopping"):
+                w.status = "killed"
+            for task_id in list(w.running):
+                self._end_run(w.name, task_id, "halted")
+            w.unacked.clear()
+            w.scheduled.clear()
 
     def _on_ledger(self, e: ev.LedgerWritten) -> None:
         self._ledger.append(e)

@@ -253,6 +253,9 @@ class TutorApp(App[int]):
 
     def _quit(self, code: int) -> None:
         for screen in self.screen_stack:
+            keep_code = getattr(screen, "keep_code", None)
+            if keep_code is not None:
+                keep_code()  # a code step's last keystrokes, not yet kept (the saver finishes on unmount)
             session = getattr(screen, "session", None)
             if session is not None:
                 session.shutdown()

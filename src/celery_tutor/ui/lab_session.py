@@ -60,10 +60,12 @@ class LabSession:
     class ScriptDone(Message, bubble=False):
         """A script (experiment, setup, solution) finished."""
 
-        def __init__(self, purpose: str, failure: str | None) -> None:
+        def __init__(self, purpose: str, failure: str | None, session: LabSession | None = None) -> None:
             super().__init__()
             self.purpose = purpose
             self.failure = failure
+            self.session = session
+            """The session whose script it was (a screen that replaced its lab ignores the old one's)."""
 
     def __init__(self, owner: DOMNode, config: LabConfig | None) -> None:
         self.owner = owner
@@ -118,7 +120,7 @@ class LabSession:
                 with self._lock:
                     self._runner = None
                 runner.close()
-            self._post(self.ScriptDone(purpose, failure))
+            self._post(self.ScriptDone(purpose, failure, self))
 
         self._submit(_Job(purpose, body, report=True))
 
@@ -184,7 +186,7 @@ class LabSession:
         except Exception as exc:  # shown in the UI, never raised into it
             self._post(self.Failed(f"{job.what}: {exc}"))
             if job.report:
-                self._post(self.ScriptDone(job.what, str(exc)))
+                self._post(self.ScriptDone(job.what, str(exc), self))
 
     def _post(self, message: Message) -> None:
         with self._lock:  # close() takes this lock: once it returned, nothing is posted

@@ -31,6 +31,14 @@ and a few words, like `s · charge, no key`; a toggle shows its state, like
 `a · acks_late: off`. Press the key or click the button; the full label is in the
 button's tooltip and in the command palette (`ctrl+p`, "Lab: …").
 
+**Code steps** (you write the task): `Enter` into the editor (`Tab` indents, `Enter` keeps
+the indentation) · `ctrl+r` run: a fresh lab runs the step's experiment on your code and
+the goal shows ✓/✗ · `ctrl+t` back to the starter code · `ctrl+g` (or `h` outside the
+editor) next hint · `ctrl+o` puts the solution in the editor · `ctrl+z` undo · `Esc`
+leaves the editor, so `n`, `p`, `l` work again. A syntax error is shown at its line,
+with the cursor there; nothing runs. A task that runs too long (an endless loop?) is
+stopped and the lab replaced. Your code is kept: leave, quit and come back.
+
 **Answering**: `↑`/`↓` and `Enter` pick an answer. For several answers, `Enter` ticks
 ☑ each one, then pick *check my answer*. To order items, pick them first to last.
 Numbers: type, then `Enter`. `PgUp`/`PgDn` scroll the step (back up to the question).

@@ -86,6 +86,7 @@ class LabScreen(LabViewKeys):
         self._redraw_pending = False
         self._last_redraw = 0.0
         self._last_batch = 0
+        self._shown_source: str | None = None
 
     def compose_lab(self) -> ComposeResult:
         """The right-hand side: the lab and its controls."""
@@ -97,22 +98,30 @@ class LabScreen(LabViewKeys):
 
     def compose_source(self) -> ComposeResult:
         """The real source of the lesson's main task, as it runs."""
-        if self.source_task is None:
+        source = self.task_source(self.source_task) if self.source_task is not None else None
+        if source is None:
             return
-        spec = LAB_TASKS[self.source_task]
-        with Collapsible(title=f"the code that runs: {spec.name}", collapsed=False, id="source"):
-            yield Static(Syntax(spec.source, "python", line_numbers=False, word_wrap=True), id="source-code")
+        self._shown_source = source
+        with Collapsible(title=f"the code that runs: {self.source_task}", collapsed=False, id="source"):
+            yield Static(Syntax(source, "python", line_numbers=False, word_wrap=True), id="source-code")
             yield Static(id="source-options")
 
+    def task_source(self, task: str) -> str | None:
+        """A task's source as the running lab has it: the learner's code for its tasks, else the library's."""
+        extra = self.lab_config.extra_tasks if self.lab_config is not None else ()
+        spec = next((spec for spec in extra if spec.name == task), None) or LAB_TASKS.get(task)
+        return spec.source if spec is not None else None
+
     def show_source(self, task: str) -> None:
-        """Show the code of another lab task."""
-        if task == self.source_task or task not in LAB_TASKS:
+        """Show the code of another lab task (or the same task's, when the lab now runs other code)."""
+        source = self.task_source(task)
+        if source is None or (task, source) == (self.source_task, self._shown_source):
             return
-        self.source_task = task
+        self.source_task, self._shown_source = task, source
         for panel in self.query("#source").results(Collapsible):
             panel.title = f"the code that runs: {task}"
         for code in self.query("#source-code").results(Static):
-            code.update(Syntax(LAB_TASKS[task].source, "python", line_numbers=False, word_wrap=True))
+            code.update(Syntax(source, "python", line_numbers=False, word_wrap=True))
         self._show_options()
 
     def _show_options(self) -> None:

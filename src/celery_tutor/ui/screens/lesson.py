@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Markdown, OptionList, Static
 
 from celery_tutor.course.asking import Refusal
+from celery_tutor.course.code_step import CodeStep
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, QuizStep, ReadStep, Step
 from celery_tutor.course.phases import LabScript, Move, Phase
@@ -26,8 +27,8 @@ from celery_tutor.course.session import LessonSession
 from celery_tutor.lab.events import LabEvent
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession
+from celery_tutor.ui.screens.code_steps import CodeStepScreen
 from celery_tutor.ui.screens.endings import BACK, LessonEndScreen, next_entry_title
-from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 from celery_tutor.ui.widgets.answers import answer_widgets, give_number, marks, verdict_widgets
@@ -36,7 +37,7 @@ from celery_tutor.ui.widgets.step_parts import goal_widgets, prediction_choices,
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice
 
 
-class LessonScreen(LabScreen):
+class LessonScreen(CodeStepScreen):
     """One lesson, step by step."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -119,6 +120,7 @@ class LessonScreen(LabScreen):
 
     def enter_step(self) -> None:
         """Show the current step from its beginning (a lab step's setup runs on the lab)."""
+        self.switch_step()
         script = self.walk.enter()
         step = self.walk.step
         done = " ✓ done" if self.walk.done_before else ""
@@ -138,16 +140,20 @@ class LessonScreen(LabScreen):
             case LabStep():
                 self._set_text(step.body)
                 self._show_goal()
+            case CodeStep():
+                self._set_text(step.body)
+                self._extra(self.new_code_panel())
             case QuizStep():
                 self._show_question()
         self._run(script)
         self.query_one("#step-pane", VerticalScroll).scroll_home(animate=False)
-        if step.kind in ("read", "lab"):
+        if step.kind in ("read", "lab", "code"):
             self._focus_pane()
 
     def _show_goal(self, reveal_hint: bool = False) -> None:
         """The goal's checklist and the hints so far (``reveal_hint``: scroll to the newest)."""
-        self._extra(*goal_widgets(self.walk, reveal_hint))
+        if not self.show_code(reveal_hint):
+            self._extra(*goal_widgets(self.walk, reveal_hint))
 
     def _show_result(self, failure: str | None) -> None:
         self._extra(*result_widgets(self.walk, failure))
@@ -222,19 +228,19 @@ class LessonScreen(LabScreen):
         return [
             ("Next step", "n", self.action_next_step),
             ("Previous step", "p", self.action_previous_step),
-            ("Show a hint", "h (lab steps)", self.action_hint),
-            ("Replay the solution", "ctrl+o (lab steps)", self.action_solution),
+            ("Show a hint", "h (lab and code steps)", self.action_hint),
+            ("Show the solution", "ctrl+o (lab steps: replayed; code steps: in the editor)", self.action_solution),
             *super().palette_commands(),
         ]
 
     def action_hint(self) -> None:
-        """Show the next hint of a lab step."""
-        if self.walk.step.kind != "lab":
-            self.notify("Hints are for lab steps.")
+        """Show the next hint of a lab or code step."""
+        if self.walk.step.kind not in ("lab", "code"):
+            self.notify("Hints are for lab and code steps.")
         elif self.walk.hint():
             self._show_goal(reveal_hint=True)
         else:
-            self.notify("No more hints: ctrl+o replays the solution on the lab.")
+            self.notify("No more hints: ctrl+o shows the solution.")
 
     def action_reset_lab(self) -> None:
         """Back to the lab's starting point; in a lab step, to the step's start (its setup again)."""
@@ -246,7 +252,9 @@ class LessonScreen(LabScreen):
         self._run(script)
 
     def action_solution(self) -> None:
-        """Replay the lab step's solution on the live lab."""
+        """Replay the lab step's solution on the live lab; a code step's goes into the editor."""
+        if self.show_solution_code():
+            return
         script = self.walk.solution()
         if script is None:
             self.notify("Only lab steps have a solution to replay.")
@@ -284,11 +292,14 @@ class LessonScreen(LabScreen):
     def observe(self, events: list[LabEvent]) -> None:
         if self.walk.observe(events):
             self._show_goal()
+        self.watch_code_lab(events)
 
     def on_lab_session_script_done(self, message: LabSession.ScriptDone) -> None:
         """A script ended: take in its last events, then move the step on."""
         self.redraw()
         if message.purpose == "experiment" and self.walk.experiment_done():
             self._show_result(message.failure)
+        elif message.purpose == "code":
+            self.code_run_ended(message.failure, message.session)
         elif message.failure:
             self.notify(f"{message.purpose}: {message.failure}", severity="warning")

@@ -25,7 +25,13 @@ from celery_tutor.lab import events as ev
 from celery_tutor.lab.views import HeldMessage, LabSnapshot, TaskView
 from celery_tutor.ui.widgets.timeline import Row, Timeline, event_row
 
-DONE_STATES = {"SUCCESS": "✓ done", "FAILURE": "✗ failed", "LOST": "! LOST", "REJECTED": "⊘ dropped"}
+DONE_STATES = {
+    "SUCCESS": "✓ done",
+    "FAILURE": "✗ failed",
+    "LOST": "! LOST",
+    "REJECTED": "⊘ dropped",
+    "HALTED": "⏱ stopped: over its time limit",
+}
 MAX_CARDS = 4
 MAX_HELD_LINES = 3
 """Redis: the most unacked messages listed with their visibility countdown (the rest are counted)…"""
