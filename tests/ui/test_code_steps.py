@@ -15,10 +15,14 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from ui_helpers import open_at, wait_for
 
+from celery_tutor.course.code_step import CodeStep
+from celery_tutor.course.code_work import CodeWork
+from celery_tutor.course.loader import load_lesson
+from celery_tutor.progress import StepProgress
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.screens.code_steps import CodeStepScreen
 from celery_tutor.ui.screens.lesson import LessonScreen
-from celery_tutor.ui.widgets.code_panel import CodeEditor, next_indent
+from celery_tutor.ui.widgets.code_panel import CodeEditor, next_indent, run_status
 from celery_tutor.ui.widgets.key_bar import KeyBar
 
 LESSONS = Path(__file__).parents[1] / "data" / "code-lessons"
@@ -85,6 +89,7 @@ async def test_a_learner_types_the_retry_and_the_goal_turns_green(make_app: Call
         await wait_for(pilot, lambda: "✓ Goal reached." in screen_text(screen), 20)
         goal = screen_text(screen)
         assert "✓ the rate arrives after a retry" in goal and "✓ the task retried once" in goal
+        assert "✓ Your code reached the goal." in shown(screen, "#code-status")  # next to the editor, not below
         assert app.progress.lessons[LESSON].steps[STEP].done
         assert "raise self.retry" in (app.progress.lessons[LESSON].steps[STEP].code or "")
         source = screen.task_source("fetch_exchange_rate")  # the lab runs the learner's task, not the library's
@@ -182,3 +187,20 @@ async def test_ctrl_r_resets_the_lab_outside_code_steps_and_runs_the_code_in_the
         await pilot.press("enter")
         await wait_for(pilot, lambda: "esc Leave editor" in str(bar.render()))
         assert "Edit code" not in str(bar.render())
+
+
+def test_the_run_status_tallies_the_goal_next_to_the_editor() -> None:
+    lesson = load_lesson(Path(__file__).parents[1] / "data" / "code-lessons" / "01-write-a-retry.yaml")
+    step = next(step for step in lesson.steps if isinstance(step, CodeStep))
+    work = CodeWork(step, StepProgress(), lambda: None)
+    first, second = step.goal[0], step.goal[-1]
+    work.started()
+    work.ended(None)
+    status = str(run_status(work, [(first, True), (second, False)]))
+    assert status == "The experiment ran on your code: 1 of 2 goal conditions hold (the list below says which)."
+    assert str(run_status(work, [(first, True), (second, True)])) == "✓ Your code reached the goal."
+    work.started()
+    work.ended("line 12: wait timed out after 3s")
+    assert str(run_status(work, [(first, True), (second, False)])).startswith(
+        "The experiment stopped: wait timed out after 3s. 1 of 2 goal conditions hold"
+    )

@@ -113,7 +113,7 @@ class CodeStepScreen(LabScreen):
         if panel is None or work is None:
             return work is not None
         panel.show_problem(work)
-        panel.show_status(work, reveal_status)
+        panel.show_status(work, self.walk.goal(), reveal_status)
         panel.show_goal(self.walk, reveal_hint)
         return True
 

@@ -21,6 +21,7 @@ from textual.widgets import Markdown, Static, TextArea
 
 from celery_tutor.course.code_step import CodeStep
 from celery_tutor.course.code_work import CodeWork
+from celery_tutor.course.conditions import Condition
 from celery_tutor.course.phases import Phase
 from celery_tutor.course.session import LessonSession
 from celery_tutor.ui.widgets.steps import Notice, checklist
@@ -119,10 +120,10 @@ class CodePanel(Vertical):
         column = max(0, min(problem.column - 1, len(self.editor.document.get_line(row))))
         self.editor.move_cursor((row, column), center=True)
 
-    def show_status(self, work: CodeWork, reveal: bool = False) -> None:
+    def show_status(self, work: CodeWork, goal: list[tuple[Condition, bool]], reveal: bool = False) -> None:
         """How the last run went, in words (``reveal``: scrolled into view, with the problem above it)."""
         status = self.query_one("#code-status", Static)
-        status.update(run_status(work))
+        status.update(run_status(work, goal))
         if reveal:
             self.call_after_refresh(status.scroll_visible, animate=False)
 
@@ -137,8 +138,12 @@ class CodePanel(Vertical):
         box.mount_all(code_goal_widgets(walk, reveal_hint))
 
 
-def run_status(work: CodeWork) -> Text:
-    """One or two lines on the last run: not run yet, running, stopped at the time limit, failed."""
+def run_status(work: CodeWork, goal: list[tuple[Condition, bool]]) -> Text:
+    """One or two lines on the last run: not run yet, running, stopped at the time limit, failed, how far it got.
+
+    The tally of the goal is said here, next to the editor, because on a small terminal the
+    checklist itself may be below the fold.
+    """
     if work.halted is not None:
         return Text.assemble(
             ("⏱ Stopped: ", "bold red"),
@@ -147,11 +152,15 @@ def run_status(work: CodeWork) -> Text:
         )
     if work.running:
         return Text("▶ Running your code on a fresh lab… watch the lab panel.", style="bold")
+    held = sum(ok for _, ok in goal)
+    tally = f"{held} of {len(goal)} goal conditions hold (the list below says which)."
     if work.failure is not None:
         why = re.sub(r"^line \d+: ", "", work.failure)  # the line is the lesson file's, not the learner's
-        return Text.assemble(("The experiment stopped: ", "bold yellow"), why, ". The goal below says what is missing.")
+        return Text.assemble(("The experiment stopped: ", "bold yellow"), why, f". {tally}")
+    if work.runs and held == len(goal):
+        return Text("✓ Your code reached the goal.", style="bold green")
     if work.runs:
-        return Text("The experiment ran on your code: the goal below says how it went.", style="dim")
+        return Text.assemble(("The experiment ran on your code: ", "bold"), tally)
     return Text(
         f"Enter edits your code; {RUN_KEY.replace('ctrl+', '^')} runs it on a fresh lab (the step's experiment).",
         style="dim",
