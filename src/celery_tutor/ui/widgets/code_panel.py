@@ -17,13 +17,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Markdown, Static, TextArea
+from textual.widgets import Static, TextArea
 
 from celery_tutor.course.code_step import CodeStep
 from celery_tutor.course.code_work import CodeWork
 from celery_tutor.course.conditions import Condition
-from celery_tutor.course.phases import Phase
 from celery_tutor.course.session import LessonSession
+from celery_tutor.ui.widgets.step_parts import hints_and_outcome
 from celery_tutor.ui.widgets.steps import Notice, checklist
 
 RUN_KEY = "ctrl+r"
@@ -177,13 +177,5 @@ def code_goal_widgets(walk: LessonSession, reveal_hint: bool = False) -> list[Wi
         goal = Text("Goal (checked when your code runs):\n", style="bold")
         for condition in step.goal:
             goal.append(f"  ○ {condition.label}\n", style="not bold")
-    widgets: list[Widget] = [Notice(goal)]
-    for number, hint in enumerate(walk.hints(), 1):
-        notice = Notice(Text(f"Hint {number} of {len(step.hints)}: {hint}", style="italic"))
-        notice.reveal = reveal_hint and number == walk.hints_shown
-        widgets.append(notice)
-    if walk.phase is Phase.DONE:
-        widgets.append(Notice(Text("✓ Goal reached.", style="bold green")))
-        widgets.append(Markdown(step.explain))
-        widgets.append(Notice(Text("Press n for the next step (esc leaves the editor first).", style="italic")))
-    return widgets
+    next_note = "Press n for the next step (esc leaves the editor first)."
+    return [Notice(goal), *hints_and_outcome(walk, reveal_hint, next_note)]

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Markdown
 
+from celery_tutor.course.code_step import CodeStep
 from celery_tutor.course.model import LabStep, PredictStep
 from celery_tutor.course.phases import Phase
 from celery_tutor.course.session import LessonSession
@@ -22,6 +23,19 @@ def goal_widgets(walk: LessonSession, reveal_hint: bool = False) -> list[Widget]
     step = walk.step
     assert isinstance(step, LabStep)
     widgets: list[Widget] = [Notice(checklist(walk.goal(), "Goal:"))]
+    widgets += hints_and_outcome(walk, reveal_hint, "Press n for the next step.")
+    if walk.phase is not Phase.DONE:
+        more = f"h: hint ({walk.hints_shown} of {len(step.hints)} shown)" if step.hints else ""
+        note = f"Use the controls below the lab.  {more}  ^o: replay the solution"
+        widgets.append(Notice(Text(note, style="dim")))
+    return widgets
+
+
+def hints_and_outcome(walk: LessonSession, reveal_hint: bool, next_note: str) -> list[Widget]:
+    """Below a goal (lab and code steps): the hints so far, then, once reached, the explanation."""
+    step = walk.step
+    assert isinstance(step, LabStep | CodeStep)
+    widgets: list[Widget] = []
     for number, hint in enumerate(walk.hints(), 1):
         notice = Notice(Text(f"Hint {number} of {len(step.hints)}: {hint}", style="italic"))
         notice.reveal = reveal_hint and number == walk.hints_shown
@@ -29,11 +43,7 @@ def goal_widgets(walk: LessonSession, reveal_hint: bool = False) -> list[Widget]
     if walk.phase is Phase.DONE:
         widgets.append(Notice(Text("✓ Goal reached.", style="bold green")))
         widgets.append(Markdown(step.explain))
-        widgets.append(Notice(Text("Press n for the next step.", style="italic")))
-    else:
-        more = f"h: hint ({walk.hints_shown} of {len(step.hints)} shown)" if step.hints else ""
-        note = f"Use the controls below the lab.  {more}  ^o: replay the solution"
-        widgets.append(Notice(Text(note, style="dim")))
+        widgets.append(Notice(Text(next_note, style="italic")))
     return widgets
 
 
