@@ -74,9 +74,11 @@ class PlanStore:
     def take_checkpoint_plan(self, task: str, checkpoint: str) -> Plan | None:
         """The crash or child-kill plan for this task at this checkpoint, taken; the first armed wins."""
         return self._take(
-            lambda p: p.get("kind") in ("crash", "child")
-            and p.get("checkpoint") in (None, checkpoint)
-            and p.get("task") in (None, task)
+            lambda p: (
+                p.get("kind") in ("crash", "child")
+                and p.get("checkpoint") in (None, checkpoint)
+                and p.get("task") in (None, task)
+            )
         )
 
     def take_failure(self, task: str) -> Plan | None:

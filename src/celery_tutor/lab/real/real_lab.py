@@ -176,7 +176,8 @@ class RealLab:
                     client.close()
             else:
                 with self.app.connection_for_write() as connection:
-                    connection.default_channel.queue_delete(self.names.queue)
+                    channel: Any = connection.default_channel
+                    channel.queue_delete(self.names.queue)
 
     def join(self, timeout: float = 10.0) -> bool:
         """Wait until every worker process the lab started has exited; True when none is left."""
@@ -560,13 +561,18 @@ class RealLab:
     def crash_at(self, checkpoint: str, task: str | None = None) -> None:
         """Kill the whole worker when a task (``task``, or any) reaches ``checkpoint``."""
         point = check_checkpoint(checkpoint, task, self.tasks)
-        self._arm({"kind": "crash", "checkpoint": point, "task": task}, f"kill the worker when {task or 'a task'} reaches '{point}'")
+        self._arm(
+            {"kind": "crash", "checkpoint": point, "task": task},
+            f"kill the worker when {task or 'a task'} reaches '{point}'",
+        )
 
     def kill_child_at(self, checkpoint: str | None = None, task: str | None = None) -> None:
         """Kill only the pool child running a task when it reaches ``checkpoint`` (or its next one)."""
         point = check_checkpoint(checkpoint, task, self.tasks) if checkpoint is not None else None
         where = f"reaches '{point}'" if point else "reaches its next checkpoint"
-        self._arm({"kind": "child", "checkpoint": point, "task": task}, f"kill the pool child when {task or 'a task'} {where}")
+        self._arm(
+            {"kind": "child", "checkpoint": point, "task": task}, f"kill the pool child when {task or 'a task'} {where}"
+        )
 
     def kill_child(self, task_ref: str) -> None:
         """SIGKILL the pool child running a task now (remote control finds its PID in the worker)."""
@@ -584,7 +590,10 @@ class RealLab:
         settings.pick(self.tasks, task, "task")
         settings.exception_class(exc)
         settings.named("times", settings.whole, times, 1, limits.MAX_COUNT, "runs")
-        self._arm({"kind": "failure", "task": task, "exc": exc, "left": times}, f"the next {times} run(s) of {task} raise {exc}")
+        self._arm(
+            {"kind": "failure", "task": task, "exc": exc, "left": times},
+            f"the next {times} run(s) of {task} raise {exc}",
+        )
 
     def _arm(self, plan: dict[str, Any], description: str) -> None:
         with self._control:
@@ -614,7 +623,8 @@ class RealLab:
         """Delete every ready message of the lab's queue (and of no other queue)."""
         self._check_open()
         with self.app.connection_for_write() as connection:
-            count = int(connection.default_channel.queue_purge(self.names.queue) or 0)
+            channel: Any = connection.default_channel
+            count = int(channel.queue_purge(self.names.queue) or 0)
         self._bus.emit(ev.QueuePurged, count=count)
         return count
 

@@ -29,8 +29,10 @@ class _Receiver(EventReceiver):
 
     consuming: threading.Event
 
-    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
-        super().on_consume_ready(connection, channel, consumers, **kwargs)
+    def on_consume_ready(
+        self, connection: Any, channel: Any, consumers: list[Any], wakeup: bool = True, **kwargs: Any
+    ) -> None:
+        super().on_consume_ready(connection, channel, consumers, wakeup=wakeup, **kwargs)
         self.consuming.set()
 
 

@@ -8,7 +8,6 @@ hang: kombu would otherwise retry for ever.
 from __future__ import annotations
 
 import ipaddress
-import socket
 import threading
 from urllib.parse import urlsplit
 
@@ -81,7 +80,7 @@ def probe_broker(url: str, timeout: float = PROBE_TIMEOUT) -> None:
                 client = getattr(channel, "client", None)
                 if client is not None and hasattr(client, "ping"):
                     client.ping()  # Redis connects lazily: make it log in now
-        except (OSError, socket.error) as exc:
+        except OSError as exc:
             failure.append(_reason(exc))
         except Exception as exc:  # kombu and the clients raise many kinds; each is one line here
             failure.append(_reason(exc))

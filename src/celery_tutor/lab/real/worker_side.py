@@ -56,7 +56,7 @@ _local_keys_lock = threading.Lock()
 
 
 def identity() -> WorkerIdentity:
-    """This process's identity (a lab worker process only)."""
+    """Who this lab worker process is (RuntimeError in any other process)."""
     if _identity is None:
         raise RuntimeError("not a lab worker process")
     return _identity
