@@ -1,0 +1,65 @@
+"""``lab run --broker redis://…`` against the in-process Redis lab: the same runs, flags and states.
+
+Each script runs twice: on real ``celery-tutor worker`` processes against a real server,
+and on the in-process lab in its Redis mode (kombu's Redis transport on a real server too).
+Timestamps differ; what each task went through must not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from celery_tutor.lab.experiment import Report, run_script
+from celery_tutor.lab.real.real_lab import run_script_on_broker
+from celery_tutor.lab.redis_server import RedisServer
+from celery_tutor.lab.script import Script, load_script
+
+pytestmark = [pytest.mark.real_broker, pytest.mark.lab]
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = {
+    "redis late ack + crash": ROOT / "examples" / "redis-late-ack-crash.yaml",
+    "child kill (acked, FAILURE)": ROOT / "examples" / "child-kill.yaml",
+    "child kill + reject_on_worker_lost": ROOT / "examples" / "child-kill-reject.yaml",
+    "early ack + crash (LOST)": ROOT / "examples" / "early-ack-crash.yaml",
+    "countdown retry held by a crashed worker": Path(__file__).with_name("redis-countdown-crash.yaml"),
+}
+
+
+def outcome(report: Report) -> dict[str, Any]:
+    """What must match: per task its runs, redelivery flags, retries and states; the ledger counts."""
+    return {
+        "tasks": {
+            alias: {
+                "name": t.name,
+                "runs": t.runs,
+                "redelivered": t.redelivered,
+                "retries": t.retries,
+                "state": t.state,
+                "observed": t.observed,
+                "exception": t.exception.split(":")[0] if t.exception else None,
+                "result": t.result,
+            }
+            for alias, t in report.tasks.items()
+        },
+        "ledger": [(e["action"], e["key"], e["count"]) for e in report.ledger],
+        "failures": report.failures,
+    }
+
+
+def on_redis(script: Script) -> Script:
+    """The same script on the in-process lab's Redis mode."""
+    return dataclasses.replace(script, lab=dataclasses.replace(script.lab, broker="redis"))
+
+
+@pytest.mark.parametrize("name", list(SCRIPTS))
+def test_real_workers_do_what_the_in_process_lab_does(name: str, redis_server: RedisServer) -> None:
+    script = load_script(SCRIPTS[name])
+    real = run_script_on_broker(script, redis_server.url)
+    lab = run_script(on_redis(script))
+    assert real.ok, real.to_text()
+    assert outcome(real) == outcome(lab), f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
