@@ -37,7 +37,7 @@ def test_failures_count_down_and_disarm_forgets(tmp_path: Path) -> None:
     assert store.all() == []
 
 
-def _take_in_child(path: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _take_in_child(path: str, queue: multiprocessing.Queue) -> None:
     plan = PlanStore(Path(path)).take_checkpoint_plan("add", "adding")
     queue.put(plan["id"] if plan else None)
 
