@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("lesson_ids", nargs="*", metavar="LESSON", help="lesson ids (default: all)")
     verify.add_argument("--jobs", type=int, default=4, metavar="N", help="labs to run at once (default 4)")
+    _add_broker_options(verify)
     _add_serve(commands)
     _add_worker(commands)
     return parser
@@ -177,7 +178,9 @@ def _check(paths: list[Path], lessons: Path | None) -> int:
     return 1 if course.problems or missing or not (course.lessons or course.broken) else 0
 
 
-def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
+def _verify(
+    lesson_ids: list[str], lessons: Path | None, jobs: int, broker: str | None = None, allow_remote: bool = False
+) -> int:
     from celery_tutor.course.lessons import load_course
     from celery_tutor.paths import lessons_dir
     from celery_tutor.verification import verify
@@ -205,7 +208,21 @@ def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
             print(f"{not_verified} (their lesson ids cannot be read)", file=sys.stderr)
         return 1
     chosen = [lesson for lesson in course.lessons if not lesson_ids or lesson.id in lesson_ids]
-    checks = verify(chosen, jobs=jobs, on_check=_print_check)
+    make_lab = None
+    if broker is not None:
+        from celery_tutor.lab.real import BrokerRefused
+        from celery_tutor.lab.real.real_lab import lab_maker, lessons_for
+
+        try:
+            make_lab = lab_maker(broker, allow_remote)
+        except BrokerRefused as exc:
+            print(f"celery-tutor: {exc}", file=sys.stderr)
+            return 1
+        chosen, skipped = lessons_for(broker, chosen)
+        for lesson in skipped:
+            _line(f"skip {lesson.id}: it runs on the {lesson.lab.broker} lab, not on this broker", sys.stdout)
+        jobs = 1  # real worker processes: one lab at a time
+    checks = verify(chosen, jobs=jobs, on_check=_print_check, make_lab=make_lab)
     failed = sum(not check.ok for check in checks)
     verdict = f"{failed} FAILED" if failed else "all hold" if checks else "nothing to check"
     summary = f"verified {len(chosen)} lesson(s), {len(checks)} claims: {verdict}"
@@ -339,7 +356,7 @@ def _main(argv: Sequence[str] | None) -> int:
             return _check(args.paths, args.lessons)
     if args.command == "verify":
         with _ctrl_c_ends_the_command():
-            return _verify(args.lesson_ids, args.lessons, args.jobs)
+            return _verify(args.lesson_ids, args.lessons, args.jobs, args.broker, args.allow_remote)
     if args.command == "lab":
         if args.lab_command == "run":
             with _ctrl_c_ends_the_command():

@@ -71,10 +71,11 @@ class _OpenLabs:
     closed, and no check may start a new lab once the run is interrupted.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, make_lab: Callable[[LabConfig], Lab] | None = None) -> None:
         self._lock = threading.Lock()
         self._labs: set[Lab] = set()
         self._stopped = False
+        self._make_lab = make_lab
 
     @contextmanager
     def lab(self, lesson: Lesson) -> Iterator[Lab]:
@@ -82,7 +83,7 @@ class _OpenLabs:
         with self._lock:
             if self._stopped:
                 raise _Interrupted
-            lab = fresh_lab(lesson)
+            lab = fresh_lab(lesson) if self._make_lab is None else self._make_lab(lab_config(lesson))
             self._labs.add(lab)
         try:
             yield lab
@@ -269,8 +270,16 @@ def _all(checks: Callable[..., Iterator[Check]], *args: Any) -> list[Check]:
     return list(checks(*args))
 
 
-def verify(lessons: list[Lesson], jobs: int = 4, on_check: Callable[[Check], None] | None = None) -> list[Check]:
+def verify(
+    lessons: list[Lesson],
+    jobs: int = 4,
+    on_check: Callable[[Check], None] | None = None,
+    make_lab: Callable[[LabConfig], Lab] | None = None,
+) -> list[Check]:
     """Check every claim of every lesson (several labs at once); results in lesson order.
+
+    ``make_lab`` builds each check's lab (default: the in-process lab the lesson describes);
+    ``verify --broker`` passes one that runs real workers on a real broker.
 
     Ctrl-C (KeyboardInterrupt) stops the run at once: the labs are closed, no further check
     starts, and the interrupt goes on to the caller. The checks run on daemon threads, so a
@@ -278,7 +287,7 @@ def verify(lessons: list[Lesson], jobs: int = 4, on_check: Callable[[Check], Non
     be waited for at exit).
     """
     work = [job for lesson in lessons for job in _jobs(lesson)]
-    labs = _OpenLabs()
+    labs = _OpenLabs(make_lab)
     pool = _Pool(work, max(1, jobs), labs)
     results: list[Check] = []
     try:

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from celery import Celery
 
@@ -50,6 +50,11 @@ STOP_TIMEOUT = 60.0
 BARRIER_TIMEOUT = 5.0
 CONTROL_TIMEOUT = 3.0
 """Seconds to wait for workers to confirm a remote-control command."""
+
+if TYPE_CHECKING:
+    from celery_tutor.lab.engine import Lab
+
+L = TypeVar("L")
 
 NOT_YET = "is not available on a real broker yet (use the in-process lab)"
 
@@ -687,19 +692,30 @@ def _check_signature(spec: TaskSpec, args: tuple[Any, ...], kwargs: dict[str, An
         raise LabConfigError(f"{spec.name}: {exc}") from None
 
 
+def lab_maker(broker_url: str, allow_remote: bool = False) -> Callable[[LabConfig], Lab]:
+    """A factory of real labs on one broker, for ``verify --broker`` (the URL checked, the broker probed)."""
+    check_broker_url(broker_url, allow_remote)
+    probe_broker(broker_url)
+
+    def make_lab(config: LabConfig) -> Lab:
+        return cast("Lab", RealLab(config, broker_url, allow_remote=allow_remote))
+
+    return make_lab
+
+
+def lessons_for(broker_url: str, lessons: list[L]) -> tuple[list[L], list[L]]:
+    """The lessons whose lab runs on this broker's kind, and the others (skipped)."""
+    kind = broker_kind(broker_url)
+    chosen = [lesson for lesson in lessons if getattr(lesson.lab, "broker", "rabbitmq") == kind]  # type: ignore[attr-defined]
+    return chosen, [lesson for lesson in lessons if lesson not in chosen]
+
+
 def run_script_on_broker(script: Any, broker_url: str, *, allow_remote: bool = False) -> Any:
     """``lab run --broker URL``: the script's report, from real workers on that broker.
 
     The URL is checked and the broker probed first: a refused URL or a dead broker raises
     :class:`~.safety.BrokerRefused` within seconds, before anything starts.
     """
-    from celery_tutor.lab.engine import Lab
     from celery_tutor.lab.experiment import run_script
 
-    check_broker_url(broker_url, allow_remote)
-    probe_broker(broker_url)
-
-    def make_lab(config: LabConfig) -> Lab:
-        return cast(Lab, RealLab(config, broker_url, allow_remote=allow_remote))
-
-    return run_script(script, make_lab=make_lab)
+    return run_script(script, make_lab=lab_maker(broker_url, allow_remote))
