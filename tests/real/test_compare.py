@@ -63,3 +63,15 @@ def test_real_workers_do_what_the_in_process_lab_does(name: str, redis_server: R
     lab = run_script(on_redis(script))
     assert real.ok, real.to_text()
     assert outcome(real) == outcome(lab), f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
+
+
+def test_verify_on_a_real_broker_holds_for_the_redis_lesson(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from celery_tutor import cli
+
+    code = cli.main(["verify", "--broker", redis_server.url, "redis-visibility-timeout", "acknowledgement"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "skip acknowledgement: it runs on the rabbitmq lab" in out
+    assert "verified 1 lesson(s)" in out and "all hold" in out
