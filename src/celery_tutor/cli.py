@@ -87,6 +87,7 @@ def _add_worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     worker.add_argument("--prefix", required=True, help="the lab's prefix (celery-tutor-…)")
     worker.add_argument("--settings", metavar="JSON", help="lab settings as a JSON mapping")
     worker.add_argument("--task-options", metavar="JSON", help="task options as a JSON mapping {TASK: {OPTION: VALUE}}")
+    worker.add_argument("--lifeline", type=int, metavar="FD", help=argparse.SUPPRESS)  # the tutor's pipe: die with it
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -260,7 +261,7 @@ def _worker(args: argparse.Namespace) -> int:
     except (BrokerRefused, ValueError) as exc:
         print(f"celery-tutor worker: {exc}", file=sys.stderr)
         return 1
-    return run_worker(args.broker, args.name, args.prefix, plain_settings, task_options)
+    return run_worker(args.broker, args.name, args.prefix, plain_settings, task_options, args.lifeline)
 
 
 def _print_check(check: Check) -> None:

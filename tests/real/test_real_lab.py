@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -176,3 +177,48 @@ def test_controls_a_real_broker_cannot_do_yet_say_so(lab_on: Callable[..., tuple
     for control in (lambda: lab.drop_connection(), lambda: lab.deploy(), lambda: lab.drop_connection_at("adding")):
         with pytest.raises(LabStateError, match="not available on a real broker yet"):
             control()
+
+
+def _wait_gone(pid: int, timeout: float = WAIT) -> bool:
+    """Block until process ``pid`` has exited (a pidfd becomes readable then); False on timeout."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([fd], [], [], timeout)
+        return bool(readable) or not _alive(pid)
+    finally:
+        os.close(fd)
+
+
+TUTOR = """
+import sys
+from celery_tutor.lab import LabConfig
+from celery_tutor.lab.real.real_lab import RealLab
+lab = RealLab(LabConfig(workers=2), sys.argv[1])
+lab.start()
+print(*lab.live_pids(), flush=True)
+sys.stdin.read()  # until the test kills this process
+"""
+
+
+def test_workers_die_with_a_tutor_that_was_killed(redis_server: RedisServer) -> None:
+    tutor = subprocess.Popen(
+        [sys.executable, "-c", TUTOR, redis_server.url],
+        env={**os.environ, "PYTHONPATH": SRC},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert tutor.stdout is not None
+        pids = [int(pid) for pid in tutor.stdout.readline().split()]
+        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+        tutor.kill()  # SIGKILL: no close(), no atexit, nothing of the tutor's runs any more
+        tutor.wait(WAIT)
+        assert all(_wait_gone(pid) for pid in pids), "a worker outlived the tutor that started it"
+    finally:
+        if tutor.poll() is None:
+            tutor.kill()
+            tutor.wait(WAIT)

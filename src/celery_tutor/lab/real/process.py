@@ -27,7 +27,7 @@ EXIT_TIMEOUT = 10.0
 def worker_command(
     url: str, name: str, prefix: str, plain_settings: Mapping[str, Any], task_options: Mapping[str, Any]
 ) -> list[str]:
-    """The command line of one lab worker, run by this very Python."""
+    """The command line of one lab worker, run by this very Python (:class:`WorkerProcess` adds its lifeline)."""
     return [
         sys.executable,
         "-m",
@@ -57,14 +57,22 @@ class WorkerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         src = str(Path(__file__).resolve().parents[3])  # this package's root: the worker runs the same code
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a crash kills the pool children too
-            env=env,
-        )
+        # The lifeline: a pipe whose only write end is ours. When this process ends, however it
+        # ends (Ctrl-C's os._exit, a SIGKILL), the worker reads EOF and kills itself: never left behind.
+        lifeline, self._lifeline = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [*command, "--lifeline", str(lifeline)],
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a crash kills the pool children too
+                env=env,
+                pass_fds=(lifeline,),
+            )
+        finally:
+            os.close(lifeline)
+        os.set_inheritable(self._lifeline, False)
         self.status = "starting"
         """starting, alive, stopping, stopped or killed (the tutor's view)."""
         self.exited = threading.Event()
@@ -79,6 +87,8 @@ class WorkerProcess:
 
     def _watch(self) -> None:
         self.process.wait()
+        with contextlib.suppress(OSError):
+            os.close(self._lifeline)
         self._log.close()
         self.exited.set()
         self._on_exit(self)

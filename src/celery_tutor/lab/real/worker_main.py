@@ -6,10 +6,12 @@ that reaches the broker: they join the lab whose prefix they are given.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,14 +48,33 @@ def build_app(
     return app
 
 
+def hold_lifeline(fd: int) -> None:
+    """Die with the tutor that started this worker: SIGKILL the worker's group once ``fd`` reads EOF."""
+    main_pid = os.getpid()
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 64):
+                pass
+        worker_side.kill_worker(main_pid)
+
+    threading.Thread(target=watch, name="celery-tutor-lifeline", daemon=True).start()
+
+
 def run_worker(
     url: str,
     name: str,
     prefix: str,
     plain_settings: Mapping[str, Any] | None = None,
     task_options: Mapping[str, Mapping[str, Any]] | None = None,
+    lifeline: int | None = None,
 ) -> int:
-    """Run one lab worker until it is stopped; its exit code."""
+    """Run one lab worker until it is stopped; its exit code.
+
+    ``lifeline``: a pipe's read end whose write end the tutor holds; when it closes, the worker dies.
+    """
+    if lifeline is not None:
+        hold_lifeline(lifeline)
     names = LabNames(prefix)
     lab_settings = checked_settings(plain_settings or {})
     app = build_app(url, names, lab_settings, task_options or {})
