@@ -222,3 +222,22 @@ def test_workers_die_with_a_tutor_that_was_killed(redis_server: RedisServer) -> 
         if tutor.poll() is None:
             tutor.kill()
             tutor.wait(WAIT)
+
+
+def test_stop_purge_restart_and_reset(lab_on: Callable[..., tuple[RealLab, Log]]) -> None:
+    lab, log = lab_on()
+    lab.stop_worker()
+    log.wait(lambda e: isinstance(e, ev.WorkerStopped), "worker_stopped")
+    lab.send_many("add", 3, (1, 1), alias="sum")
+    assert lab.purge() == 3
+    lab.send("add", (2, 2), alias="later")
+    lab.restart_worker()
+    assert lab.wait_until(lambda s: s.task(lab.task_id("later")).state == "SUCCESS", WAIT)
+    assert lab.app.AsyncResult(lab.task_id("later")).get(timeout=WAIT) == 4
+    for alias in ("sum-1", "sum-2", "sum-3"):
+        assert lab.app.AsyncResult(lab.task_id(alias)).state == "PENDING"  # purged: never ran
+    [before] = lab.live_pids()
+    lab.reset()
+    [after] = lab.live_pids()
+    assert after != before and lab.snapshot().tasks == ()
+    assert [e.kind for e in log.events][-3:] == ["lab_reset", "config_changed", "worker_started"]

@@ -67,7 +67,7 @@ class RealWorker:
     process: WorkerProcess | None
     """None for a worker someone started elsewhere with ``celery-tutor worker``."""
     status: str = "starting"
-    """starting, alive, stopping, stopped or killed."""
+    """starting, alive, stopping, killing (a crash being reported), stopped or killed."""
     ready: threading.Event = field(default_factory=threading.Event)
     host: str = ""
     pid: int = 0
@@ -556,6 +556,8 @@ class RealLab:
         with self._control:
             self._check_open()
             handle = self._pick(worker, ("alive", "stopping"))
+            with self._lock:
+                handle.status = "killing"  # its watcher leaves the report to this control
             if handle.process is not None:
                 handle.process.kill()
                 handle.process.wait()
