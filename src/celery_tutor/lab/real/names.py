@@ -9,7 +9,9 @@ clean-up can delete exactly its own keys and nothing else.
 from __future__ import annotations
 
 import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,6 +56,11 @@ class LabNames:
         """Redis: the prefix of every key the lab writes (queues, unacked hash, results)."""
         return f"{self.prefix}:"
 
+    @property
+    def results_dir(self) -> Path:
+        """RabbitMQ: where the lab's results are kept (Celery's filesystem backend; local workers share it)."""
+        return Path(tempfile.gettempdir()) / f"{self.prefix}-results"
+
     def hostname(self, name: str) -> str:
         """A worker's Celery node name: its lab name, at this lab."""
         return f"{name}@{self.prefix}"
@@ -96,8 +103,9 @@ def celery_conf(url: str, names: LabNames, transport_options: dict[str, Any] | N
         conf["result_backend"] = url
         conf["result_backend_transport_options"] = {"global_keyprefix": names.key_prefix}
     else:
-        # RabbitMQ has no key-value store: results go through the broker to the tutor that sent.
-        conf["result_backend"] = "rpc://"
-        conf["result_persistent"] = False
+        # RabbitMQ keeps no results: Celery's filesystem backend does, in a directory of the lab's own
+        # that the tutor and the workers on this machine share.
+        names.results_dir.mkdir(mode=0o700, exist_ok=True)
+        conf["result_backend"] = f"file://{names.results_dir}"
     conf["broker_transport_options"] = options
     return conf

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import shutil
 import threading
 import time
 import uuid
@@ -180,6 +181,7 @@ class RealLab:
                 finally:
                     client.close()
             else:
+                shutil.rmtree(self.names.results_dir, ignore_errors=True)
                 with self.app.connection_for_write() as connection:
                     channel: Any = connection.default_channel
                     channel.queue_delete(self.names.queue)

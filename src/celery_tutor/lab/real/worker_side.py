@@ -16,6 +16,7 @@ worker process wants.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import socket
@@ -145,10 +146,19 @@ class ChildHooks:
         return True
 
     def _claim(self, key: str) -> bool:
-        """Use an idempotency key once: in Redis for the whole lab, else in this worker only."""
-        client = getattr(self.task.backend, "client", None)
+        """Use an idempotency key once for the whole lab: in Redis, or in the shared results directory."""
+        backend = self.task.backend
+        client = getattr(backend, "client", None)
         if client is not None and hasattr(client, "set"):
             return bool(client.set(f"{identity().key_prefix}idempotency:{key}", "1", nx=True))
+        directory = getattr(backend, "path", None)
+        if isinstance(directory, (str, bytes)):  # the filesystem backend: one file per key, created once
+            name = hashlib.sha256(key.encode()).hexdigest()
+            try:
+                os.close(os.open(os.path.join(os.fsdecode(directory), f"idempotency-{name}"), os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return False
+            return True
         with _local_keys_lock:
             if key in _local_keys:
                 return False
