@@ -48,8 +48,8 @@ START_TIMEOUT = 30.0
 """Seconds a worker process may take to consume (importing Celery and forking its pool)."""
 STOP_TIMEOUT = 60.0
 """Seconds a warm stop may take (running tasks finish first)."""
-BARRIER_TIMEOUT = 5.0
-CONTROL_TIMEOUT = 3.0
+BARRIER_TIMEOUT = 10.0
+CONTROL_TIMEOUT = 10.0
 """Seconds to wait for workers to confirm a remote-control command."""
 
 if TYPE_CHECKING:
@@ -588,8 +588,14 @@ class RealLab:
         with self._control:
             self._check_open()
             task_id = self.task_id(task_ref)
+            alive = self._alive()
             replies = self.app.control.broadcast(
-                protocol.KILL_CHILD, arguments={"task_id": task_id}, reply=True, timeout=CONTROL_TIMEOUT
+                protocol.KILL_CHILD,
+                arguments={"task_id": task_id},
+                destination=[self.names.hostname(h.name) for h in alive],
+                reply=True,
+                timeout=CONTROL_TIMEOUT,
+                limit=len(alive),
             )
             if not any("ok" in reply for answer in replies or [] for reply in answer.values()):
                 raise LabStateError(f"no pool child runs {task_ref} now")
