@@ -23,6 +23,7 @@ from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.lab.real import worker_side
 from celery_tutor.lab.real.names import LabNames, celery_conf
 from celery_tutor.lab.real.plans import PlanStore
+from celery_tutor.lab.real.safety import describe_url
 
 WORKER_ONLY = ("worker_concurrency", "broker_transport_options")
 """Lab settings the worker takes other than as plain app settings."""
@@ -106,6 +107,7 @@ def run_worker(
             without_gossip=True,
             task_events=True,
         )
+        print(f"{name}: joining lab {prefix} on {describe_url(url)}", flush=True)
         worker.start()
         return int(getattr(worker, "exitcode", 0) or 0)
     finally:

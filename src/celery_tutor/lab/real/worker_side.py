@@ -245,6 +245,7 @@ def _ready(sender: Any = None, **_: Any) -> None:
         main_pid=_identity.main_pid,
         host=socket.gethostname(),
     )
+    print(f"{_identity.name}: consuming (pid {_identity.main_pid}); Ctrl-C stops it warm", flush=True)
 
 
 _original_acknowledge = Request.acknowledge
