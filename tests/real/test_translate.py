@@ -149,3 +149,26 @@ def test_exception_parts() -> None:
     assert exception_parts("KeyError('a', 'b')") == ("KeyError", "a, b")
     assert exception_parts("weird") == ("weird", "")
     assert traceback_parts("  File x\n    raise\n") is None
+
+
+def test_a_killed_worker_loses_a_task_it_acked_before_its_run_said_so() -> None:
+    from celery_tutor.lab import LabConfig
+    from celery_tutor.lab.real.real_lab import RealLab
+
+    lab = RealLab(LabConfig(), "redis://127.0.0.1:1/0")  # never started: nothing connects
+    lab.sync_events = lambda timeout=0.0: True  # type: ignore[method-assign]  # no broker to sync with
+    seen: list[ev.LabEvent] = []
+    lab.subscribe(seen.append)
+    translator = lab._translator
+    translator.handle({"type": protocol.READY, "worker": "worker1", "concurrency": 1, "prefetch": 1})
+    for task_id, alias in (("t-acked", "early"), ("t-held", "held")):
+        lab._bus.name_task(task_id, "generate_report", alias)
+        translator.handle({"type": protocol.RECEIVED, "uuid": task_id, "worker": "worker1", "redelivered": False})
+        translator.handle({"type": "task-received", "uuid": task_id, "name": "generate_report", "hostname": HOST})
+    translator.handle({"type": protocol.ACKED, "uuid": "t-acked", "worker": "worker1"})
+    lab._report_killed(lab._workers["worker1"], None)
+    lost = [e for e in seen if isinstance(e, ev.TaskLost)]
+    assert [(e.task_id, e.run) for e in lost] == [("t-acked", 0)]
+    killed = seen[-1]
+    assert isinstance(killed, ev.WorkerKilled) and (killed.lost, killed.kept) == (1, 1)
+    assert lab.snapshot().task("t-acked").state == "LOST"

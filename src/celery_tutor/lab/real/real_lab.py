@@ -409,10 +409,24 @@ class RealLab:
             self._bus.emit(ev.WorkerKilled, worker=handle.name, requeued=0, lost=0, checkpoint=checkpoint)
             return
         held = set(view.unacked)
-        lost = [(task_id, run) for task_id, _name, run in view.running if task_id not in held]
-        for task_id, run in lost:
+        lost = {task_id: run.number for task_id, _name, run in view.running if task_id not in held}
+        # Acked when it was received (early ack) but its run had not said so yet: lost all the same,
+        # unless the broker still has a copy somewhere.
+        snapshot = self.snapshot()
+        somewhere: set[str] = {task_id for worker in snapshot.workers for task_id in worker.unacked}
+        somewhere |= {message.task_id for message in snapshot.ready}
+        somewhere |= {message.task_id for message in snapshot.invisible}
+        for task in snapshot.tasks:
+            if (
+                task.state == "RECEIVED"
+                and task.task_id not in somewhere
+                and task.task_id not in lost
+                and self._translator.last_holder(task.task_id) == handle.name
+            ):
+                lost[task.task_id] = 0
+        for task_id, number in lost.items():
             self._bus.emit(
-                ev.TaskLost, task_id=task_id, task=self._bus.name_of(task_id), worker=handle.name, run=run.number
+                ev.TaskLost, task_id=task_id, task=self._bus.name_of(task_id), worker=handle.name, run=number
             )
         kept = len(view.unacked) if self.kind == "redis" else 0
         requeued = 0 if self.kind == "redis" else len(view.unacked)

@@ -122,6 +122,11 @@ class EventTranslator:
         with self._lock:
             self._published.add((task_id, retries))
 
+    def last_holder(self, task_id: str) -> str | None:
+        """The worker that received ``task_id`` last."""
+        with self._lock:
+            return self._holders.get(task_id)
+
     def handle(self, event: Mapping[str, Any]) -> None:
         """Translate one event (unknown and routine ones are ignored)."""
         kind = str(event.get("type", ""))
