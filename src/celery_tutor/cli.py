@@ -130,12 +130,14 @@ def _lab_run(script_path: Path, as_json: bool, broker: str | None = None, allow_
         started = f"running {script.title} ({len(script.steps)} steps); Ctrl-C stops it"
         _line(shorten(started), sys.stderr)
     if broker is not None:
+        from celery_tutor.lab.fleet import LabStateError
         from celery_tutor.lab.real import BrokerRefused
         from celery_tutor.lab.real.real_lab import run_script_on_broker
+        from celery_tutor.lab.settings import LabConfigError
 
         try:
             report = run_script_on_broker(script, broker, allow_remote=allow_remote)
-        except BrokerRefused as exc:
+        except (BrokerRefused, LabStateError, LabConfigError) as exc:  # refused, down, workers not started, no code
             print(f"celery-tutor: {exc}", file=sys.stderr)
             return 1
     else:

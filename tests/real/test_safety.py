@@ -10,6 +10,7 @@ import pytest
 
 from celery_tutor import cli
 from celery_tutor.lab.real.safety import BrokerRefused, check_broker_url, describe_url, probe_broker
+from celery_tutor.lab.redis_server import RedisServer
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "child-kill.yaml"
 
@@ -82,3 +83,20 @@ def test_worker_command_on_a_dead_broker_exits_1(capsys: pytest.CaptureFixture[s
     )
     assert code == 1
     assert "cannot use broker" in capsys.readouterr().err
+
+
+def test_lab_run_says_in_one_line_what_a_real_broker_cannot_run_yet(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, redis_server: RedisServer
+) -> None:
+    script = tmp_path / "code.yaml"
+    script.write_text(
+        "lab:\n  code: |\n    @app.task()\n    def mine():\n        checkpoint('here')\n"
+        "steps:\n  - send: {task: mine}\n"
+    )
+    code = cli.main(["lab", "run", "--broker", redis_server.url, str(script)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err == [
+        "celery-tutor: a script's own task code (lab.code) is not available on a real broker yet "
+        "(use the in-process lab)"
+    ]
