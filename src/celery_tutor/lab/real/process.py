@@ -52,8 +52,8 @@ class WorkerProcess:
 
     def __init__(self, name: str, command: list[str], on_exit: Callable[[WorkerProcess], None]) -> None:
         self.name = name
-        self._log = tempfile.NamedTemporaryFile(prefix=f"celery-tutor-{name}-", suffix=".log", delete=False)  # noqa: SIM115
-        self.log_path = Path(self._log.name)
+        # An unnamed file: it goes away with the last process holding it, however the tutor ends.
+        self._log = tempfile.TemporaryFile(prefix=f"celery-tutor-{name}-")  # noqa: SIM115
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         src = str(Path(__file__).resolve().parents[3])  # this package's root: the worker runs the same code
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
@@ -73,6 +73,7 @@ class WorkerProcess:
         finally:
             os.close(lifeline)
         os.set_inheritable(self._lifeline, False)
+        self._lifeline_lock = threading.Lock()
         self.status = "starting"
         """starting, alive, stopping, stopped or killed (the tutor's view)."""
         self.exited = threading.Event()
@@ -87,11 +88,17 @@ class WorkerProcess:
 
     def _watch(self) -> None:
         self.process.wait()
-        with contextlib.suppress(OSError):
-            os.close(self._lifeline)
-        self._log.close()
+        self.cut_lifeline()
         self.exited.set()
         self._on_exit(self)
+
+    def cut_lifeline(self) -> None:
+        """Close the tutor's end of the lifeline (once): the worker then kills itself, as if the tutor died."""
+        with self._lifeline_lock:
+            fd, self._lifeline = self._lifeline, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def kill(self) -> None:
         """SIGKILL the worker's whole process group, like ``kill -9`` of a worker and its pool."""
@@ -115,12 +122,11 @@ class WorkerProcess:
     def log_tail(self, lines: int = 5) -> str:
         """The end of the worker's output, for error messages."""
         try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
+            data = os.pread(self._log.fileno(), 64_000, max(0, os.fstat(self._log.fileno()).st_size - 64_000))
+        except (OSError, ValueError):
             return ""
-        return "\n".join(text.strip().splitlines()[-lines:])
+        return "\n".join(data.decode(errors="replace").strip().splitlines()[-lines:])
 
     def remove_log(self) -> None:
-        """Delete the log file (the lab is closing)."""
-        with contextlib.suppress(OSError):
-            self.log_path.unlink()
+        """Let the worker's output go (the lab is closing)."""
+        self._log.close()
