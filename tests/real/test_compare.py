@@ -28,6 +28,8 @@ SCRIPTS = {
     "child kill + reject_on_worker_lost": ROOT / "examples" / "child-kill-reject.yaml",
     "early ack + crash (LOST)": ROOT / "examples" / "early-ack-crash.yaml",
     "countdown retry held by a crashed worker": Path(__file__).with_name("redis-countdown-crash.yaml"),
+    "a clean stop gives prefetched messages back": ROOT / "examples" / "redis-clean-stop.yaml",
+    "a long task past the visibility timeout runs twice": ROOT / "examples" / "redis-long-task-runs-twice.yaml",
 }
 
 

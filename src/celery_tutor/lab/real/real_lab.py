@@ -288,6 +288,7 @@ class RealLab:
             if handle is None or handle.process is not None or handle.reported:
                 return  # the lab's own processes are watched by PID
             handle.status, handle.reported = "stopped", True
+        self._give_back(worker)
         self._bus.emit(ev.WorkerStopped, worker=worker)
 
     def on_crash(self, worker: str, checkpoint: str, plan: str) -> None:
@@ -389,11 +390,33 @@ class RealLab:
                 return
             stopping = handle.status == "stopping"
         if stopping:
+            self.sync_events()  # its last acks are in
             with self._lock:
                 handle.status, handle.reported = "stopped", True
+            self._give_back(handle.name)
             self._bus.emit(ev.WorkerStopped, worker=handle.name)
         elif handle.status in ("alive", "starting"):
             self._report_killed(handle, None)
+
+    def _give_back(self, worker: str) -> None:
+        """A worker closed its connection cleanly: the broker has every message it held unacked back."""
+        try:
+            view = self.snapshot().worker(worker)
+        except KeyError:
+            return
+        etas = {s.task_id: s for s in view.scheduled}
+        for task_id in view.unacked:
+            scheduled = etas.get(task_id)
+            self._translator.given_back(task_id)
+            self._bus.emit(
+                ev.MessageRedelivered,
+                task_id=task_id,
+                task=self._bus.name_of(task_id),
+                worker=worker,
+                reason=ev.CLEAN_CLOSE,
+                retries=scheduled.retries if scheduled else 0,
+                eta_in=max(0.0, scheduled.eta_at - self.now()) if scheduled else None,
+            )
 
     def _report_killed(self, handle: RealWorker, checkpoint: str | None) -> None:
         """The worker died at once: what it ran without holding the message is lost; the rest comes back."""

@@ -122,6 +122,11 @@ class EventTranslator:
         with self._lock:
             self._published.add((task_id, retries))
 
+    def given_back(self, task_id: str) -> None:
+        """The lab reported this message back in the queue already: its next delivery says nothing new."""
+        with self._lock:
+            self._requeued.add(task_id)
+
     def last_holder(self, task_id: str) -> str | None:
         """The worker that received ``task_id`` last."""
         with self._lock:
