@@ -107,6 +107,8 @@ class RealLab:
         self._pending: dict[str, dict[str, Any]] = {}
         """Plans armed and not yet fired, by id: re-armed in every worker that starts."""
         self._barriers: dict[str, threading.Event] = {}
+        self._replies = threading.Lock()
+        """Held while a control command's replies are collected."""
         self.app = self._make_app()
         self._translator = EventTranslator(self._bus, self.kind, self)
         self._events = EventThread(self.app, self._translator.handle, self.names.prefix)
@@ -367,19 +369,21 @@ class RealLab:
         targets = self._alive() if to is None else to
         if not targets:
             return 0
-        replies = self.app.control.broadcast(
-            command,
-            arguments=arguments,
-            destination=[self.names.hostname(h.name) for h in targets],
-            reply=True,
-            timeout=CONTROL_TIMEOUT,
-            limit=len(targets),
-        )
+        with self._replies:  # one collector at a time: they share the app's reply queue
+            replies = self.app.control.broadcast(
+                command,
+                arguments=arguments,
+                destination=[self.names.hostname(h.name) for h in targets],
+                reply=True,
+                timeout=CONTROL_TIMEOUT,
+                limit=len(targets),
+            )
         return len(replies or [])
 
-    def _disarm(self, plan: str) -> None:
+    def _disarm(self, plan: str | None) -> None:
+        """Forget a plan in every worker (it fired, or the lab was reset); nobody waits for replies."""
         with contextlib.suppress(Exception):
-            self._broadcast(protocol.DISARM, {"plan_id": plan})
+            self.app.control.broadcast(protocol.DISARM, arguments={"plan_id": plan})
 
     def _process_exited(self, process: WorkerProcess) -> None:
         """A worker process ended (watcher thread): a warm stop finished, or it died."""
@@ -626,14 +630,15 @@ class RealLab:
             self._check_open()
             task_id = self.task_id(task_ref)
             alive = self._alive()
-            replies = self.app.control.broadcast(
-                protocol.KILL_CHILD,
-                arguments={"task_id": task_id},
-                destination=[self.names.hostname(h.name) for h in alive],
-                reply=True,
-                timeout=CONTROL_TIMEOUT,
-                limit=len(alive),
-            )
+            with self._replies:
+                replies = self.app.control.broadcast(
+                    protocol.KILL_CHILD,
+                    arguments={"task_id": task_id},
+                    destination=[self.names.hostname(h.name) for h in alive],
+                    reply=True,
+                    timeout=CONTROL_TIMEOUT,
+                    limit=len(alive),
+                )
             if not any("ok" in reply for answer in replies or [] for reply in answer.values()):
                 raise LabStateError(f"no pool child runs {task_ref} now")
 
@@ -694,7 +699,7 @@ class RealLab:
                 assert handle.process is not None
                 handle.process.kill()
                 handle.process.wait()
-            self._broadcast(protocol.DISARM, {"plan_id": None})
+            self._disarm(None)
             self.sync_events()
             self._delete_lab_keys_but_events()
             self._settings = settings.with_defaults(self.initial.settings)
