@@ -241,3 +241,27 @@ def test_stop_purge_restart_and_reset(lab_on: Callable[..., tuple[RealLab, Log]]
     [after] = lab.live_pids()
     assert after != before and lab.snapshot().tasks == ()
     assert [e.kind for e in log.events][-3:] == ["lab_reset", "config_changed", "worker_started"]
+
+
+def test_a_plan_armed_in_every_worker_fires_once(lab_on: Callable[..., tuple[RealLab, Log]]) -> None:
+    lab, log = lab_on(workers=2, settings={"worker_prefetch_multiplier": 1, "task_acks_late": True})
+    lab.crash_at("after_charge")
+    lab.fail_next("fetch_exchange_rate", times=1)
+    lab.send("charge_card", (1, 1.0), alias="first")
+    lab.send("charge_card", (2, 1.0), alias="second")
+    log.wait(lambda e: isinstance(e, ev.WorkerKilled), "worker_killed")
+    survivor = log.wait(
+        lambda e: isinstance(e, ev.TaskSucceeded) and e.task == "charge_card", "the other charge succeeded"
+    )
+    assert isinstance(survivor, ev.TaskSucceeded)
+    started = {e.worker for e in log.events if isinstance(e, ev.TaskStarted)}
+    assert started == {"worker1", "worker2"}, "each worker ran one charge"
+    assert len([e for e in log.events if isinstance(e, ev.WorkerKilled)]) == 1
+    # The failure plan too: one run fails, on whichever worker takes it, and no other.
+    lab.restart_worker(next(e.worker for e in log.events if isinstance(e, ev.WorkerKilled)))
+    for index in range(3):
+        lab.send("fetch_exchange_rate", ("EUR",), alias=f"rate{index}")
+    for index in range(3):
+        assert lab.wait_until(lambda s, i=index: s.task(lab.task_id(f"rate{i}")).state == "SUCCESS", WAIT)
+    retries = [e for e in log.events if isinstance(e, ev.RetryScheduled)]
+    assert len(retries) == 1 and retries[0].exc_type == "ConnectionError"

@@ -648,7 +648,7 @@ class RealLab:
         settings.exception_class(exc)
         settings.named("times", settings.whole, times, 1, limits.MAX_COUNT, "runs")
         self._arm(
-            {"kind": "failure", "task": task, "exc": exc, "left": times},
+            {"kind": "failure", "task": task, "exc": exc, "left": times, "times": times},
             f"the next {times} run(s) of {task} raise {exc}",
         )
 

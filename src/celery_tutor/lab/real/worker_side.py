@@ -126,7 +126,7 @@ class ChildHooks:
         who = identity()
         self.send(protocol.CHECKPOINT, checkpoint=checkpoint)
         plan = who.store.take_checkpoint_plan(run.task, checkpoint)
-        if plan is None:
+        if plan is None or not claim(self.task, f"plan:{plan['id']}"):  # armed in every worker: fires once
             return Fate.LIVE
         if plan["kind"] == "child":
             self.send(protocol.CHILD_KILLED, checkpoint=checkpoint, plan=plan["id"])
@@ -139,31 +139,42 @@ class ChildHooks:
 
     def side_effect(self, run: RunContext, action: str, key: str, detail: str, idempotency_key: str | None) -> bool:
         """Report a side effect; with an idempotency key already used, report it skipped instead."""
-        if idempotency_key is not None and not self._claim(idempotency_key):
+        if idempotency_key is not None and not claim(self.task, f"idempotency:{idempotency_key}"):
             self.send(protocol.SKIPPED, action=action, key=key)
             return False
         self.send(protocol.LEDGER, action=action, key=key, detail=detail)
         return True
 
-    def _claim(self, key: str) -> bool:
-        """Use an idempotency key once for the whole lab: in Redis, or in the shared results directory."""
-        backend = self.task.backend
-        client = getattr(backend, "client", None)
-        if client is not None and hasattr(client, "set"):
-            return bool(client.set(f"{identity().key_prefix}idempotency:{key}", "1", nx=True))
-        directory = getattr(backend, "path", None)
-        if isinstance(directory, (str, bytes)):  # the filesystem backend: one file per key, created once
-            name = hashlib.sha256(key.encode()).hexdigest()
-            try:
-                os.close(os.open(os.path.join(os.fsdecode(directory), f"idempotency-{name}"), os.O_CREAT | os.O_EXCL))
-            except FileExistsError:
-                return False
-            return True
-        with _local_keys_lock:
-            if key in _local_keys:
-                return False
-            _local_keys.add(key)
-            return True
+
+def claim(task: Any, key: str) -> bool:
+    """Use ``key`` once for the whole lab (True the first time): in Redis, or in the shared results directory.
+
+    Idempotency keys are claimed so, and plans too: a plan is armed in every worker, and
+    only the first worker to claim it carries it out.
+    """
+    backend = task.backend
+    client = getattr(backend, "client", None)
+    if client is not None and hasattr(client, "set"):
+        return bool(client.set(f"{identity().key_prefix}{key}", "1", nx=True))
+    directory = getattr(backend, "path", None)
+    if isinstance(directory, (str, bytes)):  # the filesystem backend: one file per key, created once
+        name = hashlib.sha256(key.encode()).hexdigest()
+        try:
+            os.close(os.open(os.path.join(os.fsdecode(directory), f"claim-{name}"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return False
+        return True
+    with _local_keys_lock:  # no shared store: this worker alone
+        if key in _local_keys:
+            return False
+        _local_keys.add(key)
+        return True
+
+
+def _claim_failure(task: Any, plan: dict[str, Any]) -> bool:
+    """One of a failure plan's ``times`` runs, claimed lab-wide (False once all are taken)."""
+    times = int(plan.get("times") or 1)
+    return any(claim(task, f"plan:{plan['id']}:{n}") for n in range(1, times + 1))
 
 
 @signals.task_prerun.connect(weak=False, dispatch_uid="celery-tutor-real-prerun")
@@ -174,6 +185,8 @@ def _prerun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any) -
     worker = WorkerRuntime(_identity.name, hooks)
     runtime.bind_worker(worker)
     failure = _identity.store.take_failure(task.name)
+    if failure is not None and not _claim_failure(task, failure):
+        failure = None  # every run the plan asked for failed already, on other workers
     run = RunContext(
         worker=worker,
         task_id=task_id,
