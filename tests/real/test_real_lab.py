@@ -261,7 +261,7 @@ def test_a_plan_armed_in_every_worker_fires_once(lab_on: Callable[..., tuple[Rea
     lab.restart_worker(next(e.worker for e in log.events if isinstance(e, ev.WorkerKilled)))
     for index in range(3):
         lab.send("fetch_exchange_rate", ("EUR",), alias=f"rate{index}")
-    for index in range(3):
-        assert lab.wait_until(lambda s, i=index: s.task(lab.task_id(f"rate{i}")).state == "SUCCESS", WAIT)
+    rates = [lab.task_id(f"rate{index}") for index in range(3)]
+    assert lab.wait_until(lambda s: all(s.task(task_id).state == "SUCCESS" for task_id in rates), WAIT)
     retries = [e for e in log.events if isinstance(e, ev.RetryScheduled)]
     assert len(retries) == 1 and retries[0].exc_type == "ConnectionError"
