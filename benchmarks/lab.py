@@ -20,6 +20,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import celery
 import kombu
@@ -378,6 +379,62 @@ def bench_crash_cycles(plan: Plan) -> None:
         print(f"  threads still alive: {', '.join(sorted(leftover))}")
 
 
+# -- 6. real worker processes on a real broker (--broker URL) ---------------------------
+
+
+def bench_real(plan: Plan, url: str) -> None:
+    """Sections 1-3 on real ``celery-tutor worker`` processes (prefork) on the broker at ``url``."""
+    from celery_tutor.lab.real.real_lab import RealLab
+    from celery_tutor.lab.real.safety import describe_url
+
+    where = describe_url(url)
+    starts, sends, kills = max(3, plan.starts // 5), max(10, plan.sends // 3), max(3, plan.kills // 5)
+    section(f"6. real workers on {where}: RealLab() + start() -> worker process consuming ({starts} runs)")
+    totals: list[float] = []
+    closes: list[float] = []
+    for _ in range(starts):
+        t0 = time.perf_counter()
+        real = RealLab(LabConfig(), url)
+        real.start()
+        t1 = time.perf_counter()
+        real.close()
+        totals.append(t1 - t0)
+        closes.append(time.perf_counter() - t1)
+    print(ms_line("start -> consuming (probe, events, process)", totals))
+    print(ms_line("close() (SIGKILL by PID, keys deleted)", closes))
+
+    section(f"7. real workers on {where}: send -> task started ({sends} sends) and kill -> control ({kills} runs)")
+    real = RealLab(LabConfig(), url)
+    lab = cast(Lab, real)
+    real.start()
+    started = Arm(lab, "started")
+    latencies: list[float] = []
+    kill_times: list[float] = []
+    restarts: list[float] = []
+    try:
+        for i in range(sends):
+            got_start = started.arm()
+            t0 = time.perf_counter()
+            real.send("add", (i, 1))
+            wait(got_start, "started event")
+            latencies.append(started.at - t0)
+        for i in range(kills):
+            got_start = started.arm()
+            real.send("generate_report", (i,))
+            wait(got_start, "generate_report started event")
+            t0 = time.perf_counter()
+            real.crash_worker()
+            t1 = time.perf_counter()
+            real.restart_worker()
+            kill_times.append(t1 - t0)
+            restarts.append(time.perf_counter() - t1)
+    finally:
+        real.close()
+    print(ms_line("send() -> started event (real worker)", latencies))
+    print(ms_line("crash_worker() returns (SIGKILL + reported)", kill_times))
+    print(ms_line("restart_worker() -> consuming (new process)", restarts))
+
+
 # -- main --------------------------------------------------------------------------------
 
 
@@ -387,11 +444,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="cut repetitions for a smoke run")
     parser.add_argument(
         "--broker",
-        choices=("rabbitmq", "redis"),
         default="rabbitmq",
-        help="redis: also run sections 1-3 on the Redis broker, beside the in-process figures",
+        metavar="rabbitmq|redis|URL",
+        help="redis: also run sections 1-3 on the in-process lab's Redis mode; a URL (redis://127.0.0.1:PORT/0): "
+        "also run them on real worker processes on that broker, beside the in-process figures",
     )
     args = parser.parse_args(argv)
+    real_url = args.broker if "://" in args.broker else None
+    if real_url is None and args.broker not in ("rabbitmq", "redis"):
+        parser.error(f"--broker: expected rabbitmq, redis or a URL, got {args.broker!r}")
     plan = QUICK if args.quick else FULL
     print("celery-tutor lab benchmark" + (" (--quick)" if args.quick else ""))
     print(
@@ -414,6 +475,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         step(plan)
         if args.broker == "redis" and step in (bench_start, bench_send_to_started, bench_kill):
             step(plan, "redis")
+    if real_url is not None:
+        bench_real(plan, real_url)
     print(f"\n{GC_PAUSES.report()}")
     print(f"total wall time {time.perf_counter() - began:.1f} s")
 

@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("script", type=Path, metavar="SCRIPT.yaml")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_broker_options(run)
     lab_commands.add_parser("tasks", help="list the lab's tasks and their checkpoints")
 
     check = commands.add_parser(
@@ -56,8 +57,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("lesson_ids", nargs="*", metavar="LESSON", help="lesson ids (default: all)")
     verify.add_argument("--jobs", type=int, default=4, metavar="N", help="labs to run at once (default 4)")
+    _add_broker_options(verify)
     _add_serve(commands)
+    _add_worker(commands)
     return parser
+
+
+def _add_broker_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--broker",
+        metavar="URL",
+        help="run on real worker processes and this broker (redis://… or amqp://…) instead of the in-process lab",
+    )
+    command.add_argument(
+        "--allow-remote", action="store_true", help="allow a broker that is not on this machine (loopback)"
+    )
+
+
+def _add_worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = commands.add_parser(
+        "worker",
+        help="run a real lab worker process on a broker",
+        description="Run a real Celery worker (prefork pool) with the lab's tasks. It joins the lab whose "
+        "prefix it is given (a tutor started with --broker prints it) and obeys the lab's remote control.",
+    )
+    worker.add_argument("--broker", metavar="URL", required=True, help="the broker (redis://… or amqp://…)")
+    worker.add_argument("--allow-remote", action="store_true", help="allow a broker that is not on this machine")
+    worker.add_argument("--name", default="worker1", help="the worker's name in the lab (default worker1)")
+    worker.add_argument("--prefix", required=True, help="the lab's prefix (celery-tutor-…)")
+    worker.add_argument("--settings", metavar="JSON", help="lab settings as a JSON mapping")
+    worker.add_argument("--task-options", metavar="JSON", help="task options as a JSON mapping {TASK: {OPTION: VALUE}}")
+    worker.add_argument("--lifeline", type=int, metavar="FD", help=argparse.SUPPRESS)  # the tutor's pipe: die with it
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -85,7 +115,7 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
 
 
-def _lab_run(script_path: Path, as_json: bool) -> int:
+def _lab_run(script_path: Path, as_json: bool, broker: str | None = None, allow_remote: bool = False) -> int:
     from celery_tutor.lab.experiment import run_script
     from celery_tutor.lab.script import ScriptError, load_script
     from celery_tutor.yaml_source import shorten
@@ -99,7 +129,19 @@ def _lab_run(script_path: Path, as_json: bool) -> int:
     if sys.stderr.isatty():  # a person is watching: say that something is happening, and how to stop it
         started = f"running {script.title} ({len(script.steps)} steps); Ctrl-C stops it"
         _line(shorten(started), sys.stderr)
-    report = run_script(script)
+    if broker is not None:
+        from celery_tutor.lab.fleet import LabStateError
+        from celery_tutor.lab.real import BrokerRefused
+        from celery_tutor.lab.real.real_lab import run_script_on_broker
+        from celery_tutor.lab.settings import LabConfigError
+
+        try:
+            report = run_script_on_broker(script, broker, allow_remote=allow_remote)
+        except (BrokerRefused, LabStateError, LabConfigError) as exc:  # refused, down, workers not started, no code
+            print(f"celery-tutor: {exc}", file=sys.stderr)
+            return 1
+    else:
+        report = run_script(script)
     if as_json:
         print(json.dumps(report.to_json(), indent=2, default=str))
     else:
@@ -139,7 +181,9 @@ def _check(paths: list[Path], lessons: Path | None) -> int:
     return 1 if course.problems or missing or not (course.lessons or course.broken) else 0
 
 
-def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
+def _verify(
+    lesson_ids: list[str], lessons: Path | None, jobs: int, broker: str | None = None, allow_remote: bool = False
+) -> int:
     from celery_tutor.course.lessons import load_course
     from celery_tutor.paths import lessons_dir
     from celery_tutor.verification import verify
@@ -167,7 +211,21 @@ def _verify(lesson_ids: list[str], lessons: Path | None, jobs: int) -> int:
             print(f"{not_verified} (their lesson ids cannot be read)", file=sys.stderr)
         return 1
     chosen = [lesson for lesson in course.lessons if not lesson_ids or lesson.id in lesson_ids]
-    checks = verify(chosen, jobs=jobs, on_check=_print_check)
+    make_lab = None
+    if broker is not None:
+        from celery_tutor.lab.real import BrokerRefused
+        from celery_tutor.lab.real.real_lab import lab_maker, lessons_for
+
+        try:
+            make_lab = lab_maker(broker, allow_remote)
+        except BrokerRefused as exc:
+            print(f"celery-tutor: {exc}", file=sys.stderr)
+            return 1
+        chosen, skipped = lessons_for(broker, chosen)
+        for lesson in skipped:
+            _line(f"skip {lesson.id}: it runs on the {lesson.lab.broker} lab, not on this broker", sys.stdout)
+        jobs = 1  # real worker processes: one lab at a time
+    checks = verify(chosen, jobs=jobs, on_check=_print_check, make_lab=make_lab)
     failed = sum(not check.ok for check in checks)
     verdict = f"{failed} FAILED" if failed else "all hold" if checks else "nothing to check"
     summary = f"verified {len(chosen)} lesson(s), {len(checks)} claims: {verdict}"
@@ -188,6 +246,24 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     root = data_dir(args.data_dir).resolve()
     return serve(ServeConfig(args.host.strip(), args.port, args.max_sessions, lessons, root))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from celery_tutor.lab.real.names import PREFIX_START
+    from celery_tutor.lab.real.safety import BrokerRefused, check_broker_url, probe_broker
+    from celery_tutor.lab.real.worker_main import parse_json_option, run_worker
+
+    try:
+        check_broker_url(args.broker, args.allow_remote)
+        if not args.prefix.startswith(PREFIX_START):
+            raise BrokerRefused(f"--prefix must start with {PREFIX_START!r} (the tutor prints the lab's prefix)")
+        plain_settings = parse_json_option(args.settings, "--settings")
+        task_options = parse_json_option(args.task_options, "--task-options")
+        probe_broker(args.broker)
+    except (BrokerRefused, ValueError) as exc:
+        print(f"celery-tutor worker: {exc}", file=sys.stderr)
+        return 1
+    return run_worker(args.broker, args.name, args.prefix, plain_settings, task_options, args.lifeline)
 
 
 def _print_check(check: Check) -> None:
@@ -283,14 +359,16 @@ def _main(argv: Sequence[str] | None) -> int:
             return _check(args.paths, args.lessons)
     if args.command == "verify":
         with _ctrl_c_ends_the_command():
-            return _verify(args.lesson_ids, args.lessons, args.jobs)
+            return _verify(args.lesson_ids, args.lessons, args.jobs, args.broker, args.allow_remote)
     if args.command == "lab":
         if args.lab_command == "run":
             with _ctrl_c_ends_the_command():
-                return _lab_run(args.script, args.json)
+                return _lab_run(args.script, args.json, args.broker, args.allow_remote)
         return _lab_tasks()
     if args.command == "serve":
         return _serve(args)
+    if args.command == "worker":
+        return _worker(args)
     from celery_tutor.ui.app import run_app
 
     return run_app(lessons=args.lessons, data_dir=args.data_dir)

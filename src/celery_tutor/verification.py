@@ -20,6 +20,8 @@ from celery_tutor.course.code_step import CodeStep
 from celery_tutor.course.model import LabStep, Lesson, Numeric, PredictStep, QuizStep, WrongSolution
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.actions import Action
+from celery_tutor.lab.engine import Lab
+from celery_tutor.lab.lab_config import LabConfig
 from celery_tutor.lesson_labs import lab_config
 from celery_tutor.verify_code import code_step_checks
 from celery_tutor.verify_run import GOAL_TIMEOUT, RUN_LABS, Check, OpenLabs, goal_run, run_to_end, timed
@@ -136,8 +138,16 @@ def _all(checks: Callable[..., Iterator[Check]], *args: Any) -> list[Check]:
     return list(checks(*args))
 
 
-def verify(lessons: list[Lesson], jobs: int = 4, on_check: Callable[[Check], None] | None = None) -> list[Check]:
+def verify(
+    lessons: list[Lesson],
+    jobs: int = 4,
+    on_check: Callable[[Check], None] | None = None,
+    make_lab: Callable[[LabConfig], Lab] | None = None,
+) -> list[Check]:
     """Check every claim of every lesson (several labs at once); results in lesson order.
+
+    ``make_lab`` builds each check's lab (default: the in-process lab the lesson describes);
+    ``verify --broker`` passes one that runs real workers on a real broker.
 
     Ctrl-C (KeyboardInterrupt) stops the run at once: the labs are closed, no further check
     starts, and the interrupt goes on to the caller. The checks run on daemon threads, so a
@@ -145,7 +155,7 @@ def verify(lessons: list[Lesson], jobs: int = 4, on_check: Callable[[Check], Non
     be waited for at exit).
     """
     work = [job for lesson in lessons for job in _jobs(lesson)]
-    labs = OpenLabs()
+    labs = OpenLabs(make_lab or Lab)
     pool = _Pool(work, max(1, jobs), labs)
     results: list[Check] = []
     try:

@@ -70,10 +70,12 @@ class OpenLabs:
     closed, and no check may start a new lab once the run is interrupted.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, make_lab: Callable[[LabConfig], Lab] = Lab) -> None:
         self._lock = threading.Lock()
         self._labs: set[Lab] = set()
         self._stopped = False
+        self._make_lab = make_lab
+        """Builds each lab: the in-process lab, or real worker processes on a broker (``verify --broker``)."""
 
     @contextmanager
     def lab(self, config: LabConfig) -> Iterator[Lab]:
@@ -81,7 +83,7 @@ class OpenLabs:
         with self._lock:
             if self._stopped:
                 raise Interrupted
-            lab = Lab(config)
+            lab = self._make_lab(config)
             self._labs.add(lab)
         try:
             yield lab

@@ -8,11 +8,12 @@ run, the gaps between runs, the state Celery stored, and the side-effect ledger.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery_tutor.lab import events as ev
-from celery_tutor.lab.engine import Lab
+from celery_tutor.lab.engine import Lab, LabConfig
 from celery_tutor.lab.runner import ScriptRunner
 from celery_tutor.lab.script import Script, lab_config
 from celery_tutor.lab.views import LabSnapshot, TaskView
@@ -118,14 +119,18 @@ class Report:
         return "\n".join(lines)
 
 
-def run_script(script: Script) -> Report:
-    """Run every step on a fresh lab, then report (the lab is closed afterwards)."""
+def run_script(script: Script, make_lab: Callable[[LabConfig], Lab] = Lab) -> Report:
+    """Run every step on a fresh lab, then report (the lab is closed afterwards).
+
+    ``make_lab`` builds the lab from the script's configuration: the in-process lab, or one
+    on a real broker (``lab run --broker``).
+    """
     report = Report(script)
     config = lab_config(script)  # runs the script's own task code, if it has some
     if isinstance(config, str):
         report.failures.append(config)
         return report
-    lab = Lab(config)
+    lab = make_lab(config)
     runner = ScriptRunner(lab)
     try:
         lab.start()

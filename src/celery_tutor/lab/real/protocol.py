@@ -1,0 +1,44 @@
+"""The custom Celery events a lab worker sends beside Celery's own, and their fields.
+
+Celery's event protocol (``task-received``, ``task-succeeded``, ``worker-online``…) says
+what Flower sees. It does not say whether a delivery was a redelivery, when a message was
+acked, or what a task did between start and end; the lab worker sends those as custom
+events (``task.send_event`` in the pool child, the consumer's dispatcher in the main
+process). Both sides import these names, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+RECEIVED = "task-lab-received"
+"""Main process, from ``task_received``, just before Celery's ``task-received``: ``redelivered``."""
+ACKED = "task-lab-acked"
+"""Main process: the message was acked (``Request.acknowledge``)."""
+STARTED = "task-lab-started"
+"""Pool child, from ``task_prerun``: ``worker``, ``redelivered``, ``retries``, ``child_pid``."""
+CHECKPOINT = "task-lab-checkpoint"
+"""Pool child: ``checkpoint`` reached."""
+LEDGER = "task-lab-ledger"
+"""Pool child: a side effect happened (``action``, ``key``, ``detail``)."""
+SKIPPED = "task-lab-skipped"
+"""Pool child: a side effect was skipped, its idempotency key already used."""
+RETRY = "task-lab-retry"
+"""Pool child, from ``task_retry``: ``countdown``, ``attempt``, ``max_retries``, ``exc_type``, ``exc_message``."""
+CHILD_KILLED = "task-lab-child-killed"
+"""Pool child, about to SIGKILL itself at ``checkpoint`` (plan ``plan``)."""
+CRASH = "task-lab-crash"
+"""Pool child, about to SIGKILL its worker's process group at ``checkpoint`` (plan ``plan``)."""
+FAILURE_TAKEN = "task-lab-failure-taken"
+"""Pool child: an injected failure (plan ``plan``) will make this run raise."""
+READY = "worker-lab-ready"
+"""Main process, from ``worker_ready``: consuming; ``concurrency``, ``prefetch``, ``main_pid``, ``host``."""
+BARRIER = "worker-lab-barrier"
+"""Sent by the tutor itself: every event published before it has been received once it is."""
+
+ARM = "lab_arm"
+"""Control command: arm a plan (a crash, a child kill or injected failures) in the worker."""
+DISARM = "lab_disarm"
+"""Control command: forget a plan (it fired on another worker, or the lab was reset)."""
+KILL_CHILD = "lab_kill_child"
+"""Control command: SIGKILL the pool child running task ``task_id`` now."""
+CRASH_NOW = "lab_crash"
+"""Control command: the worker SIGKILLs its own process group now (for workers the tutor did not start)."""

@@ -1,0 +1,362 @@
+"""Celery's events, and the lab worker's custom ones, turned into the lab's own typed events.
+
+The in-process lab learns what happens from Celery's signals and its broker's probe; a real
+lab learns it from the event stream, as Flower does. This module maps one event dict at a
+time to the same :mod:`~celery_tutor.lab.events` the in-process lab emits, numbering runs
+and counting side effects as it goes, so that the state fold, waits and reports see no
+difference. Worker lifecycle (ready, offline, a crash) is handed to the lab, which knows
+which worker processes it owns.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from celery_tutor.lab import events as ev
+from celery_tutor.lab.bus import EventBus
+from celery_tutor.lab.real import protocol
+from celery_tutor.lab.real.names import worker_name
+from celery_tutor.lab.reporters import seconds_until
+
+REJECT_REQUEUE = "rejected, requeue=True"
+"""The reason of a redelivery the worker asked for by rejecting with requeue (as the Redis lab says)."""
+
+_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*)\((.*)\)$", re.DOTALL)
+
+
+class Lifecycle(Protocol):
+    """The lab's side of worker lifecycle events."""
+
+    def on_worker_ready(self, worker: str, fields: Mapping[str, Any]) -> None:
+        """A worker consumes (``worker-lab-ready``)."""
+
+    def on_worker_offline(self, worker: str) -> None:
+        """Celery's ``worker-offline``: the worker shut down cleanly."""
+
+    def on_crash(self, worker: str, checkpoint: str, plan: str) -> None:
+        """A pool child is about to kill its whole worker at a checkpoint."""
+
+    def on_plan_fired(self, plan: str) -> None:
+        """A plan fired (a child kill) or one of its failures was taken."""
+
+    def on_barrier(self, token: str) -> None:
+        """The tutor's own barrier event came back."""
+
+    def holder_fate(self, worker: str) -> str | None:
+        """How the worker that last held a message ended: ``killed``, ``stopped`` or None (alive)."""
+
+
+def exception_parts(text: str) -> tuple[str, str]:
+    """``("WorkerLostError", "Worker exited…")`` from Celery's ``"WorkerLostError('Worker exited…')"``."""
+    match = _EXCEPTION.match(text.strip())
+    if match is None:
+        return (text.strip() or "Exception", "")
+    name, inner = match.group(1).rsplit(".", 1)[-1], match.group(2)
+    try:
+        value = ast.literal_eval(inner) if inner else ""
+    except (ValueError, SyntaxError):
+        return name, inner
+    if isinstance(value, tuple):
+        return name, ", ".join(str(v) for v in value)
+    return name, str(value)
+
+
+WRAPPERS = ("ExceptionWithTraceback", "ExceptionInfo")
+"""Exception wrappers whose repr in ``task-failed`` hides the real exception."""
+
+
+def traceback_parts(text: str) -> tuple[str, str] | None:
+    """The exception's name and message from the last line of a traceback (``pkg.Name: message``)."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines or lines[-1].startswith(" "):
+        return None
+    head, _, message = lines[-1].partition(":")
+    if not head or " " in head:
+        return None
+    return head.rsplit(".", 1)[-1], message.strip()
+
+
+def eta_in(eta: Any) -> float | None:
+    """Seconds to an ETA as Celery's events carry it (an ISO string), or None."""
+    if not eta:
+        return None
+    try:
+        return seconds_until(datetime.fromisoformat(str(eta)))
+    except ValueError:
+        return None
+
+
+class EventTranslator:
+    """Maps one lab's Celery events to lab events on its bus (called on the receiver's thread)."""
+
+    def __init__(self, bus: EventBus, broker: str, lab: Lifecycle) -> None:
+        self._bus = bus
+        self._broker = broker
+        self._lab = lab
+        self._lock = threading.Lock()
+        self._runs: Counter[str] = Counter()
+        self._ledger: Counter[tuple[str, str]] = Counter()
+        self._redelivered: dict[str, bool] = {}
+        self._requeued: set[str] = set()
+        self._holders: dict[str, str] = {}
+        self._published: set[tuple[str, int]] = set()
+
+    def clear(self) -> None:
+        """Forget runs, counts and deliveries (the lab was reset)."""
+        with self._lock:
+            self._runs.clear()
+            self._ledger.clear()
+            self._redelivered.clear()
+            self._requeued.clear()
+            self._holders.clear()
+            self._published.clear()
+
+    def published(self, task_id: str, retries: int = 0) -> None:
+        """The tutor reported this publish itself: Celery's ``task-sent`` for it says nothing new."""
+        with self._lock:
+            self._published.add((task_id, retries))
+
+    def given_back(self, task_id: str) -> None:
+        """The lab reported this message back in the queue already: its next delivery says nothing new."""
+        with self._lock:
+            self._requeued.add(task_id)
+
+    def last_holder(self, task_id: str) -> str | None:
+        """The worker that received ``task_id`` last."""
+        with self._lock:
+            return self._holders.get(task_id)
+
+    def handle(self, event: Mapping[str, Any]) -> None:
+        """Translate one event (unknown and routine ones are ignored)."""
+        kind = str(event.get("type", ""))
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, event)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _worker(self, event: Mapping[str, Any]) -> str:
+        return str(event.get("worker") or worker_name(str(event.get("hostname", "?"))))
+
+    def _name(self, event: Mapping[str, Any]) -> str:
+        name = event.get("name")
+        return str(name) if name else self._bus.name_of(str(event.get("uuid")))
+
+    # -- task events -----------------------------------------------------------------------
+
+    def _sent(self, e: Mapping[str, Any]) -> None:
+        task_id, retries = str(e["uuid"]), int(e.get("retries") or 0)
+        with self._lock:
+            if (task_id, retries) in self._published:
+                return
+            self._published.add((task_id, retries))
+        view = self._bus.task(task_id)
+        self._bus.emit(
+            ev.TaskPublished,
+            task_id=task_id,
+            task=self._name(e),
+            retries=retries,
+            eta_in=eta_in(e.get("eta")),
+            by_retry=retries > 0,
+            args=str(e.get("args") or ""),
+            alias=view.alias if view else None,
+        )
+
+    def _lab_received(self, e: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._redelivered[str(e["uuid"])] = bool(e.get("redelivered"))
+
+    def _received(self, e: Mapping[str, Any]) -> None:
+        task_id, worker = str(e["uuid"]), self._worker(e)
+        with self._lock:
+            redelivered = self._redelivered.pop(task_id, False)
+            already_back = task_id in self._requeued
+            self._requeued.discard(task_id)
+            holder = self._holders.get(task_id)
+            self._holders[task_id] = worker
+        task = self._name(e)
+        retries = int(e.get("retries") or 0)
+        if redelivered and not already_back:
+            # The broker gave the message back before this delivery; say how, as the lab does.
+            fate = self._lab.holder_fate(holder) if holder else None
+            if fate == "stopped":
+                reason = ev.CLEAN_CLOSE
+            elif self._broker == "redis":
+                reason = ev.SCAN_RESTORE
+            else:
+                reason = ev.CONNECTION_DIED
+            self._bus.emit(
+                ev.MessageRedelivered,
+                task_id=task_id,
+                task=task,
+                worker=holder or "?",
+                reason=reason,
+                retries=retries,
+                eta_in=eta_in(e.get("eta")),
+            )
+        self._bus.emit(
+            ev.TaskReceived,
+            task_id=task_id,
+            task=task,
+            worker=worker,
+            redelivered=redelivered,
+            retries=retries,
+            eta_in=eta_in(e.get("eta")),
+        )
+
+    def _started(self, e: Mapping[str, Any]) -> None:
+        task_id = str(e["uuid"])
+        with self._lock:
+            self._runs[task_id] += 1
+            number = self._runs[task_id]
+        self._bus.emit(
+            ev.TaskStarted,
+            task_id=task_id,
+            task=self._name(e),
+            worker=self._worker(e),
+            run=number,
+            redelivered=bool(e.get("redelivered")),
+            retries=int(e.get("retries") or 0),
+        )
+
+    def _checkpoint(self, e: Mapping[str, Any]) -> None:
+        task_id = str(e["uuid"])
+        with self._lock:
+            number = self._runs[task_id]
+        self._bus.emit(
+            ev.CheckpointReached,
+            task_id=task_id,
+            task=self._name(e),
+            worker=self._worker(e),
+            run=number,
+            checkpoint=str(e.get("checkpoint")),
+        )
+
+    def _ledger_written(self, e: Mapping[str, Any]) -> None:
+        action, key = str(e.get("action")), str(e.get("key"))
+        with self._lock:
+            self._ledger[(action, key)] += 1
+            count = self._ledger[(action, key)]
+        self._bus.emit(
+            ev.LedgerWritten,
+            task_id=str(e["uuid"]),
+            task=self._name(e),
+            action=action,
+            key=key,
+            detail=str(e.get("detail")),
+            count=count,
+        )
+
+    def _skipped(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(
+            ev.SideEffectSkipped,
+            task_id=str(e["uuid"]),
+            task=self._name(e),
+            action=str(e.get("action")),
+            key=str(e.get("key")),
+        )
+
+    def _retry(self, e: Mapping[str, Any]) -> None:
+        countdown = float(e.get("countdown") or 0.0)
+        max_retries = e.get("max_retries")
+        self._bus.emit(
+            ev.RetryScheduled,
+            task_id=str(e["uuid"]),
+            task=self._name(e),
+            worker=self._worker(e),
+            attempt=int(e.get("attempt") or 1),
+            max_retries=None if max_retries is None else int(max_retries),
+            countdown=countdown,
+            eta_at=self._bus.now() + countdown,
+            exc_type=str(e.get("exc_type") or "Retry"),
+            exc_message=str(e.get("exc_message") or ""),
+        )
+
+    def _succeeded(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(
+            ev.TaskSucceeded,
+            task_id=str(e["uuid"]),
+            task=self._name(e),
+            worker=self._worker(e),
+            result=str(e.get("result", "")),
+        )
+
+    def _failed(self, e: Mapping[str, Any]) -> None:
+        exc_type, exc_message = exception_parts(str(e.get("exception") or ""))
+        if exc_type in WRAPPERS:  # billiard's wrapper of an exception from the pool: the traceback names it
+            exc_type, exc_message = traceback_parts(str(e.get("traceback") or "")) or (exc_type, exc_message)
+        self._bus.emit(
+            ev.TaskFailed,
+            task_id=str(e["uuid"]),
+            task=self._name(e),
+            worker=self._worker(e),
+            exc_type=exc_type,
+            exc_message=exc_message,
+        )
+
+    def _rejected(self, e: Mapping[str, Any]) -> None:
+        task_id, worker, task = str(e["uuid"]), self._worker(e), self._name(e)
+        requeue = bool(e.get("requeue"))
+        self._bus.emit(ev.MessageRejected, task_id=task_id, task=task, worker=worker, requeue=requeue)
+        if requeue:
+            with self._lock:
+                self._requeued.add(task_id)
+            self._bus.emit(ev.MessageRedelivered, task_id=task_id, task=task, worker=worker, reason=REJECT_REQUEUE)
+
+    def _acked(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(ev.MessageAcked, task_id=str(e["uuid"]), task=self._name(e), worker=self._worker(e))
+
+    def _child_killed(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(
+            ev.ChildKilled,
+            task_id=str(e["uuid"]),
+            task=self._name(e),
+            worker=self._worker(e),
+            checkpoint=e.get("checkpoint"),
+        )
+        self._lab.on_plan_fired(str(e.get("plan")))
+
+    # -- handed to the lab -----------------------------------------------------------------
+
+    def _crash(self, e: Mapping[str, Any]) -> None:
+        self._lab.on_crash(self._worker(e), str(e.get("checkpoint")), str(e.get("plan")))
+
+    def _failure_taken(self, e: Mapping[str, Any]) -> None:
+        self._lab.on_plan_fired(str(e.get("plan")))
+
+    def _ready(self, e: Mapping[str, Any]) -> None:
+        self._lab.on_worker_ready(self._worker(e), e)
+
+    def _offline(self, e: Mapping[str, Any]) -> None:
+        self._lab.on_worker_offline(self._worker(e))
+
+    def _barrier(self, e: Mapping[str, Any]) -> None:
+        self._lab.on_barrier(str(e.get("token")))
+
+
+_HANDLERS = {
+    "task-sent": EventTranslator._sent,
+    protocol.RECEIVED: EventTranslator._lab_received,
+    "task-received": EventTranslator._received,
+    protocol.STARTED: EventTranslator._started,
+    protocol.CHECKPOINT: EventTranslator._checkpoint,
+    protocol.LEDGER: EventTranslator._ledger_written,
+    protocol.SKIPPED: EventTranslator._skipped,
+    protocol.RETRY: EventTranslator._retry,
+    "task-succeeded": EventTranslator._succeeded,
+    "task-failed": EventTranslator._failed,
+    "task-rejected": EventTranslator._rejected,
+    protocol.ACKED: EventTranslator._acked,
+    protocol.CHILD_KILLED: EventTranslator._child_killed,
+    protocol.CRASH: EventTranslator._crash,
+    protocol.FAILURE_TAKEN: EventTranslator._failure_taken,
+    protocol.READY: EventTranslator._ready,
+    "worker-offline": EventTranslator._offline,
+    protocol.BARRIER: EventTranslator._barrier,
+}

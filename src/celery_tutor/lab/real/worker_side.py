@@ -1,0 +1,314 @@
+"""What runs inside a lab worker process: the lab tasks' hooks, Celery signals, control commands.
+
+A real ``celery worker`` (prefork pool) runs the lab's tasks, the same functions the
+in-process lab runs. Their checkpoints and their side effects reach the tutor as custom
+Celery events (:mod:`.protocol`), sent from the pool child that runs them. Plans armed by
+remote control (crash the worker at a checkpoint, kill the pool child, make runs fail)
+wait in a :class:`~.plans.PlanStore` shared with the children; a child that meets one
+sends its event and then kills for real: ``SIGKILL`` to itself, or to the worker's whole
+process group.
+
+Nothing here is imported by the tutor's own process except for its names: it changes
+process-wide things (Celery's ``Request.acknowledge``, signal receivers) that only a lab
+worker process wants.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, signals
+from celery.worker.control import control_command
+from celery.worker.request import Request
+
+from celery_tutor.lab import runtime, settings
+from celery_tutor.lab.kit import FINISHED_CHECKPOINT
+from celery_tutor.lab.real import protocol
+from celery_tutor.lab.real.plans import PlanStore
+from celery_tutor.lab.reporters import seconds_until
+from celery_tutor.lab.runtime import Fate, RunContext, WorkerRuntime
+
+
+@dataclass
+class WorkerIdentity:
+    """Who this worker process is; set before the pool forks, so every child knows it too."""
+
+    name: str
+    main_pid: int
+    store: PlanStore
+    key_prefix: str
+    concurrency: int
+    prefetch: int
+    directory: Path
+
+
+_identity: WorkerIdentity | None = None
+_local_keys: set[str] = set()
+_local_keys_lock = threading.Lock()
+
+
+def identity() -> WorkerIdentity:
+    """Who this lab worker process is (RuntimeError in any other process)."""
+    if _identity is None:
+        raise RuntimeError("not a lab worker process")
+    return _identity
+
+
+def install(app: Celery, who: WorkerIdentity) -> None:
+    """Make this process a lab worker: remember who it is, connect the signals, patch acks."""
+    global _identity
+    _identity = who
+    _patch_acknowledge()
+    del app  # the receivers below serve whatever app this process runs
+
+
+# -- killing for real ---------------------------------------------------------------------
+
+
+def _children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def kill_worker(main_pid: int) -> None:
+    """SIGKILL the whole worker: its process group when it leads one, else it and its children."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(main_pid) == main_pid:
+            os.killpg(main_pid, signal.SIGKILL)
+            return
+    me = os.getpid()
+    for pid in [*_children_of(main_pid), main_pid]:
+        if pid != me:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    os.kill(me, signal.SIGKILL)
+
+
+def _block_until_killed() -> None:
+    """A SIGKILL is on its way to this process: do nothing more until it lands."""
+    while True:
+        signal.pause()
+
+
+# -- the pool child: hooks the lab tasks call ---------------------------------------------
+
+
+class ChildHooks:
+    """The :class:`~celery_tutor.lab.runtime.TaskHooks` of a run in a pool child: report, and obey plans."""
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+
+    def send(self, kind: str, **fields: Any) -> None:
+        """One custom event about the running task, published before this returns."""
+        self.task.send_event(kind, worker=identity().name, **fields)
+
+    def reached(self, run: RunContext, checkpoint: str) -> str:
+        """Report the checkpoint; when a plan is armed for it, die here for real."""
+        who = identity()
+        self.send(protocol.CHECKPOINT, checkpoint=checkpoint)
+        plan = who.store.take_checkpoint_plan(run.task, checkpoint)
+        if plan is None or not claim(self.task, f"plan:{plan['id']}"):  # armed in every worker: fires once
+            return Fate.LIVE
+        if plan["kind"] == "child":
+            self.send(protocol.CHILD_KILLED, checkpoint=checkpoint, plan=plan["id"])
+            os.kill(os.getpid(), signal.SIGKILL)
+        else:
+            self.send(protocol.CRASH, checkpoint=checkpoint, plan=plan["id"])
+            kill_worker(who.main_pid)
+        _block_until_killed()
+        return Fate.LIVE  # never reached
+
+    def side_effect(self, run: RunContext, action: str, key: str, detail: str, idempotency_key: str | None) -> bool:
+        """Report a side effect; with an idempotency key already used, report it skipped instead."""
+        if idempotency_key is not None and not claim(self.task, f"idempotency:{idempotency_key}"):
+            self.send(protocol.SKIPPED, action=action, key=key)
+            return False
+        self.send(protocol.LEDGER, action=action, key=key, detail=detail)
+        return True
+
+
+def claim(task: Any, key: str) -> bool:
+    """Use ``key`` once for the whole lab (True the first time): in Redis, or in the shared results directory.
+
+    Idempotency keys are claimed so, and plans too: a plan is armed in every worker, and
+    only the first worker to claim it carries it out.
+    """
+    backend = task.backend
+    client = getattr(backend, "client", None)
+    if client is not None and hasattr(client, "set"):
+        return bool(client.set(f"{identity().key_prefix}{key}", "1", nx=True))
+    directory = getattr(backend, "path", None)
+    if isinstance(directory, (str, bytes)):  # the filesystem backend: one file per key, created once
+        name = hashlib.sha256(key.encode()).hexdigest()
+        try:
+            os.close(os.open(os.path.join(os.fsdecode(directory), f"claim-{name}"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return False
+        return True
+    with _local_keys_lock:  # no shared store: this worker alone
+        if key in _local_keys:
+            return False
+        _local_keys.add(key)
+        return True
+
+
+def _claim_failure(task: Any, plan: dict[str, Any]) -> bool:
+    """One of a failure plan's ``times`` runs, claimed lab-wide (False once all are taken)."""
+    times = int(plan.get("times") or 1)
+    return any(claim(task, f"plan:{plan['id']}:{n}") for n in range(1, times + 1))
+
+
+@signals.task_prerun.connect(weak=False, dispatch_uid="celery-tutor-real-prerun")
+def _prerun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any) -> None:
+    if _identity is None or task is None:
+        return
+    hooks = ChildHooks(task)
+    worker = WorkerRuntime(_identity.name, hooks)
+    runtime.bind_worker(worker)
+    failure = _identity.store.take_failure(task.name)
+    if failure is not None and not _claim_failure(task, failure):
+        failure = None  # every run the plan asked for failed already, on other workers
+    run = RunContext(
+        worker=worker,
+        task_id=task_id,
+        task=task.name,
+        run=0,  # the tutor numbers runs: it sees every worker's
+        failure=settings.make_exception(failure["exc"], task.name) if failure else None,
+    )
+    runtime.begin_run(run)
+    request = task.request
+    hooks.send(
+        protocol.STARTED,
+        redelivered=bool((request.delivery_info or {}).get("redelivered")),
+        retries=int(request.retries or 0),
+        child_pid=os.getpid(),
+    )
+    if failure is not None:
+        hooks.send(protocol.FAILURE_TAKEN, plan=failure["id"])
+
+
+@signals.task_postrun.connect(weak=False, dispatch_uid="celery-tutor-real-postrun")
+def _postrun(sender: Any = None, task_id: str = "", **_: Any) -> None:
+    run = runtime.maybe_current_run()
+    if _identity is None or run is None or run.task_id != task_id:
+        return
+    # Every task reaches this one after its outcome is stored, before the main process acks late.
+    runtime.checkpoint(FINISHED_CHECKPOINT)
+    runtime.bind_worker(None)
+
+
+@signals.task_retry.connect(weak=False, dispatch_uid="celery-tutor-real-retry")
+def _retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
+    if _identity is None or sender is None or request is None or reason is None:
+        return
+    when = reason.when
+    countdown = seconds_until(when) if isinstance(when, datetime) else float(when or 0)
+    exc = reason.exc
+    ChildHooks(sender).send(
+        protocol.RETRY,
+        countdown=countdown,
+        attempt=int(request.retries or 0) + 1,
+        max_retries=getattr(sender, "override_max_retries", sender.max_retries),
+        exc_type=type(exc).__name__ if exc is not None else "Retry",
+        exc_message=str(exc) if exc is not None else "",
+    )
+
+
+# -- the main process: deliveries, acks, readiness, remote control ------------------------
+
+
+@signals.task_received.connect(weak=False, dispatch_uid="celery-tutor-real-received")
+def _received(sender: Any = None, request: Any = None, **_: Any) -> None:
+    dispatcher = getattr(sender, "event_dispatcher", None)
+    if _identity is None or request is None or dispatcher is None:
+        return
+    redelivered = bool((request.delivery_info or {}).get("redelivered"))
+    dispatcher.send(protocol.RECEIVED, uuid=request.id, worker=_identity.name, redelivered=redelivered)
+
+
+@signals.worker_ready.connect(weak=False, dispatch_uid="celery-tutor-real-ready")
+def _ready(sender: Any = None, **_: Any) -> None:
+    dispatcher = getattr(sender, "event_dispatcher", None)
+    if _identity is None or dispatcher is None:
+        return
+    dispatcher.send(
+        protocol.READY,
+        worker=_identity.name,
+        concurrency=_identity.concurrency,
+        prefetch=_identity.prefetch,
+        main_pid=_identity.main_pid,
+        host=socket.gethostname(),
+    )
+    print(f"{_identity.name}: consuming (pid {_identity.main_pid}); Ctrl-C stops it warm", flush=True)
+
+
+_original_acknowledge = Request.acknowledge
+
+
+def _acknowledge(self: Request) -> None:
+    """Celery's ``Request.acknowledge``, then an event saying so (Celery sends none for acks)."""
+    was = self.acknowledged
+    _original_acknowledge(self)
+    if not was and self.acknowledged and _identity is not None:
+        self.send_event(protocol.ACKED, worker=_identity.name)
+
+
+def _patch_acknowledge() -> None:
+    Request.acknowledge = _acknowledge  # type: ignore[method-assign]
+
+
+@control_command()
+def lab_arm(state: Any, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Arm a plan in this worker (a crash, a child kill, or injected failures)."""
+    if _identity is None or not isinstance(plan, dict):
+        return {"error": "not a lab worker, or no plan"}
+    _identity.store.arm(plan)
+    return {"ok": plan.get("id")}
+
+
+@control_command()
+def lab_disarm(state: Any, plan_id: str | None = None) -> dict[str, Any]:
+    """Forget one plan (it fired elsewhere), or every plan."""
+    if _identity is None:
+        return {"error": "not a lab worker"}
+    _identity.store.disarm(plan_id)
+    return {"ok": plan_id or "all"}
+
+
+@control_command()
+def lab_kill_child(state: Any, task_id: str = "") -> dict[str, Any]:
+    """SIGKILL the pool child running ``task_id`` now (as the OOM killer would)."""
+    from celery.worker import state as worker_state
+
+    for request in list(worker_state.active_requests):
+        if request.id == task_id and request.worker_pid:
+            os.kill(int(request.worker_pid), signal.SIGKILL)
+            return {"ok": int(request.worker_pid)}
+    return {"error": f"no pool child runs {task_id}"}
+
+
+@control_command()
+def lab_crash(state: Any) -> dict[str, Any]:
+    """SIGKILL this whole worker (its reply never comes: the process is gone)."""
+    if _identity is not None:
+        threading.Timer(0.05, kill_worker, args=(_identity.main_pid,)).start()
+    return {"ok": "crashing"}

@@ -1,0 +1,115 @@
+"""``lab run --broker redis://…`` against the in-process Redis lab: the same runs, flags and states.
+
+Each script runs twice: on real ``celery-tutor worker`` processes against a real server,
+and on the in-process lab in its Redis mode (kombu's Redis transport on a real server too).
+Timestamps differ; what each task went through must not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from celery_tutor.lab.actions import Wait
+from celery_tutor.lab.experiment import Report, run_script
+from celery_tutor.lab.real.real_lab import run_script_on_broker
+from celery_tutor.lab.redis_server import RedisServer
+from celery_tutor.lab.script import Script, load_script
+
+pytestmark = [pytest.mark.real_broker, pytest.mark.lab]
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = {
+    "redis late ack + crash": ROOT / "examples" / "redis-late-ack-crash.yaml",
+    "child kill (acked, FAILURE)": ROOT / "examples" / "child-kill.yaml",
+    "child kill + reject_on_worker_lost": ROOT / "examples" / "child-kill-reject.yaml",
+    "early ack + crash (LOST)": ROOT / "examples" / "early-ack-crash.yaml",
+    "countdown retry held by a crashed worker": Path(__file__).with_name("redis-countdown-crash.yaml"),
+    "a clean stop gives prefetched messages back": ROOT / "examples" / "redis-clean-stop.yaml",
+    "a long task past the visibility timeout runs twice": ROOT / "examples" / "redis-long-task-runs-twice.yaml",
+}
+
+
+def outcome(report: Report) -> dict[str, Any]:
+    """What must match: per task its runs, redelivery flags, retries and states; the ledger counts."""
+    return {
+        "tasks": {
+            alias: {
+                "name": t.name,
+                "runs": t.runs,
+                "redelivered": t.redelivered,
+                "retries": t.retries,
+                "state": t.state,
+                "observed": t.observed,
+                "exception": t.exception.split(":")[0] if t.exception else None,
+                "result": t.result,
+            }
+            for alias, t in report.tasks.items()
+        },
+        "ledger": [(e["action"], e["key"], e["count"]) for e in report.ledger],
+        "failures": report.failures,
+    }
+
+
+REAL_WAIT = 30.0
+"""The longest a condition wait may take on real workers. A real prefork worker notices a killed
+pool child either at once or at its next pool maintenance (every 5 s), so a script's 5 s wait
+for what follows can time out there; the outcome does not depend on how long the wait may be."""
+
+
+def generous(script: Script) -> Script:
+    """The same script, its condition waits given up to :data:`REAL_WAIT` seconds."""
+    steps = tuple(
+        dataclasses.replace(step, timeout=max(step.timeout, REAL_WAIT))
+        if isinstance(step, Wait) and step.until is not None
+        else step
+        for step in script.steps
+    )
+    return dataclasses.replace(script, steps=steps)
+
+
+def on_redis(script: Script) -> Script:
+    """The same script on the in-process lab's Redis mode."""
+    return dataclasses.replace(script, lab=dataclasses.replace(script.lab, broker="redis"))
+
+
+@pytest.mark.parametrize("name", list(SCRIPTS))
+def test_real_workers_do_what_the_in_process_lab_does(name: str, redis_server: RedisServer) -> None:
+    script = load_script(SCRIPTS[name])
+    real = run_script_on_broker(generous(script), redis_server.url)
+    lab = run_script(on_redis(script))
+    assert real.ok, real.to_text()
+    assert outcome(real) == outcome(lab), f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
+
+
+def test_verify_on_a_real_broker_holds_for_the_redis_lesson(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from celery_tutor import cli
+
+    code = cli.main(["verify", "--broker", redis_server.url, "redis-visibility-timeout", "acknowledgement"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "skip acknowledgement: it runs on the rabbitmq lab" in out
+    assert "verified 1 lesson(s)" in out and "all hold" in out
+
+
+RABBIT_SCRIPTS = {
+    "late ack + crash (requeued at once)": ROOT / "examples" / "late-ack-crash.yaml",
+    "child kill (acked, FAILURE)": ROOT / "examples" / "child-kill.yaml",
+    "child kill + reject_on_worker_lost": ROOT / "examples" / "child-kill-reject.yaml",
+    "early ack + crash (LOST)": ROOT / "examples" / "early-ack-crash.yaml",
+    "countdown retry held by a crashed worker": ROOT / "examples" / "early-ack-crash-during-countdown.yaml",
+}
+
+
+@pytest.mark.parametrize("name", list(RABBIT_SCRIPTS))
+def test_real_rabbitmq_workers_do_what_the_in_process_lab_does(name: str, rabbitmq_server: Any) -> None:
+    script = load_script(RABBIT_SCRIPTS[name])
+    real = run_script_on_broker(generous(script), rabbitmq_server.url)
+    lab = run_script(script)
+    assert real.ok, real.to_text()
+    assert outcome(real) == outcome(lab), f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"

@@ -1,0 +1,174 @@
+"""Celery's event dicts become the lab's typed events: the mapping, without a broker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from celery_tutor.lab import events as ev
+from celery_tutor.lab.bus import EventBus
+from celery_tutor.lab.real import protocol
+from celery_tutor.lab.real.translate import EventTranslator, exception_parts, traceback_parts
+
+HOST = "worker1@celery-tutor-0000abcd"
+TASK_ID = "0f0f0f0f-1111-2222-3333-444444444444"
+
+
+class FakeLab:
+    """The lifecycle side, recording what the translator hands over."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.fates: dict[str, str] = {}
+
+    def on_worker_ready(self, worker: str, fields: Mapping[str, Any]) -> None:
+        self.calls.append(("ready", worker))
+
+    def on_worker_offline(self, worker: str) -> None:
+        self.calls.append(("offline", worker))
+
+    def on_crash(self, worker: str, checkpoint: str, plan: str) -> None:
+        self.calls.append(("crash", (worker, checkpoint, plan)))
+
+    def on_plan_fired(self, plan: str) -> None:
+        self.calls.append(("fired", plan))
+
+    def on_barrier(self, token: str) -> None:
+        self.calls.append(("barrier", token))
+
+    def holder_fate(self, worker: str) -> str | None:
+        return self.fates.get(worker)
+
+
+def _setup(broker: str = "redis") -> tuple[EventBus, EventTranslator, FakeLab, list[ev.LabEvent]]:
+    bus = EventBus()
+    seen: list[ev.LabEvent] = []
+    bus.subscribe(seen.append)
+    lab = FakeLab()
+    bus.name_task(TASK_ID, "charge_card", "order")
+    return bus, EventTranslator(bus, broker, lab), lab, seen
+
+
+def _deliver(translator: EventTranslator, redelivered: bool, host: str = HOST) -> None:
+    translator.handle({"type": protocol.RECEIVED, "uuid": TASK_ID, "hostname": host, "redelivered": redelivered})
+    translator.handle({"type": "task-received", "uuid": TASK_ID, "name": "charge_card", "hostname": host})
+
+
+def test_a_first_delivery_is_received_not_redelivered() -> None:
+    _bus, translator, _lab, seen = _setup()
+    _deliver(translator, redelivered=False)
+    assert [e.kind for e in seen] == ["received"]
+    received = seen[0]
+    assert isinstance(received, ev.TaskReceived)
+    assert (received.worker, received.redelivered, received.task) == ("worker1", False, "charge_card")
+
+
+def test_a_redelivery_after_a_kill_on_redis_was_put_back_by_the_scan() -> None:
+    _bus, translator, lab, seen = _setup("redis")
+    _deliver(translator, redelivered=False)
+    lab.fates["worker1"] = "killed"
+    _deliver(translator, redelivered=True, host="worker2@celery-tutor-0000abcd")
+    back = [e for e in seen if isinstance(e, ev.MessageRedelivered)]
+    assert [(e.worker, e.reason) for e in back] == [("worker1", ev.SCAN_RESTORE)]
+    assert [e.redelivered for e in seen if isinstance(e, ev.TaskReceived)] == [False, True]
+
+
+def test_a_redelivery_after_a_warm_stop_was_given_back_cleanly() -> None:
+    _bus, translator, lab, seen = _setup("rabbitmq")
+    _deliver(translator, redelivered=False)
+    lab.fates["worker1"] = "stopped"
+    _deliver(translator, redelivered=True)
+    assert [e.reason for e in seen if isinstance(e, ev.MessageRedelivered)] == [ev.CLEAN_CLOSE]
+
+
+def test_a_reject_with_requeue_is_one_redelivery_not_two() -> None:
+    _bus, translator, _lab, seen = _setup()
+    _deliver(translator, redelivered=False)
+    translator.handle({"type": "task-rejected", "uuid": TASK_ID, "hostname": HOST, "requeue": True})
+    _deliver(translator, redelivered=True)
+    kinds = [e.kind for e in seen]
+    assert kinds == ["received", "rejected", "redelivered", "received"]
+
+
+def test_runs_are_numbered_across_workers_and_checkpoints_carry_the_run() -> None:
+    _bus, translator, _lab, seen = _setup()
+    for host in (HOST, "worker2@celery-tutor-0000abcd"):
+        translator.handle({"type": protocol.STARTED, "uuid": TASK_ID, "hostname": host, "retries": 0})
+        translator.handle({"type": protocol.CHECKPOINT, "uuid": TASK_ID, "hostname": host, "checkpoint": "x"})
+    runs = [(e.worker, e.run) for e in seen if isinstance(e, ev.TaskStarted)]
+    assert runs == [("worker1", 1), ("worker2", 2)]
+    assert [e.run for e in seen if isinstance(e, ev.CheckpointReached)] == [1, 2]
+
+
+def test_the_ledger_counts_duplicates() -> None:
+    _bus, translator, _lab, seen = _setup()
+    for _ in range(2):
+        translator.handle(
+            {"type": protocol.LEDGER, "uuid": TASK_ID, "worker": "worker1", "action": "charge", "key": "order 42"}
+        )
+    counts = [e.count for e in seen if isinstance(e, ev.LedgerWritten)]
+    assert counts == [1, 2]
+
+
+def test_the_tutors_own_publish_is_not_reported_twice_but_a_retry_is() -> None:
+    _bus, translator, _lab, seen = _setup()
+    translator.published(TASK_ID)
+    translator.handle({"type": "task-sent", "uuid": TASK_ID, "name": "charge_card", "retries": 0})
+    translator.handle({"type": "task-sent", "uuid": TASK_ID, "name": "charge_card", "retries": 1})
+    published = [e for e in seen if isinstance(e, ev.TaskPublished)]
+    assert [(e.retries, e.by_retry, e.alias) for e in published] == [(1, True, "order")]
+
+
+def test_a_failure_from_the_pool_names_the_real_exception() -> None:
+    _bus, translator, _lab, seen = _setup()
+    translator.handle(
+        {
+            "type": "task-failed",
+            "uuid": TASK_ID,
+            "hostname": HOST,
+            "exception": "ExceptionWithTraceback()",
+            "traceback": "Traceback…\nbilliard.exceptions.WorkerLostError: Worker exited prematurely: signal 9",
+        }
+    )
+    failed = seen[-1]
+    assert isinstance(failed, ev.TaskFailed)
+    assert (failed.exc_type, failed.exc_message) == ("WorkerLostError", "Worker exited prematurely: signal 9")
+
+
+def test_lifecycle_events_go_to_the_lab() -> None:
+    _bus, translator, lab, _seen = _setup()
+    translator.handle({"type": protocol.READY, "hostname": HOST, "worker": "worker1"})
+    translator.handle({"type": protocol.CRASH, "uuid": TASK_ID, "worker": "worker1", "checkpoint": "c", "plan": "p"})
+    translator.handle({"type": "worker-offline", "hostname": HOST})
+    translator.handle({"type": "worker-heartbeat", "hostname": HOST})
+    assert lab.calls == [("ready", "worker1"), ("crash", ("worker1", "c", "p")), ("offline", "worker1")]
+
+
+def test_exception_parts() -> None:
+    assert exception_parts("ConnectionError('injected by the lab')") == ("ConnectionError", "injected by the lab")
+    assert exception_parts("KeyError('a', 'b')") == ("KeyError", "a, b")
+    assert exception_parts("weird") == ("weird", "")
+    assert traceback_parts("  File x\n    raise\n") is None
+
+
+def test_a_killed_worker_loses_a_task_it_acked_before_its_run_said_so() -> None:
+    from celery_tutor.lab import LabConfig
+    from celery_tutor.lab.real.real_lab import RealLab
+
+    lab = RealLab(LabConfig(), "redis://127.0.0.1:1/0")  # never started: nothing connects
+    lab.sync_events = lambda timeout=0.0: True  # type: ignore[method-assign]  # no broker to sync with
+    seen: list[ev.LabEvent] = []
+    lab.subscribe(seen.append)
+    translator = lab._translator
+    translator.handle({"type": protocol.READY, "worker": "worker1", "concurrency": 1, "prefetch": 1})
+    for task_id, alias in (("t-acked", "early"), ("t-held", "held")):
+        lab._bus.name_task(task_id, "generate_report", alias)
+        translator.handle({"type": protocol.RECEIVED, "uuid": task_id, "worker": "worker1", "redelivered": False})
+        translator.handle({"type": "task-received", "uuid": task_id, "name": "generate_report", "hostname": HOST})
+    translator.handle({"type": protocol.ACKED, "uuid": "t-acked", "worker": "worker1"})
+    lab._report_killed(lab._workers["worker1"], None)
+    lost = [e for e in seen if isinstance(e, ev.TaskLost)]
+    assert [(e.task_id, e.run) for e in lost] == [("t-acked", 0)]
+    killed = seen[-1]
+    assert isinstance(killed, ev.WorkerKilled) and (killed.lost, killed.kept) == (1, 1)
+    assert lab.snapshot().task("t-acked").state == "LOST"
