@@ -84,7 +84,7 @@ def test_a_sound_code_step_holds() -> None:
 
 
 def test_a_solution_that_misses_the_goal_fails_and_says_what_it_missed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("celery_tutor.verify_run.GOAL_TIMEOUT", 0.5)
+    monkeypatch.setattr("celery_tutor.verification.run.GOAL_TIMEOUT", 0.5)
     no_exc_retry = RETRY.replace("raise self.retry(exc=exc, countdown=1)", "raise")
     ok, detail = checks_of(lesson_text(solution=no_exc_retry))["the reference solution reaches the goal"]
     assert not ok

@@ -9,7 +9,7 @@ import pytest
 from celery_tutor.course import pace
 from celery_tutor.lab.learner_code import EXTRA_OPTIONS
 from celery_tutor.lab.learner_namespace import KIT_NAMES, REMOVED_BUILTINS, STANDARD_MODULES
-from celery_tutor.verify_run import GOAL_TIMEOUT
+from celery_tutor.verification.run import GOAL_TIMEOUT
 
 DOCS = Path(__file__).parents[2] / "docs" / "lesson-format.md"
 

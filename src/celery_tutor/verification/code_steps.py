@@ -5,7 +5,7 @@ A code step makes three kinds of claim, each proved on a fresh lab built by
 run builds it:
 
 - the **starter** does not reach the goal (otherwise there is nothing to write);
-- the **reference solution** reaches it, within :data:`~.verify_run.GOAL_TIMEOUT` after the
+- the **reference solution** reaches it, within :data:`~.run.GOAL_TIMEOUT` after the
   experiment;
 - every **wrong solution** does not (otherwise the lesson calls working code wrong).
 
@@ -25,7 +25,7 @@ from celery_tutor.course.model import Lesson
 from celery_tutor.lab.code_source import CodeProblem, position_in_file
 from celery_tutor.lab.lab_config import LabConfig
 from celery_tutor.lesson_labs import code_lab_config
-from celery_tutor.verify_run import Check, goal_run, run_to_end, timed
+from celery_tutor.verification.run import Check, goal_run, run_to_end, timed
 
 
 def code_step_checks(lesson: Lesson, step: CodeStep) -> list[Callable[[], Check]]:

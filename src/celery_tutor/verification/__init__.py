@@ -3,10 +3,10 @@
 For every predict step, the experiment runs on a fresh lab and the expected observation
 must hold. For every lab step, the goal must not hold at the step's start and must hold
 after its solution. For every code step, the starter and each wrong solution must miss
-the goal and the reference solution must reach it (:mod:`.verify_code`). Every numeric
+the goal and the reference solution must reach it (:mod:`.code_steps`). Every numeric
 answer that names a measurement is measured. A lesson that says something Celery 5.7 does
 not do fails here, not in front of a learner. The labs and the goal watching all kinds of
-check share are in :mod:`.verify_run`.
+check share are in :mod:`.run`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from celery_tutor.lab.actions import Action
 from celery_tutor.lab.engine import Lab
 from celery_tutor.lab.lab_config import LabConfig
 from celery_tutor.lesson_labs import lab_config
-from celery_tutor.verify_code import code_step_checks
-from celery_tutor.verify_run import GOAL_TIMEOUT, RUN_LABS, Check, OpenLabs, goal_run, run_to_end, timed
+from celery_tutor.verification.code_steps import code_step_checks
+from celery_tutor.verification.run import GOAL_TIMEOUT, RUN_LABS, Check, OpenLabs, goal_run, run_to_end, timed
 
 __all__ = ["GOAL_TIMEOUT", "Check", "measure", "run_experiment", "verify"]
 
