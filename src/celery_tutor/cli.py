@@ -132,7 +132,7 @@ def _lab_run(script_path: Path, as_json: bool, broker: str | None = None, allow_
     if broker is not None:
         from celery_tutor.lab.fleet import LabStateError
         from celery_tutor.lab.real import BrokerRefused
-        from celery_tutor.lab.real.real_lab import run_script_on_broker
+        from celery_tutor.lab.real.broker_runs import run_script_on_broker
         from celery_tutor.lab.settings import LabConfigError
 
         try:
@@ -214,7 +214,7 @@ def _verify(
     make_lab = None
     if broker is not None:
         from celery_tutor.lab.real import BrokerRefused
-        from celery_tutor.lab.real.real_lab import lab_maker, lessons_for
+        from celery_tutor.lab.real.broker_runs import lab_maker, lessons_for
 
         try:
             make_lab = lab_maker(broker, allow_remote)

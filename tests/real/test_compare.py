@@ -15,7 +15,7 @@ import pytest
 
 from celery_tutor.lab.actions import Wait
 from celery_tutor.lab.experiment import Report, run_script
-from celery_tutor.lab.real.real_lab import run_script_on_broker
+from celery_tutor.lab.real.broker_runs import run_script_on_broker
 from celery_tutor.lab.redis_server import RedisServer
 from celery_tutor.lab.script import Script, load_script
 

@@ -41,6 +41,7 @@ from celery_tutor.lab.fault_controls import FaultControls
 from celery_tutor.lab.faults import CrashPlan, FaultInjector
 from celery_tutor.lab.fleet import LabStateError, WorkerFleet
 from celery_tutor.lab.kit import TaskSpec
+from celery_tutor.lab.lab_base import LabBase
 from celery_tutor.lab.lab_config import LabConfig, make_broker
 from celery_tutor.lab.ledger import Ledger
 from celery_tutor.lab.library import task_table
@@ -64,7 +65,7 @@ def _acked_or_busy(name: str, snapshot: LabSnapshot) -> bool:
     return not worker.unacked or bool(worker.running)
 
 
-class Lab(FaultControls):
+class Lab(FaultControls, LabBase):
     """One isolated Celery lab: app, broker, result backend, workers, ledger, events."""
 
     def __init__(self, config: LabConfig | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -98,13 +99,6 @@ class Lab(FaultControls):
         logs.register(self)
 
     # -- lifecycle -----------------------------------------------------------------------
-
-    def __enter__(self) -> Lab:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def app(self) -> Celery:
@@ -180,34 +174,6 @@ class Lab(FaultControls):
                 if handle.status in ("alive", "stopping"):
                     self._fleet.kill(handle, checkpoint=None, quiet=True)
 
-    # -- events --------------------------------------------------------------------------
-
-    def now(self) -> float:
-        """Seconds since the lab was created, on the lab's clock."""
-        return self._bus.now()
-
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback`` with every event from now on; returns the unsubscribe function.
-
-        Callbacks run on Celery's and the lab's threads, one at a time, in event order.
-        They must return quickly and must not call the lab's controls. One that raises
-        is logged (with its traceback) on the ``celery_tutor.lab`` logger; the others
-        still get the event.
-        """
-        return self._bus.subscribe(callback)
-
-    def snapshot(self) -> LabSnapshot:
-        """Everything in the lab at this moment."""
-        return self._bus.snapshot()
-
-    def wait_until(self, predicate: Callable[[LabSnapshot], bool], timeout: float) -> bool:
-        """Block until ``predicate(snapshot)`` holds (checked after every event)."""
-        return self._bus.wait_until(predicate, timeout)
-
-    def task_id(self, ref: str) -> str:
-        """The task id a script or lesson named ``ref``: an alias, or the latest task of that name."""
-        return self._bus.task_id(ref)
-
     # -- workers -------------------------------------------------------------------------
 
     def _start_workers(self) -> None:
@@ -266,20 +232,6 @@ class Lab(FaultControls):
         except TypeError as exc:  # Celery checks the arguments against the task's signature before sending
             raise LabConfigError(str(exc)) from None
         return task_id
-
-    def send_many(
-        self,
-        task: str,
-        count: int,
-        args: Iterable[Any] = (),
-        kwargs: Mapping[str, Any] | None = None,
-        *,
-        alias: str | None = None,
-    ) -> list[str]:
-        """Publish ``count`` messages of one task; aliases are ``ALIAS-1``, ``ALIAS-2``…"""
-        settings.named("count", settings.whole, count, 1, limits.MAX_COUNT, "messages")
-        arguments = tuple(args)
-        return [self.send(task, arguments, kwargs, alias=f"{alias}-{i + 1}" if alias else None) for i in range(count)]
 
     def configure(self, **changes: Any) -> None:
         """Change Celery settings; running workers restart (warm) to pick them up."""

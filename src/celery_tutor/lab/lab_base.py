@@ -1,0 +1,98 @@
+"""What every lab shares, in process or on a real broker: its event bus seen from outside, and sending many.
+
+The in-process :class:`~.engine.Lab` and :class:`~.real.real_lab.RealLab` differ in where
+work happens, not in how the rest of the project reads them: both tell what happens as
+events on one :class:`~.bus.EventBus`, so the reads of that bus, and the controls built
+only from others, live here once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Self
+
+from celery_tutor.lab import limits, settings
+from celery_tutor.lab.bus import EventBus, Subscriber
+from celery_tutor.lab.kit import TaskSpec
+from celery_tutor.lab.views import LabSnapshot
+
+
+class LabBase:
+    """The reads of a lab's event bus, its ``with`` block, and ``send_many``; a lab provides the rest."""
+
+    tasks: dict[str, TaskSpec]
+    """Every task this lab runs, by name."""
+    _bus: EventBus
+    _control: threading.RLock
+    """Held by every control that starts, stops or kills workers: one at a time."""
+
+    def start(self) -> None:
+        raise NotImplementedError  # the lab's own
+
+    def close(self, timeout: float = 10.0) -> None:
+        raise NotImplementedError  # the lab's own
+
+    def _check_open(self) -> None:
+        raise NotImplementedError  # the lab's own
+
+    def send(
+        self,
+        task: str,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        alias: str | None = None,
+        countdown: float | None = None,
+    ) -> str:
+        raise NotImplementedError  # the lab's own
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- events ----------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Seconds since the lab was created, on the lab's clock."""
+        return self._bus.now()
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` with every event from now on; returns the unsubscribe function.
+
+        Callbacks run on the lab's threads, one at a time, in event order. They must return
+        quickly and must not call the lab's controls. One that raises is logged (with its
+        traceback) on the ``celery_tutor.lab`` logger; the others still get the event.
+        """
+        return self._bus.subscribe(callback)
+
+    def snapshot(self) -> LabSnapshot:
+        """Everything in the lab at this moment, as its events tell it."""
+        return self._bus.snapshot()
+
+    def wait_until(self, predicate: Callable[[LabSnapshot], bool], timeout: float) -> bool:
+        """Block until ``predicate(snapshot)`` holds (checked after every event)."""
+        return self._bus.wait_until(predicate, timeout)
+
+    def task_id(self, ref: str) -> str:
+        """The task id a script or lesson named ``ref``: an alias, or the latest task of that name."""
+        return self._bus.task_id(ref)
+
+    # -- controls made of others -------------------------------------------------------------
+
+    def send_many(
+        self,
+        task: str,
+        count: int,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        alias: str | None = None,
+    ) -> list[str]:
+        """Publish ``count`` messages of one task; aliases are ``ALIAS-1``, ``ALIAS-2``…"""
+        settings.named("count", settings.whole, count, 1, limits.MAX_COUNT, "messages")
+        arguments = tuple(args)
+        return [self.send(task, arguments, kwargs, alias=f"{alias}-{i + 1}" if alias else None) for i in range(count)]

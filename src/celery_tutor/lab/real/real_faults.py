@@ -1,0 +1,129 @@
+"""A real lab's fault controls: kills by signal, and crash or failure plans armed by remote control.
+
+A mixin of :class:`~.real_lab.RealLab`, the counterpart of the in-process lab's
+:mod:`~celery_tutor.lab.fault_controls`. A plan is armed in every live worker (and in
+each worker that starts later) but fires once across the lab.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from celery_tutor.lab import events as ev
+from celery_tutor.lab import limits, settings
+from celery_tutor.lab.faults import check_checkpoint
+from celery_tutor.lab.fleet import LabStateError
+from celery_tutor.lab.real import protocol
+from celery_tutor.lab.real.real_workers import CONTROL_TIMEOUT, RealWorkers
+
+NOT_YET = "is not available on a real broker yet (use the in-process lab)"
+
+
+class RealFaultControls(RealWorkers):
+    """Controls that break a real lab on purpose."""
+
+    def on_crash(self, worker: str, checkpoint: str, plan: str) -> None:
+        with self._lock:
+            self._pending.pop(plan, None)
+            handle = self._workers.get(worker)
+            if handle is not None:
+                handle.crash_checkpoint = checkpoint
+        threading.Thread(target=self._disarm, args=(plan,), daemon=True).start()
+        if handle is not None and handle.process is None:
+            threading.Thread(target=self._report_killed, args=(handle, checkpoint), daemon=True).start()
+
+    def on_plan_fired(self, plan: str) -> None:
+        with self._lock:
+            pending = self._pending.get(plan)
+            if pending is None:
+                return
+            left = int(pending.get("left", 1)) - 1
+            if left > 0:
+                pending["left"] = left
+                return
+            del self._pending[plan]
+        threading.Thread(target=self._disarm, args=(plan,), daemon=True).start()
+
+    def crash_worker(self, worker: str | None = None) -> None:
+        """Kill a whole worker now: SIGKILL to its process group (or, started elsewhere, by remote control)."""
+        with self._control:
+            self._check_open()
+            handle = self._pick(worker, ("alive", "stopping"))
+            with self._lock:
+                handle.status = "killing"  # its watcher leaves the report to this control
+            if handle.process is not None:
+                handle.process.kill()
+                handle.process.wait()
+            else:
+                self.app.control.broadcast(protocol.CRASH_NOW, destination=[self.names.hostname(handle.name)])
+            self._report_killed(handle, None)
+
+    def crash_at(self, checkpoint: str, task: str | None = None) -> None:
+        """Kill the whole worker when a task (``task``, or any) reaches ``checkpoint``."""
+        point = check_checkpoint(checkpoint, task, self.tasks)
+        self._arm(
+            {"kind": "crash", "checkpoint": point, "task": task},
+            f"kill the worker when {task or 'a task'} reaches '{point}'",
+        )
+
+    def kill_child_at(self, checkpoint: str | None = None, task: str | None = None) -> None:
+        """Kill only the pool child running a task when it reaches ``checkpoint`` (or its next one)."""
+        point = check_checkpoint(checkpoint, task, self.tasks) if checkpoint is not None else None
+        where = f"reaches '{point}'" if point else "reaches its next checkpoint"
+        self._arm(
+            {"kind": "child", "checkpoint": point, "task": task}, f"kill the pool child when {task or 'a task'} {where}"
+        )
+
+    def kill_child(self, task_ref: str) -> None:
+        """SIGKILL the pool child running a task now (remote control finds its PID in the worker)."""
+        with self._control:
+            self._check_open()
+            task_id = self.task_id(task_ref)
+            alive = self._alive()
+            with self._replies:
+                replies = self.app.control.broadcast(
+                    protocol.KILL_CHILD,
+                    arguments={"task_id": task_id},
+                    destination=[self.names.hostname(h.name) for h in alive],
+                    reply=True,
+                    timeout=CONTROL_TIMEOUT,
+                    limit=len(alive),
+                )
+            if not any("ok" in reply for answer in replies or [] for reply in answer.values()):
+                raise LabStateError(f"no pool child runs {task_ref} now")
+
+    def fail_next(self, task: str, times: int = 1, exc: str = "ConnectionError") -> None:
+        """Make the next ``times`` runs of ``task`` raise ``exc`` (at their first checkpoint or service call)."""
+        settings.pick(self.tasks, task, "task")
+        settings.exception_class(exc)
+        settings.named("times", settings.whole, times, 1, limits.MAX_COUNT, "runs")
+        self._arm(
+            {"kind": "failure", "task": task, "exc": exc, "left": times, "times": times},
+            f"the next {times} run(s) of {task} raise {exc}",
+        )
+
+    def _arm(self, plan: dict[str, Any], description: str) -> None:
+        with self._control:
+            self._check_open()
+            plan = {**plan, "id": uuid.uuid4().hex}
+            with self._lock:
+                self._pending[plan["id"]] = dict(plan)
+            targets = self._alive()
+            confirmed = self._broadcast(protocol.ARM, {"plan": plan}, targets)
+            if confirmed < len(targets):
+                raise LabStateError(f"only {confirmed} of {len(targets)} worker(s) confirmed the plan: {description}")
+            self._bus.emit(ev.FaultArmed, description=description)
+
+    def drop_connection(self, worker: str | None = None, outage: float = 0.0) -> None:
+        """Not yet on a real broker."""
+        raise LabStateError(f"drop_connection {NOT_YET}")
+
+    def drop_connection_at(self, checkpoint: str, task: str | None = None, outage: float = 0.0) -> None:
+        """Not yet on a real broker."""
+        raise LabStateError(f"drop_connection {NOT_YET}")
+
+    def deploy(self, worker: str | None = None, grace: float = 30.0, remap_sigterm: bool = False) -> None:
+        """Not yet on a real broker."""
+        raise LabStateError(f"deploy {NOT_YET}")
