@@ -233,38 +233,15 @@ class Lab(FaultControls, LabBase):
             raise LabConfigError(str(exc)) from None
         return task_id
 
-    def configure(self, **changes: Any) -> None:
-        """Change Celery settings; running workers restart (warm) to pick them up."""
-        checked = {name: settings.check_setting(name, value) for name, value in changes.items()}
-        with self._control:
-            self._check_open()
-            self._apps.update_settings(checked)
-            self._bus.emit(ev.ConfigChanged, settings=dict(checked))
-            self._restart_alive()
+    def _keep_settings(self, checked: dict[str, Any]) -> None:
+        self._apps.update_settings(checked)
 
-    def set_task_options(self, task: str, **options: Any) -> None:
-        """Change a task's ``@app.task`` options; running workers restart (warm) to pick them up."""
-        settings.pick(self.tasks, task, "task")
-        checked = {name: settings.check_task_option(name, value) for name, value in options.items()}
-        with self._control:
-            self._check_open()
-            self._apps.update_task_options(task, checked)
-            self._bus.emit(
-                ev.ConfigChanged, task_options={task: {k: settings.plain_value(v) for k, v in checked.items()}}
-            )
-            self._restart_alive()
+    def _keep_task_options(self, task: str, checked: dict[str, Any]) -> None:
+        self._apps.update_task_options(task, checked)
 
     def _emit_config(self) -> None:
-        # The whole configuration as an event: the lab's state can be folded from events alone.
-        options = {t: {k: settings.plain_value(v) for k, v in o.items()} for t, o in self._apps.task_options.items()}
-        self._bus.emit(
-            ev.ConfigChanged,
-            settings=dict(self._apps.settings),
-            task_options=options,
-            complete=True,
-            broker=self.initial.broker,
-            broker_server=str(getattr(self.broker, "server_name", "")),
-        )
+        server = str(getattr(self.broker, "server_name", ""))
+        self._emit_whole_config(self._apps.settings, self._apps.task_options, self.initial.broker, server)
 
     def stop_worker(self, worker: str | None = None) -> None:
         """Warm shutdown: take no new messages, let running tasks finish. Returns at once."""

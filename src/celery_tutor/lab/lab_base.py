@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self
 
+from celery_tutor.lab import events as ev
 from celery_tutor.lab import limits, settings
 from celery_tutor.lab.bus import EventBus, Subscriber
 from celery_tutor.lab.kit import TaskSpec
@@ -19,7 +20,11 @@ from celery_tutor.lab.views import LabSnapshot
 
 
 class LabBase:
-    """The reads of a lab's event bus, its ``with`` block, and ``send_many``; a lab provides the rest."""
+    """The reads of a lab's event bus, its ``with`` block, and the controls that only check and record.
+
+    A lab provides the rest: its lifecycle, ``send``, where settings are kept, and how its
+    live workers restart.
+    """
 
     tasks: dict[str, TaskSpec]
     """Every task this lab runs, by name."""
@@ -45,6 +50,15 @@ class LabBase:
         alias: str | None = None,
         countdown: float | None = None,
     ) -> str:
+        raise NotImplementedError  # the lab's own
+
+    def _keep_settings(self, checked: dict[str, Any]) -> None:
+        raise NotImplementedError  # the lab's own: where the next workers read their settings
+
+    def _keep_task_options(self, task: str, checked: dict[str, Any]) -> None:
+        raise NotImplementedError  # the lab's own
+
+    def _restart_alive(self) -> None:
         raise NotImplementedError  # the lab's own
 
     def __enter__(self) -> Self:
@@ -96,3 +110,38 @@ class LabBase:
         settings.named("count", settings.whole, count, 1, limits.MAX_COUNT, "messages")
         arguments = tuple(args)
         return [self.send(task, arguments, kwargs, alias=f"{alias}-{i + 1}" if alias else None) for i in range(count)]
+
+    def configure(self, **changes: Any) -> None:
+        """Change Celery settings; running workers restart (warm) with them, as a deploy would."""
+        checked = {name: settings.check_setting(name, value) for name, value in changes.items()}
+        with self._control:
+            self._check_open()
+            self._keep_settings(checked)
+            self._bus.emit(ev.ConfigChanged, settings=dict(checked))
+            self._restart_alive()
+
+    def set_task_options(self, task: str, **options: Any) -> None:
+        """Change a task's ``@app.task`` options; running workers restart (warm) with them."""
+        settings.pick(self.tasks, task, "task")
+        checked = {name: settings.check_task_option(name, value) for name, value in options.items()}
+        with self._control:
+            self._check_open()
+            self._keep_task_options(task, checked)
+            self._bus.emit(
+                ev.ConfigChanged, task_options={task: {k: settings.plain_value(v) for k, v in checked.items()}}
+            )
+            self._restart_alive()
+
+    def _emit_whole_config(
+        self, now: Mapping[str, Any], task_options: Mapping[str, Mapping[str, Any]], broker: str, server: str
+    ) -> None:
+        """The whole configuration as one event, so that the lab's state can be folded from events alone."""
+        options = {t: {k: settings.plain_value(v) for k, v in o.items()} for t, o in task_options.items()}
+        self._bus.emit(
+            ev.ConfigChanged,
+            settings=dict(now),
+            task_options=options,
+            complete=True,
+            broker=broker,
+            broker_server=server,
+        )

@@ -169,24 +169,10 @@ class RealLab(RealFaultControls):
         """Real workers run no learner code the lab must halt for: never halted."""
         return None
 
-    # -- events ----------------------------------------------------------------------------
+    # -- configuration and controls --------------------------------------------------------
 
     def _emit_config(self) -> None:
-        options = {t: {k: settings.plain_value(v) for k, v in o.items()} for t, o in self._task_options.items()}
-        self._bus.emit(
-            ev.ConfigChanged,
-            settings=dict(self._settings),
-            task_options=options,
-            complete=True,
-            broker=self.kind,
-            broker_server=describe_url(self.url),
-        )
-
-    # -- the translator's callbacks (receiver thread: never block on events here) ---------
-
-    # -- workers ---------------------------------------------------------------------------
-
-    # -- controls --------------------------------------------------------------------------
+        self._emit_whole_config(self._settings, self._task_options, self.kind, describe_url(self.url))
 
     def send(
         self,
@@ -221,26 +207,11 @@ class RealLab(RealFaultControls):
         self.app.send_task(task, args=arguments, kwargs=keywords, task_id=task_id, **options)
         return task_id
 
-    def configure(self, **changes: Any) -> None:
-        """Change Celery settings; running workers restart (warm) with them, as a deploy would."""
-        checked = {name: settings.check_setting(name, value) for name, value in changes.items()}
-        with self._control:
-            self._check_open()
-            self._settings.update(checked)
-            self._bus.emit(ev.ConfigChanged, settings=dict(checked))
-            self._restart_alive()
+    def _keep_settings(self, checked: dict[str, Any]) -> None:
+        self._settings.update(checked)
 
-    def set_task_options(self, task: str, **options: Any) -> None:
-        """Change a task's options; running workers restart (warm) with them."""
-        settings.pick(self.tasks, task, "task")
-        checked = {name: settings.check_task_option(name, value) for name, value in options.items()}
-        with self._control:
-            self._check_open()
-            self._task_options.setdefault(task, {}).update(checked)
-            self._bus.emit(
-                ev.ConfigChanged, task_options={task: {k: settings.plain_value(v) for k, v in checked.items()}}
-            )
-            self._restart_alive()
+    def _keep_task_options(self, task: str, checked: dict[str, Any]) -> None:
+        self._task_options.setdefault(task, {}).update(checked)
 
     def purge(self) -> int:
         """Delete every ready message of the lab's queue (and of no other queue)."""
