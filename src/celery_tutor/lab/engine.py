@@ -25,14 +25,13 @@ import functools
 import itertools
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
 
 from celery_tutor.lab import events as ev
-from celery_tutor.lab import limits, logs, settings
+from celery_tutor.lab import limits, logs
 from celery_tutor.lab.app_builder import AppBuilder
 from celery_tutor.lab.broker_api import LabBroker
 from celery_tutor.lab.bus import EventBus, Subscriber
@@ -210,28 +209,13 @@ class Lab(FaultControls, LabBase):
 
     # -- controls ------------------------------------------------------------------------
 
-    def send(
-        self,
-        task: str,
-        args: Iterable[Any] = (),
-        kwargs: Mapping[str, Any] | None = None,
-        *,
-        alias: str | None = None,
-        countdown: float | None = None,
-    ) -> str:
-        """Publish one task message; returns its task id at once."""
-        self._check_open()
-        settings.pick(self.tasks, task, "task")
-        options: dict[str, Any] = {}
-        if countdown is not None:
-            options["countdown"] = settings.named("countdown", settings.number, countdown, 0, limits.MAX_COUNTDOWN)
-        task_id = str(uuid.uuid4())
-        self._bus.name_task(task_id, task, alias)
+    def _publish(
+        self, task: str, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], alias: str | None, **options: Any
+    ) -> None:
         try:
-            self.app.tasks[task].apply_async(args=tuple(args), kwargs=dict(kwargs or {}), task_id=task_id, **options)
+            self.app.tasks[task].apply_async(args=args, kwargs=kwargs, task_id=task_id, **options)
         except TypeError as exc:  # Celery checks the arguments against the task's signature before sending
             raise LabConfigError(str(exc)) from None
-        return task_id
 
     def _keep_settings(self, checked: dict[str, Any]) -> None:
         self._apps.update_settings(checked)

@@ -9,6 +9,7 @@ only from others, live here once.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self
 
@@ -41,16 +42,13 @@ class LabBase:
     def _check_open(self) -> None:
         raise NotImplementedError  # the lab's own
 
-    def send(
-        self,
-        task: str,
-        args: Iterable[Any] = (),
-        kwargs: Mapping[str, Any] | None = None,
-        *,
-        alias: str | None = None,
-        countdown: float | None = None,
-    ) -> str:
-        raise NotImplementedError  # the lab's own
+    def _check_arguments(self, task: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Refuse arguments the task cannot take, before anything is sent (raises LabConfigError)."""
+
+    def _publish(
+        self, task: str, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], alias: str | None, **options: Any
+    ) -> None:
+        raise NotImplementedError  # the lab's own: how a message reaches its broker
 
     def _keep_settings(self, checked: dict[str, Any]) -> None:
         raise NotImplementedError  # the lab's own: where the next workers read their settings
@@ -95,7 +93,29 @@ class LabBase:
         """The task id a script or lesson named ``ref``: an alias, or the latest task of that name."""
         return self._bus.task_id(ref)
 
-    # -- controls made of others -------------------------------------------------------------
+    # -- controls that only check and record -------------------------------------------------
+
+    def send(
+        self,
+        task: str,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        alias: str | None = None,
+        countdown: float | None = None,
+    ) -> str:
+        """Publish one task message; returns its task id at once."""
+        self._check_open()
+        settings.pick(self.tasks, task, "task")
+        arguments, keywords = tuple(args), dict(kwargs or {})
+        self._check_arguments(task, arguments, keywords)
+        options: dict[str, Any] = {}
+        if countdown is not None:
+            options["countdown"] = settings.named("countdown", settings.number, countdown, 0, limits.MAX_COUNTDOWN)
+        task_id = str(uuid.uuid4())
+        self._bus.name_task(task_id, task, alias)
+        self._publish(task, task_id, arguments, keywords, alias, **options)
+        return task_id
 
     def send_many(
         self,

@@ -23,14 +23,13 @@ import inspect
 import shutil
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
 
 from celery_tutor.lab import events as ev
-from celery_tutor.lab import limits, settings
+from celery_tutor.lab import settings
 from celery_tutor.lab.bus import EventBus
 from celery_tutor.lab.fleet import LabStateError
 from celery_tutor.lab.kit import TaskSpec
@@ -174,26 +173,15 @@ class RealLab(RealFaultControls):
     def _emit_config(self) -> None:
         self._emit_whole_config(self._settings, self._task_options, self.kind, describe_url(self.url))
 
-    def send(
-        self,
-        task: str,
-        args: Iterable[Any] = (),
-        kwargs: Mapping[str, Any] | None = None,
-        *,
-        alias: str | None = None,
-        countdown: float | None = None,
-    ) -> str:
-        """Publish one task message to the lab's queue; returns its task id at once."""
-        self._check_open()
-        spec: TaskSpec = settings.pick(self.tasks, task, "task")
-        arguments, keywords = tuple(args), dict(kwargs or {})
-        _check_signature(spec, arguments, keywords)
-        options: dict[str, Any] = {}
-        if countdown is not None:
-            options["countdown"] = settings.named("countdown", settings.number, countdown, 0, limits.MAX_COUNTDOWN)
-        task_id = str(uuid.uuid4())
-        self._bus.name_task(task_id, task, alias)
+    def _check_arguments(self, task: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        _check_signature(self.tasks[task], args, kwargs)
+
+    def _publish(
+        self, task: str, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], alias: str | None, **options: Any
+    ) -> None:
+        """Send to the lab's queue; the workers' events cannot say it was sent first, so the lab does."""
         self._translator.published(task_id)
+        countdown = options.get("countdown")
         self._bus.emit(
             ev.TaskPublished,
             task_id=task_id,
@@ -201,11 +189,10 @@ class RealLab(RealFaultControls):
             retries=0,
             eta_in=float(countdown) if countdown else None,
             by_retry=False,
-            args=repr(arguments),
+            args=repr(args),
             alias=alias,
         )
-        self.app.send_task(task, args=arguments, kwargs=keywords, task_id=task_id, **options)
-        return task_id
+        self.app.send_task(task, args=args, kwargs=kwargs, task_id=task_id, **options)
 
     def _keep_settings(self, checked: dict[str, Any]) -> None:
         self._settings.update(checked)
