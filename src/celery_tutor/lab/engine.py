@@ -104,16 +104,6 @@ class Lab(FaultControls, LabBase):
         """The Celery app workers started now would run."""
         return self._apps.app
 
-    def start(self) -> None:
-        """Start the configured workers; returns once they consume (tens of ms)."""
-        with self._control:
-            self._check_open()
-            if self._started:
-                return
-            self._started = True
-            self._emit_config()
-            self._start_workers()
-
     def close(self, timeout: float = 10.0) -> None:
         """Stop everything and wait for every thread the lab started (blocking)."""
         with self._control:
@@ -174,10 +164,6 @@ class Lab(FaultControls, LabBase):
                     self._fleet.kill(handle, checkpoint=None, quiet=True)
 
     # -- workers -------------------------------------------------------------------------
-
-    def _start_workers(self) -> None:
-        for index in range(self.initial.workers):
-            self._start_worker(f"worker{index + 1}")
 
     def _start_worker(self, name: str) -> None:
         concurrency = int(self._apps.settings["worker_concurrency"])

@@ -13,9 +13,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from celery import Celery
 
@@ -48,6 +49,33 @@ class WorkerHandle:
     """alive, stopping, stopped or killed."""
     gone: threading.Event = field(default_factory=threading.Event)
     """Set once a stop or a kill of this incarnation has finished tearing it down."""
+
+
+class NamedWorker(Protocol):
+    """A worker as a control names it: a name and where it is in its life."""
+
+    name: str
+    status: str
+
+
+W = TypeVar("W", bound=NamedWorker)
+
+
+def pick_worker(workers: Mapping[str, W], name: str | None, statuses: Iterable[str] = ("alive",)) -> W:
+    """The named worker (or the first one) in one of ``statuses``, or a clear error (both labs' controls)."""
+    wanted = tuple(statuses)
+    if name is not None:
+        worker = workers.get(name)
+        if worker is None:
+            raise LabConfigError(f"unknown worker {name!r}; valid: {', '.join(sorted(workers)) or 'none'}")
+        if worker.status not in wanted:
+            raise LabStateError(f"{name} is {worker.status}, not {' or '.join(wanted)}")
+        return worker
+    for worker in workers.values():
+        if worker.status in wanted:
+            return worker
+    now = ", ".join(f"{w.name} is {w.status}" for w in workers.values()) or "the lab is not started"
+    raise LabStateError(f"no worker is {' or '.join(wanted)} ({now})")
 
 
 class WorkerFleet:
@@ -117,20 +145,8 @@ class WorkerFleet:
 
     def pick(self, name: str | None, statuses: Iterable[str] = ("alive",)) -> WorkerHandle:
         """The named worker (or the first one) in one of ``statuses``, or a clear error."""
-        wanted = tuple(statuses)
         with self._lock:
-            if name is not None:
-                handle = self._handles.get(name)
-                if handle is None:
-                    raise LabConfigError(f"unknown worker {name!r}; valid: {', '.join(sorted(self._handles))}")
-                if handle.status not in wanted:
-                    raise LabStateError(f"{name} is {handle.status}")
-                return handle
-            for handle in self._handles.values():
-                if handle.status in wanted:
-                    return handle
-            now = ", ".join(f"{h.name} is {h.status}" for h in self._handles.values()) or "the lab is not started"
-        raise LabStateError(f"no worker is {' or '.join(wanted)} ({now})")
+            return pick_worker(self._handles, name, statuses)
 
     def kill(self, handle: WorkerHandle, checkpoint: str | None, quiet: bool = False) -> None:
         """Kill a worker like ``kill -9``: its unacked messages go back, its running tasks are lost."""

@@ -17,6 +17,7 @@ from celery_tutor.lab import events as ev
 from celery_tutor.lab import limits, settings
 from celery_tutor.lab.bus import EventBus, Subscriber
 from celery_tutor.lab.kit import TaskSpec
+from celery_tutor.lab.lab_config import LabConfig
 from celery_tutor.lab.views import LabSnapshot
 
 
@@ -33,7 +34,34 @@ class LabBase:
     _control: threading.RLock
     """Held by every control that starts, stops or kills workers: one at a time."""
 
+    initial: LabConfig
+    """How the lab started (checked)."""
+    _started: bool
+    _closed: bool
+
     def start(self) -> None:
+        """Start the configured workers; returns once they consume."""
+        with self._control:
+            self._check_open()
+            if self._started:
+                return
+            self._started = True
+            self._before_start()
+            self._emit_config()
+            self._start_workers()
+
+    def _start_workers(self) -> None:
+        """The workers the configuration asks for: ``worker1``, ``worker2``…"""
+        for index in range(self.initial.workers):
+            self._start_worker(f"worker{index + 1}")
+
+    def _before_start(self) -> None:
+        """What must hold before the first worker starts (a real broker: reachable, its events heard)."""
+
+    def _emit_config(self) -> None:
+        raise NotImplementedError  # the lab's own: its whole configuration as one event
+
+    def _start_worker(self, name: str) -> object:
         raise NotImplementedError  # the lab's own
 
     def close(self, timeout: float = 10.0) -> None:

@@ -100,19 +100,11 @@ class RealLab(RealFaultControls):
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Check the broker, listen to its events, start the configured workers; returns once they consume."""
-        with self._control:
-            self._check_open()
-            if self._started:
-                return
-            self._started = True
-            probe_broker(self.url)
-            if not self._events.start():
-                raise LabStateError(f"no events came back from {describe_url(self.url)}: {self._events.failure or ''}")
-            self._emit_config()
-            for index in range(self.initial.workers):
-                self._start_worker(f"worker{index + 1}")
+    def _before_start(self) -> None:
+        """The broker answers and its events come back, or the lab does not start."""
+        probe_broker(self.url)
+        if not self._events.start():
+            raise LabStateError(f"no events came back from {describe_url(self.url)}: {self._events.failure or ''}")
 
     def close(self, timeout: float = 10.0) -> None:
         """Kill every worker process the lab started (by PID), stop listening, delete the lab's keys."""

@@ -19,7 +19,7 @@ from celery import Celery
 
 from celery_tutor.lab import events as ev
 from celery_tutor.lab import settings
-from celery_tutor.lab.fleet import LabStateError
+from celery_tutor.lab.fleet import LabStateError, pick_worker
 from celery_tutor.lab.lab_base import LabBase
 from celery_tutor.lab.real import protocol
 from celery_tutor.lab.real.names import LabNames
@@ -267,21 +267,8 @@ class RealWorkers(LabBase):
         )
 
     def _pick(self, worker: str | None, statuses: Iterable[str] = ("alive",)) -> RealWorker:
-        wanted = tuple(statuses)
         with self._lock:
-            if worker is not None:
-                handle = self._workers.get(worker)
-                if handle is None:
-                    known = ", ".join(self._workers) or "none"
-                    raise LabStateError(f"unknown worker {worker!r}; workers: {known}")
-                if handle.status not in wanted:
-                    raise LabStateError(f"{worker} is {handle.status}, not {' or '.join(wanted)}")
-                return handle
-            for handle in self._workers.values():
-                if handle.status in wanted:
-                    return handle
-            now = ", ".join(f"{h.name} is {h.status}" for h in self._workers.values()) or "the lab is not started"
-        raise LabStateError(f"no worker is {' or '.join(wanted)} ({now})")
+            return pick_worker(self._workers, worker, statuses)
 
     def _stop(self, handle: RealWorker) -> None:
         with self._lock:
