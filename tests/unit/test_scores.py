@@ -113,3 +113,20 @@ def test_the_scores_module_leaves_the_lesson_model_and_yaml_out_of_start_up() ->
 
 def test_the_review_schedule_in_words_follows_the_boxes() -> None:
     assert review_schedule() == "tomorrow, then in 3, 7 and 14 days"
+
+
+def test_a_code_step_counts_as_a_goal_on_the_end_card() -> None:
+    from celery_tutor.course.code_step import CodeStep
+    from celery_tutor.course.scores import lesson_summary
+
+    lesson = next(lesson for lesson in load_course([bundled_lessons()]).lessons if lesson.id == "retry-with-self-retry")
+    code_steps = [number for number, step in enumerate(lesson.steps, 1) if isinstance(step, CodeStep)]
+    labs = sum(1 for step in lesson.steps if step.kind in ("lab", "code"))
+    progress = Progress()
+    before = lesson_summary(lesson, progress.lesson(lesson.id))
+    assert before.goals.of == labs and code_steps
+    assert f"the code goal of step {code_steps[0]}" in before.missing
+    progress.lesson(lesson.id).steps[lesson.steps[code_steps[0] - 1].id] = StepProgress(done=True)
+    after = lesson_summary(lesson, progress.lesson(lesson.id))
+    assert after.goals.right == before.goals.right + 1
+    assert f"the code goal of step {code_steps[0]}" not in after.missing

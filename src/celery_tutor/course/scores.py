@@ -48,7 +48,7 @@ class LessonSummary:
     answered: int
     """Questions answered at all."""
     goals: Tally
-    """Lab steps whose goal was reached, of all lab steps."""
+    """Lab and code steps whose goal was reached, of all of them."""
     takeaways: tuple[str, ...]
     """One line per step that has one, in step order."""
     missing: tuple[str, ...]
@@ -64,7 +64,7 @@ class LessonSummary:
 
 def lesson_summary(lesson: Lesson, progress: LessonProgress) -> LessonSummary:
     """A lesson's summary from the learner's progress in it."""
-    from celery_tutor.course.model import LabStep, PredictStep, QuizStep, takeaway_of
+    from celery_tutor.course.model import CodeStep, LabStep, PredictStep, QuizStep, takeaway_of
 
     predictions = goals = predicted = reached = 0
     questions = right = answered = 0
@@ -76,11 +76,11 @@ def lesson_summary(lesson: Lesson, progress: LessonProgress) -> LessonSummary:
             predicted += progress.steps.get(step.id, StepProgress()).correct is True
             if not done:
                 missing.append(f"the prediction of step {number}")
-        elif isinstance(step, LabStep):
+        elif isinstance(step, LabStep | CodeStep):
             goals += 1
             reached += done
             if not done:
-                missing.append(f"the lab goal of step {number}")
+                missing.append(f"the {'code' if isinstance(step, CodeStep) else 'lab'} goal of step {number}")
         elif isinstance(step, QuizStep):
             tally, now_answered = _quiz([question.id for question in step.questions], progress)
             questions += tally.of
