@@ -111,7 +111,8 @@ def test_real_workers_report_a_scan_restore_when_the_scan_runs(redis_server: Red
     script = load_script(SCRIPTS["the prefetch window holds a restored copy"])
     real = run_script_on_broker(generous(script), redis_server.url)
     assert real.ok, real.to_text()
-    kinds = [e.kind for e in real.events if e.kind in ("started", "redelivered", "restore_scan", "acked", "received")]
+    shown = ("started", "redelivered", "restore_scan", "acked", "received")
+    kinds = [e.kind for e in real.events if e.kind in shown and not e.quiet]  # a scan that found nothing is quiet
     assert kinds[kinds.index("started") :][:3] == ["started", "redelivered", "restore_scan"], real.to_text()
     assert kinds.index("redelivered") < kinds.index("acked") < kinds.index("received", kinds.index("acked"))
     back = next(e for e in real.events if isinstance(e, ev.MessageRedelivered))

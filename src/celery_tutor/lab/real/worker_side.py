@@ -304,13 +304,15 @@ def _patch_restore_scan() -> None:
     original_restore = channel_cls._do_restore_message
 
     def restore_visible(self: Any, start: int = 0, num: int = 10, interval: int = 10) -> Any:
+        scans = self._vrestore_count % (interval or 1) == 0  # kombu counts calls, scans on every interval-th
         restored: dict[str, dict[str, Any]] = {}
         _scan.restored = restored
         try:
             return original_scan(self, start, num, interval)
         finally:
             _scan.restored = None
-            _report_scan(self.channel, restored, interval)
+            if scans:
+                _report_scan(self.channel, restored, interval)
 
     def _do_restore_message(
         self: Any, payload: Any, exchange: str, routing_key: str, pipe: Any, leftmost: bool = False
@@ -328,9 +330,9 @@ def _patch_restore_scan() -> None:
 
 
 def _report_scan(channel: Any, restored: dict[str, dict[str, Any]], throttle: int) -> None:
-    """Send one event per task message the scan put back, then one for the scan (if it put any back)."""
-    if _identity is None or _dispatcher is None or not restored:
-        return  # before the worker is ready its receipt of the copy tells the tutor instead
+    """Send one event per task message the scan put back, then one for the scan (the panel's next-scan clock)."""
+    if _identity is None or _dispatcher is None:
+        return  # before the worker is ready, its receipt of a copy tells the tutor instead
     interval = float(getattr(channel, "unacked_restore_interval", 0) or 10)
     with contextlib.suppress(Exception):  # a report must never break kombu's timer
         for headers in restored.values():
