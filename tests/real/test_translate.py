@@ -172,3 +172,34 @@ def test_a_killed_worker_loses_a_task_it_acked_before_its_run_said_so() -> None:
     killed = seen[-1]
     assert isinstance(killed, ev.WorkerKilled) and (killed.lost, killed.kept) == (1, 1)
     assert lab.snapshot().task("t-acked").state == "LOST"
+
+
+def _restore(translator: EventTranslator, host: str = HOST) -> None:
+    translator.handle({"type": protocol.RESTORED, "uuid": TASK_ID, "hostname": host, "worker": "worker1"})
+
+
+def test_a_scan_restore_is_reported_when_the_scan_runs_not_when_the_copy_arrives() -> None:
+    _bus, translator, _lab, seen = _setup("redis")
+    _deliver(translator, redelivered=False)
+    _restore(translator)
+    translator.handle({"type": protocol.SCANNED, "hostname": HOST, "worker": "worker1", "restored": 1, "next_in": 0.25})
+    assert [e.kind for e in seen] == ["received", "redelivered", "restore_scan"]
+    back, scan = seen[1], seen[2]
+    assert isinstance(back, ev.MessageRedelivered) and (back.worker, back.reason) == ("worker1", ev.SCAN_RESTORE)
+    assert isinstance(scan, ev.RestoreScan) and (scan.restored, scan.next_in) == (1, 0.25)
+    _deliver(translator, redelivered=True)
+    assert [e.kind for e in seen] == ["received", "redelivered", "restore_scan", "received"], "no second report"
+
+
+def test_two_restored_copies_are_two_redeliveries_and_a_third_receipt_is_inferred() -> None:
+    # Each restore puts one copy in the queue: each copy's receipt is already accounted for,
+    # and a redelivered receipt no scan reported (a scan before the worker was ready) says so itself.
+    _bus, translator, _lab, seen = _setup("redis")
+    _deliver(translator, redelivered=False)
+    _restore(translator)
+    _restore(translator)
+    for _ in range(3):
+        _deliver(translator, redelivered=True)
+    back = [e for e in seen if isinstance(e, ev.MessageRedelivered)]
+    assert len(back) == 3 and {e.reason for e in back} == {ev.SCAN_RESTORE}
+    assert [e.kind for e in seen].count("received") == 4

@@ -11,6 +11,13 @@ from __future__ import annotations
 
 RECEIVED = "task-lab-received"
 """Main process, from ``task_received``, just before Celery's ``task-received``: ``redelivered``."""
+RESTORED = "worker-lab-restored"
+"""Main process, from kombu's Redis restore scan: message ``uuid`` went back to the queue now
+(``worker`` scanned; ``retries``, ``eta``). Celery sends nothing until the copy is received.
+A ``worker-`` event, not a ``task-`` one: the consumer buffers its ``task`` group until the
+event loop next wakes, which a scan from the timer does not hurry."""
+SCANNED = "worker-lab-scanned"
+"""Main process: a restore scan put ``restored`` messages back; the next is ``next_in`` s away."""
 ACKED = "task-lab-acked"
 """Main process: the message was acked (``Request.acknowledge``)."""
 STARTED = "task-lab-started"

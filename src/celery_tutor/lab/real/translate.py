@@ -103,7 +103,8 @@ class EventTranslator:
         self._runs: Counter[str] = Counter()
         self._ledger: Counter[tuple[str, str]] = Counter()
         self._redelivered: dict[str, bool] = {}
-        self._requeued: set[str] = set()
+        self._requeued: Counter[str] = Counter()
+        """Copies already reported back in the queue whose receipt is still to come, per task."""
         self._holders: dict[str, str] = {}
         self._published: set[tuple[str, int]] = set()
 
@@ -125,7 +126,7 @@ class EventTranslator:
     def given_back(self, task_id: str) -> None:
         """The lab reported this message back in the queue already: its next delivery says nothing new."""
         with self._lock:
-            self._requeued.add(task_id)
+            self._requeued[task_id] += 1
 
     def last_holder(self, task_id: str) -> str | None:
         """The worker that received ``task_id`` last."""
@@ -176,8 +177,9 @@ class EventTranslator:
         task_id, worker = str(e["uuid"]), self._worker(e)
         with self._lock:
             redelivered = self._redelivered.pop(task_id, False)
-            already_back = task_id in self._requeued
-            self._requeued.discard(task_id)
+            already_back = self._requeued[task_id] > 0
+            if already_back:
+                self._requeued[task_id] -= 1
             holder = self._holders.get(task_id)
             self._holders[task_id] = worker
         task = self._name(e)
@@ -208,6 +210,30 @@ class EventTranslator:
             redelivered=redelivered,
             retries=retries,
             eta_in=eta_in(e.get("eta")),
+        )
+
+    def _restored(self, e: Mapping[str, Any]) -> None:
+        """A worker's restore scan put this message back now (Redis): say so now, not at its receipt."""
+        task_id = str(e["uuid"])
+        with self._lock:
+            self._requeued[task_id] += 1
+            holder = self._holders.get(task_id)
+        self._bus.emit(
+            ev.MessageRedelivered,
+            task_id=task_id,
+            task=self._name(e),
+            worker=holder or "?",
+            reason=ev.SCAN_RESTORE,
+            retries=int(e.get("retries") or 0),
+            eta_in=eta_in(e.get("eta")),
+        )
+
+    def _scanned(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(
+            ev.RestoreScan,
+            worker=self._worker(e),
+            restored=int(e.get("restored") or 0),
+            next_in=float(e.get("next_in") or 0.0),
         )
 
     def _started(self, e: Mapping[str, Any]) -> None:
@@ -306,7 +332,7 @@ class EventTranslator:
         self._bus.emit(ev.MessageRejected, task_id=task_id, task=task, worker=worker, requeue=requeue)
         if requeue:
             with self._lock:
-                self._requeued.add(task_id)
+                self._requeued[task_id] += 1
             self._bus.emit(ev.MessageRedelivered, task_id=task_id, task=task, worker=worker, reason=REJECT_REQUEUE)
 
     def _acked(self, e: Mapping[str, Any]) -> None:
@@ -344,6 +370,8 @@ _HANDLERS = {
     "task-sent": EventTranslator._sent,
     protocol.RECEIVED: EventTranslator._lab_received,
     "task-received": EventTranslator._received,
+    protocol.RESTORED: EventTranslator._restored,
+    protocol.SCANNED: EventTranslator._scanned,
     protocol.STARTED: EventTranslator._started,
     protocol.CHECKPOINT: EventTranslator._checkpoint,
     protocol.LEDGER: EventTranslator._ledger_written,

@@ -68,6 +68,7 @@ def install(app: Celery, who: WorkerIdentity) -> None:
     global _identity
     _identity = who
     _patch_acknowledge()
+    _patch_restore_scan()
     del app  # the receivers below serve whatever app this process runs
 
 
@@ -245,11 +246,17 @@ def _received(sender: Any = None, request: Any = None, **_: Any) -> None:
     dispatcher.send(protocol.RECEIVED, uuid=request.id, worker=_identity.name, redelivered=redelivered)
 
 
+_dispatcher: Any = None
+"""The consumer's event dispatcher, once the worker is ready (a restore scan reports through it)."""
+
+
 @signals.worker_ready.connect(weak=False, dispatch_uid="celery-tutor-real-ready")
 def _ready(sender: Any = None, **_: Any) -> None:
+    global _dispatcher
     dispatcher = getattr(sender, "event_dispatcher", None)
     if _identity is None or dispatcher is None:
         return
+    _dispatcher = dispatcher
     dispatcher.send(
         protocol.READY,
         worker=_identity.name,
@@ -274,6 +281,72 @@ def _acknowledge(self: Request) -> None:
 
 def _patch_acknowledge() -> None:
     Request.acknowledge = _acknowledge  # type: ignore[method-assign]
+
+
+_scan = threading.local()
+"""The messages the restore scan running on this thread put back so far (delivery tag → headers)."""
+
+
+def _patch_restore_scan() -> None:
+    """Report each message kombu's Redis restore scan puts back, when it does.
+
+    Celery sends no event for it: without this the tutor would learn of a restore only
+    when the copy is received, which a full prefetch window can hold off for as long
+    as the running task takes (the scan happened long before).
+    """
+    from kombu.transport import redis as kombu_redis
+
+    qos_cls: Any = kombu_redis.QoS
+    channel_cls: Any = kombu_redis.Channel
+    if getattr(qos_cls.restore_visible, "_lab_reports", False):
+        return
+    original_scan = qos_cls.restore_visible
+    original_restore = channel_cls._do_restore_message
+
+    def restore_visible(self: Any, start: int = 0, num: int = 10, interval: int = 10) -> Any:
+        scans = self._vrestore_count % (interval or 1) == 0  # kombu counts calls, scans on every interval-th
+        restored: dict[str, dict[str, Any]] = {}
+        _scan.restored = restored
+        try:
+            return original_scan(self, start, num, interval)
+        finally:
+            _scan.restored = None
+            if scans:
+                _report_scan(self.channel, restored, interval)
+
+    def _do_restore_message(
+        self: Any, payload: Any, exchange: str, routing_key: str, pipe: Any, leftmost: bool = False
+    ) -> Any:
+        result = original_restore(self, payload, exchange, routing_key, pipe, leftmost)
+        restored = getattr(_scan, "restored", None)
+        if restored is not None:  # a transaction retried after WATCH restores one tag once
+            tag = str((payload.get("properties") or {}).get("delivery_tag", ""))
+            restored[tag] = payload.get("headers") or {}
+        return result
+
+    restore_visible._lab_reports = True  # type: ignore[attr-defined]
+    qos_cls.restore_visible = restore_visible
+    channel_cls._do_restore_message = _do_restore_message
+
+
+def _report_scan(channel: Any, restored: dict[str, dict[str, Any]], throttle: int) -> None:
+    """Send one event per task message the scan put back, then one for the scan (the panel's next-scan clock)."""
+    if _identity is None or _dispatcher is None:
+        return  # before the worker is ready, its receipt of a copy tells the tutor instead
+    interval = float(getattr(channel, "unacked_restore_interval", 0) or 10)
+    with contextlib.suppress(Exception):  # a report must never break kombu's timer
+        for headers in restored.values():
+            if "task" in headers:
+                _dispatcher.send(
+                    protocol.RESTORED,
+                    uuid=headers.get("id"),
+                    worker=_identity.name,
+                    retries=int(headers.get("retries") or 0),
+                    eta=headers.get("eta"),
+                )
+        _dispatcher.send(
+            protocol.SCANNED, worker=_identity.name, restored=len(restored), next_in=interval * max(throttle, 1)
+        )
 
 
 @control_command()
