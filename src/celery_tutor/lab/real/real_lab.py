@@ -727,6 +727,23 @@ class RealLab:
             handle = self._workers[name]
             return handle.host, handle.pid
 
+    def placed(self) -> dict[str, tuple[str, int, bool]]:
+        """Every worker the lab knows: name → (host, main PID, started elsewhere), for the panel."""
+        with self._lock:
+            return {name: (h.host, h.pid, h.process is None) for name, h in self._workers.items()}
+
+    def join_options(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The settings and task options (JSON values) a worker joining from elsewhere must run with.
+
+        Called from the UI's event loop: it takes no lock a control may hold for seconds, and reads copies.
+        """
+        defaults = settings.with_defaults({})
+        now = dict(self._settings)
+        plain = {k: settings.plain_value(v) for k, v in now.items() if k not in defaults or defaults[k] != v}
+        tasks = dict(self._task_options)
+        options = {t: {k: settings.plain_value(v) for k, v in dict(o).items()} for t, o in tasks.items()}
+        return plain, {t: o for t, o in options.items() if o}
+
     def ready_in_broker(self) -> list[str]:
         """Not read from a real broker: the lab's events say what is ready."""
         return [message.task_id for message in self.snapshot().ready]

@@ -38,7 +38,7 @@ from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_view_keys import LabViewKeys
 from celery_tutor.ui.widgets.control_bar import ControlBar
-from celery_tutor.ui.widgets.lab_panel import LabPanel
+from celery_tutor.ui.widgets.lab_panel import LabPanel, RealWorkers
 
 if TYPE_CHECKING:
     from celery_tutor.lab.engine import LabConfig
@@ -204,6 +204,8 @@ class LabScreen(LabViewKeys):
         elif not self.travel.live:
             self._show_travel_marker()  # the lab ran on: "of n" grows; the panel keeps its moment
         else:
+            if panel.real is not None:
+                panel.real.places = self.session.placed()
             panel.show(self.state.snapshot(), self.session.now())
         self._show_controls()
         self._show_options()
@@ -234,6 +236,7 @@ class LabScreen(LabViewKeys):
         self._unshown.clear()
         self._cleared = False
         panel = self.query_one(LabPanel)
+        panel.real = None
         panel.clear_timeline()
         panel.show_live(self.state.snapshot(), 0.0)
         panel.show(None, 0.0)
@@ -242,7 +245,27 @@ class LabScreen(LabViewKeys):
 
     def on_lab_session_failed(self, message: LabSession.Failed) -> None:
         """The lab reported a problem: show it, carry on."""
-        self.notify(message.what, title="lab", severity="warning")
+        what = message.what
+        real = self.session.real
+        if real is not None:  # the real lab's messages say "--broker URL": say which
+            what = what.replace("--broker URL", f"--broker {real.shown}")
+        self.notify(what, title="lab", severity="warning")
+
+    def on_lab_session_ready(self, _: LabSession.Ready) -> None:
+        """The lab consumes: on ``--broker``, the panel learns whether its workers are real."""
+        real = self.session.real
+        panel = self.query_one(LabPanel)
+        if real is None:
+            panel.real = None
+            return
+        because = self.session.in_process_because
+        session = self.session
+        panel.real = RealWorkers(real.shown, because, rejoin=lambda name: session.join_command(name) or "")
+        if because is not None:
+            panel.note(f"this lab runs in process, not on {real.shown}: {because}")
+        panel.real.places = self.session.placed()
+        if self.travel.live:
+            panel.show(self.state.snapshot(), self.session.now())
 
     # -- controls -----------------------------------------------------------------------
 

@@ -2,19 +2,26 @@
 
 One control is the sandbox's own: switching the broker between the RabbitMQ-like one
 and Redis starts a new lab on the other broker with the settings in effect.
+
+With ``celery-tutor --broker URL`` the sandbox starts on real worker processes on that
+broker, and says what to paste into another terminal to add a worker to this lab.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Markdown
+from textual.widgets import Markdown, Static
 
 from celery_tutor.course.model import Control
 from celery_tutor.lab import actions as c
+from celery_tutor.lab.events import ConfigChanged, LabEvent
+from celery_tutor.ui.lab_session import LabSession
+from celery_tutor.ui.real_broker import NEXT_WORKER
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
 from celery_tutor.ui.widgets.control_bar import ControlBar
@@ -115,6 +122,7 @@ class SandboxScreen(LabScreen):
         with Horizontal(id="main"):
             with VerticalScroll(id="step-pane"):
                 yield Markdown(INTRO)
+                yield Static(id="join")
                 yield ControlBar(self.controls, id="controls")
             yield from self.compose_lab()
         yield KeyBar()
@@ -123,6 +131,40 @@ class SandboxScreen(LabScreen):
         # Textual also calls LabScreen.on_mount (handlers run along the MRO): no super() here,
         # or the screen would start a second lab.
         self.title = "Sandbox"
+        self.query_one("#join", Static).display = False
+
+    def on_lab_session_ready(self, _: LabSession.Ready) -> None:
+        """On real workers: the command that adds a worker from another terminal (and its prefix)."""
+        self._show_join()
+
+    def observe(self, events: list[LabEvent]) -> None:
+        """A setting changed: the command for another terminal carries the lab's settings."""
+        if any(isinstance(event, ConfigChanged) for event in events):
+            self._show_join()
+
+    def _show_join(self) -> None:
+        join = self.query_one("#join", Static)
+        real, prefix = self.session.real, self.session.prefix
+        if real is None:
+            join.display = False
+            return
+        join.display = True
+        if prefix is None:
+            why = self.session.in_process_because or "this lab runs in process"
+            join.update(Text(f"Not on your broker now ({why}): m switches back to it.", style="italic"))
+            return
+        text = Text("Real workers on ", style="bold")
+        text.append(f"{real.shown}.", style="bold")
+        text.append(f" This lab's prefix is {prefix}. A second worker, from another terminal (paste this):\n\n")
+        text.append(self.session.join_command(NEXT_WORKER) or "", style="bold")
+        text.append(
+            "\n\nIt shows in the panel when it comes online. k kills the first worker alive, w restarts ours. "
+            "A setting you change restarts ours with it; one from another terminal keeps its own until you "
+            "start it again with the command above (it follows your settings)."
+        )
+        if real.kind == "redis":
+            text.append(" On Redis a killed worker's messages come back only at a restore scan: y makes that 3 s.")
+        join.update(text)
 
     def action_control(self, key: str) -> None:
         """Press a control; the broker switch is the sandbox's own."""
@@ -138,7 +180,9 @@ class SandboxScreen(LabScreen):
         self.notify(f"the lab restarts on the {BROKER_NAMES[config.broker]} broker, with the same settings", timeout=3)
 
     def _other_broker(self) -> str:
-        current = self.lab_config.broker if self.lab_config is not None else "rabbitmq"
+        real = self.session.real  # with --broker, a sandbox of no config of its own starts on that broker
+        default = real.kind if real is not None else "rabbitmq"
+        current = self.lab_config.broker if self.lab_config is not None else default
         return "redis" if current == "rabbitmq" else "rabbitmq"
 
     def _config_on(self, broker: str) -> LabConfig:
