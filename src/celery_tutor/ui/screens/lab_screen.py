@@ -259,8 +259,7 @@ class LabScreen(LabViewKeys):
             panel.real = None
             return
         because = self.session.in_process_because
-        session = self.session
-        panel.real = RealWorkers(real.shown, because, rejoin=lambda name: session.join_command(name) or "")
+        panel.real = RealWorkers(real.shown, because)
         if because is not None:
             panel.note(f"this lab runs in process, not on {real.shown}: {because}")
         panel.real.places = self.session.placed()

@@ -9,6 +9,7 @@ broker, and says what to paste into another terminal to add a worker to this lab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -35,6 +36,8 @@ _P = Pos(0, 0)
 
 BROKER_KEY = "m"
 """Switch the broker (RabbitMQ-like ⇄ Redis): the sandbox's own control."""
+CRASH_KEY = "k"
+"""Kill the worker now: with several alive, the sandbox picks a busy one."""
 BROKER_NAMES = {"rabbitmq": "RabbitMQ-like", "redis": "Redis"}
 SHORT_VISIBILITY = {"visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
 """Redis timings a person can watch (kombu's defaults: 3600 s, 10 s, 10)."""
@@ -91,7 +94,7 @@ SANDBOX_CONTROLS: tuple[Control, ...] = (
         c.SetSettings(_P, {"broker_transport_options": dict(SHORT_VISIBILITY)}),
         short="visibility 3 s",
     ),
-    Control("k", "kill the worker now", c.Crash(_P), short="kill worker now"),
+    Control(CRASH_KEY, "kill the worker now", c.Crash(_P), short="kill worker now"),
     Control("x", "kill the worker after the next charge", c.Crash(_P, at="after_charge"), short="kill @after_charge"),
     Control("z", "kill the pool child at its next checkpoint", c.KillChild(_P), short="kill pool child"),
     Control("w", "restart the worker", c.RestartWorker(_P), short="restart worker"),
@@ -158,7 +161,8 @@ class SandboxScreen(LabScreen):
         text.append(f" This lab's prefix is {prefix}. A second worker, from another terminal (paste this):\n\n")
         text.append(self.session.join_command(NEXT_WORKER) or "", style="bold")
         text.append(
-            "\n\nIt shows in the panel when it comes online. k kills the first worker alive, w restarts ours. "
+            "\n\n(ctrl+p › Copy the worker command.) It shows in the panel when it comes online. k kills a busy "
+            "worker (one running or holding a task), w restarts ours. "
             "A setting you change restarts ours with it; one from another terminal keeps its own until you "
             "start it again with the command above (it follows your settings)."
         )
@@ -170,8 +174,34 @@ class SandboxScreen(LabScreen):
         """Press a control; the broker switch is the sandbox's own."""
         if key == BROKER_KEY:
             self.switch_broker()
+        elif key == CRASH_KEY and (busy := self.busy_worker()) is not None:
+            self.session.control(c.Crash(_P, worker=busy))
         else:
             super().action_control(key)
+
+    def busy_worker(self) -> str | None:
+        """With several workers alive, the first that runs or holds a task: the one whose crash shows something."""
+        alive = [w for w in self.state.snapshot().workers if w.status == "alive"]
+        if len(alive) < 2:
+            return None
+        return next((w.name for w in alive if w.running or w.unacked), None)
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """The lab's commands, and on real workers: copy the command for another terminal."""
+        commands = super().palette_commands()
+        if self.session.prefix is not None:
+            commands.append(
+                ("Copy the worker command", "a second worker from another terminal", self.copy_join_command)
+            )
+        return commands
+
+    def copy_join_command(self) -> None:
+        """Put the command for another terminal on the clipboard (where the terminal allows it)."""
+        command = self.session.join_command(NEXT_WORKER)
+        if command is None:
+            return
+        self.app.copy_to_clipboard(command)
+        self.notify("copied (if your terminal lets apps set the clipboard); paste it in another terminal", timeout=4)
 
     def switch_broker(self) -> None:
         """A new lab on the other broker, with the settings and task options now in effect."""

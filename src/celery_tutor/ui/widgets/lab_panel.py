@@ -14,7 +14,7 @@ back when a connection dies there, only a scan after the visibility timeout.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,8 +56,6 @@ class RealWorkers:
     """Why this lab runs in process all the same (None: it runs on real worker processes)."""
     places: dict[str, tuple[str, int, bool]] = field(default_factory=dict)
     """Worker name → (host, PID, started from another terminal)."""
-    rejoin: Callable[[str], str] | None = None
-    """Worker name → the command that starts it again in another terminal."""
 
 
 def broker_name(snapshot: LabSnapshot, real: RealWorkers | None = None) -> str:
@@ -268,8 +266,8 @@ class LabPanel(Vertical):
             text.append(status[0], style=status[1])
             if place is not None and place[1]:
                 text.append(f"  pid {place[1]} on {place[0]}" + (" (another terminal)" if elsewhere else ""))
-            if elsewhere and worker.status in ("stopped", "killed") and self.real is not None and self.real.rejoin:
-                text.append(f"\n  start it again there: {self.real.rejoin(worker.name)}", style="italic")
+            if elsewhere and worker.status in ("stopped", "killed"):
+                text.append("\n  start it again in its own terminal", style="italic")
             if worker.status == "alive":
                 busy = len(worker.running)
                 held = len(worker.unacked)
