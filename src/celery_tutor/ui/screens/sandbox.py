@@ -124,8 +124,8 @@ class SandboxScreen(LabScreen):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with VerticalScroll(id="step-pane"):
+                yield Static(id="join")  # on real workers, first: what to paste into another terminal
                 yield Markdown(INTRO)
-                yield Static(id="join")
                 yield ControlBar(self.controls, id="controls")
             yield from self.compose_lab()
         yield KeyBar()
@@ -156,18 +156,15 @@ class SandboxScreen(LabScreen):
             why = self.session.in_process_because or "this lab runs in process"
             join.update(Text(f"Not on your broker now ({why}): m switches back to it.", style="italic"))
             return
-        text = Text("Real workers on ", style="bold")
-        text.append(f"{real.shown}.", style="bold")
-        text.append(f" This lab's prefix is {prefix}. A second worker, from another terminal (paste this):\n\n")
+        text = Text(f"Real workers on {real.shown}", style="bold")
+        text.append(f" (lab prefix {prefix}). Add a worker from another terminal (ctrl+p › Copy the worker command):\n")
         text.append(self.session.join_command(NEXT_WORKER) or "", style="bold")
         text.append(
-            "\n\n(ctrl+p › Copy the worker command.) It shows in the panel when it comes online. k kills a busy "
-            "worker (one running or holding a task), w restarts ours. "
-            "A setting you change restarts ours with it; one from another terminal keeps its own until you "
-            "start it again with the command above (it follows your settings)."
+            "\nIt shows in the panel once online. k kills a busy worker, w restarts ours. A setting you change "
+            "restarts ours; start the other one again with the command above (it carries your settings)."
         )
         if real.kind == "redis":
-            text.append(" On Redis a killed worker's messages come back only at a restore scan: y makes that 3 s.")
+            text.append(" Redis: press y first, so a killed worker's messages come back after 3 s.")
         join.update(text)
 
     def action_control(self, key: str) -> None:
