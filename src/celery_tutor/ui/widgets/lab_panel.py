@@ -64,7 +64,8 @@ def broker_name(snapshot: LabSnapshot, real: RealWorkers | None = None) -> str:
         kind = "Redis" if snapshot.broker == "redis" else "RabbitMQ-like" if real.in_process_because else "RabbitMQ"
         if real.in_process_because is None:
             return f"broker: {kind} {real.url} · real workers"
-        return f"broker: {kind} (in process, not on {real.url})"
+        yours = "Redis" if real.url.startswith(("redis", "rediss")) else "RabbitMQ"
+        return f"broker: {kind} (in process, not on your {yours})"
     if snapshot.broker == "redis":
         return f"broker: Redis ({snapshot.broker_server or 'a real server'})"
     return "broker: RabbitMQ-like (in process)"
