@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
-from ui_helpers import timeline, wait_for
+from ui_helpers import open_at, timeline, wait_for
 
 from celery_tutor.lab.redis_server import RedisServer, RedisUnavailable, find_server_binary
 from celery_tutor.ui.app import TutorApp
@@ -206,6 +206,29 @@ def test_which_labs_run_on_real_workers() -> None:
     amqp = RealBroker("amqp://guest:guest@127.0.0.1:5672//", False, lambda config: None)  # type: ignore[arg-type,return-value]
     assert amqp.why_in_process(LabConfig()) is None
     assert amqp.why_in_process(LabConfig(broker="redis")) == "this lab is for Redis, your broker is RabbitMQ"
+    assert amqp.why_in_process(LabConfig(), frozenset({"send", "crash"})) is None
+    assert (
+        amqp.why_in_process(LabConfig(), frozenset({"send", "drop_connection", "deploy"}))
+        == "deploy and drop_connection work only in the in-process lab"
+    )
+
+
+async def test_a_lesson_whose_controls_a_real_broker_cannot_do_runs_in_process(
+    make_app: Callable[..., TutorApp],
+) -> None:
+    def no_real_lab(config: Any) -> Any:
+        raise AssertionError("this lesson must not start a real lab")
+
+    app = make_app()
+    app.real_broker = RealBroker("amqp://guest:guest@127.0.0.1:5672//", False, no_real_lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_at(pilot, "broker-connection-lost", "late-ack-drop")
+        assert "drop_connection" in screen.lab_controls()
+        panel = screen.query_one(LabPanel)
+        await wait_for(pilot, lambda: panel.real is not None, WAIT)
+        await wait_for(pilot, lambda: panel.border_title == "broker: RabbitMQ-like (in process, not on your RabbitMQ)")
+        assert "drop_connection work only in the in-process lab" in timeline(app)
+        assert screen.session.lab is not None and not screen.session.on_real_broker
 
 
 def _free_port() -> int:

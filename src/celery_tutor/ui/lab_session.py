@@ -87,12 +87,17 @@ class LabSession:
         """The running lab is a real one (worker processes on the app's broker)."""
         self.in_process_because: str | None = None
         """With ``--broker``: why this lab runs in process all the same (None: it does not, or no broker)."""
+        self._needs: frozenset[str] = frozenset()
+        """The controls the owner drives the lab with (read at start when there is a broker)."""
 
     # -- what the screen asks for (event loop only) --------------------------------------
 
     def start(self) -> None:
         """Create and start the lab: the first job of the queue."""
         self.real = getattr(self.owner.app, "real_broker", None)
+        if self.real is not None:
+            needs: Callable[[], frozenset[str]] | None = getattr(self.owner, "lab_controls", None)
+            self._needs = needs() if needs is not None else frozenset()
         self._submit(None)
 
     def placed(self) -> dict[str, tuple[str, int, bool]]:
@@ -215,7 +220,7 @@ class LabSession:
             return Lab(self.config)
         # A screen with no lab of its own (the sandbox) runs on the app's broker.
         config = self.config if self.config is not None else LabConfig(broker=real.kind)
-        why = real.why_in_process(config)
+        why = real.why_in_process(config, self._needs)
         if why is not None:
             self.in_process_because = why
             return Lab(config)

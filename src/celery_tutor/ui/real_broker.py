@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from celery_tutor.lab.engine import Lab, LabConfig
 
 KIND_NAMES = {"redis": "Redis", "rabbitmq": "RabbitMQ"}
+IN_PROCESS_ONLY = frozenset({"drop_connection", "deploy"})
+"""Controls the real lab cannot do yet: a lab that uses them runs in process."""
 NEXT_WORKER = "worker2"
 """The name suggested for a worker started from another terminal (the tutor's own is worker1)."""
 
@@ -45,13 +47,21 @@ class RealBroker:
         """The URL without its password, for the screen."""
         return describe_url(self.url)
 
-    def why_in_process(self, config: LabConfig) -> str | None:
-        """Why a lab with ``config`` cannot run on this broker's real workers (None: it can)."""
+    def why_in_process(self, config: LabConfig, controls: frozenset[str] = frozenset()) -> str | None:
+        """Why a lab with ``config`` cannot run on this broker's real workers (None: it can).
+
+        ``controls`` are the names of the controls the screen's lab will be driven with (its
+        keys and its scripts): one the real lab cannot do yet keeps the lab in process, so a
+        lesson stays one the learner can finish.
+        """
         if config.broker != self.kind:
             lab_kind = KIND_NAMES.get(config.broker, config.broker)
             return f"this lab is for {lab_kind}, your broker is {KIND_NAMES[self.kind]}"
         if config.extra_tasks:
             return "your own task code runs only in the in-process lab"
+        missing = sorted(controls & IN_PROCESS_ONLY)
+        if missing:
+            return f"{' and '.join(missing)} work only in the in-process lab"
         return None
 
     def worker_command(

@@ -243,6 +243,10 @@ class LabScreen(LabViewKeys):
         self._show_hint()
         self.session.start()
 
+    def lab_controls(self) -> frozenset[str]:
+        """The names of the controls this screen drives its lab with (a real broker cannot do them all)."""
+        return frozenset(control.action.control for control in self.controls if control.action is not None)
+
     def on_lab_session_failed(self, message: LabSession.Failed) -> None:
         """The lab reported a problem: show it, carry on."""
         what = message.what
