@@ -68,6 +68,7 @@ def workers(screen: Any) -> str:
 
 
 async def open_sandbox(pilot: Pilot[int], app: TutorApp) -> SandboxScreen:
+    await wait_for(pilot, lambda: "real workers on redis://127.0.0.1:" in part(app.screen, "continue"))
     await pilot.press("s")
     await wait_for(pilot, lambda: isinstance(app.screen, SandboxScreen))
     screen = app.screen
