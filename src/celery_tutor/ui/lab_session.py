@@ -51,6 +51,11 @@ class LabSession:
     class Ready(Message, bubble=False):
         """The lab is consuming."""
 
+        def __init__(self, session: LabSession | None = None) -> None:
+            super().__init__()
+            self.session = session
+            """The session whose lab it is (a screen that replaced its lab ignores the old one's)."""
+
     class Failed(Message, bubble=False):
         """Something in the lab went wrong; the screen shows it and lives on."""
 
@@ -206,7 +211,7 @@ class LabSession:
         with self._lock:
             if not self._closed:
                 self.lab = lab
-                self.owner.post_message(self.Ready())
+                self.owner.post_message(self.Ready(self))
                 return
         # The owner let go while the lab was starting: nobody will ever close it but us.
         _close_in_background(lab)

@@ -255,8 +255,10 @@ class LabScreen(LabViewKeys):
             what = what.replace("--broker URL", f"--broker {real.shown}")
         self.notify(what, title="lab", severity="warning")
 
-    def on_lab_session_ready(self, _: LabSession.Ready) -> None:
+    def on_lab_session_ready(self, message: LabSession.Ready) -> None:
         """The lab consumes: on ``--broker``, the panel learns whether its workers are real."""
+        if message.session is not None and message.session is not self.session:
+            return  # a lab this screen already replaced
         real = self.session.real
         panel = self.query_one(LabPanel)
         if real is None:

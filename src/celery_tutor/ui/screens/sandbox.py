@@ -136,9 +136,10 @@ class SandboxScreen(LabScreen):
         self.title = "Sandbox"
         self.query_one("#join", Static).display = False
 
-    def on_lab_session_ready(self, _: LabSession.Ready) -> None:
+    def on_lab_session_ready(self, message: LabSession.Ready) -> None:
         """On real workers: the command that adds a worker from another terminal (and its prefix)."""
-        self._show_join()
+        if message.session is None or message.session is self.session:
+            self._show_join()
 
     def observe(self, events: list[LabEvent]) -> None:
         """A setting changed: the command for another terminal carries the lab's settings."""
@@ -204,6 +205,7 @@ class SandboxScreen(LabScreen):
         """A new lab on the other broker, with the settings and task options now in effect."""
         config = self._config_on(self._other_broker())
         self.restart_lab(config)
+        self.query_one("#join", Static).display = False  # the old lab's prefix: shown again once the new one is up
         self.notify(f"the lab restarts on the {BROKER_NAMES[config.broker]} broker, with the same settings", timeout=3)
 
     def _other_broker(self) -> str:
