@@ -102,6 +102,10 @@ async def test_the_sandbox_runs_real_workers_and_a_real_crash_comes_back(
         assert prefix is not None and prefix.startswith("celery-tutor-")
         join = " ".join(part(screen, "join").split())
         assert f"celery-tutor worker --broker {redis_server.url} --prefix {prefix} --name worker2" in join
+        copy = next(run for title, _, run in screen.palette_commands() if title == "Copy the worker command")
+        copy()
+        assert app.clipboard == screen.session.join_command("worker2")
+        assert app.clipboard.startswith(f"celery-tutor worker --broker {redis_server.url} --prefix {prefix}")
 
         await set_up_for_redelivery(pilot, screen)
         await pilot.press("v")  # a 5 s job
