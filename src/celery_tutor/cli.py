@@ -27,6 +27,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"celery-tutor {__version__}")
     parser.add_argument("--lessons", type=Path, metavar="DIR", help="use the lessons in DIR")
     parser.add_argument("--data-dir", type=Path, metavar="DIR", help="keep progress in DIR")
+    parser.add_argument(
+        "--broker",
+        dest="app_broker",
+        metavar="URL",
+        help="run the labs for this broker's kind and the sandbox on real worker processes "
+        "(redis://… or amqp://…) instead of the in-process lab",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        dest="app_allow_remote",
+        action="store_true",
+        help="with --broker: allow a broker that is not on this machine (loopback)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     lab = commands.add_parser("lab", help="work with the lab directly")
@@ -369,6 +382,24 @@ def _main(argv: Sequence[str] | None) -> int:
         return _serve(args)
     if args.command == "worker":
         return _worker(args)
+    return _app(args)
+
+
+def _app(args: argparse.Namespace) -> int:
+    """The app; with ``--broker`` the URL is checked and the broker probed first (one line and exit 1 if not)."""
+    real = None
+    if args.app_broker is not None:
+        from celery_tutor.lab.real.safety import BrokerRefused
+        from celery_tutor.ui.real_broker import open_broker
+
+        try:
+            real = open_broker(args.app_broker, args.app_allow_remote)
+        except BrokerRefused as exc:
+            print(f"celery-tutor: {exc}", file=sys.stderr)
+            return 1
+    elif args.app_allow_remote:
+        print("celery-tutor: --allow-remote goes with --broker URL", file=sys.stderr)
+        return 2
     from celery_tutor.ui.app import run_app
 
-    return run_app(lessons=args.lessons, data_dir=args.data_dir)
+    return run_app(lessons=args.lessons, data_dir=args.data_dir, real_broker=real)

@@ -28,6 +28,7 @@ from celery_tutor.ui.screens.lesson_list import LessonListScreen
 
 if TYPE_CHECKING:
     from celery_tutor.course.lessons import Course
+    from celery_tutor.ui.real_broker import RealBroker
 
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
@@ -106,6 +107,8 @@ class TutorApp(App[int]):
         self._started = False
         self.handle_signals = False
         """Quit cleanly on SIGTERM and SIGHUP (set by :func:`run_app`; tests leave the test runner's alone)."""
+        self.real_broker: RealBroker | None = None
+        """``--broker URL``: the labs that fit it run on real worker processes (None: all in process)."""
         self.clock: Clock = wall_clock
         """The time for the review's due dates and the time spent in lessons (tests set a fixed one)."""
 
@@ -326,13 +329,14 @@ def make_app(lessons: Path | None = None, data: Path | None = None) -> TutorApp:
     return app
 
 
-def run_app(lessons: Path | None = None, data_dir: Path | None = None) -> int:
+def run_app(lessons: Path | None = None, data_dir: Path | None = None, real_broker: RealBroker | None = None) -> int:
     """Run the app until the learner quits; returns the exit code.
 
     After an unhandled exception Textual's ``run()`` returns None like a normal quit, having
     printed the traceback; its ``return_code`` (1) is what tells the two apart.
     """
     app = make_app(lessons, data_dir)
+    app.real_broker = real_broker
     app.handle_signals = True
     result = app.run()
     return app.return_code or result or 0

@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from celery_tutor.lab.actions import Action
     from celery_tutor.lab.engine import Lab, LabConfig
     from celery_tutor.lab.runner import ScriptRunner
+    from celery_tutor.ui.real_broker import RealBroker
 
 CLOSE_TIMEOUT = 2.0
 """How long the background close of a lab waits for its threads."""
@@ -49,6 +50,11 @@ class LabSession:
 
     class Ready(Message, bubble=False):
         """The lab is consuming."""
+
+        def __init__(self, session: LabSession | None = None) -> None:
+            super().__init__()
+            self.session = session
+            """The session whose lab it is (a screen that replaced its lab ignores the old one's)."""
 
     class Failed(Message, bubble=False):
         """Something in the lab went wrong; the screen shows it and lives on."""
@@ -80,12 +86,47 @@ class LabSession:
         self._draining = False
         self._closed = False
         self._runner: ScriptRunner | None = None
+        self.real: RealBroker | None = None
+        """The app's ``--broker`` (read at start): a lab that fits it runs on real worker processes."""
+        self.on_real_broker = False
+        """The running lab is a real one (worker processes on the app's broker)."""
+        self.in_process_because: str | None = None
+        """With ``--broker``: why this lab runs in process all the same (None: it does not, or no broker)."""
+        self._needs: frozenset[str] = frozenset()
+        """The controls the owner drives the lab with (read at start when there is a broker)."""
 
     # -- what the screen asks for (event loop only) --------------------------------------
 
     def start(self) -> None:
         """Create and start the lab: the first job of the queue."""
+        self.real = getattr(self.owner.app, "real_broker", None)
+        if self.real is not None:
+            needs: Callable[[], frozenset[str]] | None = getattr(self.owner, "lab_controls", None)
+            self._needs = needs() if needs is not None else frozenset()
         self._submit(None)
+
+    def placed(self) -> dict[str, tuple[str, int, bool]]:
+        """Real workers: name → (host, pid, started elsewhere). Empty for the in-process lab."""
+        lab = self.lab
+        if lab is None or not self.on_real_broker:
+            return {}
+        placed: Callable[[], dict[str, tuple[str, int, bool]]] = getattr(lab, "placed", dict)
+        return placed()
+
+    def join_command(self, name: str) -> str | None:
+        """Real lab: what to paste into another terminal to (re)start worker ``name`` in it, with the lab's settings."""
+        lab, real, prefix = self.lab, self.real, self.prefix
+        if lab is None or real is None or prefix is None:
+            return None
+        join_options: Callable[[], tuple[dict[str, Any], dict[str, Any]]] = getattr(lab, "join_options")  # noqa: B009
+        plain, options = join_options()
+        return real.worker_command(prefix, name, plain, options)
+
+    @property
+    def prefix(self) -> str | None:
+        """Real lab: the prefix a worker from another terminal needs (None otherwise)."""
+        lab = self.lab
+        return getattr(lab, "prefix", None) if lab is not None and self.on_real_broker else None
 
     def now(self) -> float:
         """The lab's clock (0 before it started)."""
@@ -157,11 +198,9 @@ class LabSession:
                 self._run(job)
 
     def _start(self) -> None:
-        from celery_tutor.lab.engine import Lab
-
         lab: Lab | None = None
         try:
-            lab = Lab(self.config)
+            lab = self._make_lab()
             self.bridge.attach(lab.subscribe)
             lab.start()
         except Exception as exc:  # the lab failing must never take the UI down
@@ -172,10 +211,26 @@ class LabSession:
         with self._lock:
             if not self._closed:
                 self.lab = lab
-                self.owner.post_message(self.Ready())
+                self.owner.post_message(self.Ready(self))
                 return
         # The owner let go while the lab was starting: nobody will ever close it but us.
         _close_in_background(lab)
+
+    def _make_lab(self) -> Lab:
+        """An in-process lab, or a real one when the app has a broker and this lab fits it."""
+        from celery_tutor.lab.engine import Lab, LabConfig
+
+        real = self.real
+        if real is None:
+            return Lab(self.config)
+        # A screen with no lab of its own (the sandbox) runs on the app's broker.
+        config = self.config if self.config is not None else LabConfig(broker=real.kind)
+        why = real.why_in_process(config, self._needs)
+        if why is not None:
+            self.in_process_because = why
+            return Lab(config)
+        self.on_real_broker = True
+        return real.make_lab(config)
 
     def _run(self, job: _Job) -> None:
         lab = self.lab

@@ -232,6 +232,18 @@ class RealLab(RealFaultControls):
 
     # -- introspection ---------------------------------------------------------------------
 
+    def placed(self) -> dict[str, tuple[str, int, bool]]:
+        """Every worker the lab knows: name → (host, main PID, started elsewhere), for the panel."""
+        with self._lock:
+            return {name: (h.host, h.pid, h.process is None) for name, h in self._workers.items()}
+
+    def join_options(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The settings and task options (JSON values) a worker joining from elsewhere must run with.
+
+        Called from the UI's event loop: it takes no lock a control may hold for seconds, and reads copies.
+        """
+        return self._plain_settings(), self._plain_task_options()
+
     def ready_in_broker(self) -> list[str]:
         """Not read from a real broker: the lab's events say what is ready."""
         return [message.task_id for message in self.snapshot().ready]

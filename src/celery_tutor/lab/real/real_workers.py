@@ -128,13 +128,23 @@ class RealWorkers(LabBase):
             return handle.status if handle is not None and handle.status in ("killed", "stopped") else None
 
     def _plain_settings(self) -> dict[str, Any]:
-        """The settings that differ from the lab's defaults, as JSON values (the worker adds the defaults)."""
+        """The settings that differ from the lab's defaults, as JSON values (the worker adds the defaults).
+
+        It reads a copy, so the UI's event loop may call it while a control changes them.
+        """
         defaults = settings.with_defaults({})
         return {
             name: settings.plain_value(value)
-            for name, value in self._settings.items()
+            for name, value in dict(self._settings).items()
             if name not in defaults or defaults[name] != value
         }
+
+    def _plain_task_options(self) -> dict[str, dict[str, Any]]:
+        """The task options as JSON values, tasks without any left out (read from a copy)."""
+        options = {
+            t: {k: settings.plain_value(v) for k, v in dict(o).items()} for t, o in dict(self._task_options).items()
+        }
+        return {task: values for task, values in options.items() if values}
 
     def _start_worker(self, name: str) -> RealWorker:
         command = worker_command(
@@ -142,7 +152,7 @@ class RealWorkers(LabBase):
             name,
             self.names.prefix,
             self._plain_settings(),
-            {t: {k: settings.plain_value(v) for k, v in o.items()} for t, o in self._task_options.items()},
+            self._plain_task_options(),
         )
         with self._lock:
             handle = RealWorker(name, None)

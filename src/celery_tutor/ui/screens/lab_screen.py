@@ -38,7 +38,7 @@ from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_view_keys import LabViewKeys
 from celery_tutor.ui.widgets.control_bar import ControlBar
-from celery_tutor.ui.widgets.lab_panel import LabPanel
+from celery_tutor.ui.widgets.lab_panel import LabPanel, RealWorkers
 
 if TYPE_CHECKING:
     from celery_tutor.lab.engine import LabConfig
@@ -204,6 +204,8 @@ class LabScreen(LabViewKeys):
         elif not self.travel.live:
             self._show_travel_marker()  # the lab ran on: "of n" grows; the panel keeps its moment
         else:
+            if panel.real is not None:
+                panel.real.places = self.session.placed()
             panel.show(self.state.snapshot(), self.session.now())
         self._show_controls()
         self._show_options()
@@ -234,15 +236,41 @@ class LabScreen(LabViewKeys):
         self._unshown.clear()
         self._cleared = False
         panel = self.query_one(LabPanel)
+        panel.real = None
         panel.clear_timeline()
         panel.show_live(self.state.snapshot(), 0.0)
         panel.show(None, 0.0)
         self._show_hint()
         self.session.start()
 
+    def lab_controls(self) -> frozenset[str]:
+        """The names of the controls this screen drives its lab with (a real broker cannot do them all)."""
+        return frozenset(control.action.control for control in self.controls if control.action is not None)
+
     def on_lab_session_failed(self, message: LabSession.Failed) -> None:
         """The lab reported a problem: show it, carry on."""
-        self.notify(message.what, title="lab", severity="warning")
+        what = message.what
+        real = self.session.real
+        if real is not None:  # the real lab's messages say "--broker URL": say which
+            what = what.replace("--broker URL", f"--broker {real.shown}")
+        self.notify(what, title="lab", severity="warning")
+
+    def on_lab_session_ready(self, message: LabSession.Ready) -> None:
+        """The lab consumes: on ``--broker``, the panel learns whether its workers are real."""
+        if message.session is not None and message.session is not self.session:
+            return  # a lab this screen already replaced
+        real = self.session.real
+        panel = self.query_one(LabPanel)
+        if real is None:
+            panel.real = None
+            return
+        because = self.session.in_process_because
+        panel.real = RealWorkers(real.shown, because)
+        if because is not None:
+            panel.note(f"this lab runs in process, not on {real.shown}: {because}")
+        panel.real.places = self.session.placed()
+        if self.travel.live:
+            panel.show(self.state.snapshot(), self.session.now())
 
     # -- controls -----------------------------------------------------------------------
 

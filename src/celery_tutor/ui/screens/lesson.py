@@ -68,6 +68,19 @@ class LessonScreen(CodeStepScreen):
         self._course_was_complete = self._course_complete()
         self._extra_box = Vertical(classes="step-extra")
 
+    def lab_controls(self) -> frozenset[str]:
+        """The lesson's controls, and every control its experiments, setups and solutions use."""
+        names = set(super().lab_controls())
+        for step in self.lesson.steps:
+            for part in ("experiment", "setup", "solution"):
+                names.update(action.control for action in getattr(step, part, ()))
+            for wrong in getattr(step, "wrong_solutions", ()):
+                names.update(action.control for action in wrong.script)
+            measure = getattr(step, "measure", None)
+            if measure is not None:
+                names.update(action.control for action in measure.experiment)
+        return frozenset(names)
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with VerticalScroll(id="step-pane"):

@@ -151,7 +151,11 @@ class LessonListScreen(TutorScreen[None]):
             highlighted = options.option_count - 1
         options.highlighted = highlighted if highlighted is not None else self._continue_index()
         last = self._continue_lesson()
-        text = Text.assemble(("celery-tutor", "bold"), (" · how Celery keeps work safe, or loses it\n", "dim"))
+        real = getattr(self.app, "real_broker", None)  # --broker: said in place of the tagline (80 columns)
+        if real is None:
+            text = Text.assemble(("celery-tutor", "bold"), (" · how Celery keeps work safe, or loses it\n", "dim"))
+        else:
+            text = Text.assemble(("celery-tutor", "bold"), (" · ", "dim"), (f"real workers on {real.shown}\n", "bold"))
         if totals.complete:
             text.append("✓ Course done: ", style="bold")
             lessons = count_of(totals.lessons_done, "lessons")

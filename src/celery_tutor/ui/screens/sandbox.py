@@ -2,19 +2,27 @@
 
 One control is the sandbox's own: switching the broker between the RabbitMQ-like one
 and Redis starts a new lab on the other broker with the settings in effect.
+
+With ``celery-tutor --broker URL`` the sandbox starts on real worker processes on that
+broker, and says what to paste into another terminal to add a worker to this lab.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Markdown
+from textual.widgets import Markdown, Static
 
 from celery_tutor.course.model import Control
 from celery_tutor.lab import actions as c
+from celery_tutor.lab.events import ConfigChanged, LabEvent
+from celery_tutor.ui.lab_session import LabSession
+from celery_tutor.ui.real_broker import NEXT_WORKER
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
 from celery_tutor.ui.widgets.control_bar import ControlBar
@@ -28,6 +36,8 @@ _P = Pos(0, 0)
 
 BROKER_KEY = "m"
 """Switch the broker (RabbitMQ-like ⇄ Redis): the sandbox's own control."""
+CRASH_KEY = "k"
+"""Kill the worker now: with several alive, the sandbox picks a busy one."""
 BROKER_NAMES = {"rabbitmq": "RabbitMQ-like", "redis": "Redis"}
 SHORT_VISIBILITY = {"visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
 """Redis timings a person can watch (kombu's defaults: 3600 s, 10 s, 10)."""
@@ -84,7 +94,7 @@ SANDBOX_CONTROLS: tuple[Control, ...] = (
         c.SetSettings(_P, {"broker_transport_options": dict(SHORT_VISIBILITY)}),
         short="visibility 3 s",
     ),
-    Control("k", "kill the worker now", c.Crash(_P), short="kill worker now"),
+    Control(CRASH_KEY, "kill the worker now", c.Crash(_P), short="kill worker now"),
     Control("x", "kill the worker after the next charge", c.Crash(_P, at="after_charge"), short="kill @after_charge"),
     Control("z", "kill the pool child at its next checkpoint", c.KillChild(_P), short="kill pool child"),
     Control("w", "restart the worker", c.RestartWorker(_P), short="restart worker"),
@@ -114,6 +124,7 @@ class SandboxScreen(LabScreen):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with VerticalScroll(id="step-pane"):
+                yield Static(id="join")  # on real workers, first: what to paste into another terminal
                 yield Markdown(INTRO)
                 yield ControlBar(self.controls, id="controls")
             yield from self.compose_lab()
@@ -123,22 +134,84 @@ class SandboxScreen(LabScreen):
         # Textual also calls LabScreen.on_mount (handlers run along the MRO): no super() here,
         # or the screen would start a second lab.
         self.title = "Sandbox"
+        self.query_one("#join", Static).display = False
+
+    def on_lab_session_ready(self, message: LabSession.Ready) -> None:
+        """On real workers: the command that adds a worker from another terminal (and its prefix)."""
+        if message.session is None or message.session is self.session:
+            self._show_join()
+
+    def observe(self, events: list[LabEvent]) -> None:
+        """A setting changed: the command for another terminal carries the lab's settings."""
+        if any(isinstance(event, ConfigChanged) for event in events):
+            self._show_join()
+
+    def _show_join(self) -> None:
+        join = self.query_one("#join", Static)
+        real, prefix = self.session.real, self.session.prefix
+        if real is None:
+            join.display = False
+            return
+        join.display = True
+        if prefix is None:
+            why = self.session.in_process_because or "this lab runs in process"
+            join.update(Text(f"Not on your broker now ({why}): m switches back to it.", style="italic"))
+            return
+        text = Text(f"Real workers on {real.shown}", style="bold")
+        text.append(f" (lab prefix {prefix}). Add a worker from another terminal (ctrl+p › Copy the worker command):\n")
+        text.append(self.session.join_command(NEXT_WORKER) or "", style="bold")
+        text.append(
+            "\nIt shows in the panel once online. k kills a busy worker, w restarts ours. A setting you change "
+            "restarts ours; start the other one again with the command above (it carries your settings)."
+        )
+        if real.kind == "redis":
+            text.append(" Redis: press y first, so a killed worker's messages come back after 3 s.")
+        join.update(text)
 
     def action_control(self, key: str) -> None:
         """Press a control; the broker switch is the sandbox's own."""
         if key == BROKER_KEY:
             self.switch_broker()
+        elif key == CRASH_KEY and (busy := self.busy_worker()) is not None:
+            self.session.control(c.Crash(_P, worker=busy))
         else:
             super().action_control(key)
+
+    def busy_worker(self) -> str | None:
+        """With several workers alive, the first that runs or holds a task: the one whose crash shows something."""
+        alive = [w for w in self.state.snapshot().workers if w.status == "alive"]
+        if len(alive) < 2:
+            return None
+        return next((w.name for w in alive if w.running or w.unacked), None)
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """The lab's commands, and on real workers: copy the command for another terminal."""
+        commands = super().palette_commands()
+        if self.session.prefix is not None:
+            commands.append(
+                ("Copy the worker command", "a second worker from another terminal", self.copy_join_command)
+            )
+        return commands
+
+    def copy_join_command(self) -> None:
+        """Put the command for another terminal on the clipboard (where the terminal allows it)."""
+        command = self.session.join_command(NEXT_WORKER)
+        if command is None:
+            return
+        self.app.copy_to_clipboard(command)
+        self.notify("copied (if your terminal lets apps set the clipboard); paste it in another terminal", timeout=4)
 
     def switch_broker(self) -> None:
         """A new lab on the other broker, with the settings and task options now in effect."""
         config = self._config_on(self._other_broker())
         self.restart_lab(config)
+        self.query_one("#join", Static).display = False  # the old lab's prefix: shown again once the new one is up
         self.notify(f"the lab restarts on the {BROKER_NAMES[config.broker]} broker, with the same settings", timeout=3)
 
     def _other_broker(self) -> str:
-        current = self.lab_config.broker if self.lab_config is not None else "rabbitmq"
+        real = self.session.real  # with --broker, a sandbox of no config of its own starts on that broker
+        default = real.kind if real is not None else "rabbitmq"
+        current = self.lab_config.broker if self.lab_config is not None else default
         return "redis" if current == "rabbitmq" else "rabbitmq"
 
     def _config_on(self, broker: str) -> LabConfig:

@@ -4,7 +4,9 @@ The panel draws a snapshot of the screen's own fold of the lab's events; it neve
 the lab. Every state is spelled out in words and glyphs, never by colour alone, so the
 panel reads the same with ``NO_COLOR``.
 
-Its border names the broker. On Redis a line under the broker strip says when the next
+Its border names the broker. On a learner's own broker (``celery-tutor --broker URL``) it
+names the URL and "real workers", and each worker row says where that process runs (host
+and PID, and whether it was started from another terminal). On Redis a line under the broker strip says when the next
 restore scan is due and when each unacked message becomes visible again: nothing comes
 back when a connection dies there, only a scan after the visibility timeout.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.table import Table
@@ -43,8 +46,26 @@ DEAD = "✗ "
 SHORT_NAMES = {"charge_card": "charge", "charge_card_idempotent": "charge+key", "fetch_exchange_rate": "rate"}
 
 
-def broker_name(snapshot: LabSnapshot) -> str:
+@dataclass
+class RealWorkers:
+    """A lab on the learner's own broker, as the panel shows it (None on the panel: no ``--broker``)."""
+
+    url: str
+    """The broker URL without its password."""
+    in_process_because: str | None = None
+    """Why this lab runs in process all the same (None: it runs on real worker processes)."""
+    places: dict[str, tuple[str, int, bool]] = field(default_factory=dict)
+    """Worker name → (host, PID, started from another terminal)."""
+
+
+def broker_name(snapshot: LabSnapshot, real: RealWorkers | None = None) -> str:
     """What the lab's broker really is, for the panel's border."""
+    if real is not None:
+        kind = "Redis" if snapshot.broker == "redis" else "RabbitMQ-like" if real.in_process_because else "RabbitMQ"
+        if real.in_process_because is None:
+            return f"broker: {kind} {real.url} · real workers"
+        yours = "Redis" if real.url.startswith(("redis", "rediss")) else "RabbitMQ"
+        return f"broker: {kind} (in process, not on your {yours})"
     if snapshot.broker == "redis":
         return f"broker: Redis ({snapshot.broker_server or 'a real server'})"
     return "broker: RabbitMQ-like (in process)"
@@ -87,6 +108,8 @@ class LabPanel(Vertical):
         super().__init__(**kwargs)
         self._shown: dict[str, str] = {}
         """What each ticking part shows now (so an unchanged countdown is not redrawn)."""
+        self.real: RealWorkers | None = None
+        """Set by the screen when the app runs with ``--broker``."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="travel")
@@ -110,7 +133,7 @@ class LabPanel(Vertical):
             for name in ("retries", "redis"):
                 self._show_part(name, Text())
             return
-        title = broker_name(snapshot)
+        title = broker_name(snapshot, self.real)
         if self.border_title != title:
             self.border_title = title
         self.query_one("#broker", Static).update(self._broker(snapshot))
@@ -237,7 +260,15 @@ class LabPanel(Vertical):
                 "killed": ("✗ KILLED", "bold red"),
             }.get(worker.status, (worker.status, ""))
             text.append(f"{worker.name} ")
+            place = self.real.places.get(worker.name) if self.real is not None else None
+            elsewhere = place is not None and place[2]
+            if elsewhere and worker.status in ("stopped", "killed"):
+                status = ("○ offline" if worker.status == "stopped" else status[0], status[1])
             text.append(status[0], style=status[1])
+            if place is not None and place[1]:
+                text.append(f"  pid {place[1]} on {place[0]}" + (" (another terminal)" if elsewhere else ""))
+            if elsewhere and worker.status in ("stopped", "killed"):
+                text.append("\n  start it again in its own terminal", style="italic")
             if worker.status == "alive":
                 busy = len(worker.running)
                 held = len(worker.unacked)
