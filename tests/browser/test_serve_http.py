@@ -16,12 +16,12 @@ import pytest
 from serve_helpers import Served, stop_server
 
 from celery_tutor.cli import main
+from celery_tutor.hosts import is_loopback
 from celery_tutor.serve import (
     MAX_SESSIONS_CAP,
     ServeConfig,
     check_config,
     exposure_warning,
-    is_loopback,
     new_session_id,
     session_dir,
 )

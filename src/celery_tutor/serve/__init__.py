@@ -20,7 +20,6 @@ module not even aiohttp: the command line reads its defaults and checks from her
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
 import sys
 from dataclasses import dataclass
@@ -77,17 +76,6 @@ def check_config(host: str, port: int, max_sessions: int, lessons: Path) -> list
     if not lessons.is_dir():
         problems.append(f"--lessons: {lessons} is not a folder")
     return problems
-
-
-def is_loopback(host: str) -> bool:
-    """Whether only this machine can reach a server bound to ``host``."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def exposure_warning(host: str) -> str:

@@ -22,13 +22,13 @@ from typing import Any, TextIO
 from aiohttp import WSMsgType, web
 from textual_serve.download_manager import DownloadManager
 
+from celery_tutor.hosts import is_loopback
 from celery_tutor.serve import (
     QUIT_GRACE,
     SESSION_ID_PATTERN,
     TERM_GRACE,
     ServeConfig,
     exposure_warning,
-    is_loopback,
     new_session_id,
     session_dir,
 )

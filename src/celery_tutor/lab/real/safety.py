@@ -7,9 +7,10 @@ hang: kombu would otherwise retry for ever.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from urllib.parse import urlsplit
+
+from celery_tutor.hosts import is_loopback
 
 PROBE_TIMEOUT = 4.0
 """Seconds a broker may take to accept a connection and a login before it is given up on."""
@@ -18,15 +19,6 @@ SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 
 class BrokerRefused(RuntimeError):
     """The broker URL may not be used, or the broker cannot be reached: one line says why."""
-
-
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def describe_url(url: str) -> str:
@@ -49,7 +41,7 @@ def check_broker_url(url: str, allow_remote: bool = False) -> str:
     if parts.scheme.lower() not in SCHEMES:
         raise BrokerRefused(f"broker URL {url!r}: expected redis://… or amqp://…")
     host = parts.hostname or "localhost"
-    if not allow_remote and not _is_loopback(host):
+    if not allow_remote and not is_loopback(host):
         raise BrokerRefused(
             f"broker {describe_url(url)} is not on this machine: the lab creates and deletes queues and keys "
             "there (only its own, under a celery-tutor- prefix); give --allow-remote if that is what you want"
