@@ -9,7 +9,6 @@ Nothing here imports Celery: the lab maker loads it with the first lab.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from celery_tutor.lab.real.names import broker_kind
+from celery_tutor.lab.real.process import worker_arguments
 from celery_tutor.lab.real.safety import describe_url
 
 if TYPE_CHECKING:
@@ -77,14 +77,10 @@ class RealBroker:
         gets them only on its command line. A password in the URL is not shown on the screen:
         the command says where it goes.
         """
-        words = ["celery-tutor", "worker", "--broker", self._url_to_paste(), "--prefix", prefix, "--name", name]
-        if self.allow_remote:
-            words.append("--allow-remote")
-        if settings:
-            words += ["--settings", json.dumps(settings, separators=(",", ":"), sort_keys=True)]
-        if task_options:
-            words += ["--task-options", json.dumps(task_options, separators=(",", ":"), sort_keys=True)]
-        return shlex.join(words)
+        words = worker_arguments(
+            self._url_to_paste(), name, prefix, settings, task_options, allow_remote=self.allow_remote
+        )
+        return shlex.join(["celery-tutor", *words])
 
     def _url_to_paste(self) -> str:
         parts = urlsplit(self.url)

@@ -24,27 +24,35 @@ EXIT_TIMEOUT = 10.0
 """Seconds a killed worker's process group may take to be gone."""
 
 
+def worker_arguments(
+    url: str,
+    name: str,
+    prefix: str,
+    plain_settings: Mapping[str, Any] | None = None,
+    task_options: Mapping[str, Any] | None = None,
+    *,
+    allow_remote: bool = False,
+) -> list[str]:
+    """``celery-tutor``'s arguments that start one lab worker: for the tutor's own, and for a learner to paste."""
+    words = ["worker", "--broker", url, "--prefix", prefix, "--name", name]
+    if allow_remote:
+        words.append("--allow-remote")
+    if plain_settings:
+        words += ["--settings", json.dumps(dict(plain_settings), separators=(",", ":"), sort_keys=True)]
+    if task_options:
+        words += ["--task-options", json.dumps(dict(task_options), separators=(",", ":"), sort_keys=True)]
+    return words
+
+
 def worker_command(
     url: str, name: str, prefix: str, plain_settings: Mapping[str, Any], task_options: Mapping[str, Any]
 ) -> list[str]:
-    """The command line of one lab worker, run by this very Python (:class:`WorkerProcess` adds its lifeline)."""
-    return [
-        sys.executable,
-        "-m",
-        "celery_tutor",
-        "worker",
-        "--broker",
-        url,
-        "--allow-remote",  # the tutor checked the URL already
-        "--name",
-        name,
-        "--prefix",
-        prefix,
-        "--settings",
-        json.dumps(dict(plain_settings)),
-        "--task-options",
-        json.dumps(dict(task_options)),
-    ]
+    """The command line of one lab worker, run by this very Python (:class:`WorkerProcess` adds its lifeline).
+
+    ``--allow-remote``: the tutor checked the URL already.
+    """
+    arguments = worker_arguments(url, name, prefix, plain_settings, task_options, allow_remote=True)
+    return [sys.executable, "-m", "celery_tutor", *arguments]
 
 
 class WorkerProcess:
