@@ -155,59 +155,62 @@ class WorkerFleet:
                 return
             handle.status = "killed"
             running = self._bus.running_on(handle.name)
-        restored: list[str] = []
-        kept: list[str] = []
-        channels = handle.worker.channels()
-        with ExitStack() as held:
-            # Let a delivery in progress finish (and be reported), then die with the
-            # connection: nothing is received in between.
-            for channel in channels:
-                held.enter_context(channel.delivery_lock)
-            handle.runtime.killed.set()
-            for channel in channels:
-                restored.extend(channel.sever())
-                kept.extend(channel.held_ids())
-        if not quiet:
-            # A message the broker still holds unacked (Redis) comes back later: not lost. Nor
-            # is one a lost connection left with the broker while this run went on.
-            safe = {*restored, *kept}
-            given_back = handle.worker.given_back
-            lost = [
-                task_id
-                for task_id, run in running.items()
-                if task_id not in safe and not (task_id in given_back and run.started_at <= given_back[task_id])
-            ]
-            for task_id in lost:
+        try:
+            restored: list[str] = []
+            kept: list[str] = []
+            channels = handle.worker.channels()
+            with ExitStack() as held:
+                # Let a delivery in progress finish (and be reported), then die with the
+                # connection: nothing is received in between.
+                for channel in channels:
+                    held.enter_context(channel.delivery_lock)
+                handle.runtime.killed.set()
+                for channel in channels:
+                    restored.extend(channel.sever())
+                    kept.extend(channel.held_ids())
+            if not quiet:
+                # A message the broker still holds unacked (Redis) comes back later: not lost. Nor
+                # is one a lost connection left with the broker while this run went on.
+                safe = {*restored, *kept}
+                given_back = handle.worker.given_back
+                lost = [
+                    task_id
+                    for task_id, run in running.items()
+                    if task_id not in safe and not (task_id in given_back and run.started_at <= given_back[task_id])
+                ]
+                for task_id in lost:
+                    self._bus.emit(
+                        ev.TaskLost,
+                        task_id=task_id,
+                        task=self._bus.name_of(task_id),
+                        worker=handle.name,
+                        run=running[task_id].number,
+                    )
                 self._bus.emit(
-                    ev.TaskLost,
-                    task_id=task_id,
-                    task=self._bus.name_of(task_id),
+                    ev.WorkerKilled,
                     worker=handle.name,
-                    run=running[task_id].number,
+                    requeued=len(restored),
+                    lost=len(lost),
+                    checkpoint=checkpoint,
+                    kept=len(kept),
                 )
-            self._bus.emit(
-                ev.WorkerKilled,
-                worker=handle.name,
-                requeued=len(restored),
-                lost=len(lost),
-                checkpoint=checkpoint,
-                kept=len(kept),
-            )
+        finally:
+            # Even if cutting the connection failed, the worker's threads must still end.
+            self._background(f"{handle.name}-teardown", lambda: self._end_killed(handle))
 
-        def teardown() -> None:
-            # The process is gone (its connection was severed above); what is left is to end
-            # its threads. A Redis worker's event loop ends itself between two turns, as on
-            # SIGQUIT; closed from here it would sit out its one-second poll first.
-            if handle.worker.request_cold_shutdown():
-                handle.thread.join(LOOP_STOP_WAIT)
-            if handle.thread.is_alive():
-                handle.worker.terminate()
-            handle.thread.join(START_TIMEOUT)
-            handle.worker.forget_requests()
-            self._forget_runtime(handle)
-            handle.gone.set()
-
-        self._background(f"{handle.name}-teardown", teardown)
+    def _end_killed(self, handle: WorkerHandle) -> None:
+        """End a killed worker's threads: its process is gone, its connection already cut."""
+        # The process is gone (its connection was severed above); what is left is to end
+        # its threads. A Redis worker's event loop ends itself between two turns, as on
+        # SIGQUIT; closed from here it would sit out its one-second poll first.
+        if handle.worker.request_cold_shutdown():
+            handle.thread.join(LOOP_STOP_WAIT)
+        if handle.thread.is_alive():
+            handle.worker.terminate()
+        handle.thread.join(START_TIMEOUT)
+        handle.worker.forget_requests()
+        self._forget_runtime(handle)
+        handle.gone.set()
 
     def stop(self, handle: WorkerHandle, cold: bool = False, before: Callable[[], None] | None = None) -> None:
         """Shut a worker down in the background: take no new messages, then stop.

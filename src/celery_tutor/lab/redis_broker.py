@@ -257,9 +257,11 @@ class LabRedisChannel(kombu_redis.Channel):
                 client = self.__dict__.get(attr)
                 connection = getattr(client, "connection", None)
                 if connection is not None:
-                    # The socket is closed first; then kombu takes it out of the worker's event
-                    # loop, which a warm stop under way may already have closed.
-                    with contextlib.suppress(ValueError, OSError):
+                    # redis-py closes the socket first; then kombu takes it out of the worker's
+                    # event loop, which a warm stop under way may already have closed (ValueError,
+                    # OSError) or which the loop's own thread may be editing at this moment
+                    # (KeyError from kombu's fd table). The socket is closed either way.
+                    with contextlib.suppress(ValueError, OSError, KeyError):
                         connection.disconnect()
             pool = getattr(self, "_pool", None)
             if pool is not None:
