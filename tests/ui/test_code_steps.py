@@ -85,8 +85,8 @@ async def test_a_learner_types_the_retry_and_the_goal_turns_green(make_app: Call
         )
         assert "\n        raise self.retry(exc=exc, countdown=1)\n" in editor.text  # Enter indented it
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: screen.walk.code is not None and screen.walk.code.runs == 1, 20)
-        await wait_for(pilot, lambda: "✓ Goal reached." in screen_text(screen), 20)
+        await wait_for(pilot, lambda: screen.walk.code is not None and screen.walk.code.runs == 1, 45)
+        await wait_for(pilot, lambda: "✓ Goal reached." in screen_text(screen), 45)
         goal = screen_text(screen)
         assert "✓ the rate arrives after a retry" in goal and "✓ the task retried once" in goal
         assert "✓ Your code reached the goal." in shown(screen, "#code-status")  # next to the editor, not below
@@ -129,7 +129,7 @@ async def test_an_endless_loop_is_stopped_and_keys_work_while_it_runs(
         await pilot.press("ctrl+r")
         code = screen.walk.code
         assert code is not None
-        await wait_for(pilot, lambda: any(run.state == "STARTED" for run in screen.state.snapshot().tasks), 20)
+        await wait_for(pilot, lambda: any(run.state == "STARTED" for run in screen.state.snapshot().tasks), 45)
         lab = screen.session
         # Keys as the terminal sends them: pilot.press would first wait for the process to idle,
         # which it does not while the learner's loop spins.
@@ -138,7 +138,7 @@ async def test_an_endless_loop_is_stopped_and_keys_work_while_it_runs(
         send_key(app, "h", "h")  # …and a hint: the screen answers at once
         await wait_for(pilot, lambda: "Hint 1 of 2" in screen_text(screen))
         assert code.halted is None and code.running  # the loop was still running when the key was answered
-        await wait_for(pilot, lambda: screen.session is not lab, 20)  # halted, then replaced
+        await wait_for(pilot, lambda: screen.session is not lab, 45)  # halted, then replaced
         assert code.halted is not None and not code.running
         assert "⏱ Stopped" in shown(screen, "#code-status") and "replaced" in shown(screen, "#code-status")
         await pilot.press("n")  # the lesson goes on

@@ -13,7 +13,7 @@ from celery_tutor.ui.screens.lesson import LessonScreen
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 
 
-async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 15.0) -> None:
+async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 30.0) -> None:
     """Let the app run until ``condition`` holds (the lab works on its own threads)."""
     deadline = time.monotonic() + timeout
     while not condition():
