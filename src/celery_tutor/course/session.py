@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from celery_tutor.course.asking import Asking, QuizAnswer, Refusal
+from celery_tutor.course.asking import Asking, AskingSession
 from celery_tutor.course.code_step import CodeStep
 from celery_tutor.course.code_work import CodeWork
 from celery_tutor.course.conditions import Condition, GoalTracker
@@ -49,7 +49,7 @@ IDLE_CAP = timedelta(minutes=5)
 """The most one stretch without a key press adds to the time spent in a lesson (the learner may have left)."""
 
 
-class LessonSession:
+class LessonSession(AskingSession):
     """One learner in one lesson: the current step, its phase, and what was done in it."""
 
     def __init__(
@@ -61,11 +61,10 @@ class LessonSession:
         start_at: str | None = None,
         clock: Clock = wall_clock,
     ) -> None:
+        super().__init__(progress, save, clock)
         self.lesson = lesson
         self.state = state
         """The lab state the caller folds from the lab's events (goals read it)."""
-        self.progress = progress
-        self._save_progress = save
         ids = [step.id for step in lesson.steps]
         self.index = ids.index(start_at) if start_at in ids else 0
         self.phase = Phase.READING
@@ -74,13 +73,11 @@ class LessonSession:
         """Predict: the locked prediction."""
         self.hints_shown = 0
         self.question_index = 0
-        self._asking: Asking | None = None
         self.quiz_results: dict[str, bool] = {}
         """Quiz: each question's first verdict in this visit of the step."""
         self._goal_shown: tuple[Phase, tuple[bool, ...]] | None = None
         self.done_before = False
         """Was the current step done before this visit? (A read step is done once entered.)"""
-        self._now = clock
         self._last_action: datetime | None = None
         self.code: CodeWork | None = None
         """A code step: the learner's code and how its last run went (None in other steps)."""
@@ -91,11 +88,6 @@ class LessonSession:
     def step(self) -> Step:
         """The current step."""
         return self.lesson.steps[self.index]
-
-    @property
-    def answer(self) -> QuizAnswer:
-        """What the learner did with the current question so far (empty outside a quiz)."""
-        return self._asking.answer if self._asking is not None else QuizAnswer()
 
     @property
     def lesson_progress(self) -> LessonProgress:
@@ -154,11 +146,6 @@ class LessonSession:
                 return action.task
         return self.lesson.lab.tasks[0] if self.lesson.lab.tasks else None
 
-    def options(self) -> list[str] | None:
-        """What a choice list offers for the current question (None: a number is typed)."""
-        assert self._asking is not None and isinstance(self.step, QuizStep)
-        return self._asking.options()
-
     def summary(self) -> LessonSummary:
         """The lesson so far: scores, goals met, what is left, the takeaways (its end card)."""
         from celery_tutor.course.scores import lesson_summary
@@ -201,6 +188,7 @@ class LessonSession:
         self.hints_shown = 0
         self.question_index = 0
         self.quiz_results = {}
+        self._asking = None  # a quiz step asks its question below
         self._goal_shown = None
         progress = self.step_progress  # visiting a step gives it an entry in the progress
         self.done_before = progress.done
@@ -357,7 +345,7 @@ class LessonSession:
 
     def _ask(self) -> None:
         self.phase = Phase.ASKING
-        self._asking = Asking(self.question, f"{self.lesson.id}/{self.question.id}")  # the same order every visit
+        self._asking = Asking(self.question, self.lesson.id)
 
     def _first_unanswered(self, step: QuizStep) -> int:
         questions = self.progress.peek(self.lesson.id).questions
@@ -365,28 +353,12 @@ class LessonSession:
             (i for i, q in enumerate(step.questions) if not (questions.get(q.id) and questions[q.id].answered)), 0
         )
 
-    def pick(self, index: int) -> Grade | Refusal | None:
-        """The learner picked option ``index`` of the list; the grade once the answer is complete.
-
-        Checking a multiple-choice answer with nothing ticked is refused (see :meth:`Asking.pick`).
-        """
-        if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING or self._asking is None:
-            return None
-        self._spend()
-        result = self._asking.pick(index)
-        if isinstance(result, Grade):
-            self._graded(result)
-        return result
-
-    def give(self, answer: Any) -> Grade | None:
-        """Grade a complete answer to the current question (None when not asking)."""
-        if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING or self._asking is None:
-            return None
-        self._spend()
-        grade = self._asking.give(answer)
-        if grade is not None:
-            self._graded(grade)
-        return grade
+    def _taking(self) -> Asking | None:
+        """The question an answer goes to; answering is the learner at work (the time counts)."""
+        asking = super()._taking() if isinstance(self.step, QuizStep) else None
+        if asking is not None:
+            self._spend()
+        return asking
 
     def _graded(self, grade: Grade) -> None:
         """Keep the verdict: the question's first one is its score, a miss sends it to the review.
