@@ -87,15 +87,15 @@ def read_code_step(r: Reader, node: Node, where: str, step_id: str, pos: Pos) ->
     return CodeStep(
         step_id,
         pos,
-        r.text(node.get("body"), f"{where}.body"),
-        code,
-        names,
-        experiment,
-        goal,
-        r.texts(node.get("hints"), f"{where}.hints"),
-        solution[0],
-        r.text(node.get("explain"), f"{where}.explain"),
-        tuple(wrong),
+        body=r.text(node.get("body"), f"{where}.body"),
+        goal=goal,
+        hints=r.texts(node.get("hints"), f"{where}.hints"),
+        explain=r.text(node.get("explain"), f"{where}.explain"),
+        starter=code,
+        tasks=names,
+        experiment=experiment,
+        solution=solution[0],
+        wrong_solutions=tuple(wrong),
     )
 
 

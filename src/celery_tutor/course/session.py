@@ -36,6 +36,7 @@ from celery_tutor.course.model import (
     ReadStep,
     Step,
 )
+from celery_tutor.course.parts import GoalStep
 from celery_tutor.course.phases import LabScript, Move, Phase
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.actions import Action, Send
@@ -127,7 +128,7 @@ class LessonSession(AskingSession):
     def hints(self) -> tuple[str, ...]:
         """The hints shown so far."""
         step = self.step
-        return step.hints[: self.hints_shown] if isinstance(step, LabStep | CodeStep) else ()
+        return step.hints[: self.hints_shown] if isinstance(step, GoalStep) else ()
 
     def source_task(self) -> str | None:
         """The lab task the step is about: the one it names, the first its scripts send, else the lesson's first."""
@@ -197,7 +198,7 @@ class LessonSession(AskingSession):
         if isinstance(step, PredictStep):
             self.phase = Phase.ASKING
             self.tracker = GoalTracker(step.expect, self.state, from_reset=True)
-        elif isinstance(step, LabStep | CodeStep):
+        elif isinstance(step, GoalStep):
             self.phase = Phase.WORKING
             self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
             self._goal_shown = self._goal_now()
@@ -284,7 +285,7 @@ class LessonSession(AskingSession):
             self.tracker.observe(event)
             if isinstance(event, ev.CodeTimedOut) and self.code is not None:
                 self.code.halted = event.message
-        if not isinstance(self.step, LabStep | CodeStep):
+        if not isinstance(self.step, GoalStep):
             return False
         if self.phase is Phase.WORKING and self.tracker.satisfied:
             self._spend()  # the learner's own controls got it there
@@ -303,7 +304,7 @@ class LessonSession(AskingSession):
     def hint(self) -> bool:
         """Show one more hint of a lab step (False when there is none left)."""
         step = self.step
-        if not isinstance(step, LabStep | CodeStep) or self.hints_shown >= len(step.hints):
+        if not isinstance(step, GoalStep) or self.hints_shown >= len(step.hints):
             return False
         self._spend()
         self.hints_shown += 1

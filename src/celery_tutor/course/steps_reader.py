@@ -213,11 +213,11 @@ def _lab_step(r: Reader, node: Node, where: str, step_id: str, pos: Pos, control
     return LabStep(
         step_id,
         pos,
-        r.text(node.get("body"), f"{where}.body"),
-        read_conditions(r, node.get("goal"), f"{where}.goal", scope),
-        r.texts(node.get("hints"), f"{where}.hints"),
-        solution,
-        r.text(node.get("explain"), f"{where}.explain"),
-        setup,
-        tuple(wrong),
+        body=r.text(node.get("body"), f"{where}.body"),
+        goal=read_conditions(r, node.get("goal"), f"{where}.goal", scope),
+        hints=r.texts(node.get("hints"), f"{where}.hints"),
+        explain=r.text(node.get("explain"), f"{where}.explain"),
+        solution=solution,
+        setup=setup,
+        wrong_solutions=tuple(wrong),
     )
