@@ -13,119 +13,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from celery_tutor import __version__
+from celery_tutor.cli_args import command_line
 
 if TYPE_CHECKING:
     from celery_tutor.verification import Check
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="celery-tutor",
-        description="Learn how Celery keeps work safe, or loses it, on a real worker running inside the app.",
-    )
-    parser.add_argument("--version", action="version", version=f"celery-tutor {__version__}")
-    parser.add_argument("--lessons", type=Path, metavar="DIR", help="use the lessons in DIR")
-    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="keep progress in DIR")
-    parser.add_argument(
-        "--broker",
-        dest="app_broker",
-        metavar="URL",
-        help="run the labs for this broker's kind and the sandbox on real worker processes "
-        "(redis://… or amqp://…) instead of the in-process lab",
-    )
-    parser.add_argument(
-        "--allow-remote",
-        dest="app_allow_remote",
-        action="store_true",
-        help="with --broker: allow a broker that is not on this machine (loopback)",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    lab = commands.add_parser("lab", help="work with the lab directly")
-    lab_commands = lab.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
-    run = lab_commands.add_parser(
-        "run",
-        help="run a scripted experiment and report what happened",
-        description="Run a YAML experiment on a fresh lab and report, per task, how often it ran, "
-        "whether runs were redeliveries, retries, the state Celery stored, and the side-effect ledger.",
-    )
-    run.add_argument("script", type=Path, metavar="SCRIPT.yaml")
-    run.add_argument("--json", action="store_true", help="print the report as JSON")
-    _add_broker_options(run)
-    lab_commands.add_parser("tasks", help="list the lab's tasks and their checkpoints")
-
-    check = commands.add_parser(
-        "check",
-        help="check lesson files and report every problem",
-        description="Check lesson files: every problem is reported as file:line:col: message.",
-    )
-    check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="lesson files or folders")
-
-    verify = commands.add_parser(
-        "verify",
-        help="prove every lesson's claims on the real lab",
-        description="Run every predict experiment, lab solution and measurable numeric answer of the "
-        "lessons on a real lab, and check that what each lesson claims really happens.",
-    )
-    verify.add_argument("lesson_ids", nargs="*", metavar="LESSON", help="lesson ids (default: all)")
-    verify.add_argument("--jobs", type=int, default=4, metavar="N", help="labs to run at once (default 4)")
-    _add_broker_options(verify)
-    _add_serve(commands)
-    _add_worker(commands)
-    return parser
-
-
-def _add_broker_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--broker",
-        metavar="URL",
-        help="run on real worker processes and this broker (redis://… or amqp://…) instead of the in-process lab",
-    )
-    command.add_argument(
-        "--allow-remote", action="store_true", help="allow a broker that is not on this machine (loopback)"
-    )
-
-
-def _add_worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    worker = commands.add_parser(
-        "worker",
-        help="run a real lab worker process on a broker",
-        description="Run a real Celery worker (prefork pool) with the lab's tasks. It joins the lab whose "
-        "prefix it is given (a tutor started with --broker prints it) and obeys the lab's remote control.",
-    )
-    worker.add_argument("--broker", metavar="URL", required=True, help="the broker (redis://… or amqp://…)")
-    worker.add_argument("--allow-remote", action="store_true", help="allow a broker that is not on this machine")
-    worker.add_argument("--name", default="worker1", help="the worker's name in the lab (default worker1)")
-    worker.add_argument("--prefix", required=True, help="the lab's prefix (celery-tutor-…)")
-    worker.add_argument("--settings", metavar="JSON", help="lab settings as a JSON mapping")
-    worker.add_argument("--task-options", metavar="JSON", help="task options as a JSON mapping {TASK: {OPTION: VALUE}}")
-    worker.add_argument("--lifeline", type=int, metavar="FD", help=argparse.SUPPRESS)  # the tutor's pipe: die with it
-
-
-def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from celery_tutor.serve import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, MAX_SESSIONS_CAP
-
-    serve = commands.add_parser(
-        "serve",
-        help="serve the course to web browsers",
-        description="Serve the course to web browsers: each learner gets their own app, lab and progress. "
-        "Only this machine can connect unless --host says otherwise.",
-    )
-    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
-    serve.add_argument(
-        "--max-sessions",
-        type=int,
-        default=DEFAULT_MAX_SESSIONS,
-        metavar="N",
-        help=f"learners at once, 1-{MAX_SESSIONS_CAP} (default {DEFAULT_MAX_SESSIONS})",
-    )
-    # Also accepted after the command; SUPPRESS leaves the value given before it alone.
-    serve.add_argument("--lessons", type=Path, metavar="DIR", default=argparse.SUPPRESS, help="use the lessons in DIR")
-    serve.add_argument(
-        "--data-dir", type=Path, metavar="DIR", default=argparse.SUPPRESS, help="keep progress under DIR/sessions"
-    )
 
 
 def _lab_run(script_path: Path, as_json: bool, broker: str | None = None, allow_remote: bool = False) -> int:
@@ -366,7 +257,7 @@ def _ctrl_c_ends_the_command() -> Iterator[None]:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    args = command_line().parse_args(argv)
     if args.command == "check":
         with _ctrl_c_ends_the_command():
             return _check(args.paths, args.lessons)

@@ -135,3 +135,13 @@ def test_a_wrong_solution_is_read_and_checked() -> None:
     (step,) = parse_lesson(text, "demo.yaml").steps
     assert isinstance(step, CodeStep)
     assert [w.why for w in step.wrong_solutions] == ["no retry at all"]
+
+
+def test_a_broken_solution_does_not_hide_the_problems_of_the_rest_of_the_step() -> None:
+    text = (HEAD + REST).replace("      hints: [Catch the error and call self.retry.]", "      hints: [[nested]]")
+    text = text.replace("                return rates_api.fetch(currency)\n", "                return (\n", 1)
+    with pytest.raises(LessonError) as raised:
+        parse_lesson(text, "demo.yaml")
+    messages = [p.message for p in raised.value.problems]
+    assert any(m.startswith("write-it.code.solution:") for m in messages), messages
+    assert any(m.startswith("write-it.code.hints") for m in messages), messages

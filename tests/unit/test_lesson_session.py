@@ -382,6 +382,18 @@ def test_checking_a_multiple_choice_with_nothing_ticked_is_refused_not_graded() 
     assert grade is not None and not isinstance(grade, Refusal) and session.phase is Phase.ANSWERED
 
 
+def test_a_question_left_behind_takes_no_answer_and_shows_none_in_the_next_step() -> None:
+    walk = Walk("01-acknowledgement.yaml", start_at="quiz")
+    session = walk.session
+    session.enter()
+    assert session.pick(0) is not None and session.answer.grade is not None
+    assert session.previous() and session.enter() is None
+    assert session.step.kind == "predict" and session.phase is Phase.ASKING
+    assert session.answer.grade is None and session.answer.given is None  # the quiz's answer is not this step's
+    assert session.pick(0) is None and session.give(0) is None
+    assert session.choice is None  # no prediction locked by a quiz answer
+
+
 @pytest.mark.parametrize(
     ("name", "step_id", "task"),
     [

@@ -1,17 +1,21 @@
 """Asking one question: what is offered, what the learner ticked or ordered, and the verdict.
 
 The lesson's quiz (:mod:`.session`) and the review (:mod:`.review`) share an
-:class:`Asking`, so a question is offered and graded the same way in both.
+:class:`Asking`, so a question is offered and graded the same way in both, and take the
+learner's answers through one :class:`AskingSession`.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import MultipleChoice, Ordering, Question, SingleChoice, TrueFalse
+from celery_tutor.course.phases import Phase
+from celery_tutor.progress import Clock, Progress
 
 
 @dataclass
@@ -44,17 +48,18 @@ NOTHING_TICKED = Refusal(f"Nothing is ticked yet: Enter ticks ☑ a choice, then
 
 
 class Asking:
-    """One question being answered: what is offered, what the learner did so far, the verdict.
+    """One question of a lesson being answered: what is offered, what the learner did so far, the verdict.
 
-    ``seed`` fixes how an ordering question's items are shuffled, so the same question is
-    offered the same way every time it is asked.
+    The lesson's id and the question's seed how an ordering question's items are shuffled,
+    so the same question is offered the same way every time it is asked, in the quiz or
+    in the review.
     """
 
-    def __init__(self, question: Question, seed: str) -> None:
+    def __init__(self, question: Question, lesson_id: str) -> None:
         self.question = question
         self.answer = QuizAnswer()
         if isinstance(question, Ordering):
-            rng = random.Random(seed)
+            rng = random.Random(f"{lesson_id}/{question.id}")
             shuffled = list(question.items)
             while shuffled == list(question.items):
                 rng.shuffle(shuffled)
@@ -111,3 +116,55 @@ class Asking:
         self.answer.given = answer
         self.answer.grade = grade
         return grade
+
+
+class AskingSession:
+    """What a lesson's quiz and the review share: the question asked now, and the answers taken for it.
+
+    An answer is taken while the phase is :attr:`Phase.ASKING` and a question is asked;
+    a subclass keeps the verdict (:meth:`_graded`).
+    """
+
+    def __init__(self, progress: Progress, save: Callable[[], None], clock: Clock) -> None:
+        self.progress = progress
+        self._save_progress = save
+        self._now = clock
+        self.phase = Phase.ASKING
+        self._asking: Asking | None = None
+
+    @property
+    def answer(self) -> QuizAnswer:
+        """What the learner did with the current question so far (empty when none is asked)."""
+        return self._asking.answer if self._asking is not None else QuizAnswer()
+
+    def options(self) -> list[str] | None:
+        """What a choice list offers for the current question (None: a number is typed)."""
+        assert self._asking is not None
+        return self._asking.options()
+
+    def pick(self, index: int) -> Grade | Refusal | None:
+        """The learner picked option ``index`` of the list; the grade once the answer is complete.
+
+        Checking a multiple-choice answer with nothing ticked is refused (see :meth:`Asking.pick`).
+        """
+        asking = self._taking()
+        result = asking.pick(index) if asking is not None else None
+        if isinstance(result, Grade):
+            self._graded(result)
+        return result
+
+    def give(self, answer: Any) -> Grade | None:
+        """Grade a complete answer to the current question (None when not asking)."""
+        asking = self._taking()
+        grade = asking.give(answer) if asking is not None else None
+        if grade is not None:
+            self._graded(grade)
+        return grade
+
+    def _taking(self) -> Asking | None:
+        """The question an answer goes to now (None: nothing is being asked)."""
+        return self._asking if self.phase is Phase.ASKING else None
+
+    def _graded(self, grade: Grade) -> None:
+        """Keep the verdict of the current question."""
+        raise NotImplementedError

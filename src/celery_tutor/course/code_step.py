@@ -8,9 +8,8 @@ so a lesson stays data until the learner presses run or ``verify`` runs the less
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
-from celery_tutor.course.conditions import Condition
+from celery_tutor.course.parts import GoalStep
 from celery_tutor.lab.actions import Action
 from celery_tutor.yaml_source import Pos
 
@@ -33,7 +32,7 @@ class WrongCode:
 
 
 @dataclass(frozen=True)
-class CodeStep:
+class CodeStep(GoalStep, kind="code"):
     """Write the task: the experiment runs on a fresh lab with the learner's code registered.
 
     ``tasks`` are the task names the starter defines: the learner's code, the solution and
@@ -41,16 +40,8 @@ class CodeStep:
     named like one of the lab's replaces it for the run.
     """
 
-    kind: ClassVar[str] = "code"
-    id: str
-    pos: Pos
-    body: str
     starter: LessonCode
     tasks: tuple[str, ...]
     experiment: tuple[Action, ...]
-    goal: tuple[Condition, ...]
-    hints: tuple[str, ...]
     solution: LessonCode
-    explain: str
     wrong_solutions: tuple[WrongCode, ...] = ()
-    takeaway: str = ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from celery_tutor.course.code_step import CodeStep, LessonCode, WrongCode
-from celery_tutor.course.conditions_reader import read_conditions
+from celery_tutor.course.goal_reader import EXPLAIN, HINTS, read_goal_parts
 from celery_tutor.course.reading import TEXT, Key, Keys, Reader, Schema, Scope, list_of, read_script, ref
 from celery_tutor.lab.code_source import CodeProblem, DeclaredTask, check_code, position_in_file
 from celery_tutor.lab.library import LAB_TASKS, HasCheckpoints
@@ -46,9 +46,9 @@ CODE_STEP = Keys(
             required=True,
         ),
         Key("goal", ref("conditions"), "What the experiment must show for the learner's code.", required=True),
-        Key("hints", list_of(TEXT), "A ladder of hints, shown one at a time.", required=True),
+        HINTS,
         Key("solution", CODE, "Reference code that reaches the goal (checked by verify).", required=True),
-        Key("explain", TEXT, "Shown once the goal is reached (Markdown).", required=True),
+        EXPLAIN,
         Key(
             "wrong_solutions",
             list_of(WRONG_CODE),
@@ -81,21 +81,18 @@ def read_code_step(r: Reader, node: Node, where: str, step_id: str, pos: Pos) ->
             checked = _code(r, item.value["code"], f"{where}.wrong_solutions.code", names)
             if checked is not None:
                 wrong.append(WrongCode(r.text(item.value["why"], f"{where}.wrong_solutions.why"), checked[0]))
-    goal = read_conditions(r, node.get("goal"), f"{where}.goal", scope)
+    parts = read_goal_parts(r, node, where, scope)
     if solution is None:
         return None
     return CodeStep(
         step_id,
         pos,
-        r.text(node.get("body"), f"{where}.body"),
-        code,
-        names,
-        experiment,
-        goal,
-        r.texts(node.get("hints"), f"{where}.hints"),
-        solution[0],
-        r.text(node.get("explain"), f"{where}.explain"),
-        tuple(wrong),
+        *parts,
+        starter=code,
+        tasks=names,
+        experiment=experiment,
+        solution=solution[0],
+        wrong_solutions=tuple(wrong),
     )
 
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, get_args
 
 from celery_tutor.course.code_step import CodeStep
 from celery_tutor.course.conditions import Condition
 from celery_tutor.course.grading import AnswerError, Grade
+from celery_tutor.course.parts import GoalStep, LessonPart, StepBase
 from celery_tutor.lab.actions import Action
 from celery_tutor.wording import count_of
-from celery_tutor.yaml_source import Pos, Problem
+from celery_tutor.yaml_source import Problem
 
 SCHEMA_VERSION = 1
 
@@ -70,32 +71,23 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class ReadStep:
+class ReadStep(StepBase, kind="read"):
     """Text to read."""
 
-    kind: ClassVar[str] = "read"
-    id: str
-    pos: Pos
     body: str
     task: str | None = None
     """The lab task the text discusses, shown in the code panel (default: the lesson's first)."""
-    takeaway: str = ""
-    """One line to remember, for the lesson's end card (empty: see :func:`takeaway_of`)."""
 
 
 @dataclass(frozen=True)
-class PredictStep:
+class PredictStep(StepBase, kind="predict"):
     """Lock an answer, run the experiment, then compare the prediction with what happened."""
 
-    kind: ClassVar[str] = "predict"
-    id: str
-    pos: Pos
     question: str
     choices: tuple[Choice, ...]
     experiment: tuple[Action, ...]
     expect: tuple[Condition, ...]
     explain: str
-    takeaway: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,20 +99,12 @@ class WrongSolution:
 
 
 @dataclass(frozen=True)
-class LabStep:
+class LabStep(GoalStep, kind="lab"):
     """Reach a goal with the lesson's controls."""
 
-    kind: ClassVar[str] = "lab"
-    id: str
-    pos: Pos
-    body: str
-    goal: tuple[Condition, ...]
-    hints: tuple[str, ...]
     solution: tuple[Action, ...]
-    explain: str
     setup: tuple[Action, ...] = ()
     wrong_solutions: tuple[WrongSolution, ...] = ()
-    takeaway: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,16 +119,13 @@ class Measure:
 
 
 @dataclass(frozen=True)
-class Question:
+class Question(LessonPart, kind="question"):
     """One quiz question; each kind is a subclass that knows how to check and say an answer.
 
     ``grade`` raises :class:`AnswerError` for an answer of the wrong shape (a bug in the
     caller, never the learner's fault).
     """
 
-    kind: ClassVar[str] = "question"
-    id: str
-    pos: Pos
     prompt: str
     explain: str
 
@@ -172,10 +153,9 @@ def _index(answer: Any, choices: tuple[Choice, ...]) -> int:
 
 
 @dataclass(frozen=True)
-class SingleChoice(Question):
+class SingleChoice(Question, kind="single"):
     """Pick one choice; the answer is its index."""
 
-    kind: ClassVar[str] = "single"
     choices: tuple[Choice, ...] = ()
 
     def _check(self, answer: Any) -> tuple[bool, list[str]]:
@@ -190,10 +170,9 @@ class SingleChoice(Question):
 
 
 @dataclass(frozen=True)
-class MultipleChoice(Question):
+class MultipleChoice(Question, kind="multiple"):
     """Tick every right choice; the answer is the set of ticked indices."""
 
-    kind: ClassVar[str] = "multiple"
     choices: tuple[Choice, ...] = ()
 
     def _ticked(self, answer: Any) -> set[int]:
@@ -222,10 +201,9 @@ class MultipleChoice(Question):
 
 
 @dataclass(frozen=True)
-class TrueFalse(Question):
+class TrueFalse(Question, kind="true_false"):
     """True or false, with feedback per answer."""
 
-    kind: ClassVar[str] = "true_false"
     answer: bool = False
     feedback: dict[bool, str] = field(default_factory=dict)
 
@@ -247,10 +225,9 @@ class TrueFalse(Question):
 
 
 @dataclass(frozen=True)
-class Numeric(Question):
+class Numeric(Question, kind="numeric"):
     """A number, right within a tolerance; common wrong values have their own feedback."""
 
-    kind: ClassVar[str] = "numeric"
     answer: float = 0.0
     tolerance: float = 0.0
     unit: str = ""
@@ -282,10 +259,9 @@ class Numeric(Question):
 
 
 @dataclass(frozen=True)
-class Ordering(Question):
+class Ordering(Question, kind="ordering"):
     """Put the items in order; ``items`` is the right order, the answer the learner's."""
 
-    kind: ClassVar[str] = "ordering"
     items: tuple[str, ...] = ()
 
     def _order(self, answer: Any) -> list[str]:
@@ -316,18 +292,14 @@ QUESTION_TYPES: dict[str, type[Question]] = {
 
 
 @dataclass(frozen=True)
-class QuizStep:
+class QuizStep(StepBase, kind="quiz"):
     """Questions, each with feedback and an explanation."""
 
-    kind: ClassVar[str] = "quiz"
-    id: str
-    pos: Pos
     questions: tuple[Question, ...]
-    takeaway: str = ""
 
 
 Step = ReadStep | PredictStep | LabStep | CodeStep | QuizStep
-STEP_KINDS = ("read", "predict", "lab", "code", "quiz")
+STEP_KINDS: tuple[str, ...] = tuple(kind.kind for kind in get_args(Step))
 
 MAX_TAKEAWAY = 160
 """The most characters of a takeaway: one line of the end card, two at most at 80 columns."""
@@ -368,7 +340,7 @@ def takeaway_of(step: Step) -> str:
     if step.takeaway:
         return step.takeaway
     match step:
-        case PredictStep() | LabStep() | CodeStep():
+        case PredictStep() | GoalStep():
             return first_sentence(step.explain)
         case ReadStep():
             heading = next((m.group(1) for m in map(_HEADING.match, step.body.splitlines()) if m), "")

@@ -39,6 +39,7 @@ from celery_tutor.course.model import (
     SingleChoice,
     Step,
 )
+from celery_tutor.course.parts import GoalStep
 from celery_tutor.lab.actions import Action, Wait
 from celery_tutor.wording import count_of
 from celery_tutor.yaml_source import Pos, Problem
@@ -114,7 +115,7 @@ def read_texts(step: Step) -> Iterator[str]:
         yield from (choice.text for choice in step.choices)
         yield from (condition.label for condition in step.expect)
         yield step.explain
-    elif isinstance(step, LabStep | CodeStep):
+    elif isinstance(step, GoalStep):
         yield step.body
         yield from (condition.label for condition in step.goal)
         yield step.explain

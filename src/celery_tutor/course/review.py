@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from celery_tutor.course.asking import Asking, QuizAnswer, Refusal
+from celery_tutor.course.asking import Asking, AskingSession
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import Lesson, Question, QuizStep
 from celery_tutor.course.phases import Move, Phase
@@ -54,7 +53,7 @@ class Outcome:
     """When the first of the questions answered right comes back (None: none does, all learned)."""
 
 
-class ReviewSession:
+class ReviewSession(AskingSession):
     """One review: the due questions, asked once each; each verdict moves its question's box."""
 
     def __init__(
@@ -64,22 +63,17 @@ class ReviewSession:
         save: Callable[[], None],
         clock: Clock = wall_clock,
     ) -> None:
+        super().__init__(progress, save, clock)
         self.due = due
-        self.progress = progress
-        self._save = save
-        self._now = clock
         self.index = 0
         self.results: list[bool | None] = [None] * len(due)
         """Each question's verdict in this review (None: skipped, or not asked yet)."""
-        self.phase = Phase.ASKING
-        """Asking the current question, or its verdict shown (answered)."""
         self.finished = not due
         """Has every question been asked (answered or skipped)?"""
-        self._asking: Asking | None = self._ask() if due else None
+        self._asking = self._ask() if due else None
 
     def _ask(self) -> Asking:
-        current = self.current
-        return Asking(current.question, f"{current.lesson.id}/{current.question.id}")
+        return Asking(self.question, self.current.lesson.id)
 
     @property
     def current(self) -> DueQuestion:
@@ -92,44 +86,16 @@ class ReviewSession:
         return self.current.question
 
     @property
-    def answer(self) -> QuizAnswer:
-        """What the learner did with the current question so far."""
-        return self._asking.answer if self._asking is not None else QuizAnswer()
-
-    @property
     def box(self) -> QuestionProgress:
         """The current question's progress: its box and when it is due."""
         current = self.current
         return self.progress.lesson(current.lesson.id).question(current.question.id)
 
-    def options(self) -> list[str] | None:
-        """What a choice list offers (None: a number is typed)."""
-        assert self._asking is not None
-        return self._asking.options()
-
-    def pick(self, index: int) -> Grade | Refusal | None:
-        """The learner picked option ``index``; the grade once the answer is complete."""
-        if self.finished or self.phase is not Phase.ASKING or self._asking is None:
-            return None
-        result = self._asking.pick(index)
-        if isinstance(result, Grade):
-            self._graded(result)
-        return result
-
-    def give(self, answer: Any) -> Grade | None:
-        """Grade a complete answer (None when not asking)."""
-        if self.finished or self.phase is not Phase.ASKING or self._asking is None:
-            return None
-        grade = self._asking.give(answer)
-        if grade is not None:
-            self._graded(grade)
-        return grade
-
     def _graded(self, grade: Grade) -> None:
         self.phase = Phase.ANSWERED
         self.results[self.index] = grade.correct
         self.box.review(grade.correct, self._now())
-        self._save()
+        self._save_progress()
 
     def next(self) -> Move:
         """The next question (one skipped stays where it was: due, in its box), or the end."""

@@ -64,7 +64,8 @@ class LessonSummary:
 
 def lesson_summary(lesson: Lesson, progress: LessonProgress) -> LessonSummary:
     """A lesson's summary from the learner's progress in it."""
-    from celery_tutor.course.model import CodeStep, LabStep, PredictStep, QuizStep, takeaway_of
+    from celery_tutor.course.model import PredictStep, QuizStep, takeaway_of
+    from celery_tutor.course.parts import GoalStep
 
     predictions = goals = predicted = reached = 0
     questions = right = answered = 0
@@ -76,11 +77,11 @@ def lesson_summary(lesson: Lesson, progress: LessonProgress) -> LessonSummary:
             predicted += progress.steps.get(step.id, StepProgress()).correct is True
             if not done:
                 missing.append(f"the prediction of step {number}")
-        elif isinstance(step, LabStep | CodeStep):
+        elif isinstance(step, GoalStep):
             goals += 1
             reached += done
             if not done:
-                missing.append(f"the {'code' if isinstance(step, CodeStep) else 'lab'} goal of step {number}")
+                missing.append(f"the {step.kind} goal of step {number}")
         elif isinstance(step, QuizStep):
             tally, now_answered = _quiz([question.id for question in step.questions], progress)
             questions += tally.of

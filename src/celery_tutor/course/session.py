@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from celery_tutor.course.asking import Asking, QuizAnswer, Refusal
+from celery_tutor.course.asking import Asking, AskingSession
 from celery_tutor.course.code_step import CodeStep
 from celery_tutor.course.code_work import CodeWork
 from celery_tutor.course.conditions import Condition, GoalTracker
@@ -36,6 +36,7 @@ from celery_tutor.course.model import (
     ReadStep,
     Step,
 )
+from celery_tutor.course.parts import GoalStep
 from celery_tutor.course.phases import LabScript, Move, Phase
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.actions import Action, Send
@@ -49,7 +50,7 @@ IDLE_CAP = timedelta(minutes=5)
 """The most one stretch without a key press adds to the time spent in a lesson (the learner may have left)."""
 
 
-class LessonSession:
+class LessonSession(AskingSession):
     """One learner in one lesson: the current step, its phase, and what was done in it."""
 
     def __init__(
@@ -61,11 +62,10 @@ class LessonSession:
         start_at: str | None = None,
         clock: Clock = wall_clock,
     ) -> None:
+        super().__init__(progress, save, clock)
         self.lesson = lesson
         self.state = state
         """The lab state the caller folds from the lab's events (goals read it)."""
-        self.progress = progress
-        self._save_progress = save
         ids = [step.id for step in lesson.steps]
         self.index = ids.index(start_at) if start_at in ids else 0
         self.phase = Phase.READING
@@ -74,13 +74,11 @@ class LessonSession:
         """Predict: the locked prediction."""
         self.hints_shown = 0
         self.question_index = 0
-        self._asking: Asking | None = None
         self.quiz_results: dict[str, bool] = {}
         """Quiz: each question's first verdict in this visit of the step."""
         self._goal_shown: tuple[Phase, tuple[bool, ...]] | None = None
         self.done_before = False
         """Was the current step done before this visit? (A read step is done once entered.)"""
-        self._now = clock
         self._last_action: datetime | None = None
         self.code: CodeWork | None = None
         """A code step: the learner's code and how its last run went (None in other steps)."""
@@ -91,11 +89,6 @@ class LessonSession:
     def step(self) -> Step:
         """The current step."""
         return self.lesson.steps[self.index]
-
-    @property
-    def answer(self) -> QuizAnswer:
-        """What the learner did with the current question so far (empty outside a quiz)."""
-        return self._asking.answer if self._asking is not None else QuizAnswer()
 
     @property
     def lesson_progress(self) -> LessonProgress:
@@ -135,7 +128,7 @@ class LessonSession:
     def hints(self) -> tuple[str, ...]:
         """The hints shown so far."""
         step = self.step
-        return step.hints[: self.hints_shown] if isinstance(step, LabStep | CodeStep) else ()
+        return step.hints[: self.hints_shown] if isinstance(step, GoalStep) else ()
 
     def source_task(self) -> str | None:
         """The lab task the step is about: the one it names, the first its scripts send, else the lesson's first."""
@@ -153,11 +146,6 @@ class LessonSession:
             if isinstance(action, Send):
                 return action.task
         return self.lesson.lab.tasks[0] if self.lesson.lab.tasks else None
-
-    def options(self) -> list[str] | None:
-        """What a choice list offers for the current question (None: a number is typed)."""
-        assert self._asking is not None and isinstance(self.step, QuizStep)
-        return self._asking.options()
 
     def summary(self) -> LessonSummary:
         """The lesson so far: scores, goals met, what is left, the takeaways (its end card)."""
@@ -201,6 +189,7 @@ class LessonSession:
         self.hints_shown = 0
         self.question_index = 0
         self.quiz_results = {}
+        self._asking = None  # a quiz step asks its question below
         self._goal_shown = None
         progress = self.step_progress  # visiting a step gives it an entry in the progress
         self.done_before = progress.done
@@ -209,7 +198,7 @@ class LessonSession:
         if isinstance(step, PredictStep):
             self.phase = Phase.ASKING
             self.tracker = GoalTracker(step.expect, self.state, from_reset=True)
-        elif isinstance(step, LabStep | CodeStep):
+        elif isinstance(step, GoalStep):
             self.phase = Phase.WORKING
             self.tracker = GoalTracker(step.goal, self.state, from_reset=True)
             self._goal_shown = self._goal_now()
@@ -296,7 +285,7 @@ class LessonSession:
             self.tracker.observe(event)
             if isinstance(event, ev.CodeTimedOut) and self.code is not None:
                 self.code.halted = event.message
-        if not isinstance(self.step, LabStep | CodeStep):
+        if not isinstance(self.step, GoalStep):
             return False
         if self.phase is Phase.WORKING and self.tracker.satisfied:
             self._spend()  # the learner's own controls got it there
@@ -315,7 +304,7 @@ class LessonSession:
     def hint(self) -> bool:
         """Show one more hint of a lab step (False when there is none left)."""
         step = self.step
-        if not isinstance(step, LabStep | CodeStep) or self.hints_shown >= len(step.hints):
+        if not isinstance(step, GoalStep) or self.hints_shown >= len(step.hints):
             return False
         self._spend()
         self.hints_shown += 1
@@ -357,7 +346,7 @@ class LessonSession:
 
     def _ask(self) -> None:
         self.phase = Phase.ASKING
-        self._asking = Asking(self.question, f"{self.lesson.id}/{self.question.id}")  # the same order every visit
+        self._asking = Asking(self.question, self.lesson.id)
 
     def _first_unanswered(self, step: QuizStep) -> int:
         questions = self.progress.peek(self.lesson.id).questions
@@ -365,28 +354,12 @@ class LessonSession:
             (i for i, q in enumerate(step.questions) if not (questions.get(q.id) and questions[q.id].answered)), 0
         )
 
-    def pick(self, index: int) -> Grade | Refusal | None:
-        """The learner picked option ``index`` of the list; the grade once the answer is complete.
-
-        Checking a multiple-choice answer with nothing ticked is refused (see :meth:`Asking.pick`).
-        """
-        if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING or self._asking is None:
-            return None
-        self._spend()
-        result = self._asking.pick(index)
-        if isinstance(result, Grade):
-            self._graded(result)
-        return result
-
-    def give(self, answer: Any) -> Grade | None:
-        """Grade a complete answer to the current question (None when not asking)."""
-        if not isinstance(self.step, QuizStep) or self.phase is not Phase.ASKING or self._asking is None:
-            return None
-        self._spend()
-        grade = self._asking.give(answer)
-        if grade is not None:
-            self._graded(grade)
-        return grade
+    def _taking(self) -> Asking | None:
+        """The question an answer goes to; answering is the learner at work (the time counts)."""
+        asking = super()._taking() if isinstance(self.step, QuizStep) else None
+        if asking is not None:
+            self._spend()
+        return asking
 
     def _graded(self, grade: Grade) -> None:
         """Keep the verdict: the question's first one is its score, a miss sends it to the review.

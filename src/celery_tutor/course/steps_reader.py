@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from celery_tutor.course.code_step_reader import read_code_step
 from celery_tutor.course.conditions_reader import read_conditions
+from celery_tutor.course.goal_reader import EXPLAIN, HINTS, read_goal_parts
 from celery_tutor.course.model import (
     MAX_TAKEAWAY,
     STEP_KINDS,
@@ -48,14 +49,14 @@ LAB_STEP = Keys(
     (
         Key("body", TEXT, "What to do (Markdown).", required=True),
         Key("goal", ref("conditions"), "What the learner must make true with the controls.", required=True),
-        Key("hints", list_of(TEXT), "A ladder of hints, shown one at a time.", required=True),
+        HINTS,
         Key(
             "solution",
             ref("script"),
             "Control steps that reach the goal on a fresh lab (checked by verify).",
             required=True,
         ),
-        Key("explain", TEXT, "Shown once the goal is reached (Markdown).", required=True),
+        EXPLAIN,
         Key(
             "setup",
             list_of({**ref("controlStep"), "not": {"required": ["wait"]}}),
@@ -213,11 +214,8 @@ def _lab_step(r: Reader, node: Node, where: str, step_id: str, pos: Pos, control
     return LabStep(
         step_id,
         pos,
-        r.text(node.get("body"), f"{where}.body"),
-        read_conditions(r, node.get("goal"), f"{where}.goal", scope),
-        r.texts(node.get("hints"), f"{where}.hints"),
-        solution,
-        r.text(node.get("explain"), f"{where}.explain"),
-        setup,
-        tuple(wrong),
+        *read_goal_parts(r, node, where, scope),
+        solution=solution,
+        setup=setup,
+        wrong_solutions=tuple(wrong),
     )
