@@ -161,8 +161,10 @@ class TimeLimitPassed(RunEvent):
 class SoftTimeLimitHit(
     TimeLimitPassed,
     kind="soft_time_limit",
-    template="{ref} passed its soft time limit ({limit:g}s): SoftTimeLimitExceeded raised inside it at "
-    "'{checkpoint}' (the lab enforces limits at checkpoints)",
+    template=(
+        "{ref} passed its soft time limit ({limit:g}s): SoftTimeLimitExceeded raised inside it at "
+        "'{checkpoint}' (the lab enforces limits at checkpoints)"
+    ),
 ):
     """A run passed its soft time limit: Celery's ``SoftTimeLimitExceeded`` is raised inside it.
 
@@ -173,8 +175,10 @@ class SoftTimeLimitHit(
 class TimeLimitHit(
     TimeLimitPassed,
     kind="time_limit",
-    template="{ref} passed its hard time limit ({limit:g}s): run killed at '{checkpoint}' (enforced at a "
-    "checkpoint; prefork kills the child at once), TimeLimitExceeded",
+    template=(
+        "{ref} passed its hard time limit ({limit:g}s): run killed at '{checkpoint}' (enforced at a "
+        "checkpoint; prefork kills the child at once), TimeLimitExceeded"
+    ),
 ):
     """A run passed its hard time limit and was killed; Celery's timeout handling decides the message.
 
