@@ -37,9 +37,9 @@ class Action:
     PARAMS: ClassVar[tuple[Param, ...]] = ()
     """The parameters the control takes, in the order messages list them."""
 
-    def __init_subclass__(cls, *, control: str | None = None, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, control: str | None = None) -> None:
         """``class Send(Action, control="send")``: a control's YAML name stands where the class is named."""
-        super().__init_subclass__(**kwargs)
+        super().__init_subclass__()
         if control is not None:
             cls.control = control
 
