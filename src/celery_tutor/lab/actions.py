@@ -37,6 +37,12 @@ class Action:
     PARAMS: ClassVar[tuple[Param, ...]] = ()
     """The parameters the control takes, in the order messages list them."""
 
+    def __init_subclass__(cls, *, control: str | None = None) -> None:
+        """``class Send(Action, control="send")``: a control's YAML name stands where the class is named."""
+        super().__init_subclass__()
+        if control is not None:
+            cls.control = control
+
     def apply(self, lab: Lab) -> None:
         """Carry the control out on a lab (returns at once)."""
         raise NotImplementedError
@@ -46,10 +52,9 @@ _WORKER = Param("worker", ParamType.TEXT, "The worker's name, like worker2 (defa
 
 
 @dataclass(frozen=True)
-class Send(Action):
+class Send(Action, control="send"):
     """Publish one task message, or ``count`` of them."""
 
-    control: ClassVar[str] = "send"
     PARAMS: ClassVar[tuple[Param, ...]] = (
         Param("task", ParamType.TASK, "The task to send.", required=True),
         Param("args", ParamType.LIST, "Positional arguments.", example="args: [42, 9.99]"),
@@ -88,10 +93,8 @@ class Send(Action):
 
 
 @dataclass(frozen=True)
-class SetSettings(Action):
+class SetSettings(Action, control="set"):
     """Change Celery settings. Its parameters are the settings themselves (``settings.SETTINGS``)."""
-
-    control: ClassVar[str] = "set"
 
     changes: dict[str, Any]
 
@@ -100,10 +103,8 @@ class SetSettings(Action):
 
 
 @dataclass(frozen=True)
-class SetTaskOptions(Action):
+class SetTaskOptions(Action, control="task_options"):
     """Change tasks' ``@app.task`` options: ``{TASK: {OPTION: VALUE}}`` (``settings.TASK_OPTIONS``)."""
-
-    control: ClassVar[str] = "task_options"
 
     options: dict[str, dict[str, Any]]
 
@@ -113,10 +114,9 @@ class SetTaskOptions(Action):
 
 
 @dataclass(frozen=True)
-class FailNext(Action):
+class FailNext(Action, control="fail_next"):
     """Make the next runs of a task raise."""
 
-    control: ClassVar[str] = "fail_next"
     PARAMS: ClassVar[tuple[Param, ...]] = (
         Param("task", ParamType.TASK, "The task whose next runs fail.", required=True),
         Param("times", ParamType.WHOLE, "How many runs fail (default 1).", minimum=1, maximum=MAX_COUNT, unit="runs"),
@@ -148,17 +148,26 @@ class CheckpointAction(Action):
 
 
 @dataclass(frozen=True)
-class Crash(CheckpointAction):
-    """Kill the whole worker now, or when a task reaches a checkpoint."""
-
-    control: ClassVar[str] = "crash"
-    PARAMS: ClassVar[tuple[Param, ...]] = (
-        _at("Crash", "now"),
-        _WHEN_IT_REACHES,
-        Param("worker", ParamType.TEXT, "The worker to crash now (not with at; default: the first one alive)."),
-    )
+class NowOrAtAction(CheckpointAction):
+    """An action on a worker now (``worker``), or on the worker running a task when it reaches ``at``."""
 
     worker: str | None = None
+
+
+def _now_or_at(what: str, worker: str, default: str) -> tuple[Param, ...]:
+    """The parameters of a :class:`NowOrAtAction`: ``at`` and its ``task``, or ``worker`` alone."""
+    return (
+        _at(what, "now"),
+        _WHEN_IT_REACHES,
+        Param("worker", ParamType.TEXT, f"{worker} now (not with at; default: {default})."),
+    )
+
+
+@dataclass(frozen=True)
+class Crash(NowOrAtAction, control="crash"):
+    """Kill the whole worker now, or when a task reaches a checkpoint."""
+
+    PARAMS: ClassVar[tuple[Param, ...]] = _now_or_at("Crash", "The worker to crash", "the first one alive")
 
     def apply(self, lab: Lab) -> None:
         if self.at is None:
@@ -168,10 +177,9 @@ class Crash(CheckpointAction):
 
 
 @dataclass(frozen=True)
-class KillChild(CheckpointAction):
+class KillChild(CheckpointAction, control="kill_child"):
     """Kill only the pool child, at a checkpoint (or the next one reached)."""
 
-    control: ClassVar[str] = "kill_child"
     PARAMS: ClassVar[tuple[Param, ...]] = (
         _at("Kill it", "the next one"),
         Param("task", ParamType.TASK, "Only the child running this task."),
@@ -182,14 +190,11 @@ class KillChild(CheckpointAction):
 
 
 @dataclass(frozen=True)
-class DropConnection(CheckpointAction):
+class DropConnection(NowOrAtAction, control="drop_connection"):
     """Drop a worker's broker connection, now or when a task reaches a checkpoint; the worker lives on."""
 
-    control: ClassVar[str] = "drop_connection"
     PARAMS: ClassVar[tuple[Param, ...]] = (
-        _at("Drop it", "now"),
-        _WHEN_IT_REACHES,
-        Param("worker", ParamType.TEXT, "The worker whose connection drops now (not with at; default: the first one)."),
+        *_now_or_at("Drop it", "The worker whose connection drops", "the first one"),
         Param(
             "outage",
             ParamType.SECONDS,
@@ -200,7 +205,6 @@ class DropConnection(CheckpointAction):
         ),
     )
 
-    worker: str | None = None
     outage: float = 0.0
 
     def apply(self, lab: Lab) -> None:
@@ -220,30 +224,25 @@ class WorkerAction(Action):
 
 
 @dataclass(frozen=True)
-class RestartWorker(WorkerAction):
+class RestartWorker(WorkerAction, control="restart_worker"):
     """Start a worker again (after a warm stop if it is alive)."""
-
-    control: ClassVar[str] = "restart_worker"
 
     def apply(self, lab: Lab) -> None:
         lab.restart_worker(self.worker)
 
 
 @dataclass(frozen=True)
-class StopWorker(WorkerAction):
+class StopWorker(WorkerAction, control="stop_worker"):
     """Stop a worker warm: it takes no new messages and finishes what it runs."""
-
-    control: ClassVar[str] = "stop_worker"
 
     def apply(self, lab: Lab) -> None:
         lab.stop_worker(self.worker)
 
 
 @dataclass(frozen=True)
-class Deploy(Action):
+class Deploy(Action, control="deploy"):
     """Stop a worker as a container orchestrator does: SIGTERM now, SIGKILL after a grace period."""
 
-    control: ClassVar[str] = "deploy"
     PARAMS: ClassVar[tuple[Param, ...]] = (
         _WORKER,
         Param(
@@ -271,20 +270,16 @@ class Deploy(Action):
 
 
 @dataclass(frozen=True)
-class Purge(Action):
+class Purge(Action, control="purge"):
     """Delete every ready message (unacked ones stay)."""
-
-    control: ClassVar[str] = "purge"
 
     def apply(self, lab: Lab) -> None:
         lab.purge()
 
 
 @dataclass(frozen=True)
-class Reset(Action):
+class Reset(Action, control="reset"):
     """Put the lab back as it started: fresh workers, empty queue, ledger and results."""
-
-    control: ClassVar[str] = "reset"
 
     def apply(self, lab: Lab) -> None:
         lab.reset()
@@ -318,10 +313,9 @@ class Until:
 
 
 @dataclass(frozen=True)
-class Wait(Action):
+class Wait(Action, control="wait"):
     """Wait a number of seconds, or until a condition holds. The script runner carries it out."""
 
-    control: ClassVar[str] = "wait"
     PARAMS: ClassVar[tuple[Param, ...]] = (
         Param("seconds", ParamType.SECONDS, "Seconds to wait.", minimum=0, maximum=MAX_WAIT_SECONDS, unit="seconds"),
         Param("until", ParamType.UNTIL, "What to wait for."),

@@ -6,10 +6,11 @@ immutable views of :mod:`.views` when read; copies share nothing mutable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from celery_tutor.lab.views import HeldMessage, Run, ScheduledRetry, TaskView
+from celery_tutor.lab.views import HeldMessage, Run, ScheduledRetry, TaskView, WorkerView
 
 View = TypeVar("View")
 
@@ -60,6 +61,10 @@ class RunRecord(_Record[Run]):
         twin.checkpoint, twin.outcome, twin._view = self.checkpoint, self.outcome, self._view
         return twin
 
+    def copy_in(self, runs: dict[int, RunRecord]) -> RunRecord:
+        """Its copy in ``runs`` (by id), made on first call: a task and the worker running it share one."""
+        return runs.setdefault(id(self), self.copy())
+
     def _freeze(self) -> Run:
         return Run(
             self.number, self.worker, self.started_at, self.redelivered, self.retries, self.checkpoint, self.outcome
@@ -102,7 +107,7 @@ class TaskRecord(_Record[TaskView]):
     def copy(self, runs: dict[int, RunRecord]) -> TaskRecord:
         """The same task, with copies of its runs (``runs`` maps each run's id to its copy)."""
         twin = TaskRecord(self.task_id, self.task, self.alias, self.state)
-        twin.runs = [runs.setdefault(id(run), run.copy()) for run in self.runs]
+        twin.runs = [run.copy_in(runs) for run in self.runs]
         twin.result, twin.exception, twin.max_retries = self.result, self.exception, self.max_retries
         twin.retry_eta_at, twin.retry_attempt, twin._view = self.retry_eta_at, self.retry_attempt, self._view
         return twin
@@ -134,3 +139,22 @@ class WorkerRecord:
     """What the broker keeps for this worker, oldest delivery first."""
     running: dict[str, RunRecord] = field(default_factory=dict)
     scheduled: dict[str, ScheduledRetry] = field(default_factory=dict)
+
+    def copy(self, runs: dict[int, RunRecord]) -> WorkerRecord:
+        """The same worker, running the copies of its runs (``runs`` maps each run's id to its copy)."""
+        running = {task_id: run.copy_in(runs) for task_id, run in self.running.items()}
+        return replace(self, unacked=list(self.unacked), running=running, scheduled=dict(self.scheduled))
+
+    def view(self, names: Mapping[str, str], next_scan_at: float | None) -> WorkerView:
+        """The worker frozen, its running tasks named from ``names`` (task id → task)."""
+        return WorkerView(
+            name=self.name,
+            status=self.status,
+            concurrency=self.concurrency,
+            prefetch_multiplier=self.prefetch_multiplier,
+            unacked=tuple(held.task_id for held in self.unacked),
+            running=tuple((task_id, names.get(task_id, "?"), run.view()) for task_id, run in self.running.items()),
+            scheduled=tuple(sorted(self.scheduled.values(), key=lambda s: s.eta_at)),
+            held=tuple(self.unacked),
+            next_scan_at=next_scan_at,
+        )

@@ -19,7 +19,7 @@ until a scan restores them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.records import RunRecord, TaskRecord, WorkerRecord
@@ -29,8 +29,9 @@ from celery_tutor.lab.views import (
     ReadyMessage,
     ScheduledRetry,
     TaskView,
-    WorkerView,
 )
+
+_Message = TypeVar("_Message", ReadyMessage, HeldMessage)
 
 HALTED = "HALTED"
 """A task whose run the lab stopped at its code time limit (the lab halted with it)."""
@@ -73,18 +74,7 @@ class LabState:
         twin._ready = list(self._ready)
         runs: dict[int, RunRecord] = {}
         twin._tasks = {task_id: record.copy(runs) for task_id, record in self._tasks.items()}
-        twin._workers = {
-            name: WorkerRecord(
-                w.name,
-                w.status,
-                w.concurrency,
-                w.prefetch_multiplier,
-                list(w.unacked),
-                {task_id: runs.setdefault(id(run), run.copy()) for task_id, run in w.running.items()},
-                dict(w.scheduled),
-            )
-            for name, w in self._workers.items()
-        }
+        twin._workers = {name: w.copy(runs) for name, w in self._workers.items()}
         twin._names = dict(self._names)
         twin._ledger = list(self._ledger)
         twin._broker, twin._broker_server = self._broker, self._broker_server
@@ -97,26 +87,10 @@ class LabState:
 
     def snapshot(self) -> LabSnapshot:
         """An immutable copy of the state now."""
-        workers = tuple(
-            WorkerView(
-                name=w.name,
-                status=w.status,
-                concurrency=w.concurrency,
-                prefetch_multiplier=w.prefetch_multiplier,
-                unacked=tuple(held.task_id for held in w.unacked),
-                running=tuple(
-                    (task_id, self._names.get(task_id, "?"), run.view()) for task_id, run in w.running.items()
-                ),
-                scheduled=tuple(sorted(w.scheduled.values(), key=lambda s: s.eta_at)),
-                held=tuple(w.unacked),
-                next_scan_at=self._next_scan.get(w.name),
-            )
-            for w in self._workers.values()
-        )
         return LabSnapshot(
             at=self.at,
             ready=tuple(self._ready),
-            workers=workers,
+            workers=tuple(w.view(self._names, self._next_scan.get(w.name)) for w in self._workers.values()),
             tasks=tuple(record.view() for record in self._tasks.values()),
             ledger=tuple(self._ledger),
             settings=dict(self._settings),
@@ -226,12 +200,6 @@ class LabState:
                 return
         _remove_first(self._invisible, task_id)
 
-    def _take_ready(self, task_id: str) -> None:
-        for index, message in enumerate(self._ready):
-            if message.task_id == task_id:
-                del self._ready[index]
-                return
-
     def _on_published(self, e: ev.TaskPublished) -> None:
         if e.alias is not None and e.task_id not in self._tasks:
             self.name_task(e.task_id, e.task, e.alias)
@@ -247,7 +215,7 @@ class LabState:
             self._update(e.task_id, state="RETRY", retry_eta_at=None, retry_attempt=e.retries)
 
     def _on_received(self, e: ev.TaskReceived) -> None:
-        self._take_ready(e.task_id)
+        _remove_first(self._ready, e.task_id)
         w = self._workers.get(e.worker)
         if w is not None:
             w.unacked.append(HeldMessage(e.task_id, e.task, e.worker, e.at))
@@ -405,10 +373,10 @@ class LabState:
         self.at = e.at
 
 
-def _remove_first(held: list[HeldMessage], task_id: str) -> bool:
-    """Remove the oldest delivery of ``task_id``; False when there is none."""
-    for index, message in enumerate(held):
+def _remove_first(messages: list[_Message], task_id: str) -> bool:
+    """Remove the first message of ``task_id`` (the oldest delivery, or the head of the queue); False if none."""
+    for index, message in enumerate(messages):
         if message.task_id == task_id:
-            del held[index]
+            del messages[index]
             return True
     return False

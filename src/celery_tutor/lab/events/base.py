@@ -1,5 +1,10 @@
 """The base classes of every lab event: an order, a time and a stable kind name.
 
+Every event class is a frozen, keyword-only, slotted dataclass, and names its kind (and
+its template, if it has one) as class keywords: ``class TaskLost(RunEvent, kind="lost",
+template=…)``. :class:`EventClass` makes it so once for all of them, so no event can
+miss a part of it and none repeats it.
+
 Most events say what happened in one fixed sentence over their own fields: they declare it
 as ``template`` (``str.format`` over the event's attributes) instead of a ``describe``
 method each. Events whose sentence depends on their values keep a ``describe`` of their own.
@@ -10,11 +15,47 @@ every member lists them first (``to_dict`` and ``lab run`` keep that order).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast, dataclass_transform
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LabEvent:
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+class EventClass(type):
+    """The metaclass of the events: each class it makes is a frozen, keyword-only, slotted dataclass.
+
+    Frozen and plain so that any thread can keep an event; keyword-only so that a family's
+    shared fields can come first and a member's own after them; slotted because a long
+    session keeps many thousands. A bare ``super()`` in an event's method fails where the class
+    is defined: a slotted dataclass is a new class, not the one the method was compiled in.
+    """
+
+    def __new__(
+        mcs,
+        name: str,
+        bases: tuple[type, ...],
+        namespace: dict[str, Any],
+        *,
+        kind: str | None = None,
+        template: str | None = None,
+    ) -> EventClass:
+        if kind is not None:
+            namespace["kind"] = kind
+        if template is not None:
+            namespace["template"] = template
+        cls = super().__new__(mcs, name, bases, namespace)
+        if "__dataclass_fields__" in namespace:  # the slotted copy that dataclass makes of a class
+            return cls
+        return cast(EventClass, dataclass(frozen=True, slots=True, kw_only=True)(cast(type, cls)))
+
+
+class _EventRoot(metaclass=EventClass):
+    """The root of the event classes, with no fields of its own.
+
+    mypy does not apply a metaclass's dataclass rules to the class that names it, so
+    :class:`LabEvent` derives from this one for its own fields to be frozen too.
+    """
+
+
+class LabEvent(_EventRoot):
     """Base of every lab event."""
 
     kind: ClassVar[str] = "event"
@@ -53,7 +94,6 @@ class _Attributes:
         return getattr(self._event, name)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskEvent(LabEvent):
     """An event about one task (one task id; retries keep the id)."""
 
@@ -66,21 +106,18 @@ class TaskEvent(LabEvent):
         return f"{self.task}[{short_id(self.task_id)}]"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerTaskEvent(TaskEvent):
     """An event about one task on one worker: the worker that holds its message or runs it."""
 
     worker: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class RunEvent(WorkerTaskEvent):
     """An event inside one run of a task: ``run`` counts the executions of the task id."""
 
     run: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerEvent(LabEvent):
     """An event about one worker."""
 

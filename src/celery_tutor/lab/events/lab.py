@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import field
+from typing import Any
 
 from celery_tutor.lab.events.base import LabEvent
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConfigChanged(LabEvent):
+class ConfigChanged(LabEvent, kind="config_changed"):
     """Settings or task options changed; they apply to workers started from now on.
 
     A ``complete`` event carries the whole configuration (the lab starting, or reset);
@@ -17,7 +16,6 @@ class ConfigChanged(LabEvent):
     at any event, so nobody needs to ask the lab for it.
     """
 
-    kind: ClassVar[str] = "config_changed"
     settings: dict[str, Any] = field(default_factory=dict)
     """Celery settings by name."""
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -44,29 +42,19 @@ class ConfigChanged(LabEvent):
         return "config: " + "; ".join(parts)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FaultArmed(LabEvent):
+class FaultArmed(LabEvent, kind="fault_armed", template="armed: {description}"):
     """A failure or a crash is armed and waits for its moment."""
 
-    kind: ClassVar[str] = "fault_armed"
-    template: ClassVar[str] = "armed: {description}"
     description: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LabReset(LabEvent):
+class LabReset(LabEvent, kind="lab_reset", template="lab reset"):
     """The lab went back to its initial state."""
 
-    kind: ClassVar[str] = "lab_reset"
-    template: ClassVar[str] = "lab reset"
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LabLog(LabEvent):
+class LabLog(LabEvent, kind="log", template="[{level}] {logger}: {message}"):
     """A warning or error logged by Celery or kombu inside the lab."""
 
-    kind: ClassVar[str] = "log"
-    template: ClassVar[str] = "[{level}] {logger}: {message}"
     level: str
     logger: str
     message: str

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 from celery_tutor.lab.events.base import LabEvent, WorkerEvent, WorkerTaskEvent
 
 SCAN_RESTORE = "restored by the scan"
@@ -21,27 +18,20 @@ The holder keeps running the task (Celery's consumer cancels its ETA timers and 
 so, unlike ``"worker died"``, the holder's run is not over."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageAcked(WorkerTaskEvent):
+class MessageAcked(WorkerTaskEvent, kind="acked", template="{worker} acked {ref}"):
     """The worker acknowledged the message: the broker forgets it for good."""
 
-    kind: ClassVar[str] = "acked"
-    template: ClassVar[str] = "{worker} acked {ref}"
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageRejected(WorkerTaskEvent):
+class MessageRejected(WorkerTaskEvent, kind="rejected"):
     """The worker rejected the message, asking the broker to requeue it or drop it."""
 
-    kind: ClassVar[str] = "rejected"
     requeue: bool
 
     def describe(self) -> str:
         return f"{self.worker} rejected {self.ref} ({'requeued' if self.requeue else 'dropped'})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageRedelivered(WorkerTaskEvent):
+class MessageRedelivered(WorkerTaskEvent, kind="redelivered"):
     """An unacked message went back to the queue, flagged ``redelivered``.
 
     ``reason`` says why, and so what became of its holder: ``"worker died"`` (the
@@ -51,7 +41,6 @@ class MessageRedelivered(WorkerTaskEvent):
     visibility timeout; its holder may still be running it or waiting for its ETA).
     """
 
-    kind: ClassVar[str] = "redelivered"
     reason: str
     retries: int = 0
     eta_in: float | None = None
@@ -68,8 +57,7 @@ class MessageRedelivered(WorkerTaskEvent):
         return f"{self.ref} back in the queue: {why}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RestoreScan(WorkerEvent):
+class RestoreScan(WorkerEvent, kind="restore_scan"):
     """Redis: a worker's restore scan ran, putting back messages unacked past the visibility timeout.
 
     kombu scans once when a worker's consumer starts, then on every
@@ -78,7 +66,6 @@ class RestoreScan(WorkerEvent):
     scan. A scan that restored nothing is quiet: timelines leave it out.
     """
 
-    kind: ClassVar[str] = "restore_scan"
     restored: int
     next_in: float
 
@@ -91,10 +78,7 @@ class RestoreScan(WorkerEvent):
         return f"{self.worker}'s restore scan {found}; next scan in {self.next_in:g}s"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QueuePurged(LabEvent):
+class QueuePurged(LabEvent, kind="purged", template="purged {count} ready message(s)"):
     """Ready messages were deleted from the queue."""
 
-    kind: ClassVar[str] = "purged"
-    template: ClassVar[str] = "purged {count} ready message(s)"
     count: int

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 from celery_tutor.lab.events.base import RunEvent, TaskEvent, WorkerTaskEvent, at_checkpoint
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskPublished(TaskEvent):
+class TaskPublished(TaskEvent, kind="published"):
     """A message for the task reached the broker (sent by a client, or a retry)."""
 
-    kind: ClassVar[str] = "published"
     retries: int = 0
     eta_in: float | None = None
     by_retry: bool = False
@@ -26,11 +21,9 @@ class TaskPublished(TaskEvent):
         return f"{what} published for {self.ref}{eta}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskReceived(WorkerTaskEvent):
+class TaskReceived(WorkerTaskEvent, kind="received"):
     """A worker took the message from the queue (it is now unacked, held by the worker)."""
 
-    kind: ClassVar[str] = "received"
     redelivered: bool
     retries: int
     eta_in: float | None = None
@@ -41,11 +34,9 @@ class TaskReceived(WorkerTaskEvent):
         return f"{self.worker} received {self.ref}{flag}{eta}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskStarted(RunEvent):
+class TaskStarted(RunEvent, kind="started"):
     """The task body started running: ``run`` counts executions of this task id."""
 
-    kind: ClassVar[str] = "started"
     redelivered: bool
     retries: int
 
@@ -54,20 +45,15 @@ class TaskStarted(RunEvent):
         return f"{self.worker} started {self.ref} (run {self.run}, retries={self.retries}{flag})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CheckpointReached(RunEvent):
+class CheckpointReached(RunEvent, kind="checkpoint", template="{ref} reached '{checkpoint}'"):
     """A running task reached a named point in its code."""
 
-    kind: ClassVar[str] = "checkpoint"
-    template: ClassVar[str] = "{ref} reached '{checkpoint}'"
     checkpoint: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryScheduled(WorkerTaskEvent):
+class RetryScheduled(WorkerTaskEvent, kind="retry_scheduled"):
     """The task asked to be retried: a new message with the same id waits for its ETA."""
 
-    kind: ClassVar[str] = "retry_scheduled"
     attempt: int
     max_retries: int | None
     countdown: float
@@ -80,38 +66,28 @@ class RetryScheduled(WorkerTaskEvent):
         return f"{self.ref} retry {self.attempt} of {limit} in {self.countdown:.1f}s ({self.exc_type})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskSucceeded(WorkerTaskEvent):
+class TaskSucceeded(WorkerTaskEvent, kind="succeeded", template="{ref} succeeded: {result}"):
     """The task returned and Celery stored SUCCESS."""
 
-    kind: ClassVar[str] = "succeeded"
-    template: ClassVar[str] = "{ref} succeeded: {result}"
     result: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskFailed(WorkerTaskEvent):
+class TaskFailed(WorkerTaskEvent, kind="failed", template="{ref} failed: {exc_type}({exc_message})"):
     """Celery recorded FAILURE for the task."""
 
-    kind: ClassVar[str] = "failed"
-    template: ClassVar[str] = "{ref} failed: {exc_type}({exc_message})"
     exc_type: str
     exc_message: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskLost(RunEvent):
+class TaskLost(
+    RunEvent, kind="lost", template="{ref} LOST: it was running on {worker}, already acked, when the worker died"
+):
     """The task was running when its worker died, and its message was already acked."""
 
-    kind: ClassVar[str] = "lost"
-    template: ClassVar[str] = "{ref} LOST: it was running on {worker}, already acked, when the worker died"
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChildKilled(WorkerTaskEvent):
+class ChildKilled(WorkerTaskEvent, kind="child_killed"):
     """Only the pool child running the task died (like the OOM killer)."""
 
-    kind: ClassVar[str] = "child_killed"
     checkpoint: str | None
 
     def describe(self) -> str:
@@ -119,15 +95,12 @@ class ChildKilled(WorkerTaskEvent):
         return f"pool child running {self.ref} killed{where}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunSkipped(WorkerTaskEvent):
+class RunSkipped(
+    WorkerTaskEvent, kind="run_skipped", template="{worker} skipped {ref}: redelivered, but SUCCESS is already stored"
+):
     """A redelivered message was not run: Celery found its SUCCESS already stored."""
 
-    kind: ClassVar[str] = "run_skipped"
-    template: ClassVar[str] = "{worker} skipped {ref}: redelivered, but SUCCESS is already stored"
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SideEffectEvent(TaskEvent):
     """An event about a task's side effect in the outside world: an action on a key (charge, order 42)."""
 
@@ -135,19 +108,15 @@ class SideEffectEvent(TaskEvent):
     key: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SideEffectSkipped(SideEffectEvent):
+class SideEffectSkipped(
+    SideEffectEvent, kind="skipped", template="{action} {key} skipped: idempotency key already used"
+):
     """A side effect was not repeated because its idempotency key was already used."""
 
-    kind: ClassVar[str] = "skipped"
-    template: ClassVar[str] = "{action} {key} skipped: idempotency key already used"
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LedgerWritten(SideEffectEvent):
+class LedgerWritten(SideEffectEvent, kind="ledger"):
     """A side effect happened in the outside world (a charge, an email…)."""
 
-    kind: ClassVar[str] = "ledger"
     detail: str
     count: int
 
@@ -161,30 +130,23 @@ class LedgerWritten(SideEffectEvent):
         return f"ledger: {self.action} {self.key} {self.detail}{dup}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskPrinted(WorkerTaskEvent):
+class TaskPrinted(WorkerTaskEvent, kind="printed", template="{ref} printed: {text}"):
     """Learner code in a running task called ``print``: its text goes to the timeline."""
 
-    kind: ClassVar[str] = "printed"
-    template: ClassVar[str] = "{ref} printed: {text}"
     text: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CodeTimedOut(WorkerTaskEvent):
+class CodeTimedOut(WorkerTaskEvent, kind="code_timed_out", template="{message}"):
     """A run of learner code took longer than the lab's limit: the lab stopped it and halted.
 
     The lab takes no more controls after this event; whoever owns it replaces it with a
     fresh one.
     """
 
-    kind: ClassVar[str] = "code_timed_out"
-    template: ClassVar[str] = "{message}"
     seconds: float
     message: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class TimeLimitPassed(RunEvent):
     """A run passed a time limit (``limit`` seconds); the lab noticed at ``checkpoint``.
 
@@ -196,22 +158,28 @@ class TimeLimitPassed(RunEvent):
     checkpoint: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SoftTimeLimitHit(TimeLimitPassed):
+class SoftTimeLimitHit(
+    TimeLimitPassed,
+    kind="soft_time_limit",
+    template=(
+        "{ref} passed its soft time limit ({limit:g}s): SoftTimeLimitExceeded raised inside it at "
+        "'{checkpoint}' (the lab enforces limits at checkpoints)"
+    ),
+):
     """A run passed its soft time limit: Celery's ``SoftTimeLimitExceeded`` is raised inside it.
 
     The task may catch it and clean up.
     """
 
-    kind: ClassVar[str] = "soft_time_limit"
-    template: ClassVar[str] = (
-        "{ref} passed its soft time limit ({limit:g}s): SoftTimeLimitExceeded raised inside it at "
-        "'{checkpoint}' (the lab enforces limits at checkpoints)"
-    )
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TimeLimitHit(TimeLimitPassed):
+class TimeLimitHit(
+    TimeLimitPassed,
+    kind="time_limit",
+    template=(
+        "{ref} passed its hard time limit ({limit:g}s): run killed at '{checkpoint}' (enforced at a "
+        "checkpoint; prefork kills the child at once), TimeLimitExceeded"
+    ),
+):
     """A run passed its hard time limit and was killed; Celery's timeout handling decides the message.
 
     A prefork pool kills the child at once. Then Celery's own ``Request.on_failure`` and
@@ -220,15 +188,8 @@ class TimeLimitHit(TimeLimitPassed):
     is False.
     """
 
-    kind: ClassVar[str] = "time_limit"
-    template: ClassVar[str] = (
-        "{ref} passed its hard time limit ({limit:g}s): run killed at '{checkpoint}' (enforced at a "
-        "checkpoint; prefork kills the child at once), TimeLimitExceeded"
-    )
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskCancelled(WorkerTaskEvent):
+class TaskCancelled(WorkerTaskEvent, kind="cancelled"):
     """Celery cancelled a running task (``Request.cancel``): its run ends at its next checkpoint.
 
     ``reason`` is ``"connection lost"`` (``worker_cancel_long_running_tasks_on_connection_loss``:
@@ -238,7 +199,6 @@ class TaskCancelled(WorkerTaskEvent):
     retry message is sent).
     """
 
-    kind: ClassVar[str] = "cancelled"
     reason: str
     acks_late: bool
 

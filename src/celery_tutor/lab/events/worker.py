@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 from celery_tutor.lab.events.base import WorkerEvent, at_checkpoint
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkerStarted(WorkerEvent):
+class WorkerStarted(
+    WorkerEvent,
+    kind="worker_started",
+    template="{worker} started (concurrency {concurrency}, prefetch multiplier {prefetch_multiplier})",
+):
     """A worker is consuming."""
 
-    kind: ClassVar[str] = "worker_started"
-    template: ClassVar[str] = "{worker} started (concurrency {concurrency}, prefetch multiplier {prefetch_multiplier})"
     concurrency: int
     prefetch_multiplier: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkerKilled(WorkerEvent):
+class WorkerKilled(WorkerEvent, kind="worker_killed"):
     """The whole worker died at once, like ``kill -9``: its connection to the broker dropped."""
 
-    kind: ClassVar[str] = "worker_killed"
     requeued: int
     lost: int
     checkpoint: str | None = None
@@ -37,11 +33,9 @@ class WorkerKilled(WorkerEvent):
         return f"{self.worker} KILLED{where}: {back}, {self.lost} running task(s) lost"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkerStopping(WorkerEvent):
+class WorkerStopping(WorkerEvent, kind="worker_stopping"):
     """A shutdown began: no new messages. Warm: running tasks finish; cold: they are cancelled."""
 
-    kind: ClassVar[str] = "worker_stopping"
     how: str = "warm"
     """warm, or cold (a cold shutdown, after its soft shutdown if one is configured)."""
 
@@ -51,16 +45,11 @@ class WorkerStopping(WorkerEvent):
         return f"{self.worker} warm shutdown: finishing running tasks"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkerStopped(WorkerEvent):
+class WorkerStopped(WorkerEvent, kind="worker_stopped", template="{worker} stopped"):
     """The worker is gone (after a warm stop, or when a killed worker's threads ended)."""
 
-    kind: ClassVar[str] = "worker_stopped"
-    template: ClassVar[str] = "{worker} stopped"
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConnectionLost(WorkerEvent):
+class ConnectionLost(WorkerEvent, kind="connection_lost"):
     """A worker's broker connection dropped while the worker itself lives on.
 
     On RabbitMQ the broker requeues every message the connection held unacked at once
@@ -70,7 +59,6 @@ class ConnectionLost(WorkerEvent):
     they are older than ``visibility_timeout``. Celery's consumer then reconnects.
     """
 
-    kind: ClassVar[str] = "connection_lost"
     broker: str
     requeued: int
     outage: float = 0.0
@@ -100,16 +88,13 @@ class ConnectionLost(WorkerEvent):
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConnectionRestored(WorkerEvent):
+class ConnectionRestored(
+    WorkerEvent, kind="reconnected", template="{worker} reconnected to the broker and consumes again (on a new channel)"
+):
     """Celery's consumer reconnected after a lost connection and consumes again."""
 
-    kind: ClassVar[str] = "reconnected"
-    template: ClassVar[str] = "{worker} reconnected to the broker and consumes again (on a new channel)"
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ShutdownSignal(WorkerEvent):
+class ShutdownSignal(WorkerEvent, kind="sigterm"):
     """An orchestrator asked a worker to stop (a deploy): SIGTERM now, SIGKILL after ``grace`` seconds.
 
     Celery takes SIGTERM as a warm shutdown (running tasks finish, however long they
@@ -118,7 +103,6 @@ class ShutdownSignal(WorkerEvent):
     5.5+), then the tasks still running are cancelled.
     """
 
-    kind: ClassVar[str] = "sigterm"
     grace: float
     remap_sigterm: bool = False
     soft_shutdown_timeout: float = 0.0
@@ -136,15 +120,13 @@ class ShutdownSignal(WorkerEvent):
         return f"{self.worker} got SIGTERM (a deploy): {how}; SIGKILL follows in {self.grace:g}s if it has not exited"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SoftShutdown(WorkerEvent):
+class SoftShutdown(WorkerEvent, kind="soft_shutdown"):
     """A cold shutdown's soft phase: the worker waits ``timeout`` seconds before cancelling its tasks.
 
     Celery waits the whole ``worker_soft_shutdown_timeout``, however soon the tasks end;
     only when tasks are running, unless ``worker_enable_soft_shutdown_on_idle``.
     """
 
-    kind: ClassVar[str] = "soft_shutdown"
     timeout: float
     running: int
 
@@ -156,10 +138,11 @@ class SoftShutdown(WorkerEvent):
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GraceExpired(WorkerEvent):
+class GraceExpired(
+    WorkerEvent,
+    kind="sigkill",
+    template="{worker} still running after the {grace:g}s grace period: the orchestrator sends SIGKILL",
+):
     """The grace period of a deploy ended with the worker still running: the orchestrator sends SIGKILL."""
 
-    kind: ClassVar[str] = "sigkill"
-    template: ClassVar[str] = "{worker} still running after the {grace:g}s grace period: the orchestrator sends SIGKILL"
     grace: float
