@@ -6,7 +6,6 @@ goals and progress belong to :class:`~celery_tutor.course.session.LessonSession`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -31,6 +30,7 @@ from celery_tutor.ui.screens.code_steps import CodeStepScreen
 from celery_tutor.ui.screens.endings import BACK, LessonEndScreen, next_entry_title
 from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
+from celery_tutor.ui.screens.tutor_screen import PaletteCommand
 from celery_tutor.ui.widgets.answers import answer_widgets, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.ui.widgets.step_parts import goal_widgets, prediction_choices, result_widgets
@@ -240,13 +240,13 @@ class LessonScreen(CodeStepScreen, AskingScreen):
         self.walk.leave()
         super().action_lessons()
 
-    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def palette_commands(self) -> list[PaletteCommand]:
         """The lesson's actions, then the lab's."""
         return [
-            ("Next step", "n", self.action_next_step),
-            ("Previous step", "p", self.action_previous_step),
-            ("Show a hint", "h (lab and code steps)", self.action_hint),
-            ("Show the solution", "ctrl+o (lab steps: replayed; code steps: in the editor)", self.action_solution),
+            self.command("Next step", "next_step"),
+            self.command("Previous step", "previous_step"),
+            self.command("Show a hint", "hint", "lab and code steps"),
+            self.command("Show the solution", "solution", "lab steps: replayed; code steps: in the editor"),
             *super().palette_commands(),
         ]
 
