@@ -162,10 +162,7 @@ class LabViewKeys(TutorScreen[None]):
     def action_step_forward(self) -> None:
         """One event on; past the newest, live again."""
         if self.travel.forward():
-            if self.travel.live:
-                self._went_live()
-            else:
-                self._show_travel()
+            self._show_travel()
 
     def action_go_live(self) -> None:
         """The panel follows the lab again."""
@@ -193,11 +190,7 @@ class LabViewKeys(TutorScreen[None]):
         if self.travel.mode is not Mode.REPLAY:
             self._stop_replay()
             return
-        if not self.travel.frame(self.clock()):
-            return
-        if self.travel.live:
-            self._went_live()
-        else:
+        if self.travel.frame(self.clock()):
             self._show_travel()
 
     def _stop_replay(self) -> None:
@@ -206,7 +199,7 @@ class LabViewKeys(TutorScreen[None]):
             self._replay_timer = None
 
     def _show_travel(self) -> None:
-        """Draw the moment the view is at: the lab's state then, the timeline around it, the marker."""
+        """Draw the moment the view is at: the lab's state then, the timeline around it, the marker (live: now)."""
         if self.travel.live:
             self._went_live()
             return
