@@ -34,7 +34,7 @@ from celery_tutor.ui.screens.tutor_screen import PaletteCommand
 from celery_tutor.ui.widgets.answers import answer_widgets, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.ui.widgets.step_parts import goal_widgets, prediction_choices, result_widgets
-from celery_tutor.ui.widgets.steps import Notice
+from celery_tutor.ui.widgets.steps import Notice, swap_box
 
 
 class LessonScreen(CodeStepScreen, AskingScreen):
@@ -119,10 +119,8 @@ class LessonScreen(CodeStepScreen, AskingScreen):
         self.query_one("#step-text", Markdown).update(markdown)
 
     def _extra(self, *widgets: Widget) -> None:
-        """Replace what the step shows under its text (a new box: ids inside stay unique)."""
-        old, self._extra_box = self._extra_box, Vertical(*widgets, classes="step-extra")
-        self.query_one("#step-pane", VerticalScroll).mount(self._extra_box, after=old)
-        old.remove()
+        """Replace what the step shows under its text."""
+        self._extra_box = swap_box(self.query_one("#step-pane", VerticalScroll), self._extra_box, *widgets)
 
     def _focus_pane(self) -> None:
         self.query_one("#step-pane", VerticalScroll).focus()  # ↑/↓ and page keys scroll the text

@@ -23,7 +23,7 @@ from celery_tutor.progress import BOX_WAITS, LAST_BOX
 from celery_tutor.ui.screens.asking import AskingScreen
 from celery_tutor.ui.widgets.answers import answer_widgets, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
-from celery_tutor.ui.widgets.steps import Notice
+from celery_tutor.ui.widgets.steps import Notice, swap_box
 from celery_tutor.wording import count_of
 
 
@@ -73,10 +73,8 @@ class ReviewScreen(AskingScreen):
         self._show_question()
 
     def _extra(self, *widgets: Widget) -> None:
-        """Replace what is shown under the question (a new box: ids inside stay unique)."""
-        old, self._extra_box = self._extra_box, Vertical(*widgets, classes="review-extra")
-        self.query_one("#review-pane", VerticalScroll).mount(self._extra_box, after=old)
-        old.remove()
+        """Replace what is shown under the question."""
+        self._extra_box = swap_box(self.query_one("#review-pane", VerticalScroll), self._extra_box, *widgets)
 
     def _title(self, text: Text) -> None:
         self.query_one("#review-title", Static).update(text)

@@ -7,8 +7,9 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.containers import ScrollableContainer
+from textual.containers import ScrollableContainer, Vertical
 from textual.visual import VisualType
+from textual.widget import Widget
 from textual.widgets import Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -34,6 +35,18 @@ def _revealing(move: Callable[[OptionList], None]) -> Callable[[ChoiceList], Non
 
     action.__doc__ = move.__doc__
     return action
+
+
+def swap_box(pane: Widget, old: Widget, *widgets: Widget) -> Vertical:
+    """A new box of ``widgets`` in ``old``'s place in ``pane``, with its classes.
+
+    A new box, not new children: the old ones are removed only later, and the new ones may
+    carry the same ids (``#answer``), which would clash inside one box.
+    """
+    box = Vertical(*widgets, classes=" ".join(old.classes))
+    pane.mount(box, after=old)
+    old.remove()
+    return box
 
 
 class ChoiceList(OptionList):
