@@ -12,7 +12,6 @@ waits on the learner's code.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
@@ -27,6 +26,7 @@ from celery_tutor.lab.code_source import CodeProblem
 from celery_tutor.lab.limits import MAX_CODE_CHARS
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_screen import LabScreen
+from celery_tutor.ui.screens.tutor_screen import PaletteCommand
 from celery_tutor.ui.widgets.code_panel import EDIT_KEY, RUN_KEY, STARTER_KEY, CodePanel
 from celery_tutor.ui.widgets.lab_panel import LabPanel
 
@@ -167,18 +167,14 @@ class CodeStepScreen(LabScreen):
         self.keep_code()
         super().action_lessons()
 
-    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def palette_commands(self) -> list[PaletteCommand]:
         """A code step's actions (in code steps only), then the lab's."""
-        code: list[tuple[str, str, Callable[[], object]]] = []
+        code: list[PaletteCommand] = []
         if self.walk.code is not None:
             code = [
-                ("Run your code", f"a fresh lab runs the step's experiment on it ({RUN_KEY})", self.action_run_code),
-                ("Edit your code", "into the editor (Enter; esc leaves it)", self.action_edit_code),
-                (
-                    "Back to the starter code",
-                    f"ctrl+z in the editor undoes it ({STARTER_KEY})",
-                    self.action_starter_code,
-                ),
+                self.command("Run your code", "run_code", "a fresh lab runs the step's experiment on it"),
+                self.command("Edit your code", "edit_code", "into the editor; esc leaves it"),
+                self.command("Back to the starter code", "starter_code", "ctrl+z in the editor undoes it"),
             ]
         return [*code, *super().palette_commands()]
 

@@ -28,31 +28,6 @@ BACK = "back"
 REVIEW = "review"
 """The course's card: start the review."""
 
-CARD_CSS = """
-%s {
-    align: center middle;
-}
-%s > .end-card {
-    width: 90%%;
-    max-width: 96;
-    height: auto;
-    max-height: 100%%;
-    padding: 0 1;
-    border: thick $success;
-    background: $surface;
-}
-%s > .end-card.-unfinished {
-    border: thick $warning;
-}
-%s .end-card > Markdown {
-    margin: 0;
-    padding: 0;
-}
-%s .end-card > Static {
-    margin: 1 0 0 0;
-}
-"""
-
 
 def _row(text: Text, label: str, value: str, mark: str = "") -> None:
     text.append(f"  {label:<20}", style="bold")
@@ -98,10 +73,45 @@ def next_entry_title(entries: list[LessonEntry], lesson_id: str) -> str | None:
     return lessons[at + 1].title if at + 1 < len(lessons) else None
 
 
-class LessonEndScreen(ModalScreen[str]):
+class EndCard(ModalScreen[str]):
+    """A card over the screen it ends: scrolls with ↑/↓ when taller than the screen, closes with a choice."""
+
+    DEFAULT_CSS = """
+    EndCard {
+        align: center middle;
+    }
+    EndCard > .end-card {
+        width: 90%;
+        max-width: 96;
+        height: auto;
+        max-height: 100%;
+        padding: 0 1;
+        border: thick $success;
+        background: $surface;
+    }
+    EndCard > .end-card.-unfinished {
+        border: thick $warning;
+    }
+    EndCard .end-card > Markdown {
+        margin: 0;
+        padding: 0;
+    }
+    EndCard .end-card > Static {
+        margin: 1 0 0 0;
+    }
+    """
+
+    def on_mount(self) -> None:
+        self.query_one("#end-card", VerticalScroll).focus()  # ↑/↓ scroll the card when it is taller than the screen
+
+    def action_close(self, choice: str) -> None:
+        """Close the card with what the learner chose."""
+        self.dismiss(choice)
+
+
+class LessonEndScreen(EndCard):
     """The end of a lesson: what went right, what is left, and the line to keep from each step."""
 
-    DEFAULT_CSS = CARD_CSS % (("LessonEndScreen",) * 5)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "close('on')", "Lessons"),
         Binding("n", "close('on')", "Lessons", show=False),
@@ -131,13 +141,6 @@ class LessonEndScreen(ModalScreen[str]):
         back = "back to the lesson" if self.summary.complete else "back to the first thing left"
         return Text.assemble(("Enter", "bold reverse"), f" {on}\n", ("Esc", "bold reverse"), f"   {back}")
 
-    def on_mount(self) -> None:
-        self.query_one("#end-card", VerticalScroll).focus()  # ↑/↓ scroll the card when it is taller than the screen
-
-    def action_close(self, choice: str) -> None:
-        """Close the card with what the learner chose."""
-        self.dismiss(choice)
-
 
 def course_card_text(totals: CourseTotals, now_due: int, next_due: str | None) -> Text:
     """The course's totals, and what the review holds."""
@@ -159,10 +162,9 @@ def course_card_text(totals: CourseTotals, now_due: int, next_due: str | None) -
     return text
 
 
-class CourseEndScreen(ModalScreen[str]):
+class CourseEndScreen(EndCard):
     """The end of the course: the totals, and the review of the questions missed."""
 
-    DEFAULT_CSS = CARD_CSS % (("CourseEndScreen",) * 5)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "close('review')", "Review"),
         Binding("enter", "close('on')", "Lessons"),
@@ -193,10 +195,3 @@ class CourseEndScreen(ModalScreen[str]):
         if action == "close" and parameters == (REVIEW,):
             return bool(self.totals.due)
         return True
-
-    def on_mount(self) -> None:
-        self.query_one("#end-card", VerticalScroll).focus()
-
-    def action_close(self, choice: str) -> None:
-        """Close the card with what the learner chose."""
-        self.dismiss(choice)

@@ -15,7 +15,6 @@ travel in time while the lab runs on: paused at an event and stepped through wit
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -37,6 +36,7 @@ from celery_tutor.lab.time_travel import TimeTravel
 from celery_tutor.ui.bridge import LabBridge
 from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.screens.lab_view_keys import LabViewKeys
+from celery_tutor.ui.screens.tutor_screen import PaletteCommand
 from celery_tutor.ui.widgets.control_bar import ControlBar
 from celery_tutor.ui.widgets.lab_panel import LabPanel, RealWorkers
 
@@ -282,11 +282,11 @@ class LabScreen(LabViewKeys):
         """A control's button was clicked (the same as its key)."""
         self.action_control(message.key)
 
-    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def palette_commands(self) -> list[PaletteCommand]:
         """The screen's actions, for the command palette."""
-        commands: list[tuple[str, str, Callable[[], object]]] = [
-            ("Reset the lab", "back to the lab's starting point (ctrl+r)", self.action_reset_lab),
-            ("Back to the lessons", "the lesson list (l)", self.action_lessons),
+        commands = [
+            self.command("Reset the lab", "reset_lab", "back to the lab's starting point"),
+            self.command("Back to the lessons", "lessons", "the lesson list"),
             *self.time_commands(),
         ]
         for control in self.controls:

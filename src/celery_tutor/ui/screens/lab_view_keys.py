@@ -21,7 +21,7 @@ from celery_tutor.lab.events import LabEvent
 from celery_tutor.lab.history import History
 from celery_tutor.lab.state import LabState
 from celery_tutor.lab.time_travel import REPLAY_WINDOW, Mode, TimeTravel
-from celery_tutor.ui.screens.tutor_screen import TutorScreen
+from celery_tutor.ui.screens.tutor_screen import PaletteCommand, TutorScreen
 from celery_tutor.ui.widgets import time_travel as keys
 from celery_tutor.ui.widgets.lab_panel import LabPanel
 from celery_tutor.ui.widgets.timeline import Row, Timeline, event_row
@@ -84,22 +84,16 @@ class LabViewKeys(TutorScreen[None]):
         }
         return shown.get(action, True)
 
-    def time_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def time_commands(self) -> list[PaletteCommand]:
         """The zoom and time travel, for the command palette."""
         return [
-            ("Lab: zoom in or out", f"the lab fills the screen, or gives it back ({keys.ZOOM})", self.action_zoom),
-            (
-                "Lab: pause the view",
-                f"freeze the panel at the newest event; the lab runs on ({keys.PAUSE})",
-                self.action_pause_view,
-            ),
-            ("Lab: step back one event", "the panel as it was one event earlier ([)", self.action_step_back),
-            ("Lab: step on one event", "one event later; past the newest, live (])", self.action_step_forward),
-            ("Lab: live again", f"the panel follows the lab ({keys.PAUSE})", self.action_go_live),
-            (
-                "Lab: replay slowly",
-                f"the last experiment (since the lab's last reset) at quarter speed ({keys.REPLAY})",
-                self.action_replay,
+            self.command("Lab: zoom in or out", "zoom", "the lab fills the screen, or gives it back"),
+            self.command("Lab: pause the view", "pause_view", "freeze the panel at the newest event; the lab runs on"),
+            self.command("Lab: step back one event", "step_back", "the panel as it was one event earlier"),
+            self.command("Lab: step on one event", "step_forward", "one event later; past the newest, live"),
+            self.command("Lab: live again", "go_live", "the panel follows the lab"),
+            self.command(
+                "Lab: replay slowly", "replay", "the last experiment (since the lab's last reset) at quarter speed"
             ),
         ]
 
@@ -168,10 +162,7 @@ class LabViewKeys(TutorScreen[None]):
     def action_step_forward(self) -> None:
         """One event on; past the newest, live again."""
         if self.travel.forward():
-            if self.travel.live:
-                self._went_live()
-            else:
-                self._show_travel()
+            self._show_travel()
 
     def action_go_live(self) -> None:
         """The panel follows the lab again."""
@@ -199,11 +190,7 @@ class LabViewKeys(TutorScreen[None]):
         if self.travel.mode is not Mode.REPLAY:
             self._stop_replay()
             return
-        if not self.travel.frame(self.clock()):
-            return
-        if self.travel.live:
-            self._went_live()
-        else:
+        if self.travel.frame(self.clock()):
             self._show_travel()
 
     def _stop_replay(self) -> None:
@@ -212,7 +199,7 @@ class LabViewKeys(TutorScreen[None]):
             self._replay_timer = None
 
     def _show_travel(self) -> None:
-        """Draw the moment the view is at: the lab's state then, the timeline around it, the marker."""
+        """Draw the moment the view is at: the lab's state then, the timeline around it, the marker (live: now)."""
         if self.travel.live:
             self._went_live()
             return

@@ -6,7 +6,6 @@ goals and progress belong to :class:`~celery_tutor.course.session.LessonSession`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -15,9 +14,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Input, Markdown, OptionList, Static
+from textual.widgets import Markdown, OptionList, Static
 
-from celery_tutor.course.asking import Refusal
 from celery_tutor.course.code_step import CodeStep
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import LabStep, Lesson, PredictStep, QuizStep, ReadStep, Step
@@ -27,17 +25,19 @@ from celery_tutor.course.session import LessonSession
 from celery_tutor.lab.events import LabEvent
 from celery_tutor.lab.library import LAB_TASKS
 from celery_tutor.ui.lab_session import LabSession
+from celery_tutor.ui.screens.asking import AskingScreen
 from celery_tutor.ui.screens.code_steps import CodeStepScreen
 from celery_tutor.ui.screens.endings import BACK, LessonEndScreen, next_entry_title
 from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
-from celery_tutor.ui.widgets.answers import answer_widgets, give_number, marks, verdict_widgets
+from celery_tutor.ui.screens.tutor_screen import PaletteCommand
+from celery_tutor.ui.widgets.answers import answer_widgets, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.ui.widgets.step_parts import goal_widgets, prediction_choices, result_widgets
-from celery_tutor.ui.widgets.steps import ChoiceList, Notice
+from celery_tutor.ui.widgets.steps import Notice, swap_box
 
 
-class LessonScreen(CodeStepScreen):
+class LessonScreen(CodeStepScreen, AskingScreen):
     """One lesson, step by step."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -119,10 +119,8 @@ class LessonScreen(CodeStepScreen):
         self.query_one("#step-text", Markdown).update(markdown)
 
     def _extra(self, *widgets: Widget) -> None:
-        """Replace what the step shows under its text (a new box: ids inside stay unique)."""
-        old, self._extra_box = self._extra_box, Vertical(*widgets, classes="step-extra")
-        self.query_one("#step-pane", VerticalScroll).mount(self._extra_box, after=old)
-        old.remove()
+        """Replace what the step shows under its text."""
+        self._extra_box = swap_box(self.query_one("#step-pane", VerticalScroll), self._extra_box, *widgets)
 
     def _focus_pane(self) -> None:
         self.query_one("#step-pane", VerticalScroll).focus()  # ↑/↓ and page keys scroll the text
@@ -183,7 +181,11 @@ class LessonScreen(CodeStepScreen):
         widgets[-1].focus(scroll_visible=False)  # the question stays in view: the pane starts at its top
         self.query_one("#step-pane", VerticalScroll).scroll_home(animate=False)
 
-    def _show_verdict(self, grade: Grade) -> None:
+    def asking(self) -> LessonSession:
+        return self.walk
+
+    def show_verdict(self, grade: Grade) -> None:
+        """The verdict on the quiz answer, with its feedback and explanation."""
         self._extra(*verdict_widgets(self.walk.question, self.walk.answer, grade, self.walk.last_question))
         self._focus_pane()
 
@@ -236,13 +238,13 @@ class LessonScreen(CodeStepScreen):
         self.walk.leave()
         super().action_lessons()
 
-    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def palette_commands(self) -> list[PaletteCommand]:
         """The lesson's actions, then the lab's."""
         return [
-            ("Next step", "n", self.action_next_step),
-            ("Previous step", "p", self.action_previous_step),
-            ("Show a hint", "h (lab and code steps)", self.action_hint),
-            ("Show the solution", "ctrl+o (lab steps: replayed; code steps: in the editor)", self.action_solution),
+            self.command("Next step", "next_step"),
+            self.command("Previous step", "previous_step"),
+            self.command("Show a hint", "hint", "lab and code steps"),
+            self.command("Show the solution", "solution", "lab steps: replayed; code steps: in the editor"),
             *super().palette_commands(),
         ]
 
@@ -276,29 +278,14 @@ class LessonScreen(CodeStepScreen):
         self.notify("Replaying the solution on the lab…")
         self._run(script)
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        """An answer was picked: a prediction, or (part of) a quiz answer."""
-        index = int(event.option.id or 0)
-        script = self.walk.predict(index)
+    @on(OptionList.OptionSelected, "#choices")
+    def _prediction_picked(self, event: OptionList.OptionSelected) -> None:
+        """A prediction was locked in: the lab runs the experiment (quiz answers: :class:`AskingScreen`)."""
+        script = self.walk.predict(int(event.option.id or 0))
         if script is not None and self.walk.prediction is not None:
             running = "\n\nThe lab is running the experiment… watch the panel."
             self._extra(Notice(Text.assemble(("You predict: ", "bold"), self.walk.prediction.text, running)))
             self._run(script)
-            return
-        grade = self.walk.pick(index)
-        if isinstance(grade, Refusal):
-            self.notify(grade.reason, severity="warning")
-        elif grade is not None:
-            self._show_verdict(grade)
-        elif self.phase is Phase.ASKING and isinstance(event.option_list, ChoiceList):
-            options = self.walk.options() or []
-            event.option_list.set_marks(options, marks(self.walk.question, self.walk.answer, len(options)) or [])
-
-    @on(Input.Submitted, "#answer")
-    def _number_submitted(self, event: Input.Submitted) -> None:
-        grade = give_number(self.walk, event.value, self.notify)
-        if grade is not None:
-            self._show_verdict(grade)
 
     # -- the lab ------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ is waiting; when the course is done, the line at the top says so, with the total
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -20,7 +19,7 @@ from textual.widgets.option_list import Option
 
 from celery_tutor.course.index import LessonEntry
 from celery_tutor.course.scores import CourseTotals, course_totals, quiz_tally, review_schedule, time_spent, time_until
-from celery_tutor.ui.screens.tutor_screen import TutorScreen
+from celery_tutor.ui.screens.tutor_screen import PaletteCommand, TutorScreen
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.wording import count_of
 
@@ -280,13 +279,13 @@ class LessonListScreen(TutorScreen[None]):
         """Open the free lab."""
         self.tutor.open_sandbox()
 
-    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def palette_commands(self) -> list[PaletteCommand]:
         """The list's actions, for the command palette."""
         return [
-            ("Review the questions you missed", "the ones due now (v)", self.action_review),
-            ("Continue where you left off", "c", self.action_continue),
-            ("Reset the highlighted lesson's progress", "r", self.action_reset_lesson),
-            ("Reset all progress", "every lesson and the review (R)", self.action_reset_all),
+            self.command("Review the questions you missed", "review", "the ones due now"),
+            self.command("Continue where you left off", "continue"),
+            self.command("Reset the highlighted lesson's progress", "reset_lesson"),
+            self.command("Reset all progress", "reset_all", "every lesson and the review"),
         ]
 
     def action_review(self) -> None:

@@ -10,23 +10,20 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Input, Markdown, OptionList, Static
+from textual.widgets import Markdown, Static
 
-from celery_tutor.course.asking import Refusal
 from celery_tutor.course.grading import Grade
-from celery_tutor.course.phases import Phase
 from celery_tutor.course.review import DueQuestion, ReviewSession
 from celery_tutor.course.scores import time_until
 from celery_tutor.progress import BOX_WAITS, LAST_BOX
-from celery_tutor.ui.screens.tutor_screen import TutorScreen
-from celery_tutor.ui.widgets.answers import answer_widgets, give_number, marks, verdict_widgets
+from celery_tutor.ui.screens.asking import AskingScreen
+from celery_tutor.ui.widgets.answers import answer_widgets, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
-from celery_tutor.ui.widgets.steps import ChoiceList, Notice
+from celery_tutor.ui.widgets.steps import Notice, swap_box
 from celery_tutor.wording import count_of
 
 
@@ -36,7 +33,7 @@ def _wait(box: int) -> str:
     return "at the next review" if not days else ("tomorrow" if days == 1 else f"in {count_of(days, 'days')}")
 
 
-class ReviewScreen(TutorScreen[None]):
+class ReviewScreen(AskingScreen):
     """The due questions, one at a time."""
 
     DEFAULT_CSS = """
@@ -76,10 +73,8 @@ class ReviewScreen(TutorScreen[None]):
         self._show_question()
 
     def _extra(self, *widgets: Widget) -> None:
-        """Replace what is shown under the question (a new box: ids inside stay unique)."""
-        old, self._extra_box = self._extra_box, Vertical(*widgets, classes="review-extra")
-        self.query_one("#review-pane", VerticalScroll).mount(self._extra_box, after=old)
-        old.remove()
+        """Replace what is shown under the question."""
+        self._extra_box = swap_box(self.query_one("#review-pane", VerticalScroll), self._extra_box, *widgets)
 
     def _title(self, text: Text) -> None:
         self.query_one("#review-title", Static).update(text)
@@ -103,7 +98,11 @@ class ReviewScreen(TutorScreen[None]):
         widgets[-1].focus(scroll_visible=False)
         self.query_one("#review-pane", VerticalScroll).scroll_home(animate=False)
 
-    def _show_verdict(self, grade: Grade) -> None:
+    def asking(self) -> ReviewSession:
+        return self.review
+
+    def show_verdict(self, grade: Grade) -> None:
+        """The verdict, then where the question goes (which box, when it comes back)."""
         review = self.review
         last = review.index + 1 == len(review.due)
         widgets = verdict_widgets(review.question, review.answer, grade, last)
@@ -150,20 +149,3 @@ class ReviewScreen(TutorScreen[None]):
     def action_lessons(self) -> None:
         """Back to the lesson list (what was answered is kept)."""
         self.app.pop_screen()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        """(Part of) an answer was picked."""
-        result = self.review.pick(int(event.option.id or 0))
-        if isinstance(result, Refusal):
-            self.notify(result.reason, severity="warning")
-        elif result is not None:
-            self._show_verdict(result)
-        elif self.review.phase is Phase.ASKING and isinstance(event.option_list, ChoiceList):
-            options = self.review.options() or []
-            event.option_list.set_marks(options, marks(self.review.question, self.review.answer, len(options)) or [])
-
-    @on(Input.Submitted, "#answer")
-    def _number_submitted(self, event: Input.Submitted) -> None:
-        grade = give_number(self.review, event.value, self.notify)
-        if grade is not None:
-            self._show_verdict(grade)

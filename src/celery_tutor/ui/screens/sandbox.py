@@ -9,7 +9,6 @@ broker, and says what to paste into another terminal to add a worker to this lab
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -25,6 +24,7 @@ from celery_tutor.ui.lab_session import LabSession
 from celery_tutor.ui.real_broker import NEXT_WORKER
 from celery_tutor.ui.screens.lab_screen import LabScreen
 from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
+from celery_tutor.ui.screens.tutor_screen import PaletteCommand
 from celery_tutor.ui.widgets.control_bar import ControlBar
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.yaml_source import Pos
@@ -184,7 +184,7 @@ class SandboxScreen(LabScreen):
             return None
         return next((w.name for w in alive if w.running or w.unacked), None)
 
-    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def palette_commands(self) -> list[PaletteCommand]:
         """The lab's commands, and on real workers: copy the command for another terminal."""
         commands = super().palette_commands()
         if self.session.prefix is not None:

@@ -17,7 +17,7 @@ from textual.visual import RichVisual
 from textual.widget import Widget
 from textual.widgets import Input, Markdown
 
-from celery_tutor.course.asking import QuizAnswer
+from celery_tutor.course.asking import QuizAnswer, Refusal
 from celery_tutor.course.conditions import Condition, GoalTracker, Not
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import Choice, Numeric, Question
@@ -196,6 +196,16 @@ class Answering(Protocol):
 
     @property
     def phase(self) -> Phase: ...
+
+    @property
+    def question(self) -> Question: ...
+
+    @property
+    def answer(self) -> QuizAnswer: ...
+
+    def options(self) -> list[str] | None: ...
+
+    def pick(self, index: int) -> Grade | Refusal | None: ...
 
     def give(self, answer: Any) -> Grade | None: ...
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.containers import ScrollableContainer
+from textual.containers import ScrollableContainer, Vertical
 from textual.visual import VisualType
+from textual.widget import Widget
 from textual.widgets import Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -22,6 +24,29 @@ def checklist(results: list[tuple[Condition, bool]], title: str) -> Text:
         text.append(f"  {mark} ", style=style)
         text.append(f"{condition.label}\n")
     return text
+
+
+def _revealing(move: Callable[[OptionList], None]) -> Callable[[ChoiceList], None]:
+    """One of the list's own cursor moves, then the step pane scrolls to the new highlight."""
+
+    def action(self: ChoiceList) -> None:
+        move(self)
+        self.call_after_refresh(self._reveal_highlight)
+
+    action.__doc__ = move.__doc__
+    return action
+
+
+def swap_box(pane: Widget, old: Widget, *widgets: Widget) -> Vertical:
+    """A new box of ``widgets`` in ``old``'s place in ``pane``, with its classes.
+
+    A new box, not new children: the old ones are removed only later, and the new ones may
+    carry the same ids (``#answer``), which would clash inside one box.
+    """
+    box = Vertical(*widgets, classes=" ".join(old.classes))
+    pane.mount(box, after=old)
+    old.remove()
+    return box
 
 
 class ChoiceList(OptionList):
@@ -63,21 +88,10 @@ class ChoiceList(OptionList):
 
     # Only the learner's moves reveal the highlight: on mount the layout may still hold the
     # step's previous widgets, and the question above must stay in view anyway.
-    def action_cursor_up(self) -> None:
-        super().action_cursor_up()
-        self.call_after_refresh(self._reveal_highlight)
-
-    def action_cursor_down(self) -> None:
-        super().action_cursor_down()
-        self.call_after_refresh(self._reveal_highlight)
-
-    def action_first(self) -> None:
-        super().action_first()
-        self.call_after_refresh(self._reveal_highlight)
-
-    def action_last(self) -> None:
-        super().action_last()
-        self.call_after_refresh(self._reveal_highlight)
+    action_cursor_up = _revealing(OptionList.action_cursor_up)
+    action_cursor_down = _revealing(OptionList.action_cursor_down)
+    action_first = _revealing(OptionList.action_first)
+    action_last = _revealing(OptionList.action_last)
 
     def _reveal_highlight(self) -> None:
         """Scroll the step pane the least that shows the highlighted choice."""
