@@ -227,6 +227,12 @@ class TutorApp(App[int]):
         current = self.progress.peek(lesson.id).current
         self.push_screen(LessonScreen.for_lesson(lesson)(lesson, start_at=current))
 
+    def lesson_ended(self, lesson_id: str, newly_complete: bool) -> None:
+        """A lesson's end card was closed: the list under it moves on from that lesson when it shows again."""
+        for screen in self.screen_stack:
+            if isinstance(screen, LessonListScreen):
+                screen.lesson_ended(lesson_id, newly_complete)
+
     def open_review(self) -> None:
         """Ask the missed questions that are due (or say when the next one is)."""
         from celery_tutor.course.review import due_questions

@@ -29,7 +29,6 @@ from celery_tutor.ui.screens.asking import AskingScreen
 from celery_tutor.ui.screens.code_steps import CodeStepScreen
 from celery_tutor.ui.screens.endings import BACK, LessonEndScreen, next_entry_title
 from celery_tutor.ui.screens.lab_view_keys import TIME_BINDINGS
-from celery_tutor.ui.screens.lesson_list import LessonListScreen
 from celery_tutor.ui.screens.tutor_screen import PaletteCommand
 from celery_tutor.ui.widgets.answers import answer_widgets, verdict_widgets
 from celery_tutor.ui.widgets.key_bar import KeyBar
@@ -226,11 +225,8 @@ class LessonScreen(CodeStepScreen, AskingScreen):
                 self.enter_step()
             return
         self.walk.leave()
-        for screen in self.app.screen_stack:
-            if isinstance(screen, LessonListScreen):
-                screen.lesson_ended(
-                    self.lesson.id, newly_complete=self._course_complete() and not self._course_was_complete
-                )
+        newly_complete = self._course_complete() and not self._course_was_complete
+        self.tutor.lesson_ended(self.lesson.id, newly_complete)
         self.app.pop_screen()
 
     def action_lessons(self) -> None:
