@@ -31,7 +31,7 @@ async def test_a_command_says_its_key_after_its_note() -> None:
     async with App[None]().run_test() as pilot:
         screen = _Keys()
         await pilot.app.push_screen(screen)
-        assert screen.command("Go", "go") == ("Go", "x", screen.action_go)
+        assert screen.command("Go", "go") == ("Go", "key x", screen.action_go)
         assert screen.command("Back", "back", "to the list")[1] == "to the list (b)"  # the key shown in the bar
         assert screen.command("Step", "step", "one back")[1] == "one back ([)"  # as the binding displays it
         assert screen.command("Free", "free", "no key of its own")[1] == "no key of its own"
