@@ -32,8 +32,5 @@ class TutorScreen(Screen[R]):
         """
         bound = sorted((binding for _, binding in self._bindings if binding.action == action), key=lambda b: not b.show)
         key = (bound[0].key_display or bound[0].key) if bound else ""
-        if key:
-            help_text = f"{note} ({key})" if note else f"key {key}"
-        else:
-            help_text = note
+        help_text = (f"{note} ({key})" if note else f"key {key}") if key else note
         return title, help_text, getattr(self, f"action_{action}")
