@@ -16,7 +16,7 @@ from celery_tutor.lab import limits, settings
 from celery_tutor.lab.faults import check_checkpoint
 from celery_tutor.lab.fleet import LabStateError
 from celery_tutor.lab.real import protocol
-from celery_tutor.lab.real.real_workers import CONTROL_TIMEOUT, RealWorkers
+from celery_tutor.lab.real.real_workers import CONTROL_TIMEOUT, RealWorker, RealWorkers
 
 NOT_YET = "is not available on a real broker yet (use the in-process lab)"
 
@@ -125,5 +125,53 @@ class RealFaultControls(RealWorkers):
         raise LabStateError(f"drop_connection {NOT_YET}")
 
     def deploy(self, worker: str | None = None, grace: float = 30.0, remap_sigterm: bool = False) -> None:
-        """Not yet on a real broker."""
-        raise LabStateError(f"deploy {NOT_YET}")
+        """Stop a worker as an orchestrator does: SIGTERM now, SIGKILL to its process group after ``grace`` s.
+
+        The SIGTERM goes to the worker's main process, as ``docker stop`` or Kubernetes send it;
+        Celery's own handler takes it (warm shutdown, or with ``remap_sigterm`` the cold one of
+        a worker started with ``REMAP_SIGTERM=SIGQUIT``, installed by remote control first: see
+        ``worker_side.lab_remap_sigterm``). Returns at once, like the in-process lab's deploy.
+        """
+        grace = settings.named("grace", settings.number, grace, 0, limits.MAX_GRACE)
+        remap_sigterm = bool(remap_sigterm)
+        with self._control:
+            self._check_open()
+            handle = self._pick(worker)
+            if remap_sigterm and not self._broadcast(protocol.REMAP_SIGTERM, {}, [handle]):
+                raise LabStateError(f"{handle.name} did not confirm it takes SIGTERM as a cold shutdown")
+            soft_timeout = float(self._settings.get("worker_soft_shutdown_timeout") or 0.0)
+            self._bus.emit(
+                ev.ShutdownSignal,
+                worker=handle.name,
+                grace=grace,
+                remap_sigterm=remap_sigterm,
+                soft_shutdown_timeout=soft_timeout if remap_sigterm else 0.0,
+            )
+            with self._lock:
+                handle.status = "stopping"
+            self._bus.emit(ev.WorkerStopping, worker=handle.name, how="cold" if remap_sigterm else "warm")
+            if handle.process is not None:
+                handle.process.terminate()
+            else:
+                self.app.control.broadcast(protocol.SIGTERM_SELF, destination=[self.names.hostname(handle.name)])
+        threading.Thread(
+            target=self._sigkill_after_grace, args=(handle, grace), name=f"{handle.name}-grace", daemon=True
+        ).start()
+
+    def _sigkill_after_grace(self, handle: RealWorker, grace: float) -> None:
+        """The orchestrator's second step: SIGKILL, unless the worker exited within the grace period."""
+        gone = handle.process.wait(grace) if handle.process is not None else handle.ended.wait(grace)
+        if gone:
+            return
+        with self._control:
+            with self._lock:
+                if self._closed or handle.reported or handle.status != "stopping":
+                    return  # it exited just now, or a crash, a reset or the lab's close came first
+                handle.status = "killing"  # its watcher leaves the report to this control
+            self._bus.emit(ev.GraceExpired, worker=handle.name, grace=grace)
+            if handle.process is not None:
+                handle.process.kill()
+                handle.process.wait()
+            else:
+                self.app.control.broadcast(protocol.CRASH_NOW, destination=[self.names.hostname(handle.name)])
+            self._report_killed(handle, None)

@@ -348,6 +348,24 @@ class EventTranslator:
         )
         self._lab.on_plan_fired(str(e.get("plan")))
 
+    def _soft_shutdown(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(
+            ev.SoftShutdown,
+            worker=self._worker(e),
+            timeout=float(e.get("timeout") or 0.0),
+            running=int(e.get("running") or 0),
+        )
+
+    def _cancelled(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(
+            ev.TaskCancelled,
+            task_id=str(e["uuid"]),
+            task=self._name(e),
+            worker=self._worker(e),
+            reason=str(e.get("reason") or "cold shutdown"),
+            acks_late=bool(e.get("acks_late")),
+        )
+
     # -- handed to the lab -----------------------------------------------------------------
 
     def _crash(self, e: Mapping[str, Any]) -> None:
@@ -384,6 +402,8 @@ _HANDLERS = {
     protocol.CHILD_KILLED: EventTranslator._child_killed,
     protocol.CRASH: EventTranslator._crash,
     protocol.FAILURE_TAKEN: EventTranslator._failure_taken,
+    protocol.SOFT_SHUTDOWN: EventTranslator._soft_shutdown,
+    protocol.CANCELLED: EventTranslator._cancelled,
     protocol.READY: EventTranslator._ready,
     "worker-offline": EventTranslator._offline,
     protocol.BARRIER: EventTranslator._barrier,

@@ -69,6 +69,7 @@ def install(app: Celery, who: WorkerIdentity) -> None:
     _identity = who
     _patch_acknowledge()
     _patch_restore_scan()
+    _patch_shutdown_reports()
     del app  # the receivers below serve whatever app this process runs
 
 
@@ -349,6 +350,69 @@ def _report_scan(channel: Any, restored: dict[str, dict[str, Any]], throttle: in
         )
 
 
+def _send(kind: str, **fields: Any) -> None:
+    """One ``worker-`` event from the main process, once the worker is ready (never breaks the caller)."""
+    if _identity is None or _dispatcher is None:
+        return
+    with contextlib.suppress(Exception):
+        _dispatcher.send(kind, worker=_identity.name, **fields)
+
+
+def _patch_shutdown_reports() -> None:
+    """Report what Celery's own shutdown and connection-loss code does, when it does it.
+
+    Celery sends nothing before a soft shutdown's wait, and its ``task-cancelled`` waits in
+    the task-event buffer of a worker that may be on its way out. The wrappers run Celery's
+    code unchanged and only add a ``worker-`` event before (the wait) or after (each request
+    that Celery's code cancelled).
+    """
+    from celery.worker import state as worker_state
+    from celery.worker.consumer.consumer import Consumer
+    from celery.worker.worker import WorkController
+
+    controller_cls: Any = WorkController
+    consumer_cls: Any = Consumer
+    if getattr(controller_cls.wait_for_soft_shutdown, "_lab_reports", False):
+        return
+    original_wait = controller_cls.wait_for_soft_shutdown
+    original_cancel = consumer_cls.cancel_active_requests
+    original_lost = consumer_cls.on_connection_error_after_connected
+
+    def wait_for_soft_shutdown(self: Any) -> Any:
+        conf = self.app.conf
+        running = len(worker_state.active_requests)
+        timeout = float(conf.worker_soft_shutdown_timeout or 0)
+        if timeout > 0 and (running or conf.worker_enable_soft_shutdown_on_idle):  # Celery's own test
+            _send(protocol.SOFT_SHUTDOWN, timeout=timeout, running=running)
+        return original_wait(self)
+
+    def cancelling(reason: str, celery_code: Any) -> Any:
+        before = [r for r in list(worker_state.active_requests) if not r._already_cancelled]
+        try:
+            return celery_code()
+        finally:
+            for request in before:
+                if request._already_cancelled:
+                    _send(
+                        protocol.CANCELLED,
+                        uuid=request.id,
+                        name=request.name,
+                        reason=reason,
+                        acks_late=bool(request.task.acks_late),
+                    )
+
+    def cancel_active_requests(self: Any) -> Any:
+        return cancelling("cold shutdown", lambda: original_cancel(self))
+
+    def on_connection_error_after_connected(self: Any, exc: Any) -> Any:
+        return cancelling("connection lost", lambda: original_lost(self, exc))
+
+    wait_for_soft_shutdown._lab_reports = True  # type: ignore[attr-defined]
+    controller_cls.wait_for_soft_shutdown = wait_for_soft_shutdown
+    consumer_cls.cancel_active_requests = cancel_active_requests
+    consumer_cls.on_connection_error_after_connected = on_connection_error_after_connected
+
+
 @control_command()
 def lab_arm(state: Any, plan: dict[str, Any] | None = None) -> dict[str, Any]:
     """Arm a plan in this worker (a crash, a child kill, or injected failures)."""
@@ -385,3 +449,39 @@ def lab_crash(state: Any) -> dict[str, Any]:
     if _identity is not None:
         threading.Timer(0.05, kill_worker, args=(_identity.main_pid,)).start()
     return {"ok": "crashing"}
+
+
+@control_command()
+def lab_remap_sigterm(state: Any) -> dict[str, Any]:
+    """Take SIGTERM from now on as a worker started with ``REMAP_SIGTERM=SIGQUIT`` would: a cold shutdown.
+
+    Celery reads that variable once, at import, to choose the SIGTERM handler
+    (``celery/apps/worker.py``). This installs the very handler it would have chosen,
+    Celery's ``on_cold_shutdown`` (a soft shutdown of ``worker_soft_shutdown_timeout``,
+    then the running tasks cancelled), and sets the module's variable, which that handler
+    reads again for a second SIGTERM. The pool children keep their signal handling: the
+    one difference, SIGQUIT instead of SIGTERM from ``Request.cancel``, ends a child the
+    same way (billiard's ``_shutdown_cleanup``). Control commands run in the main thread,
+    the only one that may install a signal handler.
+    """
+    from celery.apps import worker as celery_apps_worker
+
+    celery_worker: Any = celery_apps_worker  # celery-types leaves these names out
+    controller = getattr(getattr(state, "consumer", None), "controller", None)
+    if _identity is None or controller is None:
+        return {"error": "not a lab worker"}
+    try:
+        celery_worker.REMAP_SIGTERM = "SIGQUIT"
+        celery_worker.install_worker_term_hard_handler(controller, sig="SIGTERM")
+    except ValueError as exc:  # not the main thread
+        return {"error": str(exc)}
+    return {"ok": "SIGTERM starts a cold shutdown"}
+
+
+@control_command()
+def lab_sigterm(state: Any) -> dict[str, Any]:
+    """SIGTERM this worker's main process, as an orchestrator would (after the reply is sent)."""
+    if _identity is None:
+        return {"error": "not a lab worker"}
+    threading.Timer(0.05, os.kill, args=(_identity.main_pid, signal.SIGTERM)).start()
+    return {"ok": "SIGTERM"}
