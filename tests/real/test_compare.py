@@ -33,6 +33,8 @@ SCRIPTS = {
     "a long task past the visibility timeout runs twice": ROOT / "examples" / "redis-long-task-runs-twice.yaml",
     "a countdown past the visibility timeout runs twice": ROOT / "examples" / "redis-countdown-runs-twice.yaml",
     "the prefetch window holds a restored copy": ROOT / "examples" / "redis-prefetch-window.yaml",
+    "deploy: SIGKILL after the grace (Redis keeps the work)": ROOT / "examples" / "redis-deploy-sigkill.yaml",
+    "deploy: cold shutdown gives the work back": ROOT / "examples" / "redis-deploy-cold-shutdown.yaml",
 }
 
 SAME_ETA = {"a countdown past the visibility timeout runs twice"}
@@ -138,6 +140,8 @@ RABBIT_SCRIPTS = {
     "early ack + crash (LOST)": ROOT / "examples" / "early-ack-crash.yaml",
     "countdown retry held by a crashed worker": ROOT / "examples" / "early-ack-crash-during-countdown.yaml",
     "early ack + prefetch, crash while task 1 runs": ROOT / "examples" / "prefetch-crash.yaml",
+    "deploy: SIGKILL after the grace": ROOT / "examples" / "deploy-sigkill.yaml",
+    "deploy: soft shutdown, then cold": ROOT / "examples" / "deploy-soft-shutdown.yaml",
 }
 
 

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import billiard.common
 from celery import Celery, signals
 from celery.worker.control import control_command
 from celery.worker.request import Request
@@ -52,6 +53,7 @@ class WorkerIdentity:
 
 
 _identity: WorkerIdentity | None = None
+_billiard: Any = billiard.common  # its stubs leave out terminate_handler_fired
 _local_keys: set[str] = set()
 _local_keys_lock = threading.Lock()
 
@@ -212,6 +214,11 @@ def _prerun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any) -
 def _postrun(sender: Any = None, task_id: str = "", **_: Any) -> None:
     run = runtime.maybe_current_run()
     if _identity is None or run is None or run.task_id != task_id:
+        return
+    if _billiard.terminate_handler_fired():
+        # Celery cancelled the run (SIGTERM from Request.cancel): the trace's finally sends this
+        # signal on the child's way out, with no outcome stored. The run did not finish.
+        runtime.bind_worker(None)
         return
     # Every task reaches this one after its outcome is stored, before the main process acks late.
     runtime.checkpoint(FINISHED_CHECKPOINT)
