@@ -42,6 +42,9 @@ CANCELLED = "worker-lab-cancelled"
 """Main process: Celery cancelled running task ``uuid`` (``Request.cancel``): ``reason``
 (``cold shutdown`` or ``connection lost``) and ``acks_late``. A ``worker-`` event: Celery's own
 ``task-cancelled`` waits in the task buffer, which a worker on its way out may never flush."""
+TIME_LIMIT = "worker-lab-time-limit"
+"""Main process, from ``Request.on_timeout`` (billiard's timeout handler calls it as the limit passes,
+before it signals or kills the child): task ``uuid`` passed its ``soft`` or hard ``limit``."""
 READY = "worker-lab-ready"
 """Main process, from ``worker_ready``: consuming; ``concurrency``, ``prefetch``, ``main_pid``, ``host``."""
 BARRIER = "worker-lab-barrier"

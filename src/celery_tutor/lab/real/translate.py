@@ -107,6 +107,8 @@ class EventTranslator:
         """Copies already reported back in the queue whose receipt is still to come, per task."""
         self._holders: dict[str, str] = {}
         self._published: set[tuple[str, int]] = set()
+        self._checkpoints: dict[str, str] = {}
+        """The last checkpoint each task's current run reached."""
 
     def clear(self) -> None:
         """Forget runs, counts and deliveries (the lab was reset)."""
@@ -117,6 +119,7 @@ class EventTranslator:
             self._requeued.clear()
             self._holders.clear()
             self._published.clear()
+            self._checkpoints.clear()
 
     def published(self, task_id: str, retries: int = 0) -> None:
         """The tutor reported this publish itself: Celery's ``task-sent`` for it says nothing new."""
@@ -236,32 +239,42 @@ class EventTranslator:
             next_in=float(e.get("next_in") or 0.0),
         )
 
-    def _started(self, e: Mapping[str, Any]) -> None:
+    def _run_fields(
+        self, e: Mapping[str, Any], *, new_run: bool = False, checkpoint: str | None = None
+    ) -> dict[str, Any]:
+        """The fields of an event about a task's current run (``new_run``: this event starts the next one)."""
         task_id = str(e["uuid"])
         with self._lock:
-            self._runs[task_id] += 1
+            if new_run:
+                self._runs[task_id] += 1
+                self._checkpoints.pop(task_id, None)
+            if checkpoint is not None:
+                self._checkpoints[task_id] = checkpoint
             number = self._runs[task_id]
+        return {"task_id": task_id, "task": self._name(e), "worker": self._worker(e), "run": number}
+
+    def _started(self, e: Mapping[str, Any]) -> None:
         self._bus.emit(
             ev.TaskStarted,
-            task_id=task_id,
-            task=self._name(e),
-            worker=self._worker(e),
-            run=number,
+            **self._run_fields(e, new_run=True),
             redelivered=bool(e.get("redelivered")),
             retries=int(e.get("retries") or 0),
         )
 
     def _checkpoint(self, e: Mapping[str, Any]) -> None:
-        task_id = str(e["uuid"])
+        checkpoint = str(e.get("checkpoint"))
+        self._bus.emit(ev.CheckpointReached, **self._run_fields(e, checkpoint=checkpoint), checkpoint=checkpoint)
+
+    def _time_limit(self, e: Mapping[str, Any]) -> None:
+        """A run passed its time limit; a prefork child is signalled where it is: after its last checkpoint."""
+        fields = self._run_fields(e)
         with self._lock:
-            number = self._runs[task_id]
+            checkpoint = self._checkpoints.get(fields["task_id"], "")
         self._bus.emit(
-            ev.CheckpointReached,
-            task_id=task_id,
-            task=self._name(e),
-            worker=self._worker(e),
-            run=number,
-            checkpoint=str(e.get("checkpoint")),
+            ev.SoftTimeLimitHit if e.get("soft") else ev.TimeLimitHit,
+            **fields,
+            limit=float(e.get("limit") or 0.0),
+            checkpoint=checkpoint,
         )
 
     def _ledger_written(self, e: Mapping[str, Any]) -> None:
@@ -404,6 +417,7 @@ _HANDLERS = {
     protocol.FAILURE_TAKEN: EventTranslator._failure_taken,
     protocol.SOFT_SHUTDOWN: EventTranslator._soft_shutdown,
     protocol.CANCELLED: EventTranslator._cancelled,
+    protocol.TIME_LIMIT: EventTranslator._time_limit,
     protocol.READY: EventTranslator._ready,
     "worker-offline": EventTranslator._offline,
     protocol.BARRIER: EventTranslator._barrier,

@@ -366,12 +366,12 @@ def _send(kind: str, **fields: Any) -> None:
 
 
 def _patch_shutdown_reports() -> None:
-    """Report what Celery's own shutdown and connection-loss code does, when it does it.
+    """Report what Celery's own shutdown, connection-loss and time-limit code does, when it does it.
 
-    Celery sends nothing before a soft shutdown's wait, and its ``task-cancelled`` waits in
-    the task-event buffer of a worker that may be on its way out. The wrappers run Celery's
-    code unchanged and only add a ``worker-`` event before (the wait) or after (each request
-    that Celery's code cancelled).
+    Celery sends no event when a time limit passes or before a soft shutdown's wait, and its
+    ``task-cancelled`` waits in the task-event buffer of a worker that may be on its way out.
+    The wrappers run Celery's code unchanged and only add a ``worker-`` event before (a time
+    limit, the wait) or after (each request that Celery's code cancelled).
     """
     from celery.worker import state as worker_state
     from celery.worker.consumer.consumer import Consumer
@@ -414,10 +414,17 @@ def _patch_shutdown_reports() -> None:
     def on_connection_error_after_connected(self: Any, exc: Any) -> Any:
         return cancelling("connection lost", lambda: original_lost(self, exc))
 
+    original_timeout = Request.on_timeout
+
+    def on_timeout(self: Any, soft: bool, timeout: float) -> Any:
+        _send(protocol.TIME_LIMIT, uuid=self.id, name=self.name, soft=bool(soft), limit=float(timeout or 0))
+        return original_timeout(self, soft, timeout)
+
     wait_for_soft_shutdown._lab_reports = True  # type: ignore[attr-defined]
     controller_cls.wait_for_soft_shutdown = wait_for_soft_shutdown
     consumer_cls.cancel_active_requests = cancel_active_requests
     consumer_cls.on_connection_error_after_connected = on_connection_error_after_connected
+    Request.on_timeout = on_timeout  # type: ignore[method-assign]
 
 
 @control_command()
