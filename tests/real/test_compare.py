@@ -23,19 +23,40 @@ from celery_tutor.lab.script import Script, load_script
 pytestmark = [pytest.mark.real_broker, pytest.mark.lab]
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = {
-    "redis late ack + crash": ROOT / "examples" / "redis-late-ack-crash.yaml",
-    "child kill (acked, FAILURE)": ROOT / "examples" / "child-kill.yaml",
-    "child kill + reject_on_worker_lost": ROOT / "examples" / "child-kill-reject.yaml",
-    "early ack + crash (LOST)": ROOT / "examples" / "early-ack-crash.yaml",
-    "countdown retry held by a crashed worker": Path(__file__).with_name("redis-countdown-crash.yaml"),
-    "a clean stop gives prefetched messages back": ROOT / "examples" / "redis-clean-stop.yaml",
-    "a long task past the visibility timeout runs twice": ROOT / "examples" / "redis-long-task-runs-twice.yaml",
-    "a countdown past the visibility timeout runs twice": ROOT / "examples" / "redis-countdown-runs-twice.yaml",
-    "the prefetch window holds a restored copy": ROOT / "examples" / "redis-prefetch-window.yaml",
-    "deploy: SIGKILL after the grace (Redis keeps the work)": ROOT / "examples" / "redis-deploy-sigkill.yaml",
-    "deploy: cold shutdown gives the work back": ROOT / "examples" / "redis-deploy-cold-shutdown.yaml",
+EXAMPLES = ROOT / "examples"
+
+ANY_BROKER = {
+    "child kill (acked, FAILURE)": EXAMPLES / "child-kill.yaml",
+    "child kill + reject_on_worker_lost": EXAMPLES / "child-kill-reject.yaml",
+    "child kill + retry_on_worker_lost": EXAMPLES / "child-kill-retry.yaml",
+    "early ack + crash (LOST)": EXAMPLES / "early-ack-crash.yaml",
+    "self.retry(exc, countdown) until max_retries": EXAMPLES / "self-retry.yaml",
+    "self.retry() with the defaults": EXAMPLES / "self-retry-defaults.yaml",
+    "autoretry_for with backoff": EXAMPLES / "autoretry-backoff.yaml",
+    "autoretry_for with backoff_max": EXAMPLES / "autoretry-backoff-max.yaml",
+    "late ack + exception (acked)": EXAMPLES / "late-ack-exception.yaml",
+    "late ack + exception, acks_on_failure_or_timeout off (dropped)": EXAMPLES / "late-ack-failure-dropped.yaml",
+    "soft time limit": EXAMPLES / "soft-time-limit.yaml",
+    "soft time limit, then clean-up": EXAMPLES / "soft-time-limit-cleanup.yaml",
+    "hard time limit, requeued each time": EXAMPLES / "time-limit-loop.yaml",
+    "deploy: warm shutdown within the grace": EXAMPLES / "deploy-warm.yaml",
+    "deploy: cold shutdown, no soft shutdown, early ack": EXAMPLES / "deploy-cold-no-soft-shutdown.yaml",
 }
+"""Scripts whose outcome does not depend on the broker: compared on Redis and on RabbitMQ."""
+
+SCRIPTS = {
+    **ANY_BROKER,
+    "redis late ack + crash": EXAMPLES / "redis-late-ack-crash.yaml",
+    "countdown retry held by a crashed worker": Path(__file__).with_name("redis-countdown-crash.yaml"),
+    "a clean stop gives prefetched messages back": EXAMPLES / "redis-clean-stop.yaml",
+    "a long task past the visibility timeout runs twice": EXAMPLES / "redis-long-task-runs-twice.yaml",
+    "a countdown past the visibility timeout runs twice": EXAMPLES / "redis-countdown-runs-twice.yaml",
+    "the prefetch window holds a restored copy": EXAMPLES / "redis-prefetch-window.yaml",
+    "early ack + prefetch, crash while task 1 runs": EXAMPLES / "redis-prefetch-crash.yaml",
+    "deploy: SIGKILL after the grace (Redis keeps the work)": EXAMPLES / "redis-deploy-sigkill.yaml",
+    "deploy: cold shutdown gives the work back": EXAMPLES / "redis-deploy-cold-shutdown.yaml",
+}
+"""Compared on Redis (the in-process lab in its Redis mode)."""
 
 SAME_ETA = {"a countdown past the visibility timeout runs twice"}
 """Scripts whose copies of one message fall due at the same instant: the order they run in is not fixed.
@@ -134,15 +155,15 @@ def test_verify_on_a_real_broker_holds_for_the_redis_lesson(
 
 
 RABBIT_SCRIPTS = {
-    "late ack + crash (requeued at once)": ROOT / "examples" / "late-ack-crash.yaml",
-    "child kill (acked, FAILURE)": ROOT / "examples" / "child-kill.yaml",
-    "child kill + reject_on_worker_lost": ROOT / "examples" / "child-kill-reject.yaml",
-    "early ack + crash (LOST)": ROOT / "examples" / "early-ack-crash.yaml",
-    "countdown retry held by a crashed worker": ROOT / "examples" / "early-ack-crash-during-countdown.yaml",
-    "early ack + prefetch, crash while task 1 runs": ROOT / "examples" / "prefetch-crash.yaml",
-    "deploy: SIGKILL after the grace": ROOT / "examples" / "deploy-sigkill.yaml",
-    "deploy: soft shutdown, then cold": ROOT / "examples" / "deploy-soft-shutdown.yaml",
+    **ANY_BROKER,
+    "late ack + crash (requeued at once)": EXAMPLES / "late-ack-crash.yaml",
+    "countdown retry held by a crashed worker": EXAMPLES / "early-ack-crash-during-countdown.yaml",
+    "early ack + prefetch, crash while task 1 runs": EXAMPLES / "prefetch-crash.yaml",
+    "idempotence: a redelivery runs the body twice, a key saves it": EXAMPLES / "idempotence.yaml",
+    "deploy: SIGKILL after the grace": EXAMPLES / "deploy-sigkill.yaml",
+    "deploy: soft shutdown, then cold": EXAMPLES / "deploy-soft-shutdown.yaml",
 }
+"""Compared on RabbitMQ (the in-process lab's default)."""
 
 
 @pytest.mark.parametrize("name", list(RABBIT_SCRIPTS))
