@@ -209,10 +209,10 @@ def test_a_deploy_reaches_a_worker_started_elsewhere_and_remaps_sigterm_there(
             outsider.wait(WAIT)
 
 
-def test_controls_a_real_broker_cannot_do_yet_say_so(lab_on: Callable[..., tuple[RealLab, Log]]) -> None:
+def test_an_outage_is_refused_on_a_real_broker_with_the_reason(lab_on: Callable[..., tuple[RealLab, Log]]) -> None:
     lab, _log = lab_on()
-    for control in (lambda: lab.drop_connection(), lambda: lab.drop_connection_at("adding")):
-        with pytest.raises(LabStateError, match="not available on a real broker yet"):
+    for control in (lambda: lab.drop_connection(outage=2), lambda: lab.drop_connection_at("adding", outage=1)):
+        with pytest.raises(LabStateError, match="outage"):
             control()
 
 

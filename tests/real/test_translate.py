@@ -39,6 +39,9 @@ class FakeLab:
     def holder_fate(self, worker: str) -> str | None:
         return self.fates.get(worker)
 
+    def on_connection_lost(self, worker: str, checkpoint: str | None, noticed: bool, plan: str | None) -> None:
+        self.calls.append(("connection lost", (worker, checkpoint, noticed, plan)))
+
 
 def _setup(broker: str = "redis") -> tuple[EventBus, EventTranslator, FakeLab, list[ev.LabEvent]]:
     bus = EventBus()

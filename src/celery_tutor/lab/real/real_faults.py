@@ -46,6 +46,23 @@ class RealFaultControls(RealWorkers):
             del self._pending[plan]
         threading.Thread(target=self._disarm, args=(plan,), daemon=True).start()
 
+    def on_connection_lost(self, worker: str, checkpoint: str | None, noticed: bool, plan: str | None) -> None:
+        if plan is not None:
+            self.on_plan_fired(plan)
+        # RabbitMQ requeues what the connection held at once; Redis keeps it (the worker reports
+        # what its clean-up of the connection puts back, as it does it).
+        requeued = self._give_back(worker, ev.CONNECTION_LOST, emit=False) if self.kind != "redis" else []
+        self._bus.emit(
+            ev.ConnectionLost,
+            worker=worker,
+            broker=self.kind,
+            requeued=len(requeued),
+            checkpoint=checkpoint,
+            noticed=noticed,
+        )
+        for back in requeued:
+            self._bus.emit(ev.MessageRedelivered, **back)
+
     def crash_worker(self, worker: str | None = None) -> None:
         """Kill a whole worker now: SIGKILL to its process group (or, started elsewhere, by remote control)."""
         with self._control:
@@ -117,12 +134,33 @@ class RealFaultControls(RealWorkers):
             self._bus.emit(ev.FaultArmed, description=description)
 
     def drop_connection(self, worker: str | None = None, outage: float = 0.0) -> None:
-        """Not yet on a real broker."""
-        raise LabStateError(f"drop_connection {NOT_YET}")
+        """A worker's broker connection drops now; the worker lives on and Celery's consumer reconnects.
+
+        The worker shuts its own broker sockets (remote control), as a network failure would.
+        """
+        _no_outage(outage)
+        with self._control:
+            self._check_open()
+            handle = self._pick(worker, ("alive", "stopping"))
+            with self._replies:
+                replies = self.app.control.broadcast(
+                    protocol.DROP_CONNECTION,
+                    destination=[self.names.hostname(handle.name)],
+                    reply=True,
+                    timeout=CONTROL_TIMEOUT,
+                    limit=1,
+                )
+            if not any("ok" in reply for answer in replies or [] for reply in answer.values()):
+                raise LabStateError(f"{handle.name} has no broker connection now (it is reconnecting)")
 
     def drop_connection_at(self, checkpoint: str, task: str | None = None, outage: float = 0.0) -> None:
-        """Not yet on a real broker."""
-        raise LabStateError(f"drop_connection {NOT_YET}")
+        """Drop the connection of the worker running a task (``task``, or any) when it reaches ``checkpoint``."""
+        _no_outage(outage)
+        point = check_checkpoint(checkpoint, task, self.tasks)
+        self._arm(
+            {"kind": "drop", "checkpoint": point, "task": task},
+            f"drop the broker connection of the worker when {task or 'a task'} reaches '{point}'",
+        )
 
     def deploy(self, worker: str | None = None, grace: float = 30.0, remap_sigterm: bool = False) -> None:
         """Stop a worker as an orchestrator does: SIGTERM now, SIGKILL to its process group after ``grace`` s.
@@ -175,3 +213,15 @@ class RealFaultControls(RealWorkers):
             else:
                 self.app.control.broadcast(protocol.CRASH_NOW, destination=[self.names.hostname(handle.name)])
             self._report_killed(handle, None)
+
+
+OUTAGE_REFUSED = (
+    "a broker out of reach for a while (outage) is not available on a real broker: a real worker reconnects to "
+    "a server that is up (use outage 0, or the in-process lab)"
+)
+
+
+def _no_outage(outage: float) -> None:
+    """Refuse an outage: keeping a real worker from a live broker for a while cannot be done faithfully here."""
+    if settings.named("outage", settings.number, outage, 0, limits.MAX_OUTAGE) > 0:
+        raise LabStateError(OUTAGE_REFUSED)

@@ -12,8 +12,8 @@ event stream.
 The lab's worker processes are :mod:`.real_workers`' job, its faults :mod:`.real_faults`';
 ``lab run`` and ``verify`` build real labs with :mod:`.broker_runs`.
 
-Not yet on a real broker (they raise :class:`~celery_tutor.lab.fleet.LabStateError` with
-the reason): ``drop_connection``, and a script's own task code (``lab.code``).
+Not on a real broker (refused with the reason): a dropped connection's ``outage`` (a real
+worker reconnects to a server that is up), and a script's own task code (``lab.code``).
 """
 
 from __future__ import annotations

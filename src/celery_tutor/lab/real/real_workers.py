@@ -223,25 +223,34 @@ class RealWorkers(LabBase):
         elif handle.status in ("alive", "starting"):
             self._report_killed(handle, None)
 
-    def _give_back(self, worker: str) -> None:
-        """A worker closed its connection cleanly: the broker has every message it held unacked back."""
+    def _give_back(self, worker: str, reason: str = ev.CLEAN_CLOSE, emit: bool = True) -> list[dict[str, Any]]:
+        """A worker's connection closed: the broker has every message it held unacked back.
+
+        Returns the redeliveries' fields; ``emit=False`` leaves reporting them to the caller.
+        """
         try:
             view = self.snapshot().worker(worker)
         except KeyError:
-            return
+            return []
         etas = {s.task_id: s for s in view.scheduled}
+        backs: list[dict[str, Any]] = []
         for task_id in view.unacked:
             scheduled = etas.get(task_id)
             self._translator.given_back(task_id)
-            self._bus.emit(
-                ev.MessageRedelivered,
-                task_id=task_id,
-                task=self._bus.name_of(task_id),
-                worker=worker,
-                reason=ev.CLEAN_CLOSE,
-                retries=scheduled.retries if scheduled else 0,
-                eta_in=max(0.0, scheduled.eta_at - self.now()) if scheduled else None,
+            backs.append(
+                {
+                    "task_id": task_id,
+                    "task": self._bus.name_of(task_id),
+                    "worker": worker,
+                    "reason": reason,
+                    "retries": scheduled.retries if scheduled else 0,
+                    "eta_in": max(0.0, scheduled.eta_at - self.now()) if scheduled else None,
+                }
             )
+        if emit:
+            for back in backs:
+                self._bus.emit(ev.MessageRedelivered, **back)
+        return backs
 
     def _report_killed(self, handle: RealWorker, checkpoint: str | None) -> None:
         """The worker died at once: what it ran without holding the message is lost; the rest comes back."""

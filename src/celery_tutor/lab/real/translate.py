@@ -48,6 +48,9 @@ class Lifecycle(Protocol):
     def on_barrier(self, token: str) -> None:
         """The tutor's own barrier event came back."""
 
+    def on_connection_lost(self, worker: str, checkpoint: str | None, noticed: bool, plan: str | None) -> None:
+        """A worker is cutting its own broker connection now (it lives on)."""
+
     def holder_fate(self, worker: str) -> str | None:
         """How the worker that last held a message ended: ``killed``, ``stopped`` or None (alive)."""
 
@@ -216,7 +219,7 @@ class EventTranslator:
         )
 
     def _restored(self, e: Mapping[str, Any]) -> None:
-        """A worker's restore scan put this message back now (Redis): say so now, not at its receipt."""
+        """A worker's restore scan (or clean-up of a lost connection) put this message back now (Redis): say so now."""
         task_id = str(e["uuid"])
         with self._lock:
             self._requeued[task_id] += 1
@@ -226,7 +229,7 @@ class EventTranslator:
             task_id=task_id,
             task=self._name(e),
             worker=holder or "?",
-            reason=ev.SCAN_RESTORE,
+            reason=str(e.get("reason") or ev.SCAN_RESTORE),
             retries=int(e.get("retries") or 0),
             eta_in=eta_in(e.get("eta")),
         )
@@ -387,6 +390,18 @@ class EventTranslator:
     def _failure_taken(self, e: Mapping[str, Any]) -> None:
         self._lab.on_plan_fired(str(e.get("plan")))
 
+    def _connection_lost(self, e: Mapping[str, Any]) -> None:
+        checkpoint, plan = e.get("checkpoint"), e.get("plan")
+        self._lab.on_connection_lost(
+            self._worker(e),
+            str(checkpoint) if checkpoint else None,
+            bool(e.get("noticed", True)),
+            str(plan) if plan else None,
+        )
+
+    def _reconnected(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(ev.ConnectionRestored, worker=self._worker(e))
+
     def _ready(self, e: Mapping[str, Any]) -> None:
         self._lab.on_worker_ready(self._worker(e), e)
 
@@ -418,6 +433,8 @@ _HANDLERS = {
     protocol.SOFT_SHUTDOWN: EventTranslator._soft_shutdown,
     protocol.CANCELLED: EventTranslator._cancelled,
     protocol.TIME_LIMIT: EventTranslator._time_limit,
+    protocol.CONNECTION_LOST: EventTranslator._connection_lost,
+    protocol.RECONNECTED: EventTranslator._reconnected,
     protocol.READY: EventTranslator._ready,
     "worker-offline": EventTranslator._offline,
     protocol.BARRIER: EventTranslator._barrier,

@@ -31,7 +31,8 @@ from celery import Celery, signals
 from celery.worker.control import control_command
 from celery.worker.request import Request
 
-from celery_tutor.lab import runtime, settings
+from celery_tutor.lab import connection_loss, runtime, settings
+from celery_tutor.lab import events as ev
 from celery_tutor.lab.kit import FINISHED_CHECKPOINT
 from celery_tutor.lab.real import protocol
 from celery_tutor.lab.real.plans import PlanStore
@@ -50,6 +51,8 @@ class WorkerIdentity:
     concurrency: int
     prefetch: int
     directory: Path
+    hostname: str = ""
+    """Its Celery node name: a pool child asks its own main process by remote control."""
 
 
 _identity: WorkerIdentity | None = None
@@ -132,6 +135,9 @@ class ChildHooks:
         plan = who.store.take_checkpoint_plan(run.task, checkpoint)
         if plan is None or not claim(self.task, f"plan:{plan['id']}"):  # armed in every worker: fires once
             return Fate.LIVE
+        if plan["kind"] == "drop":
+            drop_own_connection(self.task.app, who.hostname, checkpoint, plan["id"])
+            return Fate.LIVE
         if plan["kind"] == "child":
             self.send(protocol.CHILD_KILLED, checkpoint=checkpoint, plan=plan["id"])
             os.kill(os.getpid(), signal.SIGKILL)
@@ -148,6 +154,26 @@ class ChildHooks:
             return False
         self.send(protocol.LEDGER, action=action, key=key, detail=detail)
         return True
+
+
+DROP_TIMEOUT = 10.0
+"""Seconds a pool child waits for its main process to confirm the connection drop it asked for."""
+
+
+def drop_own_connection(app: Celery, hostname: str, checkpoint: str, plan: str) -> None:
+    """From a pool child: have this worker's main process cut its broker connection, and wait until it took that on.
+
+    The child's task goes on at once, as a real one would: the main process notices the dead
+    socket on its next look (Celery's reaction, a cancel say, reaches the child after that).
+    """
+    app.control.broadcast(
+        protocol.DROP_CONNECTION,
+        arguments={"checkpoint": checkpoint, "plan": plan},
+        destination=[hostname],
+        reply=True,
+        timeout=DROP_TIMEOUT,
+        limit=1,
+    )
 
 
 def claim(task: Any, key: str) -> bool:
@@ -254,17 +280,20 @@ def _received(sender: Any = None, request: Any = None, **_: Any) -> None:
     dispatcher.send(protocol.RECEIVED, uuid=request.id, worker=_identity.name, redelivered=redelivered)
 
 
-_dispatcher: Any = None
-"""The consumer's event dispatcher, once the worker is ready (a restore scan reports through it)."""
+_consumer: Any = None
+"""The worker's consumer, once the worker is ready: the main process reports through its event dispatcher
+(read each time: Celery makes a new one when the consumer restarts after a lost connection)."""
+_dropped = threading.Event()
+"""Set from the moment this worker cut its own broker connection until Celery's consumer is back."""
 
 
 @signals.worker_ready.connect(weak=False, dispatch_uid="celery-tutor-real-ready")
 def _ready(sender: Any = None, **_: Any) -> None:
-    global _dispatcher
+    global _consumer
     dispatcher = getattr(sender, "event_dispatcher", None)
     if _identity is None or dispatcher is None:
         return
-    _dispatcher = dispatcher
+    _consumer = sender
     dispatcher.send(
         protocol.READY,
         worker=_identity.name,
@@ -330,6 +359,8 @@ def _patch_restore_scan() -> None:
         if restored is not None:  # a transaction retried after WATCH restores one tag once
             tag = str((payload.get("properties") or {}).get("delivery_tag", ""))
             restored[tag] = payload.get("headers") or {}
+        elif _dropped.is_set():  # Celery's clean-up of the lost connection closed the channel
+            _report_restored(payload.get("headers") or {}, ev.CONNECTION_LOST)
         return result
 
     restore_visible._lab_reports = True  # type: ignore[attr-defined]
@@ -337,32 +368,37 @@ def _patch_restore_scan() -> None:
     channel_cls._do_restore_message = _do_restore_message
 
 
-def _report_scan(channel: Any, restored: dict[str, dict[str, Any]], throttle: int) -> None:
-    """Send one event per task message the scan put back, then one for the scan (the panel's next-scan clock)."""
-    if _identity is None or _dispatcher is None:
-        return  # before the worker is ready, its receipt of a copy tells the tutor instead
-    interval = float(getattr(channel, "unacked_restore_interval", 0) or 10)
-    with contextlib.suppress(Exception):  # a report must never break kombu's timer
-        for headers in restored.values():
-            if "task" in headers:
-                _dispatcher.send(
-                    protocol.RESTORED,
-                    uuid=headers.get("id"),
-                    worker=_identity.name,
-                    retries=int(headers.get("retries") or 0),
-                    eta=headers.get("eta"),
-                )
-        _dispatcher.send(
-            protocol.SCANNED, worker=_identity.name, restored=len(restored), next_in=interval * max(throttle, 1)
+def _report_restored(headers: dict[str, Any], reason: str) -> None:
+    """One task message went back to the queue now."""
+    if "task" in headers:
+        _send(
+            protocol.RESTORED,
+            uuid=headers.get("id"),
+            retries=int(headers.get("retries") or 0),
+            eta=headers.get("eta"),
+            reason=reason,
         )
+
+
+def _report_scan(channel: Any, restored: dict[str, dict[str, Any]], throttle: int) -> None:
+    """Send one event per task message the scan put back, then one for the scan (the panel's next-scan clock).
+
+    Before the worker is ready nothing is sent: its receipt of a copy tells the tutor instead.
+    A report never breaks kombu's timer (:func:`_send` swallows errors).
+    """
+    interval = float(getattr(channel, "unacked_restore_interval", 0) or 10)
+    for headers in restored.values():
+        _report_restored(headers, ev.SCAN_RESTORE)
+    _send(protocol.SCANNED, restored=len(restored), next_in=interval * max(throttle, 1))
 
 
 def _send(kind: str, **fields: Any) -> None:
     """One ``worker-`` event from the main process, once the worker is ready (never breaks the caller)."""
-    if _identity is None or _dispatcher is None:
+    dispatcher = getattr(_consumer, "event_dispatcher", None)
+    if _identity is None or dispatcher is None:
         return
     with contextlib.suppress(Exception):
-        _dispatcher.send(kind, worker=_identity.name, **fields)
+        dispatcher.send(kind, worker=_identity.name, **fields)
 
 
 def _patch_shutdown_reports() -> None:
@@ -417,9 +453,26 @@ def _patch_shutdown_reports() -> None:
     original_timeout = Request.on_timeout
 
     def on_timeout(self: Any, soft: bool, timeout: float) -> Any:
-        _send(protocol.TIME_LIMIT, uuid=self.id, name=self.name, soft=bool(soft), limit=float(timeout or 0))
-        return original_timeout(self, soft, timeout)
+        # After Celery's handling: a hard limit's FAILURE is stored by the time the tutor hears of it.
+        # Still before billiard signals the child (soft), and before the task- events Celery buffers.
+        try:
+            return original_timeout(self, soft, timeout)
+        finally:
+            _send(protocol.TIME_LIMIT, uuid=self.id, name=self.name, soft=bool(soft), limit=float(timeout or 0))
 
+    from celery.worker.consumer.tasks import Tasks
+
+    tasks_step: Any = Tasks
+    original_tasks_start = tasks_step.start
+
+    def tasks_start(self: Any, c: Any) -> Any:
+        result = original_tasks_start(self, c)
+        if c.restart_count > 0:  # the first start counts 0: this one follows a lost connection
+            _dropped.clear()
+            _send(protocol.RECONNECTED)
+        return result
+
+    tasks_step.start = tasks_start
     wait_for_soft_shutdown._lab_reports = True  # type: ignore[attr-defined]
     controller_cls.wait_for_soft_shutdown = wait_for_soft_shutdown
     consumer_cls.cancel_active_requests = cancel_active_requests
@@ -499,3 +552,57 @@ def lab_sigterm(state: Any) -> dict[str, Any]:
         return {"error": "not a lab worker"}
     threading.Timer(0.05, os.kill, args=(_identity.main_pid, signal.SIGTERM)).start()
     return {"ok": "SIGTERM"}
+
+
+def _noticing(connection: Any) -> bool:
+    """Will the worker's event loop see a cut of this connection now? AMQP: always (it reads all the time).
+
+    Redis: only while kombu reads it, not while the prefetch window is full (see
+    :func:`celery_tutor.lab.connection_loss.noticed_on_redis`).
+    """
+    if connection.transport.driver_type != "redis":
+        return True
+    consuming = [  # the channels that take tasks: the remote-control channel listens (PUB/SUB) all the time
+        channel
+        for channel in list(getattr(connection.transport, "channels", ()))
+        if any(queue not in channel._fanout_queues for queue in getattr(channel, "_active_queues", ()))
+    ]
+    return connection_loss.noticed_on_redis(consuming)
+
+
+def _cut(connection: Any) -> None:
+    """Shut the sockets of the consumer's broker connection, as a network failure would.
+
+    The file descriptors stay open: the event loop sees the end of the stream and kombu
+    raises its connection error on the next read, as for a real broken socket.
+    """
+    if connection.transport.driver_type == "redis":
+        for channel in list(getattr(connection.transport, "channels", ())):
+            connection_loss.shut_redis_channel(channel)
+        return
+    sock = getattr(getattr(connection, "connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+@control_command()
+def lab_drop_connection(state: Any, checkpoint: str | None = None, plan: str | None = None) -> dict[str, Any]:
+    """Cut this worker's broker connection (the consumer's) after this reply is sent; the worker lives on.
+
+    Only the consumer's connection is cut, the one that holds messages: the connection the
+    worker sends its events on stays up, so the tutor sees what Celery does about the loss.
+    """
+    consumer = getattr(state, "consumer", None)
+    connection = getattr(consumer, "connection", None)
+    if _identity is None or connection is None or _dropped.is_set():
+        return {"error": "no broker connection now (it is reconnecting)"}
+    noticed = _noticing(connection)
+    _dropped.set()
+    _send(protocol.CONNECTION_LOST, noticed=noticed, checkpoint=checkpoint, plan=plan)
+    hub = getattr(consumer, "hub", None)
+    if hub is not None:
+        hub.call_soon(_cut, connection)  # the next turn of the event loop: this reply has gone out
+    else:
+        threading.Timer(0.05, _cut, args=(connection,)).start()
+    return {"ok": "dropping", "noticed": noticed}
