@@ -19,7 +19,7 @@ its ``task`` group until the event loop next wakes, which a scan from the timer 
 SCANNED = "worker-lab-scanned"
 """Main process: a restore scan put ``restored`` messages back; the next is ``next_in`` s away."""
 ACKED = "task-lab-acked"
-"""Main process: the message was acked (``Request.acknowledge``)."""
+"""Main process: the ack reached the broker (after kombu's ``Message.ack_log_error``, which Celery calls)."""
 STARTED = "task-lab-started"
 """Pool child, from ``task_prerun``: ``worker``, ``redelivered``, ``retries``, ``child_pid``."""
 CHECKPOINT = "task-lab-checkpoint"

@@ -305,19 +305,34 @@ def _ready(sender: Any = None, **_: Any) -> None:
     print(f"{_identity.name}: consuming (pid {_identity.main_pid}); Ctrl-C stops it warm", flush=True)
 
 
-_original_acknowledge = Request.acknowledge
-
-
-def _acknowledge(self: Request) -> None:
-    """Celery's ``Request.acknowledge``, then an event saying so (Celery sends none for acks)."""
-    was = self.acknowledged
-    _original_acknowledge(self)
-    if not was and self.acknowledged and _identity is not None:
-        self.send_event(protocol.ACKED, worker=_identity.name)
-
-
 def _patch_acknowledge() -> None:
-    Request.acknowledge = _acknowledge  # type: ignore[method-assign]
+    """Report each ack that reached the broker (Celery sends no event for acks).
+
+    The report follows kombu's ``Message.ack_log_error``, which Celery's consumer calls on the
+    event loop's next turn: an ack kombu could not send ("Couldn't ack", after a lost
+    connection) is not reported, though Celery marks its request acknowledged all the same.
+    The event joins Celery's buffered task events, so it keeps its place after ``task-succeeded``.
+    """
+    from kombu.message import Message
+
+    message_cls: Any = Message
+    if getattr(message_cls.ack_log_error, "_lab_reports", False):
+        return
+    original = message_cls.ack_log_error
+
+    def ack_log_error(self: Any, logger: Any, errors: Any, multiple: bool = False) -> Any:
+        try:
+            return original(self, logger, errors, multiple)
+        finally:
+            headers = self.headers or {}
+            if self.acknowledged and "task" in headers:
+                dispatcher = getattr(_consumer, "event_dispatcher", None)
+                if _identity is not None and dispatcher is not None:
+                    with contextlib.suppress(Exception):
+                        dispatcher.send(protocol.ACKED, uuid=headers.get("id"), worker=_identity.name)
+
+    ack_log_error._lab_reports = True  # type: ignore[attr-defined]
+    message_cls.ack_log_error = ack_log_error
 
 
 _scan = threading.local()
