@@ -209,6 +209,22 @@ def test_a_deploy_reaches_a_worker_started_elsewhere_and_remaps_sigterm_there(
             outsider.wait(WAIT)
 
 
+def test_a_dropped_connection_is_cut_by_the_worker_itself_and_celery_reconnects(
+    lab_on: Callable[..., tuple[RealLab, Log]],
+) -> None:
+    """The worker shuts its own broker sockets; Celery's consumer notices, reconnects, and takes tasks again."""
+    lab, log = lab_on()
+    pid = lab.worker_info("worker1")[1]
+    lab.drop_connection()
+    lost = log.wait(lambda e: isinstance(e, ev.ConnectionLost), "the connection lost")
+    assert isinstance(lost, ev.ConnectionLost)
+    assert (lost.worker, lost.broker, lost.requeued, lost.noticed) == ("worker1", "redis", 0, True)
+    log.wait(lambda e: isinstance(e, ev.ConnectionRestored), "the worker reconnected")
+    task = lab.send("add", (2, 3))
+    log.wait(lambda e: isinstance(e, ev.TaskSucceeded) and e.task_id == task, "the add succeeded")
+    assert lab.worker_info("worker1")[1] == pid and lab.worker_status("worker1") == "alive"  # the same process
+
+
 def test_an_outage_is_refused_on_a_real_broker_with_the_reason(lab_on: Callable[..., tuple[RealLab, Log]]) -> None:
     lab, _log = lab_on()
     for control in (lambda: lab.drop_connection(outage=2), lambda: lab.drop_connection_at("adding", outage=1)):

@@ -572,14 +572,19 @@ def lab_sigterm(state: Any) -> dict[str, Any]:
 def _noticing(connection: Any) -> bool:
     """Will the worker's event loop see a cut of this connection now? AMQP: always (it reads all the time).
 
-    Redis: only while kombu reads it, not while the prefetch window is full (see
-    :func:`celery_tutor.lab.connection_loss.noticed_on_redis`).
+    Redis: when kombu reads any of its sockets. The task channel's BRPOP pauses while the
+    prefetch window is full (:func:`celery_tutor.lab.connection_loss.noticed_on_redis`), but
+    the remote-control channel (Celery's default, and the lab's controls need it) listens all
+    the time: its socket's end is noticed, and Celery's consumer restarts the whole connection.
     """
     if connection.transport.driver_type != "redis":
         return True
-    consuming = [  # the channels that take tasks: the remote-control channel listens (PUB/SUB) all the time
+    channels = list(getattr(connection.transport, "channels", ()))
+    if any(getattr(channel, "_in_listen", None) for channel in channels):
+        return True
+    consuming = [
         channel
-        for channel in list(getattr(connection.transport, "channels", ()))
+        for channel in channels
         if any(queue not in channel._fanout_queues for queue in getattr(channel, "_active_queues", ()))
     ]
     return connection_loss.noticed_on_redis(consuming)
