@@ -1,8 +1,9 @@
-"""A real lab's fault controls: kills by signal, and crash or failure plans armed by remote control.
+"""A real lab's fault controls: kills and deploys by signal; crash, failure and drop plans by remote control.
 
 A mixin of :class:`~.real_lab.RealLab`, the counterpart of the in-process lab's
 :mod:`~celery_tutor.lab.fault_controls`. A plan is armed in every live worker (and in
-each worker that starts later) but fires once across the lab.
+each worker that starts later) but fires once across the lab. A dropped connection is cut
+by the worker itself (:func:`~.worker_side.lab_drop_connection`), which reports it.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import select
 import signal
 import socket
 import threading
@@ -136,7 +137,7 @@ class ChildHooks:
         if plan is None or not claim(self.task, f"plan:{plan['id']}"):  # armed in every worker: fires once
             return Fate.LIVE
         if plan["kind"] == "drop":
-            drop_own_connection(self.task.app, who.hostname, checkpoint, plan["id"])
+            drop_own_connection(self.task.app, who, checkpoint, plan["id"])
             return Fate.LIVE
         if plan["kind"] == "child":
             self.send(protocol.CHILD_KILLED, checkpoint=checkpoint, plan=plan["id"])
@@ -156,24 +157,48 @@ class ChildHooks:
         return True
 
 
-DROP_TIMEOUT = 10.0
-"""Seconds a pool child waits for its main process to confirm the connection drop it asked for."""
+def drop_own_connection(app: Celery, who: WorkerIdentity, checkpoint: str, plan: str) -> None:
+    """From a pool child: have this worker's main process cut its broker connection; wait until Celery reacted.
 
-
-def drop_own_connection(app: Celery, hostname: str, checkpoint: str, plan: str) -> None:
-    """From a pool child: have this worker's main process cut its broker connection, and wait until it took that on.
-
-    The child's task goes on at once, as a real one would: the main process notices the dead
-    socket on its next look (Celery's reaction, a cancel say, reaches the child after that).
+    As in the in-process lab, the worker notices the loss while the task is at this
+    checkpoint, so Celery's reaction (a cancel: SIGTERM to this child, which ends this wait
+    and the run) lands here, not at some later step. The main process says it has reacted
+    through a FIFO of this child's; if it never does, the task goes on after
+    :data:`~celery_tutor.lab.connection_loss.HANDLED_TIMEOUT` seconds.
     """
-    app.control.broadcast(
-        protocol.DROP_CONNECTION,
-        arguments={"checkpoint": checkpoint, "plan": plan},
-        destination=[hostname],
-        reply=True,
-        timeout=DROP_TIMEOUT,
-        limit=1,
-    )
+    fifo = who.directory / f"dropped-{os.getpid()}-{plan}.fifo"
+    os.mkfifo(fifo, 0o600)
+    try:
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # no writer yet: a read end opens at once
+        try:
+            app.control.broadcast(
+                protocol.DROP_CONNECTION,
+                arguments={"checkpoint": checkpoint, "plan": plan, "notify": str(fifo)},
+                destination=[who.hostname],
+            )
+            select.select([reader], [], [], connection_loss.HANDLED_TIMEOUT)
+        finally:
+            os.close(reader)
+    finally:
+        fifo.unlink(missing_ok=True)
+
+
+_drop_waiters: list[str] = []
+"""FIFOs of pool children waiting at a checkpoint for Celery to react to the connection they had cut."""
+_drop_waiters_lock = threading.Lock()
+
+
+def _reacted() -> None:
+    """Celery has handled the lost connection (or will not notice it): release the children waiting for that."""
+    with _drop_waiters_lock:
+        waiting, _drop_waiters[:] = list(_drop_waiters), []
+    for path in waiting:
+        with contextlib.suppress(OSError):  # the child is gone already (cancelled, killed)
+            writer = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            try:
+                os.write(writer, b"1")
+            finally:
+                os.close(writer)
 
 
 def claim(task: Any, key: str) -> bool:
@@ -311,7 +336,8 @@ def _patch_acknowledge() -> None:
     The report follows kombu's ``Message.ack_log_error``, which Celery's consumer calls on the
     event loop's next turn: an ack kombu could not send ("Couldn't ack", after a lost
     connection) is not reported, though Celery marks its request acknowledged all the same.
-    The event joins Celery's buffered task events, so it keeps its place after ``task-succeeded``.
+    The event joins Celery's buffered task events, so it keeps its place after ``task-succeeded``,
+    and the buffer is flushed at once.
     """
     from kombu.message import Message
 
@@ -330,6 +356,9 @@ def _patch_acknowledge() -> None:
                 if _identity is not None and dispatcher is not None:
                     with contextlib.suppress(Exception):
                         dispatcher.send(protocol.ACKED, uuid=headers.get("id"), worker=_identity.name)
+                        # Out now, with the task events before it: a worker on its way out
+                        # (a warm shutdown cut short by SIGKILL) may never turn its loop again.
+                        dispatcher.flush()
 
     ack_log_error._lab_reports = True  # type: ignore[attr-defined]
     message_cls.ack_log_error = ack_log_error
@@ -449,6 +478,8 @@ def _patch_shutdown_reports() -> None:
         try:
             return celery_code()
         finally:
+            if reason == "connection lost":
+                _reacted()
             for request in before:
                 if request._already_cancelled:
                     _send(
@@ -607,7 +638,9 @@ def _cut(connection: Any) -> None:
 
 
 @control_command()
-def lab_drop_connection(state: Any, checkpoint: str | None = None, plan: str | None = None) -> dict[str, Any]:
+def lab_drop_connection(
+    state: Any, checkpoint: str | None = None, plan: str | None = None, notify: str | None = None
+) -> dict[str, Any]:
     """Cut this worker's broker connection (the consumer's) after this reply is sent; the worker lives on.
 
     Only the consumer's connection is cut, the one that holds messages: the connection the
@@ -616,10 +649,19 @@ def lab_drop_connection(state: Any, checkpoint: str | None = None, plan: str | N
     consumer = getattr(state, "consumer", None)
     connection = getattr(consumer, "connection", None)
     if _identity is None or connection is None or _dropped.is_set():
+        if notify:  # a child waits: it goes on, there is no connection to drop
+            with _drop_waiters_lock:
+                _drop_waiters.append(notify)
+            _reacted()
         return {"error": "no broker connection now (it is reconnecting)"}
     noticed = _noticing(connection)
     _dropped.set()
+    if notify:
+        with _drop_waiters_lock:
+            _drop_waiters.append(notify)
     _send(protocol.CONNECTION_LOST, noticed=noticed, checkpoint=checkpoint, plan=plan)
+    if not noticed:
+        _reacted()  # nothing will notice: Celery does not react
     hub = getattr(consumer, "hub", None)
     if hub is not None:
         hub.call_soon(_cut, connection)  # the next turn of the event loop: this reply has gone out
