@@ -81,20 +81,29 @@ others. What must match there is how many runs were flagged redelivered, not whi
 """
 
 
-def outcome(report: Report, ordered: bool = True) -> dict[str, Any]:
+WATCHED = {"hard time limit, requeued each time": 3}
+"""Scripts of a task that comes back forever, watched for so many runs: the next run starts at
+about the moment the script ends (at once in process, within a few ms on real workers), so
+whether the report shows it is a race with the end of the script, not a behaviour. Only the
+watched runs are compared (and not the state the lab shows at the end, which that run sets)."""
+
+
+def outcome(report: Report, ordered: bool = True, watched: int | None = None) -> dict[str, Any]:
     """What must match: per task its runs, redelivery flags, retries and states; the ledger counts.
 
-    With ``ordered=False`` the redelivery flags are compared as a multiset (see :data:`SAME_ETA`).
+    With ``ordered=False`` the redelivery flags are compared as a multiset (see :data:`SAME_ETA`);
+    with ``watched`` only the first ``watched`` runs (see :data:`WATCHED`).
     """
+    cut = slice(None, watched)
     return {
         "tasks": {
             alias: {
                 "name": t.name,
-                "runs": t.runs,
-                "redelivered": t.redelivered if ordered else sorted(t.redelivered),
-                "retries": t.retries,
+                "runs": t.runs if watched is None else min(t.runs, watched),
+                "redelivered": t.redelivered[cut] if ordered else sorted(t.redelivered),
+                "retries": t.retries[cut],
                 "state": t.state,
-                "observed": t.observed,
+                "observed": t.observed if watched is None else None,
                 "exception": t.exception.split(":")[0] if t.exception else None,
                 "result": t.result,
             }
@@ -133,8 +142,10 @@ def test_real_workers_do_what_the_in_process_lab_does(name: str, redis_server: R
     real = run_script_on_broker(generous(script), redis_server.url)
     lab = run_script(on_redis(script))
     assert real.ok, real.to_text()
-    ordered = name not in SAME_ETA
-    assert outcome(real, ordered) == outcome(lab, ordered), f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
+    ordered, watched = name not in SAME_ETA, WATCHED.get(name)
+    assert outcome(real, ordered, watched) == outcome(lab, ordered, watched), (
+        f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
+    )
 
 
 def test_real_workers_report_a_scan_restore_when_the_scan_runs(redis_server: RedisServer) -> None:
@@ -184,4 +195,7 @@ def test_real_rabbitmq_workers_do_what_the_in_process_lab_does(name: str, rabbit
     real = run_script_on_broker(generous(script), rabbitmq_server.url)
     lab = run_script(script)
     assert real.ok, real.to_text()
-    assert outcome(real) == outcome(lab), f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
+    watched = WATCHED.get(name)
+    assert outcome(real, watched=watched) == outcome(lab, watched=watched), (
+        f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
+    )
