@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from celery.exceptions import WorkerShutdown
 
-from celery_tutor.lab import Lab, LabConfigError, LabStateError
+from celery_tutor.lab import Lab, LabConfigError, LabStateError, jobs
 from celery_tutor.lab.redis_server import find_server_binary
+from celery_tutor.lab.runtime import RunContext, WorkerRuntime
 
 if TYPE_CHECKING:  # conftest is not imported at run time: pytest owns it
     from conftest import EventLog, LabFactory
@@ -102,6 +103,29 @@ def test_a_soft_shutdown_then_cancel_requeues_a_late_acked_task_cleanly_before_t
     lab.restart_worker()
     view = make_lab.wait_for_task(lab, report)
     assert [r.outcome for r in view.runs] == ["cancelled", "success"]
+
+
+def test_a_cancelled_run_reaches_no_more_checkpoints(make_lab: LabFactory) -> None:
+    """Celery's cancel kills the prefork child at once (SIGTERM): the run reports no checkpoint after it.
+
+    A real worker's child dies inside the task's sleep. The lab's thread unwinds at its next
+    checkpoint, which it used to report first: a step the real run never reaches (it showed
+    when the checkpoint came before the worker's cold shutdown had ended).
+    """
+    lab = make_lab()
+    log = make_lab.events(lab)
+    job = jobs.new_job("t-1", None, None, None)
+    job.accept()
+    job.terminate()  # what Request.cancel does through pool.terminate_job
+    run = RunContext(worker=WorkerRuntime("worker1", lab), task_id="t-1", task="generate_report", run=1)
+    jobs.bind(job)
+    try:
+        with pytest.raises(jobs.JobTerminated):
+            lab.reached(run, "rendering")
+    finally:
+        jobs.bind(None)
+    assert run.dead
+    assert not log.of("checkpoint", "t-1")
 
 
 def test_a_cold_shutdown_loses_an_early_acked_task_it_cancels(make_lab: LabFactory) -> None:

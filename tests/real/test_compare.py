@@ -23,17 +23,52 @@ from celery_tutor.lab.script import Script, load_script
 pytestmark = [pytest.mark.real_broker, pytest.mark.lab]
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = {
-    "redis late ack + crash": ROOT / "examples" / "redis-late-ack-crash.yaml",
-    "child kill (acked, FAILURE)": ROOT / "examples" / "child-kill.yaml",
-    "child kill + reject_on_worker_lost": ROOT / "examples" / "child-kill-reject.yaml",
-    "early ack + crash (LOST)": ROOT / "examples" / "early-ack-crash.yaml",
-    "countdown retry held by a crashed worker": Path(__file__).with_name("redis-countdown-crash.yaml"),
-    "a clean stop gives prefetched messages back": ROOT / "examples" / "redis-clean-stop.yaml",
-    "a long task past the visibility timeout runs twice": ROOT / "examples" / "redis-long-task-runs-twice.yaml",
-    "a countdown past the visibility timeout runs twice": ROOT / "examples" / "redis-countdown-runs-twice.yaml",
-    "the prefetch window holds a restored copy": ROOT / "examples" / "redis-prefetch-window.yaml",
+EXAMPLES = ROOT / "examples"
+
+ANY_BROKER = {
+    "child kill (acked, FAILURE)": EXAMPLES / "child-kill.yaml",
+    "child kill + reject_on_worker_lost": EXAMPLES / "child-kill-reject.yaml",
+    "child kill + retry_on_worker_lost": EXAMPLES / "child-kill-retry.yaml",
+    "early ack + crash (LOST)": EXAMPLES / "early-ack-crash.yaml",
+    "self.retry(exc, countdown) until max_retries": EXAMPLES / "self-retry.yaml",
+    "self.retry() with the defaults": EXAMPLES / "self-retry-defaults.yaml",
+    "autoretry_for with backoff": EXAMPLES / "autoretry-backoff.yaml",
+    "autoretry_for with backoff_max": EXAMPLES / "autoretry-backoff-max.yaml",
+    "late ack + exception (acked)": EXAMPLES / "late-ack-exception.yaml",
+    "late ack + exception, acks_on_failure_or_timeout off (dropped)": EXAMPLES / "late-ack-failure-dropped.yaml",
+    "soft time limit": EXAMPLES / "soft-time-limit.yaml",
+    "soft time limit, then clean-up": EXAMPLES / "soft-time-limit-cleanup.yaml",
+    "hard time limit, requeued each time": EXAMPLES / "time-limit-loop.yaml",
+    "deploy: warm shutdown within the grace": EXAMPLES / "deploy-warm.yaml",
+    "deploy: cold shutdown, no soft shutdown, early ack": EXAMPLES / "deploy-cold-no-soft-shutdown.yaml",
+    "connection lost, early ack": EXAMPLES / "connection-loss-early-ack.yaml",
+    "connection lost, late ack: runs twice": EXAMPLES / "connection-loss-late-ack.yaml",
+    "connection lost, Celery cancels the late-ack task": EXAMPLES / "connection-loss-cancel.yaml",
+    "connection lost after the charge: the cancel comes too late": EXAMPLES / "connection-loss-cancel-too-late.yaml",
 }
+"""Scripts whose outcome does not depend on the broker: compared on Redis and on RabbitMQ."""
+
+SCRIPTS = {
+    **ANY_BROKER,
+    "redis late ack + crash": EXAMPLES / "redis-late-ack-crash.yaml",
+    "countdown retry held by a crashed worker": Path(__file__).with_name("redis-countdown-crash.yaml"),
+    "a clean stop gives prefetched messages back": EXAMPLES / "redis-clean-stop.yaml",
+    "a long task past the visibility timeout runs twice": EXAMPLES / "redis-long-task-runs-twice.yaml",
+    "a countdown past the visibility timeout runs twice": EXAMPLES / "redis-countdown-runs-twice.yaml",
+    "the prefetch window holds a restored copy": EXAMPLES / "redis-prefetch-window.yaml",
+    "early ack + prefetch, crash while task 1 runs": EXAMPLES / "redis-prefetch-crash.yaml",
+    "deploy: SIGKILL after the grace (Redis keeps the work)": EXAMPLES / "redis-deploy-sigkill.yaml",
+    "deploy: cold shutdown gives the work back": EXAMPLES / "redis-deploy-cold-shutdown.yaml",
+    "connection lost, Redis in reach: kombu's clean-up gives it back": EXAMPLES / "redis-connection-loss.yaml",
+}
+"""Compared on Redis (the in-process lab in its Redis mode).
+
+Not compared: ``redis-connection-loss-outage.yaml`` (a real lab refuses an outage) and
+``redis-connection-loss-prefetch-full.yaml``, where the two differ for a reason outside the
+harness: a real worker runs Celery's remote control (the lab's controls need it, and it is
+Celery's default), whose Redis channel listens all the time, so the cut is noticed even with
+the prefetch window full; the in-process worker has no remote control, and nothing notices.
+"""
 
 SAME_ETA = {"a countdown past the visibility timeout runs twice"}
 """Scripts whose copies of one message fall due at the same instant: the order they run in is not fixed.
@@ -46,20 +81,29 @@ others. What must match there is how many runs were flagged redelivered, not whi
 """
 
 
-def outcome(report: Report, ordered: bool = True) -> dict[str, Any]:
+WATCHED = {"hard time limit, requeued each time": 3}
+"""Scripts of a task that comes back forever, watched for so many runs: the next run starts at
+about the moment the script ends (at once in process, within a few ms on real workers), so
+whether the report shows it is a race with the end of the script, not a behaviour. Only the
+watched runs are compared (and not the state the lab shows at the end, which that run sets)."""
+
+
+def outcome(report: Report, ordered: bool = True, watched: int | None = None) -> dict[str, Any]:
     """What must match: per task its runs, redelivery flags, retries and states; the ledger counts.
 
-    With ``ordered=False`` the redelivery flags are compared as a multiset (see :data:`SAME_ETA`).
+    With ``ordered=False`` the redelivery flags are compared as a multiset (see :data:`SAME_ETA`);
+    with ``watched`` only the first ``watched`` runs (see :data:`WATCHED`).
     """
+    cut = slice(None, watched)
     return {
         "tasks": {
             alias: {
                 "name": t.name,
-                "runs": t.runs,
-                "redelivered": t.redelivered if ordered else sorted(t.redelivered),
-                "retries": t.retries,
+                "runs": t.runs if watched is None else min(t.runs, watched),
+                "redelivered": t.redelivered[cut] if ordered else sorted(t.redelivered),
+                "retries": t.retries[cut],
                 "state": t.state,
-                "observed": t.observed,
+                "observed": t.observed if watched is None else None,
                 "exception": t.exception.split(":")[0] if t.exception else None,
                 "result": t.result,
             }
@@ -98,8 +142,10 @@ def test_real_workers_do_what_the_in_process_lab_does(name: str, redis_server: R
     real = run_script_on_broker(generous(script), redis_server.url)
     lab = run_script(on_redis(script))
     assert real.ok, real.to_text()
-    ordered = name not in SAME_ETA
-    assert outcome(real, ordered) == outcome(lab, ordered), f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
+    ordered, watched = name not in SAME_ETA, WATCHED.get(name)
+    assert outcome(real, ordered, watched) == outcome(lab, ordered, watched), (
+        f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
+    )
 
 
 def test_real_workers_report_a_scan_restore_when_the_scan_runs(redis_server: RedisServer) -> None:
@@ -132,13 +178,15 @@ def test_verify_on_a_real_broker_holds_for_the_redis_lesson(
 
 
 RABBIT_SCRIPTS = {
-    "late ack + crash (requeued at once)": ROOT / "examples" / "late-ack-crash.yaml",
-    "child kill (acked, FAILURE)": ROOT / "examples" / "child-kill.yaml",
-    "child kill + reject_on_worker_lost": ROOT / "examples" / "child-kill-reject.yaml",
-    "early ack + crash (LOST)": ROOT / "examples" / "early-ack-crash.yaml",
-    "countdown retry held by a crashed worker": ROOT / "examples" / "early-ack-crash-during-countdown.yaml",
-    "early ack + prefetch, crash while task 1 runs": ROOT / "examples" / "prefetch-crash.yaml",
+    **ANY_BROKER,
+    "late ack + crash (requeued at once)": EXAMPLES / "late-ack-crash.yaml",
+    "countdown retry held by a crashed worker": EXAMPLES / "early-ack-crash-during-countdown.yaml",
+    "early ack + prefetch, crash while task 1 runs": EXAMPLES / "prefetch-crash.yaml",
+    "idempotence: a redelivery runs the body twice, a key saves it": EXAMPLES / "idempotence.yaml",
+    "deploy: SIGKILL after the grace": EXAMPLES / "deploy-sigkill.yaml",
+    "deploy: soft shutdown, then cold": EXAMPLES / "deploy-soft-shutdown.yaml",
 }
+"""Compared on RabbitMQ (the in-process lab's default)."""
 
 
 @pytest.mark.parametrize("name", list(RABBIT_SCRIPTS))
@@ -147,4 +195,7 @@ def test_real_rabbitmq_workers_do_what_the_in_process_lab_does(name: str, rabbit
     real = run_script_on_broker(generous(script), rabbitmq_server.url)
     lab = run_script(script)
     assert real.ok, real.to_text()
-    assert outcome(real) == outcome(lab), f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
+    watched = WATCHED.get(name)
+    assert outcome(real, watched=watched) == outcome(lab, watched=watched), (
+        f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
+    )

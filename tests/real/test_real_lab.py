@@ -15,6 +15,7 @@ import redis
 
 from celery_tutor.lab import LabConfig, LabStateError
 from celery_tutor.lab import events as ev
+from celery_tutor.lab.real.process import worker_arguments
 from celery_tutor.lab.real.real_lab import RealLab
 from celery_tutor.lab.redis_server import RedisServer
 
@@ -172,10 +173,62 @@ def test_a_worker_started_elsewhere_joins_and_obeys_remote_control(
             outsider.wait(WAIT)
 
 
-def test_controls_a_real_broker_cannot_do_yet_say_so(lab_on: Callable[..., tuple[RealLab, Log]]) -> None:
+def test_a_deploy_reaches_a_worker_started_elsewhere_and_remaps_sigterm_there(
+    lab_on: Callable[..., tuple[RealLab, Log]], redis_server: RedisServer
+) -> None:
+    """SIGTERM by remote control, taken as a REMAP_SIGTERM=SIGQUIT worker takes it: soft shutdown, then cancel."""
+    lab, log = lab_on(settings={"task_acks_late": True, "worker_soft_shutdown_timeout": 0.3})
+    plain, options = lab.join_options()
+    command = worker_arguments(redis_server.url, "remote1", lab.prefix, plain, options)
+    outsider = subprocess.Popen(
+        [sys.executable, "-m", "celery_tutor", *command],
+        env={**os.environ, "PYTHONPATH": SRC},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        log.wait(lambda e: isinstance(e, ev.WorkerStarted) and e.worker == "remote1", "remote1 started")
+        lab.stop_worker("worker1")  # only remote1 takes the report
+        log.wait(lambda e: isinstance(e, ev.WorkerStopped) and e.worker == "worker1", "worker1 stopped")
+        report = lab.send("generate_report", (7,))
+        log.wait(lambda e: isinstance(e, ev.TaskStarted) and e.task_id == report, "the report started")
+        lab.deploy("remote1", grace=30, remap_sigterm=True)
+        log.wait(lambda e: isinstance(e, ev.WorkerStopped) and e.worker == "remote1", "remote1 stopped")
+        # It exited by itself, not by SIGKILL: 0, as `celery worker` does after a cold shutdown
+        # (WorkController.terminate sets no exit code).
+        assert outsider.wait(WAIT) == 0
+        soft = next(e for e in log.events if isinstance(e, ev.SoftShutdown))
+        cancelled = next(e for e in log.events if isinstance(e, ev.TaskCancelled))
+        assert (soft.worker, soft.timeout, soft.running) == ("remote1", 0.3, 1)
+        assert (cancelled.task_id, cancelled.reason, cancelled.acks_late) == (report, "cold shutdown", True)
+        assert not any(isinstance(e, (ev.GraceExpired, ev.WorkerKilled)) for e in log.events)
+    finally:
+        if outsider.poll() is None:
+            os.killpg(outsider.pid, 9)
+            outsider.wait(WAIT)
+
+
+def test_a_dropped_connection_is_cut_by_the_worker_itself_and_celery_reconnects(
+    lab_on: Callable[..., tuple[RealLab, Log]],
+) -> None:
+    """The worker shuts its own broker sockets; Celery's consumer notices, reconnects, and takes tasks again."""
+    lab, log = lab_on()
+    pid = lab.worker_info("worker1")[1]
+    lab.drop_connection()
+    lost = log.wait(lambda e: isinstance(e, ev.ConnectionLost), "the connection lost")
+    assert isinstance(lost, ev.ConnectionLost)
+    assert (lost.worker, lost.broker, lost.requeued, lost.noticed) == ("worker1", "redis", 0, True)
+    log.wait(lambda e: isinstance(e, ev.ConnectionRestored), "the worker reconnected")
+    task = lab.send("add", (2, 3))
+    log.wait(lambda e: isinstance(e, ev.TaskSucceeded) and e.task_id == task, "the add succeeded")
+    assert lab.worker_info("worker1")[1] == pid and lab.worker_status("worker1") == "alive"  # the same process
+
+
+def test_an_outage_is_refused_on_a_real_broker_with_the_reason(lab_on: Callable[..., tuple[RealLab, Log]]) -> None:
     lab, _log = lab_on()
-    for control in (lambda: lab.drop_connection(), lambda: lab.deploy(), lambda: lab.drop_connection_at("adding")):
-        with pytest.raises(LabStateError, match="not available on a real broker yet"):
+    for control in (lambda: lab.drop_connection(outage=2), lambda: lab.drop_connection_at("adding", outage=1)):
+        with pytest.raises(LabStateError, match="outage"):
             control()
 
 
@@ -195,6 +248,7 @@ def _wait_gone(pid: int, timeout: float = WAIT) -> bool:
 TUTOR = """
 import sys
 from celery_tutor.lab import LabConfig
+from celery_tutor.lab.real.process import worker_arguments
 from celery_tutor.lab.real.real_lab import RealLab
 lab = RealLab(LabConfig(workers=2), sys.argv[1])
 lab.start()

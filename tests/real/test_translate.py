@@ -39,6 +39,9 @@ class FakeLab:
     def holder_fate(self, worker: str) -> str | None:
         return self.fates.get(worker)
 
+    def on_connection_lost(self, worker: str, checkpoint: str | None, noticed: bool, plan: str | None) -> None:
+        self.calls.append(("connection lost", (worker, checkpoint, noticed, plan)))
+
 
 def _setup(broker: str = "redis") -> tuple[EventBus, EventTranslator, FakeLab, list[ev.LabEvent]]:
     bus = EventBus()
@@ -203,3 +206,41 @@ def test_two_restored_copies_are_two_redeliveries_and_a_third_receipt_is_inferre
     back = [e for e in seen if isinstance(e, ev.MessageRedelivered)]
     assert len(back) == 3 and {e.reason for e in back} == {ev.SCAN_RESTORE}
     assert [e.kind for e in seen].count("received") == 4
+
+
+def test_a_time_limit_names_the_run_and_the_last_checkpoint_it_reached() -> None:
+    """A prefork child is signalled between checkpoints: the report says which one it had passed last."""
+    _bus, translator, _lab, seen = _setup()
+    for run in (1, 2):
+        translator.handle({"type": protocol.STARTED, "uuid": TASK_ID, "hostname": HOST})
+        translator.handle({"type": protocol.CHECKPOINT, "uuid": TASK_ID, "hostname": HOST, "checkpoint": "reading"})
+        if run == 2:
+            translator.handle({"type": protocol.CHECKPOINT, "uuid": TASK_ID, "hostname": HOST, "checkpoint": "writing"})
+        soft = run == 1
+        translator.handle({"type": protocol.TIME_LIMIT, "uuid": TASK_ID, "hostname": HOST, "soft": soft, "limit": 0.5})
+    limits = [e for e in seen if isinstance(e, ev.TimeLimitPassed)]
+    assert [(type(e), e.run, e.checkpoint, e.limit) for e in limits] == [
+        (ev.SoftTimeLimitHit, 1, "reading", 0.5),
+        (ev.TimeLimitHit, 2, "writing", 0.5),
+    ]
+
+
+def test_a_cancel_and_a_soft_shutdown_reported_by_the_worker() -> None:
+    _bus, translator, _lab, seen = _setup()
+    translator.handle(
+        {"type": protocol.SOFT_SHUTDOWN, "hostname": HOST, "worker": "worker1", "timeout": 0.5, "running": 1}
+    )
+    translator.handle(
+        {
+            "type": protocol.CANCELLED,
+            "uuid": TASK_ID,
+            "hostname": HOST,
+            "worker": "worker1",
+            "reason": "cold shutdown",
+            "acks_late": True,
+        }
+    )
+    soft, cancelled = seen
+    assert isinstance(soft, ev.SoftShutdown) and (soft.worker, soft.timeout, soft.running) == ("worker1", 0.5, 1)
+    assert isinstance(cancelled, ev.TaskCancelled)
+    assert (cancelled.task, cancelled.reason, cancelled.acks_late) == ("charge_card", "cold shutdown", True)

@@ -77,7 +77,12 @@ def _reading(channel: Any) -> bool:
     return bool(getattr(channel, "_in_poll", None)) and bool(channel.qos.can_consume())
 
 
-def _shut_redis_channel(channel: Any) -> None:
+def noticed_on_redis(channels: list[Any]) -> bool:
+    """Will a worker notice its Redis connection cut now? Only if kombu is reading every channel of it."""
+    return all(_reading(channel) for channel in channels)
+
+
+def shut_redis_channel(channel: Any) -> None:
     """Shut the sockets of a kombu Redis channel's connections, as a network failure would.
 
     The file descriptors stay open, so the event loop sees the end of the stream and
@@ -146,7 +151,7 @@ def drop_connection(
     connection.transport.dropped = True
     for channel in channels:
         if not isinstance(channel, DroppableChannel):
-            _shut_redis_channel(channel)
+            shut_redis_channel(channel)
     notify = getattr(broker, "notify", None)
     if notify is not None:
         notify()  # wake a consumer waiting for messages

@@ -87,6 +87,7 @@ class FaultControls:
 
     def reached(self, run: RunContext, checkpoint: str) -> str:
         """A task reached a checkpoint: report it, enforce its time limits, and act on a plan for here."""
+        jobs.unwind_if_terminated(run)  # a cancelled run's child is gone: it reaches nothing more
         self._bus.emit(
             ev.CheckpointReached,
             task_id=run.task_id,

@@ -113,6 +113,18 @@ def current() -> Job | None:
     return _local.job
 
 
+def unwind_if_terminated(run: RunContext) -> None:
+    """A job Celery terminated is a child already gone: raise :class:`JobTerminated` before it reports anything.
+
+    The prefork child dies where the signal finds it; the lab's thread gets as far as its
+    next checkpoint, which it must not report as reached.
+    """
+    job = _local.job
+    if job is not None and job.terminated is not None:
+        run.dead = True  # the process is gone: what the unwinding thread does is not reported
+        raise JobTerminated(job.terminated)
+
+
 def at_checkpoint(run: RunContext, checkpoint: str, emit: Emit) -> None:
     """Do at a checkpoint what a signal to a prefork child would have done by now.
 
@@ -123,9 +135,7 @@ def at_checkpoint(run: RunContext, checkpoint: str, emit: Emit) -> None:
     job = _local.job
     if job is None:
         return
-    if job.terminated is not None:
-        run.dead = True  # the process is gone: what the unwinding thread does is not reported
-        raise JobTerminated(job.terminated)
+    unwind_if_terminated(run)
     if job.started is None or checkpoint == FINISHED_CHECKPOINT:
         return
     elapsed = time.monotonic() - job.started

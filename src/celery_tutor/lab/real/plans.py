@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 Plan = dict[str, Any]
-"""``{"id", "kind": "crash" | "child" | "failure", "checkpoint", "task", "exc", "left"}``."""
+"""``{"id", "kind": "crash" | "child" | "drop" | "failure", "checkpoint", "task", "exc", "left"}``."""
 
 
 class PlanStore:
@@ -72,10 +72,10 @@ class PlanStore:
         return None
 
     def take_checkpoint_plan(self, task: str, checkpoint: str) -> Plan | None:
-        """The crash or child-kill plan for this task at this checkpoint, taken; the first armed wins."""
+        """The crash, child-kill or connection-drop plan for this task at this checkpoint, taken; the first wins."""
         return self._take(
             lambda p: (
-                p.get("kind") in ("crash", "child")
+                p.get("kind") in ("crash", "child", "drop")
                 and p.get("checkpoint") in (None, checkpoint)
                 and p.get("task") in (None, task)
             )

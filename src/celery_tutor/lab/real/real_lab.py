@@ -12,8 +12,8 @@ event stream.
 The lab's worker processes are :mod:`.real_workers`' job, its faults :mod:`.real_faults`';
 ``lab run`` and ``verify`` build real labs with :mod:`.broker_runs`.
 
-Not yet on a real broker (they raise :class:`~celery_tutor.lab.fleet.LabStateError` with
-the reason): ``drop_connection``, ``deploy``, and a script's own task code (``lab.code``).
+Not on a real broker (refused with the reason): a dropped connection's ``outage`` (a real
+worker reconnects to a server that is up), and a script's own task code (``lab.code``).
 """
 
 from __future__ import annotations
@@ -212,6 +212,7 @@ class RealLab(RealFaultControls):
                 with self._lock:
                     handle.reported = True
                     handle.status = "killed"
+                handle.ended.set()
                 assert handle.process is not None
                 handle.process.kill()
                 handle.process.wait()

@@ -50,7 +50,9 @@ class RealWorker:
     pid: int = 0
     crash_checkpoint: str | None = None
     reported: bool = False
-    """Its end (killed or stopped) has been reported."""
+    """Its end (killed or stopped) has been reported, or is being reported."""
+    ended: threading.Event = field(default_factory=threading.Event)
+    """Set once its end has been reported (a worker started elsewhere has no process to wait for)."""
 
 
 class RealWorkers(LabBase):
@@ -121,6 +123,7 @@ class RealWorkers(LabBase):
             handle.status, handle.reported = "stopped", True
         self._give_back(worker)
         self._bus.emit(ev.WorkerStopped, worker=worker)
+        handle.ended.set()
 
     def holder_fate(self, worker: str) -> str | None:
         with self._lock:
@@ -208,34 +211,46 @@ class RealWorkers(LabBase):
             if handle is None or handle.reported or self._closed:
                 return
             stopping = handle.status == "stopping"
+            if stopping:
+                handle.reported = True  # a stop: a deploy's SIGKILL, due now, is too late for it
         if stopping:
             self.sync_events()  # its last acks are in
             with self._lock:
-                handle.status, handle.reported = "stopped", True
+                handle.status = "stopped"
             self._give_back(handle.name)
             self._bus.emit(ev.WorkerStopped, worker=handle.name)
+            handle.ended.set()
         elif handle.status in ("alive", "starting"):
             self._report_killed(handle, None)
 
-    def _give_back(self, worker: str) -> None:
-        """A worker closed its connection cleanly: the broker has every message it held unacked back."""
+    def _give_back(self, worker: str, reason: str = ev.CLEAN_CLOSE, emit: bool = True) -> list[dict[str, Any]]:
+        """A worker's connection closed: the broker has every message it held unacked back.
+
+        Returns the redeliveries' fields; ``emit=False`` leaves reporting them to the caller.
+        """
         try:
             view = self.snapshot().worker(worker)
         except KeyError:
-            return
+            return []
         etas = {s.task_id: s for s in view.scheduled}
+        backs: list[dict[str, Any]] = []
         for task_id in view.unacked:
             scheduled = etas.get(task_id)
             self._translator.given_back(task_id)
-            self._bus.emit(
-                ev.MessageRedelivered,
-                task_id=task_id,
-                task=self._bus.name_of(task_id),
-                worker=worker,
-                reason=ev.CLEAN_CLOSE,
-                retries=scheduled.retries if scheduled else 0,
-                eta_in=max(0.0, scheduled.eta_at - self.now()) if scheduled else None,
+            backs.append(
+                {
+                    "task_id": task_id,
+                    "task": self._bus.name_of(task_id),
+                    "worker": worker,
+                    "reason": reason,
+                    "retries": scheduled.retries if scheduled else 0,
+                    "eta_in": max(0.0, scheduled.eta_at - self.now()) if scheduled else None,
+                }
             )
+        if emit:
+            for back in backs:
+                self._bus.emit(ev.MessageRedelivered, **back)
+        return backs
 
     def _report_killed(self, handle: RealWorker, checkpoint: str | None) -> None:
         """The worker died at once: what it ran without holding the message is lost; the rest comes back."""
@@ -246,16 +261,23 @@ class RealWorkers(LabBase):
             handle.status, handle.reported = "killed", True
             checkpoint = checkpoint or handle.crash_checkpoint
         try:
-            view = self.snapshot().worker(handle.name)
+            self._report_losses(handle.name, checkpoint)
+        finally:
+            handle.ended.set()
+
+    def _report_losses(self, worker: str, checkpoint: str | None) -> None:
+        """What a worker that just died held: the tasks lost, the messages the broker gets back or keeps."""
+        try:
+            view = self.snapshot().worker(worker)
         except KeyError:
-            self._bus.emit(ev.WorkerKilled, worker=handle.name, requeued=0, lost=0, checkpoint=checkpoint)
+            self._bus.emit(ev.WorkerKilled, worker=worker, requeued=0, lost=0, checkpoint=checkpoint)
             return
         held = set(view.unacked)
         lost = {task_id: run.number for task_id, _name, run in view.running if task_id not in held}
         # Acked when it was received (early ack) but its run had not said so yet: lost all the same,
         # unless the broker still has a copy somewhere.
         snapshot = self.snapshot()
-        somewhere: set[str] = {task_id for worker in snapshot.workers for task_id in worker.unacked}
+        somewhere: set[str] = {task_id for other in snapshot.workers for task_id in other.unacked}
         somewhere |= {message.task_id for message in snapshot.ready}
         somewhere |= {message.task_id for message in snapshot.invisible}
         for task in snapshot.tasks:
@@ -263,17 +285,15 @@ class RealWorkers(LabBase):
                 task.state == "RECEIVED"
                 and task.task_id not in somewhere
                 and task.task_id not in lost
-                and self._translator.last_holder(task.task_id) == handle.name
+                and self._translator.last_holder(task.task_id) == worker
             ):
                 lost[task.task_id] = 0
         for task_id, number in lost.items():
-            self._bus.emit(
-                ev.TaskLost, task_id=task_id, task=self._bus.name_of(task_id), worker=handle.name, run=number
-            )
+            self._bus.emit(ev.TaskLost, task_id=task_id, task=self._bus.name_of(task_id), worker=worker, run=number)
         kept = len(view.unacked) if self.kind == "redis" else 0
         requeued = 0 if self.kind == "redis" else len(view.unacked)
         self._bus.emit(
-            ev.WorkerKilled, worker=handle.name, requeued=requeued, lost=len(lost), checkpoint=checkpoint, kept=kept
+            ev.WorkerKilled, worker=worker, requeued=requeued, lost=len(lost), checkpoint=checkpoint, kept=kept
         )
 
     def _pick(self, worker: str | None, statuses: Iterable[str] = ("alive",)) -> RealWorker:

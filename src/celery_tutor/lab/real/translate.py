@@ -48,6 +48,9 @@ class Lifecycle(Protocol):
     def on_barrier(self, token: str) -> None:
         """The tutor's own barrier event came back."""
 
+    def on_connection_lost(self, worker: str, checkpoint: str | None, noticed: bool, plan: str | None) -> None:
+        """A worker is cutting its own broker connection now (it lives on)."""
+
     def holder_fate(self, worker: str) -> str | None:
         """How the worker that last held a message ended: ``killed``, ``stopped`` or None (alive)."""
 
@@ -107,6 +110,8 @@ class EventTranslator:
         """Copies already reported back in the queue whose receipt is still to come, per task."""
         self._holders: dict[str, str] = {}
         self._published: set[tuple[str, int]] = set()
+        self._checkpoints: dict[str, str] = {}
+        """The last checkpoint each task's current run reached."""
 
     def clear(self) -> None:
         """Forget runs, counts and deliveries (the lab was reset)."""
@@ -117,6 +122,7 @@ class EventTranslator:
             self._requeued.clear()
             self._holders.clear()
             self._published.clear()
+            self._checkpoints.clear()
 
     def published(self, task_id: str, retries: int = 0) -> None:
         """The tutor reported this publish itself: Celery's ``task-sent`` for it says nothing new."""
@@ -213,7 +219,7 @@ class EventTranslator:
         )
 
     def _restored(self, e: Mapping[str, Any]) -> None:
-        """A worker's restore scan put this message back now (Redis): say so now, not at its receipt."""
+        """A worker's restore scan (or clean-up of a lost connection) put this message back now (Redis): say so now."""
         task_id = str(e["uuid"])
         with self._lock:
             self._requeued[task_id] += 1
@@ -223,7 +229,7 @@ class EventTranslator:
             task_id=task_id,
             task=self._name(e),
             worker=holder or "?",
-            reason=ev.SCAN_RESTORE,
+            reason=str(e.get("reason") or ev.SCAN_RESTORE),
             retries=int(e.get("retries") or 0),
             eta_in=eta_in(e.get("eta")),
         )
@@ -236,32 +242,42 @@ class EventTranslator:
             next_in=float(e.get("next_in") or 0.0),
         )
 
-    def _started(self, e: Mapping[str, Any]) -> None:
+    def _run_fields(
+        self, e: Mapping[str, Any], *, new_run: bool = False, checkpoint: str | None = None
+    ) -> dict[str, Any]:
+        """The fields of an event about a task's current run (``new_run``: this event starts the next one)."""
         task_id = str(e["uuid"])
         with self._lock:
-            self._runs[task_id] += 1
+            if new_run:
+                self._runs[task_id] += 1
+                self._checkpoints.pop(task_id, None)
+            if checkpoint is not None:
+                self._checkpoints[task_id] = checkpoint
             number = self._runs[task_id]
+        return {"task_id": task_id, "task": self._name(e), "worker": self._worker(e), "run": number}
+
+    def _started(self, e: Mapping[str, Any]) -> None:
         self._bus.emit(
             ev.TaskStarted,
-            task_id=task_id,
-            task=self._name(e),
-            worker=self._worker(e),
-            run=number,
+            **self._run_fields(e, new_run=True),
             redelivered=bool(e.get("redelivered")),
             retries=int(e.get("retries") or 0),
         )
 
     def _checkpoint(self, e: Mapping[str, Any]) -> None:
-        task_id = str(e["uuid"])
+        checkpoint = str(e.get("checkpoint"))
+        self._bus.emit(ev.CheckpointReached, **self._run_fields(e, checkpoint=checkpoint), checkpoint=checkpoint)
+
+    def _time_limit(self, e: Mapping[str, Any]) -> None:
+        """A run passed its time limit; a prefork child is signalled where it is: after its last checkpoint."""
+        fields = self._run_fields(e)
         with self._lock:
-            number = self._runs[task_id]
+            checkpoint = self._checkpoints.get(fields["task_id"], "")
         self._bus.emit(
-            ev.CheckpointReached,
-            task_id=task_id,
-            task=self._name(e),
-            worker=self._worker(e),
-            run=number,
-            checkpoint=str(e.get("checkpoint")),
+            ev.SoftTimeLimitHit if e.get("soft") else ev.TimeLimitHit,
+            **fields,
+            limit=float(e.get("limit") or 0.0),
+            checkpoint=checkpoint,
         )
 
     def _ledger_written(self, e: Mapping[str, Any]) -> None:
@@ -348,6 +364,24 @@ class EventTranslator:
         )
         self._lab.on_plan_fired(str(e.get("plan")))
 
+    def _soft_shutdown(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(
+            ev.SoftShutdown,
+            worker=self._worker(e),
+            timeout=float(e.get("timeout") or 0.0),
+            running=int(e.get("running") or 0),
+        )
+
+    def _cancelled(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(
+            ev.TaskCancelled,
+            task_id=str(e["uuid"]),
+            task=self._name(e),
+            worker=self._worker(e),
+            reason=str(e.get("reason") or "cold shutdown"),
+            acks_late=bool(e.get("acks_late")),
+        )
+
     # -- handed to the lab -----------------------------------------------------------------
 
     def _crash(self, e: Mapping[str, Any]) -> None:
@@ -355,6 +389,18 @@ class EventTranslator:
 
     def _failure_taken(self, e: Mapping[str, Any]) -> None:
         self._lab.on_plan_fired(str(e.get("plan")))
+
+    def _connection_lost(self, e: Mapping[str, Any]) -> None:
+        checkpoint, plan = e.get("checkpoint"), e.get("plan")
+        self._lab.on_connection_lost(
+            self._worker(e),
+            str(checkpoint) if checkpoint else None,
+            bool(e.get("noticed", True)),
+            str(plan) if plan else None,
+        )
+
+    def _reconnected(self, e: Mapping[str, Any]) -> None:
+        self._bus.emit(ev.ConnectionRestored, worker=self._worker(e))
 
     def _ready(self, e: Mapping[str, Any]) -> None:
         self._lab.on_worker_ready(self._worker(e), e)
@@ -384,6 +430,11 @@ _HANDLERS = {
     protocol.CHILD_KILLED: EventTranslator._child_killed,
     protocol.CRASH: EventTranslator._crash,
     protocol.FAILURE_TAKEN: EventTranslator._failure_taken,
+    protocol.SOFT_SHUTDOWN: EventTranslator._soft_shutdown,
+    protocol.CANCELLED: EventTranslator._cancelled,
+    protocol.TIME_LIMIT: EventTranslator._time_limit,
+    protocol.CONNECTION_LOST: EventTranslator._connection_lost,
+    protocol.RECONNECTED: EventTranslator._reconnected,
     protocol.READY: EventTranslator._ready,
     "worker-offline": EventTranslator._offline,
     protocol.BARRIER: EventTranslator._barrier,

@@ -93,6 +93,7 @@ def run_worker(
                 concurrency=concurrency,
                 prefetch=prefetch,
                 directory=directory,
+                hostname=names.hostname(name),
             ),
         )
         worker = app.Worker(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import select
 import signal
 import socket
 import threading
@@ -26,11 +27,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import billiard.common
 from celery import Celery, signals
 from celery.worker.control import control_command
 from celery.worker.request import Request
 
-from celery_tutor.lab import runtime, settings
+from celery_tutor.lab import connection_loss, runtime, settings
+from celery_tutor.lab import events as ev
 from celery_tutor.lab.kit import FINISHED_CHECKPOINT
 from celery_tutor.lab.real import protocol
 from celery_tutor.lab.real.plans import PlanStore
@@ -49,9 +52,12 @@ class WorkerIdentity:
     concurrency: int
     prefetch: int
     directory: Path
+    hostname: str = ""
+    """Its Celery node name: a pool child asks its own main process by remote control."""
 
 
 _identity: WorkerIdentity | None = None
+_billiard: Any = billiard.common  # its stubs leave out terminate_handler_fired
 _local_keys: set[str] = set()
 _local_keys_lock = threading.Lock()
 
@@ -69,6 +75,7 @@ def install(app: Celery, who: WorkerIdentity) -> None:
     _identity = who
     _patch_acknowledge()
     _patch_restore_scan()
+    _patch_shutdown_reports()
     del app  # the receivers below serve whatever app this process runs
 
 
@@ -129,6 +136,9 @@ class ChildHooks:
         plan = who.store.take_checkpoint_plan(run.task, checkpoint)
         if plan is None or not claim(self.task, f"plan:{plan['id']}"):  # armed in every worker: fires once
             return Fate.LIVE
+        if plan["kind"] == "drop":
+            drop_own_connection(self.task.app, who, checkpoint, plan["id"])
+            return Fate.LIVE
         if plan["kind"] == "child":
             self.send(protocol.CHILD_KILLED, checkpoint=checkpoint, plan=plan["id"])
             os.kill(os.getpid(), signal.SIGKILL)
@@ -145,6 +155,50 @@ class ChildHooks:
             return False
         self.send(protocol.LEDGER, action=action, key=key, detail=detail)
         return True
+
+
+def drop_own_connection(app: Celery, who: WorkerIdentity, checkpoint: str, plan: str) -> None:
+    """From a pool child: have this worker's main process cut its broker connection; wait until Celery reacted.
+
+    As in the in-process lab, the worker notices the loss while the task is at this
+    checkpoint, so Celery's reaction (a cancel: SIGTERM to this child, which ends this wait
+    and the run) lands here, not at some later step. The main process says it has reacted
+    through a FIFO of this child's; if it never does, the task goes on after
+    :data:`~celery_tutor.lab.connection_loss.HANDLED_TIMEOUT` seconds.
+    """
+    fifo = who.directory / f"dropped-{os.getpid()}-{plan}.fifo"
+    os.mkfifo(fifo, 0o600)
+    try:
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # no writer yet: a read end opens at once
+        try:
+            app.control.broadcast(
+                protocol.DROP_CONNECTION,
+                arguments={"checkpoint": checkpoint, "plan": plan, "notify": str(fifo)},
+                destination=[who.hostname],
+            )
+            select.select([reader], [], [], connection_loss.HANDLED_TIMEOUT)
+        finally:
+            os.close(reader)
+    finally:
+        fifo.unlink(missing_ok=True)
+
+
+_drop_waiters: list[str] = []
+"""FIFOs of pool children waiting at a checkpoint for Celery to react to the connection they had cut."""
+_drop_waiters_lock = threading.Lock()
+
+
+def _reacted() -> None:
+    """Celery has handled the lost connection (or will not notice it): release the children waiting for that."""
+    with _drop_waiters_lock:
+        waiting, _drop_waiters[:] = list(_drop_waiters), []
+    for path in waiting:
+        with contextlib.suppress(OSError):  # the child is gone already (cancelled, killed)
+            writer = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            try:
+                os.write(writer, b"1")
+            finally:
+                os.close(writer)
 
 
 def claim(task: Any, key: str) -> bool:
@@ -212,6 +266,11 @@ def _postrun(sender: Any = None, task_id: str = "", **_: Any) -> None:
     run = runtime.maybe_current_run()
     if _identity is None or run is None or run.task_id != task_id:
         return
+    if _billiard.terminate_handler_fired():
+        # Celery cancelled the run (SIGTERM from Request.cancel): the trace's finally sends this
+        # signal on the child's way out, with no outcome stored. The run did not finish.
+        runtime.bind_worker(None)
+        return
     # Every task reaches this one after its outcome is stored, before the main process acks late.
     runtime.checkpoint(FINISHED_CHECKPOINT)
     runtime.bind_worker(None)
@@ -246,17 +305,20 @@ def _received(sender: Any = None, request: Any = None, **_: Any) -> None:
     dispatcher.send(protocol.RECEIVED, uuid=request.id, worker=_identity.name, redelivered=redelivered)
 
 
-_dispatcher: Any = None
-"""The consumer's event dispatcher, once the worker is ready (a restore scan reports through it)."""
+_consumer: Any = None
+"""The worker's consumer, once the worker is ready: the main process reports through its event dispatcher
+(read each time: Celery makes a new one when the consumer restarts after a lost connection)."""
+_dropped = threading.Event()
+"""Set from the moment this worker cut its own broker connection until Celery's consumer is back."""
 
 
 @signals.worker_ready.connect(weak=False, dispatch_uid="celery-tutor-real-ready")
 def _ready(sender: Any = None, **_: Any) -> None:
-    global _dispatcher
+    global _consumer
     dispatcher = getattr(sender, "event_dispatcher", None)
     if _identity is None or dispatcher is None:
         return
-    _dispatcher = dispatcher
+    _consumer = sender
     dispatcher.send(
         protocol.READY,
         worker=_identity.name,
@@ -268,19 +330,38 @@ def _ready(sender: Any = None, **_: Any) -> None:
     print(f"{_identity.name}: consuming (pid {_identity.main_pid}); Ctrl-C stops it warm", flush=True)
 
 
-_original_acknowledge = Request.acknowledge
-
-
-def _acknowledge(self: Request) -> None:
-    """Celery's ``Request.acknowledge``, then an event saying so (Celery sends none for acks)."""
-    was = self.acknowledged
-    _original_acknowledge(self)
-    if not was and self.acknowledged and _identity is not None:
-        self.send_event(protocol.ACKED, worker=_identity.name)
-
-
 def _patch_acknowledge() -> None:
-    Request.acknowledge = _acknowledge  # type: ignore[method-assign]
+    """Report each ack that reached the broker (Celery sends no event for acks).
+
+    The report follows kombu's ``Message.ack_log_error``, which Celery's consumer calls on the
+    event loop's next turn: an ack kombu could not send ("Couldn't ack", after a lost
+    connection) is not reported, though Celery marks its request acknowledged all the same.
+    The event joins Celery's buffered task events, so it keeps its place after ``task-succeeded``,
+    and the buffer is flushed at once.
+    """
+    from kombu.message import Message
+
+    message_cls: Any = Message
+    if getattr(message_cls.ack_log_error, "_lab_reports", False):
+        return
+    original = message_cls.ack_log_error
+
+    def ack_log_error(self: Any, logger: Any, errors: Any, multiple: bool = False) -> Any:
+        try:
+            return original(self, logger, errors, multiple)
+        finally:
+            headers = self.headers or {}
+            if self.acknowledged and "task" in headers:
+                dispatcher = getattr(_consumer, "event_dispatcher", None)
+                if _identity is not None and dispatcher is not None:
+                    with contextlib.suppress(Exception):
+                        dispatcher.send(protocol.ACKED, uuid=headers.get("id"), worker=_identity.name)
+                        # Out now, with the task events before it: a worker on its way out
+                        # (a warm shutdown cut short by SIGKILL) may never turn its loop again.
+                        dispatcher.flush()
+
+    ack_log_error._lab_reports = True  # type: ignore[attr-defined]
+    message_cls.ack_log_error = ack_log_error
 
 
 _scan = threading.local()
@@ -322,6 +403,8 @@ def _patch_restore_scan() -> None:
         if restored is not None:  # a transaction retried after WATCH restores one tag once
             tag = str((payload.get("properties") or {}).get("delivery_tag", ""))
             restored[tag] = payload.get("headers") or {}
+        elif _dropped.is_set():  # Celery's clean-up of the lost connection closed the channel
+            _report_restored(payload.get("headers") or {}, ev.CONNECTION_LOST)
         return result
 
     restore_visible._lab_reports = True  # type: ignore[attr-defined]
@@ -329,24 +412,118 @@ def _patch_restore_scan() -> None:
     channel_cls._do_restore_message = _do_restore_message
 
 
-def _report_scan(channel: Any, restored: dict[str, dict[str, Any]], throttle: int) -> None:
-    """Send one event per task message the scan put back, then one for the scan (the panel's next-scan clock)."""
-    if _identity is None or _dispatcher is None:
-        return  # before the worker is ready, its receipt of a copy tells the tutor instead
-    interval = float(getattr(channel, "unacked_restore_interval", 0) or 10)
-    with contextlib.suppress(Exception):  # a report must never break kombu's timer
-        for headers in restored.values():
-            if "task" in headers:
-                _dispatcher.send(
-                    protocol.RESTORED,
-                    uuid=headers.get("id"),
-                    worker=_identity.name,
-                    retries=int(headers.get("retries") or 0),
-                    eta=headers.get("eta"),
-                )
-        _dispatcher.send(
-            protocol.SCANNED, worker=_identity.name, restored=len(restored), next_in=interval * max(throttle, 1)
+def _report_restored(headers: dict[str, Any], reason: str) -> None:
+    """One task message went back to the queue now."""
+    if "task" in headers:
+        _send(
+            protocol.RESTORED,
+            uuid=headers.get("id"),
+            retries=int(headers.get("retries") or 0),
+            eta=headers.get("eta"),
+            reason=reason,
         )
+
+
+def _report_scan(channel: Any, restored: dict[str, dict[str, Any]], throttle: int) -> None:
+    """Send one event per task message the scan put back, then one for the scan (the panel's next-scan clock).
+
+    Before the worker is ready nothing is sent: its receipt of a copy tells the tutor instead.
+    A report never breaks kombu's timer (:func:`_send` swallows errors).
+    """
+    interval = float(getattr(channel, "unacked_restore_interval", 0) or 10)
+    for headers in restored.values():
+        _report_restored(headers, ev.SCAN_RESTORE)
+    _send(protocol.SCANNED, restored=len(restored), next_in=interval * max(throttle, 1))
+
+
+def _send(kind: str, **fields: Any) -> None:
+    """One ``worker-`` event from the main process, once the worker is ready (never breaks the caller)."""
+    dispatcher = getattr(_consumer, "event_dispatcher", None)
+    if _identity is None or dispatcher is None:
+        return
+    with contextlib.suppress(Exception):
+        dispatcher.send(kind, worker=_identity.name, **fields)
+
+
+def _patch_shutdown_reports() -> None:
+    """Report what Celery's own shutdown, connection-loss and time-limit code does, when it does it.
+
+    Celery sends no event when a time limit passes or before a soft shutdown's wait, and its
+    ``task-cancelled`` waits in the task-event buffer of a worker that may be on its way out.
+    The wrappers run Celery's code unchanged and only add a ``worker-`` event before (a time
+    limit, the wait) or after (each request that Celery's code cancelled).
+    """
+    from celery.worker import state as worker_state
+    from celery.worker.consumer.consumer import Consumer
+    from celery.worker.worker import WorkController
+
+    controller_cls: Any = WorkController
+    consumer_cls: Any = Consumer
+    if getattr(controller_cls.wait_for_soft_shutdown, "_lab_reports", False):
+        return
+    original_wait = controller_cls.wait_for_soft_shutdown
+    original_cancel = consumer_cls.cancel_active_requests
+    original_lost = consumer_cls.on_connection_error_after_connected
+
+    def wait_for_soft_shutdown(self: Any) -> Any:
+        conf = self.app.conf
+        running = len(worker_state.active_requests)
+        timeout = float(conf.worker_soft_shutdown_timeout or 0)
+        if timeout > 0 and (running or conf.worker_enable_soft_shutdown_on_idle):  # Celery's own test
+            _send(protocol.SOFT_SHUTDOWN, timeout=timeout, running=running)
+        return original_wait(self)
+
+    def cancelling(reason: str, celery_code: Any) -> Any:
+        before = [r for r in list(worker_state.active_requests) if not r._already_cancelled]
+        try:
+            return celery_code()
+        finally:
+            if reason == "connection lost":
+                _reacted()
+            for request in before:
+                if request._already_cancelled:
+                    _send(
+                        protocol.CANCELLED,
+                        uuid=request.id,
+                        name=request.name,
+                        reason=reason,
+                        acks_late=bool(request.task.acks_late),
+                    )
+
+    def cancel_active_requests(self: Any) -> Any:
+        return cancelling("cold shutdown", lambda: original_cancel(self))
+
+    def on_connection_error_after_connected(self: Any, exc: Any) -> Any:
+        return cancelling("connection lost", lambda: original_lost(self, exc))
+
+    original_timeout = Request.on_timeout
+
+    def on_timeout(self: Any, soft: bool, timeout: float) -> Any:
+        # After Celery's handling: a hard limit's FAILURE is stored by the time the tutor hears of it.
+        # Still before billiard signals the child (soft), and before the task- events Celery buffers.
+        try:
+            return original_timeout(self, soft, timeout)
+        finally:
+            _send(protocol.TIME_LIMIT, uuid=self.id, name=self.name, soft=bool(soft), limit=float(timeout or 0))
+
+    from celery.worker.consumer.tasks import Tasks
+
+    tasks_step: Any = Tasks
+    original_tasks_start = tasks_step.start
+
+    def tasks_start(self: Any, c: Any) -> Any:
+        result = original_tasks_start(self, c)
+        if c.restart_count > 0:  # the first start counts 0: this one follows a lost connection
+            _dropped.clear()
+            _send(protocol.RECONNECTED)
+        return result
+
+    tasks_step.start = tasks_start
+    wait_for_soft_shutdown._lab_reports = True  # type: ignore[attr-defined]
+    controller_cls.wait_for_soft_shutdown = wait_for_soft_shutdown
+    consumer_cls.cancel_active_requests = cancel_active_requests
+    consumer_cls.on_connection_error_after_connected = on_connection_error_after_connected
+    Request.on_timeout = on_timeout  # type: ignore[method-assign]
 
 
 @control_command()
@@ -385,3 +562,109 @@ def lab_crash(state: Any) -> dict[str, Any]:
     if _identity is not None:
         threading.Timer(0.05, kill_worker, args=(_identity.main_pid,)).start()
     return {"ok": "crashing"}
+
+
+@control_command()
+def lab_remap_sigterm(state: Any) -> dict[str, Any]:
+    """Take SIGTERM from now on as a worker started with ``REMAP_SIGTERM=SIGQUIT`` would: a cold shutdown.
+
+    Celery reads that variable once, at import, to choose the SIGTERM handler
+    (``celery/apps/worker.py``). This installs the very handler it would have chosen,
+    Celery's ``on_cold_shutdown`` (a soft shutdown of ``worker_soft_shutdown_timeout``,
+    then the running tasks cancelled), and sets the module's variable, which that handler
+    reads again for a second SIGTERM. The pool children keep their signal handling: the
+    one difference, SIGQUIT instead of SIGTERM from ``Request.cancel``, ends a child the
+    same way (billiard's ``_shutdown_cleanup``). Control commands run in the main thread,
+    the only one that may install a signal handler.
+    """
+    from celery.apps import worker as celery_apps_worker
+
+    celery_worker: Any = celery_apps_worker  # celery-types leaves these names out
+    controller = getattr(getattr(state, "consumer", None), "controller", None)
+    if _identity is None or controller is None:
+        return {"error": "not a lab worker"}
+    try:
+        celery_worker.REMAP_SIGTERM = "SIGQUIT"
+        celery_worker.install_worker_term_hard_handler(controller, sig="SIGTERM")
+    except ValueError as exc:  # not the main thread
+        return {"error": str(exc)}
+    return {"ok": "SIGTERM starts a cold shutdown"}
+
+
+@control_command()
+def lab_sigterm(state: Any) -> dict[str, Any]:
+    """SIGTERM this worker's main process, as an orchestrator would (after the reply is sent)."""
+    if _identity is None:
+        return {"error": "not a lab worker"}
+    threading.Timer(0.05, os.kill, args=(_identity.main_pid, signal.SIGTERM)).start()
+    return {"ok": "SIGTERM"}
+
+
+def _noticing(connection: Any) -> bool:
+    """Will the worker's event loop see a cut of this connection now? AMQP: always (it reads all the time).
+
+    Redis: when kombu reads any of its sockets. The task channel's BRPOP pauses while the
+    prefetch window is full (:func:`celery_tutor.lab.connection_loss.noticed_on_redis`), but
+    the remote-control channel (Celery's default, and the lab's controls need it) listens all
+    the time: its socket's end is noticed, and Celery's consumer restarts the whole connection.
+    """
+    if connection.transport.driver_type != "redis":
+        return True
+    channels = list(getattr(connection.transport, "channels", ()))
+    if any(getattr(channel, "_in_listen", None) for channel in channels):
+        return True
+    consuming = [
+        channel
+        for channel in channels
+        if any(queue not in channel._fanout_queues for queue in getattr(channel, "_active_queues", ()))
+    ]
+    return connection_loss.noticed_on_redis(consuming)
+
+
+def _cut(connection: Any) -> None:
+    """Shut the sockets of the consumer's broker connection, as a network failure would.
+
+    The file descriptors stay open: the event loop sees the end of the stream and kombu
+    raises its connection error on the next read, as for a real broken socket.
+    """
+    if connection.transport.driver_type == "redis":
+        for channel in list(getattr(connection.transport, "channels", ())):
+            connection_loss.shut_redis_channel(channel)
+        return
+    sock = getattr(getattr(connection, "connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+@control_command()
+def lab_drop_connection(
+    state: Any, checkpoint: str | None = None, plan: str | None = None, notify: str | None = None
+) -> dict[str, Any]:
+    """Cut this worker's broker connection (the consumer's) after this reply is sent; the worker lives on.
+
+    Only the consumer's connection is cut, the one that holds messages: the connection the
+    worker sends its events on stays up, so the tutor sees what Celery does about the loss.
+    """
+    consumer = getattr(state, "consumer", None)
+    connection = getattr(consumer, "connection", None)
+    if _identity is None or connection is None or _dropped.is_set():
+        if notify:  # a child waits: it goes on, there is no connection to drop
+            with _drop_waiters_lock:
+                _drop_waiters.append(notify)
+            _reacted()
+        return {"error": "no broker connection now (it is reconnecting)"}
+    noticed = _noticing(connection)
+    _dropped.set()
+    if notify:
+        with _drop_waiters_lock:
+            _drop_waiters.append(notify)
+    _send(protocol.CONNECTION_LOST, noticed=noticed, checkpoint=checkpoint, plan=plan)
+    if not noticed:
+        _reacted()  # nothing will notice: Celery does not react
+    hub = getattr(consumer, "hub", None)
+    if hub is not None:
+        hub.call_soon(_cut, connection)  # the next turn of the event loop: this reply has gone out
+    else:
+        threading.Timer(0.05, _cut, args=(connection,)).start()
+    return {"ok": "dropping", "noticed": noticed}
