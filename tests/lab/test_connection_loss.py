@@ -248,12 +248,13 @@ def test_on_redis_out_of_reach_nothing_comes_back_and_the_late_ack_lands_after_t
 
 
 @needs_redis
-def test_on_redis_a_worker_with_its_prefetch_full_does_not_notice_and_redis_py_reconnects(
+def test_on_redis_a_worker_with_its_prefetch_full_and_no_remote_control_does_not_notice(
     redis_lab: RedisLab, make_lab: LabFactory
 ) -> None:
-    # Prefetch 1 and a late ack: while the charge runs, kombu's BRPOP is paused, nobody
-    # reads the dead socket, and the ack goes out on a connection redis-py opens anew.
-    lab = redis_lab({**LATE, "worker_prefetch_multiplier": 1})
+    # Prefetch 1 and a late ack: while the charge runs, kombu's BRPOP is paused, and with
+    # remote control off no channel listens: nobody reads the dead socket, and the ack goes
+    # out on a connection redis-py opens anew.
+    lab = redis_lab({**LATE, "worker_prefetch_multiplier": 1, "worker_enable_remote_control": False})
     log = make_lab.events(lab)
     lab.drop_connection_at("before_charge")
     task_id = lab.send("charge_card", (42, 9.99))
@@ -263,3 +264,22 @@ def test_on_redis_a_worker_with_its_prefetch_full_does_not_notice_and_redis_py_r
     assert not lost.noticed and "nothing notices" in lost.describe()
     assert not log.of("redelivered", task_id) and not logged(log, "Connection to broker lost")
     assert len(log.of("started", task_id)) == 1 and charges(lab) == 1
+
+
+@needs_redis
+def test_on_redis_remote_control_notices_a_drop_even_with_the_prefetch_full(
+    redis_lab: RedisLab, make_lab: LabFactory
+) -> None:
+    # Celery's default: the remote-control mailbox listens on the connection all the time, so
+    # the cut is noticed though the task channel's BRPOP is paused; kombu's clean-up gives the
+    # late-ack message back and it runs twice.
+    lab = redis_lab({**LATE, "worker_prefetch_multiplier": 1})
+    log = make_lab.events(lab)
+    lab.drop_connection_at("before_charge")
+    task_id = lab.send("charge_card", (42, 9.99))
+    lost = log.wait_event("connection_lost")
+    log.wait_event("succeeded", task_id, count=2)
+    make_lab.settle(lab, timeout=SLOW)
+    assert lost.noticed and "nothing notices" not in lost.describe()
+    assert logged(log, "Connection to broker lost")
+    assert [e.redelivered for e in log.of("started", task_id)] == [False, True] and charges(lab) == 2

@@ -102,6 +102,16 @@ def test_on_redis_in_reach_kombu_s_clean_up_gives_the_message_back_and_it_runs_t
 
 
 @needs_redis
+def test_on_redis_remote_control_notices_a_drop_with_the_prefetch_full_and_the_task_runs_twice() -> None:
+    report = run("redis-connection-loss-remote-control.yaml")
+    order = report.tasks["order"]
+    assert (order.runs, order.redelivered, order.state) == (2, [False, True], "SUCCESS")
+    (lost,) = of(report, "connection_lost")
+    assert lost.noticed and of(report, "reconnected")
+    assert ledger(report, "charge") == ["order 42", "order 42"]
+
+
+@needs_redis
 def test_on_redis_a_worker_not_reading_does_not_notice_and_the_task_runs_once() -> None:
     report = run("redis-connection-loss-prefetch-full.yaml")
     order = report.tasks["order"]

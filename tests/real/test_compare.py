@@ -60,14 +60,13 @@ SCRIPTS = {
     "deploy: SIGKILL after the grace (Redis keeps the work)": EXAMPLES / "redis-deploy-sigkill.yaml",
     "deploy: cold shutdown gives the work back": EXAMPLES / "redis-deploy-cold-shutdown.yaml",
     "connection lost, Redis in reach: kombu's clean-up gives it back": EXAMPLES / "redis-connection-loss.yaml",
+    "connection lost, prefetch full: remote control notices": EXAMPLES / "redis-connection-loss-remote-control.yaml",
 }
 """Compared on Redis (the in-process lab in its Redis mode).
 
 Not compared: ``redis-connection-loss-outage.yaml`` (a real lab refuses an outage) and
-``redis-connection-loss-prefetch-full.yaml``, where the two differ for a reason outside the
-harness: a real worker runs Celery's remote control (the lab's controls need it, and it is
-Celery's default), whose Redis channel listens all the time, so the cut is noticed even with
-the prefetch window full; the in-process worker has no remote control, and nothing notices.
+``redis-connection-loss-prefetch-full.yaml``, which turns remote control off (a real lab's
+workers keep it on: the tutor's controls reach them through it, and a real lab refuses it).
 """
 
 SAME_ETA = {"a countdown past the visibility timeout runs twice"}

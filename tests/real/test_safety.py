@@ -100,3 +100,25 @@ def test_lab_run_says_in_one_line_what_a_real_broker_cannot_run_yet(
         "celery-tutor: a script's own task code (lab.code) is not available on a real broker yet "
         "(use the in-process lab)"
     ]
+
+
+def test_lab_run_refuses_remote_control_off_on_a_real_broker_in_one_line(
+    capsys: pytest.CaptureFixture[str], redis_server: RedisServer
+) -> None:
+    script = Path(__file__).resolve().parents[2] / "examples" / "redis-connection-loss-prefetch-full.yaml"
+    code = cli.main(["lab", "run", "--broker", redis_server.url, str(script)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and "worker_enable_remote_control: false needs the in-process lab" in err[0]
+
+
+def test_a_real_lab_refuses_to_turn_remote_control_off_later(redis_server: RedisServer) -> None:
+    from celery_tutor.lab.real.real_lab import RealLab
+    from celery_tutor.lab.settings import LabConfigError
+
+    lab = RealLab(None, redis_server.url)
+    try:
+        with pytest.raises(LabConfigError, match="real lab workers keep remote control on"):
+            lab.configure(worker_enable_remote_control=False)
+    finally:
+        lab.close()

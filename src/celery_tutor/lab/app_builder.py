@@ -29,13 +29,12 @@ FIXED_SETTINGS: dict[str, Any] = {
     "result_extended": True,
     "worker_hijack_root_logger": False,
     "worker_redirect_stdouts": False,
-    "worker_enable_remote_control": False,
     "worker_send_task_events": False,
     "task_send_sent_event": False,
     "enable_utc": True,
     "worker_timer_precision": 0.1,  # ETAs fire on time, and the timer thread stops quickly
 }
-"""What every lab app has, whatever the lesson: quiet, private, no remote control."""
+"""What every lab app has, whatever the lesson: quiet and private."""
 
 WORKER_ONLY = ("worker_concurrency",)
 """Settings given to the worker itself rather than to the app."""

@@ -78,8 +78,21 @@ def _reading(channel: Any) -> bool:
 
 
 def noticed_on_redis(channels: list[Any]) -> bool:
-    """Will a worker notice its Redis connection cut now? Only if kombu is reading every channel of it."""
-    return all(_reading(channel) for channel in channels)
+    """Will a worker notice a cut of its Redis connection now (``channels``: the connection's)?
+
+    A channel subscribed to a fanout listens all the time: Celery's remote-control mailbox
+    (on by default) does, so its socket's end is noticed and Celery's consumer restarts the
+    whole connection. Without one, only the task channels' BRPOPs read, and kombu pauses
+    those while the prefetch window is full.
+    """
+    if any(getattr(channel, "_in_listen", None) for channel in channels):
+        return True
+    consuming = [
+        channel
+        for channel in channels
+        if any(queue not in channel._fanout_queues for queue in getattr(channel, "_active_queues", ()))
+    ]
+    return all(_reading(channel) for channel in consuming)
 
 
 def shut_redis_channel(channel: Any) -> None:
@@ -122,9 +135,9 @@ def drop_connection(
     channels = worker.current_channels()
     requeued: list[str] = []
     # AMQP reads its socket all the time (frames, heartbeats): the worker notices a dead one.
-    # kombu reads a Redis socket only while a BRPOP is out, not while the worker's prefetch
-    # is full; then nothing notices, and redis-py reconnects when the socket is next used.
-    noticed = all(isinstance(ch, DroppableChannel) or _reading(ch) for ch in channels)
+    # On Redis see noticed_on_redis: unnoticed, redis-py reconnects when the socket is next used.
+    on_redis = [ch for ch in channels if not isinstance(ch, DroppableChannel)]
+    noticed = not on_redis or noticed_on_redis(on_redis)
     with_broker: list[str] = []
     for channel in channels:
         if isinstance(channel, DroppableChannel):

@@ -237,6 +237,11 @@ SETTINGS: dict[str, Knob] = {
     "worker_cancel_long_running_tasks_on_connection_loss": Knob(
         FLAG, False, "on a lost broker connection, cancel running late-ack tasks (their ack could not be sent)"
     ),
+    "worker_enable_remote_control": Knob(
+        FLAG,
+        True,
+        "listen for remote-control commands; on Redis it keeps the worker reading its connection, prefetch full or not",
+    ),
     "worker_soft_shutdown_timeout": Knob(
         Seconds(maximum=limits.MAX_GRACE),
         0.0,

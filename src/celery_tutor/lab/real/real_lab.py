@@ -23,7 +23,7 @@ import inspect
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from celery import Celery
@@ -69,6 +69,7 @@ class RealLab(RealFaultControls):
         self.tasks: dict[str, TaskSpec] = task_table()
         self._start_timeout = start_timeout
         self._bus = EventBus(clock)
+        _keep_remote_control(self.initial.settings)
         self._settings: dict[str, Any] = settings.with_defaults(self.initial.settings)
         self._task_options = {task: dict(options) for task, options in self.initial.task_options.items()}
         self._control = threading.RLock()
@@ -187,6 +188,7 @@ class RealLab(RealFaultControls):
         self.app.send_task(task, args=args, kwargs=kwargs, task_id=task_id, **options)
 
     def _keep_settings(self, checked: dict[str, Any]) -> None:
+        _keep_remote_control(checked)
         self._settings.update(checked)
 
     def _keep_task_options(self, task: str, checked: dict[str, Any]) -> None:
@@ -260,3 +262,12 @@ def _check_signature(spec: TaskSpec, args: tuple[Any, ...], kwargs: dict[str, An
         signature.bind(*args, **kwargs)
     except TypeError as exc:
         raise LabConfigError(f"{spec.name}: {exc}") from None
+
+
+def _keep_remote_control(chosen: Mapping[str, Any]) -> None:
+    """Refuse to turn remote control off: the tutor arms faults and reaches its workers through it."""
+    if chosen.get("worker_enable_remote_control") is False:
+        raise LabConfigError(
+            "worker_enable_remote_control: false needs the in-process lab: real lab workers keep remote "
+            "control on, since the tutor arms faults and reaches its workers through it"
+        )

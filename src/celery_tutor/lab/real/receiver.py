@@ -107,7 +107,8 @@ class EventThread:
         self._stop.set()
         if self._receiver is not None:
             self._receiver.should_stop = True
-        self._thread.join(timeout)
+        if self._thread.is_alive():  # a lab closed before it started never started listening
+            self._thread.join(timeout)
         with self._dispatch_lock:
             if self._dispatcher is not None:
                 self._dispatcher.close()

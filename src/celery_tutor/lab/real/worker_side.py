@@ -603,22 +603,11 @@ def lab_sigterm(state: Any) -> dict[str, Any]:
 def _noticing(connection: Any) -> bool:
     """Will the worker's event loop see a cut of this connection now? AMQP: always (it reads all the time).
 
-    Redis: when kombu reads any of its sockets. The task channel's BRPOP pauses while the
-    prefetch window is full (:func:`celery_tutor.lab.connection_loss.noticed_on_redis`), but
-    the remote-control channel (Celery's default, and the lab's controls need it) listens all
-    the time: its socket's end is noticed, and Celery's consumer restarts the whole connection.
+    Redis: see :func:`celery_tutor.lab.connection_loss.noticed_on_redis` (the in-process lab's rule too).
     """
     if connection.transport.driver_type != "redis":
         return True
-    channels = list(getattr(connection.transport, "channels", ()))
-    if any(getattr(channel, "_in_listen", None) for channel in channels):
-        return True
-    consuming = [
-        channel
-        for channel in channels
-        if any(queue not in channel._fanout_queues for queue in getattr(channel, "_active_queues", ()))
-    ]
-    return connection_loss.noticed_on_redis(consuming)
+    return connection_loss.noticed_on_redis(list(getattr(connection.transport, "channels", ())))
 
 
 def _cut(connection: Any) -> None:
