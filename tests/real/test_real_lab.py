@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import subprocess
@@ -142,11 +143,9 @@ def test_configure_restarts_the_worker_process_with_the_new_settings(
     assert after != before and _wait_gone(before)
 
 
-def test_a_worker_started_elsewhere_joins_and_obeys_remote_control(
-    lab_on: Callable[..., tuple[RealLab, Log]], redis_server: RedisServer
-) -> None:
-    lab, log = lab_on()
-    command = ["worker", "--broker", redis_server.url, "--name", "remote1", "--prefix", lab.prefix]
+@contextlib.contextmanager
+def worker_elsewhere(command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``celery-tutor worker`` started as from another terminal; killed (its group) if still alive after."""
     outsider = subprocess.Popen(
         [sys.executable, "-m", "celery_tutor", *command],
         env={**os.environ, "PYTHONPATH": SRC},
@@ -155,6 +154,19 @@ def test_a_worker_started_elsewhere_joins_and_obeys_remote_control(
         start_new_session=True,
     )
     try:
+        yield outsider
+    finally:
+        if outsider.poll() is None:
+            os.killpg(outsider.pid, 9)
+            outsider.wait(WAIT)
+
+
+def test_a_worker_started_elsewhere_joins_and_obeys_remote_control(
+    lab_on: Callable[..., tuple[RealLab, Log]], redis_server: RedisServer
+) -> None:
+    lab, log = lab_on()
+    command = ["worker", "--broker", redis_server.url, "--name", "remote1", "--prefix", lab.prefix]
+    with worker_elsewhere(command) as outsider:
         log.wait(lambda e: isinstance(e, ev.WorkerStarted) and e.worker == "remote1", "remote1 started")
         host, pid = lab.worker_info("remote1")
         assert pid == outsider.pid and host
@@ -167,10 +179,6 @@ def test_a_worker_started_elsewhere_joins_and_obeys_remote_control(
         assert outsider.wait(WAIT) == -9
         with pytest.raises(LabStateError, match="runs elsewhere"):
             lab.restart_worker("remote1")
-    finally:
-        if outsider.poll() is None:
-            os.killpg(outsider.pid, 9)
-            outsider.wait(WAIT)
 
 
 def test_a_deploy_reaches_a_worker_started_elsewhere_and_remaps_sigterm_there(
@@ -180,14 +188,7 @@ def test_a_deploy_reaches_a_worker_started_elsewhere_and_remaps_sigterm_there(
     lab, log = lab_on(settings={"task_acks_late": True, "worker_soft_shutdown_timeout": 0.3})
     plain, options = lab.join_options()
     command = worker_arguments(redis_server.url, "remote1", lab.prefix, plain, options)
-    outsider = subprocess.Popen(
-        [sys.executable, "-m", "celery_tutor", *command],
-        env={**os.environ, "PYTHONPATH": SRC},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
+    with worker_elsewhere(command) as outsider:
         log.wait(lambda e: isinstance(e, ev.WorkerStarted) and e.worker == "remote1", "remote1 started")
         lab.stop_worker("worker1")  # only remote1 takes the report
         log.wait(lambda e: isinstance(e, ev.WorkerStopped) and e.worker == "worker1", "worker1 stopped")
@@ -203,10 +204,6 @@ def test_a_deploy_reaches_a_worker_started_elsewhere_and_remaps_sigterm_there(
         assert (soft.worker, soft.timeout, soft.running) == ("remote1", 0.3, 1)
         assert (cancelled.task_id, cancelled.reason, cancelled.acks_late) == (report, "cold shutdown", True)
         assert not any(isinstance(e, (ev.GraceExpired, ev.WorkerKilled)) for e in log.events)
-    finally:
-        if outsider.poll() is None:
-            os.killpg(outsider.pid, 9)
-            outsider.wait(WAIT)
 
 
 def test_a_dropped_connection_is_cut_by_the_worker_itself_and_celery_reconnects(

@@ -71,12 +71,16 @@ class RealFaultControls(RealWorkers):
             handle = self._pick(worker, ("alive", "stopping"))
             with self._lock:
                 handle.status = "killing"  # its watcher leaves the report to this control
-            if handle.process is not None:
-                handle.process.kill()
-                handle.process.wait()
-            else:
-                self.app.control.broadcast(protocol.CRASH_NOW, destination=[self.names.hostname(handle.name)])
-            self._report_killed(handle, None)
+            self._kill_now(handle)
+
+    def _kill_now(self, handle: RealWorker) -> None:
+        """SIGKILL the worker's process group (started elsewhere: crash it by remote control), and report it."""
+        if handle.process is not None:
+            handle.process.kill()
+            handle.process.wait()
+        else:
+            self.app.control.broadcast(protocol.CRASH_NOW, destination=[self.names.hostname(handle.name)])
+        self._report_killed(handle, None)
 
     def crash_at(self, checkpoint: str, task: str | None = None) -> None:
         """Kill the whole worker when a task (``task``, or any) reaches ``checkpoint``."""
@@ -208,12 +212,7 @@ class RealFaultControls(RealWorkers):
                     return  # it exited just now, or a crash, a reset or the lab's close came first
                 handle.status = "killing"  # its watcher leaves the report to this control
             self._bus.emit(ev.GraceExpired, worker=handle.name, grace=grace)
-            if handle.process is not None:
-                handle.process.kill()
-                handle.process.wait()
-            else:
-                self.app.control.broadcast(protocol.CRASH_NOW, destination=[self.names.hostname(handle.name)])
-            self._report_killed(handle, None)
+            self._kill_now(handle)
 
 
 OUTAGE_REFUSED = (
