@@ -197,10 +197,13 @@ def test_which_labs_run_on_real_workers() -> None:
     assert amqp.why_in_process(LabConfig()) is None
     assert amqp.why_in_process(LabConfig(broker="redis")) == "this lab is for Redis, your broker is RabbitMQ"
     assert amqp.why_in_process(LabConfig(), frozenset({"send", "crash"})) is None
+    assert amqp.why_in_process(LabConfig(), frozenset({"send", "deploy"})) is None
     assert (
         amqp.why_in_process(LabConfig(), frozenset({"send", "drop_connection", "deploy"}))
-        == "deploy and drop_connection work only in the in-process lab"
+        == "drop_connection works only in the in-process lab"
     )
+    no_remote_control = LabConfig(settings={"worker_enable_remote_control": False})
+    assert amqp.why_in_process(no_remote_control) == "a worker without remote control runs only in the in-process lab"
 
 
 async def test_a_lesson_whose_controls_a_real_broker_cannot_do_runs_in_process(
@@ -217,7 +220,7 @@ async def test_a_lesson_whose_controls_a_real_broker_cannot_do_runs_in_process(
         panel = screen.query_one(LabPanel)
         await wait_for(pilot, lambda: panel.real is not None, WAIT)
         await wait_for(pilot, lambda: panel.border_title == "broker: RabbitMQ-like (in process, not on your RabbitMQ)")
-        assert "drop_connection work only in the in-process lab" in timeline(app)
+        assert "drop_connection works only in the in-process lab" in timeline(app)
         assert screen.session.lab is not None and not screen.session.on_real_broker
 
 

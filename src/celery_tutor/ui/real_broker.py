@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from celery_tutor.lab.engine import Lab, LabConfig
 
 KIND_NAMES = {"redis": "Redis", "rabbitmq": "RabbitMQ"}
-IN_PROCESS_ONLY = frozenset({"drop_connection", "deploy"})
+IN_PROCESS_ONLY = frozenset({"drop_connection"})
 """Controls the real lab cannot do yet: a lab that uses them runs in process."""
 NEXT_WORKER = "worker2"
 """The name suggested for a worker started from another terminal (the tutor's own is worker1)."""
@@ -59,9 +59,12 @@ class RealBroker:
             return f"this lab is for {lab_kind}, your broker is {KIND_NAMES[self.kind]}"
         if config.extra_tasks:
             return "your own task code runs only in the in-process lab"
+        if config.settings.get("worker_enable_remote_control") is False:
+            return "a worker without remote control runs only in the in-process lab"
         missing = sorted(controls & IN_PROCESS_ONLY)
         if missing:
-            return f"{' and '.join(missing)} work only in the in-process lab"
+            verb = "works" if len(missing) == 1 else "work"
+            return f"{' and '.join(missing)} {verb} only in the in-process lab"
         return None
 
     def worker_command(
