@@ -55,7 +55,7 @@ EXPECTED: dict[str, str] = {
         "10:13: control.toggle: 'worker_concurrency' is not an on/off setting; valid: task_acks_late, "
         "task_reject_on_worker_lost, task_acks_on_failure_or_timeout, task_retry_on_worker_lost, "
         "worker_deduplicate_successful_tasks, worker_cancel_long_running_tasks_on_connection_loss, "
-        "worker_enable_soft_shutdown_on_idle"
+        "worker_enable_remote_control, worker_enable_soft_shutdown_on_idle"
     ),
     "unknown-alias.yaml": (
         "38:17: guess.predict.expect.task: 'summ' is neither an alias from this step's scripts (sum) nor a lab task"
