@@ -14,11 +14,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from celery import Celery
+from celery.exceptions import WorkerTerminate
 
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.bus import EventBus
@@ -203,14 +204,19 @@ class WorkerFleet:
         # The process is gone (its connection was severed above); what is left is to end
         # its threads. A Redis worker's event loop ends itself between two turns, as on
         # SIGQUIT; closed from here it would sit out its one-second poll first.
-        if handle.worker.request_cold_shutdown():
-            handle.thread.join(LOOP_STOP_WAIT)
-        if handle.thread.is_alive():
-            handle.worker.terminate()
-        handle.thread.join(START_TIMEOUT)
-        handle.worker.forget_requests()
-        self._forget_runtime(handle)
-        handle.gone.set()
+        try:
+            if handle.worker.request_cold_shutdown():
+                handle.thread.join(LOOP_STOP_WAIT)
+            if handle.thread.is_alive():
+                # Closing the loop from here runs its pending callbacks, the cold shutdown asked
+                # for above among them: raised here, it is the stop this call is making anyway.
+                with suppress(WorkerTerminate):
+                    handle.worker.terminate()
+            handle.thread.join(START_TIMEOUT)
+            handle.worker.forget_requests()
+        finally:
+            self._forget_runtime(handle)
+            handle.gone.set()
 
     def stop(self, handle: WorkerHandle, cold: bool = False, before: Callable[[], None] | None = None) -> None:
         """Shut a worker down in the background: take no new messages, then stop.
