@@ -66,6 +66,8 @@ class LessonListScreen(TutorScreen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._ended: tuple[str, bool] | None = None
+        self._shown_once = False
+        """False until the first resume, which follows the mount's own refresh of the list."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="continue")
@@ -81,7 +83,9 @@ class LessonListScreen(TutorScreen[None]):
         self.query_one("#lessons", OptionList).focus()
 
     def on_screen_resume(self) -> None:
-        self.refresh_list()
+        if self._shown_once:  # back from a lesson, the review or the sandbox: the progress moved
+            self.refresh_list()
+        self._shown_once = True
         ended, self._ended = self._ended, None
         if ended is None:
             return
