@@ -212,3 +212,26 @@ def test_a_setting_changed_just_before_a_send_gives_one_clean_run(redis_lab: Red
         assert log.of("rejected", task_id) == [] and log.of("redelivered", task_id) == []
     errors = [e for e in log.of("log") if e.level in ("ERROR", "CRITICAL")]
     assert errors == [], errors
+
+
+def test_a_killed_worker_connects_to_the_server_no_more(redis_lab: RedisLab, make_lab: LabFactory) -> None:
+    """A dead process opens no sockets: not even the reconnect redis-py tries inside a read.
+
+    Before, a kill that found the worker's subscription socket (remote control) readable let
+    redis-py reconnect and subscribe again from the dead worker's loop, which then waited a
+    second on the fresh socket before the lab could end it (the lab's close took a second).
+    """
+    import redis
+
+    lab = redis_lab()
+    log = make_lab.events(lab)
+    handle = lab._fleet.handles()[0]  # the worker itself: the test tries its connections
+    channels = handle.worker.channels()
+    assert channels
+    lab.crash_worker()
+    log.wait_event("worker_killed")
+    assert handle.gone.wait(WAIT)
+    for channel in channels:
+        client: Any = channel.client
+        with pytest.raises(redis.exceptions.ConnectionError):
+            client.connection_pool.make_connection().connect()

@@ -279,11 +279,16 @@ class LabRedisChannel(kombu_redis.Channel):
 
 
 def _refused_when(connection_cls: type, channel: LabRedisChannel) -> type:
-    """``connection_cls``, refused (ECONNREFUSED) while the server is out of reach for the channel's worker."""
+    """``connection_cls``, refused (ECONNREFUSED) while the server is out of reach for the channel's worker.
+
+    A killed worker's channel never connects again: a dead process opens no sockets. (redis-py
+    reconnects inside a read that found its socket closed; the killed worker's event loop would
+    then wait on a fresh subscription.)
+    """
 
     def _connect(self: Any) -> Any:
         runtime = getattr(channel.connection, "runtime", None)
-        if channel.broker.outages.active(runtime):
+        if channel.severed or channel.broker.outages.active(runtime):
             raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
         return connection_cls._connect(self)  # type: ignore[attr-defined]
 
