@@ -119,3 +119,29 @@ def test_on_redis_a_worker_not_reading_does_not_notice_and_the_task_runs_once() 
     (lost,) = of(report, "connection_lost")
     assert not lost.noticed and not of(report, "reconnected") and not of(report, "redelivered")
     assert ledger(report, "charge") == ["order 42"]
+
+
+def test_with_two_workers_a_crash_s_late_ack_message_runs_again_at_once_on_the_other() -> None:
+    report = run("two-workers-late-ack-crash.yaml")
+    order = report.tasks["order"]
+    assert (order.runs, order.redelivered, order.state) == (2, [False, True], "SUCCESS")
+    started = of(report, "started", order.task_id)
+    (killed,) = of(report, "worker_killed")
+    assert started[0].worker == killed.worker and started[1].worker != killed.worker
+    (back,) = of(report, "redelivered", order.task_id)
+    assert back.reason == ev.CONNECTION_DIED
+    assert ledger(report, "charge") == ["order 42", "order 42"]
+
+
+@needs_redis
+def test_on_redis_a_living_idle_worker_gets_the_dead_one_s_message_only_from_its_scan() -> None:
+    report = run("redis-two-workers-late-ack-crash.yaml")
+    order = report.tasks["order"]
+    assert (order.runs, order.redelivered, order.state) == (2, [False, True], "SUCCESS")
+    (killed,) = of(report, "worker_killed")
+    (back,) = of(report, "redelivered", order.task_id)
+    assert back.reason == ev.SCAN_RESTORE
+    assert back.at - killed.at > 1  # nothing came back before the message was older than the 2 s timeout
+    second = of(report, "started", order.task_id)[1]
+    assert second.worker != killed.worker
+    assert ledger(report, "charge") == ["order 42", "order 42"]

@@ -61,6 +61,7 @@ SCRIPTS = {
     "deploy: cold shutdown gives the work back": EXAMPLES / "redis-deploy-cold-shutdown.yaml",
     "connection lost, Redis in reach: kombu's clean-up gives it back": EXAMPLES / "redis-connection-loss.yaml",
     "connection lost, prefetch full: remote control notices": EXAMPLES / "redis-connection-loss-remote-control.yaml",
+    "two workers, late ack: the living one's scan brings it back": EXAMPLES / "redis-two-workers-late-ack-crash.yaml",
 }
 """Compared on Redis (the in-process lab in its Redis mode).
 
@@ -184,6 +185,7 @@ RABBIT_SCRIPTS = {
     "idempotence: a redelivery runs the body twice, a key saves it": EXAMPLES / "idempotence.yaml",
     "deploy: SIGKILL after the grace": EXAMPLES / "deploy-sigkill.yaml",
     "deploy: soft shutdown, then cold": EXAMPLES / "deploy-soft-shutdown.yaml",
+    "two workers, late ack: the living one gets it at once": EXAMPLES / "two-workers-late-ack-crash.yaml",
 }
 """Compared on RabbitMQ (the in-process lab's default)."""
 
