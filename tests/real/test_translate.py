@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.bus import EventBus
 from celery_tutor.lab.real import protocol
-from celery_tutor.lab.real.translate import EventTranslator, exception_parts, traceback_parts
+from celery_tutor.lab.real.event_fields import exception_parts, failure_parts, traceback_parts
+from celery_tutor.lab.real.translate import EventTranslator
 
 HOST = "worker1@celery-tutor-0000abcd"
 TASK_ID = "0f0f0f0f-1111-2222-3333-444444444444"
@@ -244,3 +247,43 @@ def test_a_cancel_and_a_soft_shutdown_reported_by_the_worker() -> None:
     assert isinstance(soft, ev.SoftShutdown) and (soft.worker, soft.timeout, soft.running) == ("worker1", 0.5, 1)
     assert isinstance(cancelled, ev.TaskCancelled)
     assert (cancelled.task, cancelled.reason, cancelled.acks_late) == ("charge_card", "cold shutdown", True)
+
+
+SUBJECT_KINDS = [
+    protocol.STARTED,
+    protocol.CHECKPOINT,
+    protocol.TIME_LIMIT,
+    protocol.LEDGER,
+    protocol.SKIPPED,
+    protocol.RETRY,
+    "task-succeeded",
+    "task-failed",
+    "task-rejected",
+    protocol.ACKED,
+    protocol.CHILD_KILLED,
+    protocol.CANCELLED,
+    protocol.RESTORED,
+    protocol.SCANNED,
+    protocol.SOFT_SHUTDOWN,
+    protocol.RECONNECTED,
+]
+
+
+@pytest.mark.parametrize("kind", SUBJECT_KINDS)
+def test_every_event_names_its_task_from_the_bus_and_its_worker_from_the_hostname(kind: str) -> None:
+    """A Celery event without a task name or a ``worker`` field still says which task and which worker."""
+    _bus, translator, _lab, seen = _setup()
+    translator.handle({"type": kind, "uuid": TASK_ID, "hostname": HOST, "requeue": True, "checkpoint": "c"})
+    assert seen, f"{kind} emitted nothing"
+    for event in seen:
+        if isinstance(event, ev.TaskEvent):
+            assert (event.task_id, event.task) == (TASK_ID, "charge_card")
+        if isinstance(event, ev.WorkerTaskEvent | ev.WorkerEvent) and not isinstance(event, ev.MessageRedelivered):
+            assert event.worker == "worker1"
+
+
+def test_a_failure_outside_the_pool_keeps_its_own_exception_and_a_wrapper_without_a_traceback_stays() -> None:
+    traceback = "Traceback…\nbilliard.exceptions.WorkerLostError: gone"
+    assert failure_parts("ValueError('bad')", traceback) == ("ValueError", "bad")
+    assert failure_parts("ExceptionWithTraceback()", traceback) == ("WorkerLostError", "gone")
+    assert failure_parts("ExceptionInfo()", "  File x\n") == ("ExceptionInfo", "")

@@ -3,7 +3,7 @@
 A mixin of :class:`~.real_lab.RealLab`, the counterpart of the in-process lab's
 :mod:`~celery_tutor.lab.fault_controls`. A plan is armed in every live worker (and in
 each worker that starts later) but fires once across the lab. A dropped connection is cut
-by the worker itself (:func:`~.worker_side.lab_drop_connection`), which reports it.
+by the worker itself (:func:`~.worker_control.lab_drop_connection`), which reports it.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ class RealFaultControls(RealWorkers):
         The SIGTERM goes to the worker's main process, as ``docker stop`` or Kubernetes send it;
         Celery's own handler takes it (warm shutdown, or with ``remap_sigterm`` the cold one of
         a worker started with ``REMAP_SIGTERM=SIGQUIT``, installed by remote control first: see
-        ``worker_side.lab_remap_sigterm``). Returns at once, like the in-process lab's deploy.
+        ``worker_control.lab_remap_sigterm``). Returns at once, like the in-process lab's deploy.
         """
         grace = settings.named("grace", settings.number, grace, 0, limits.MAX_GRACE)
         remap_sigterm = bool(remap_sigterm)

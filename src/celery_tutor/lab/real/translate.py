@@ -10,24 +10,19 @@ which worker processes it owns.
 
 from __future__ import annotations
 
-import ast
-import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Protocol
 
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.bus import EventBus
 from celery_tutor.lab.real import protocol
+from celery_tutor.lab.real.event_fields import eta_in, failure_parts
 from celery_tutor.lab.real.names import worker_name
-from celery_tutor.lab.reporters import seconds_until
 
 REJECT_REQUEUE = "rejected, requeue=True"
 """The reason of a redelivery the worker asked for by rejecting with requeue (as the Redis lab says)."""
-
-_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*)\((.*)\)$", re.DOTALL)
 
 
 class Lifecycle(Protocol):
@@ -53,46 +48,6 @@ class Lifecycle(Protocol):
 
     def holder_fate(self, worker: str) -> str | None:
         """How the worker that last held a message ended: ``killed``, ``stopped`` or None (alive)."""
-
-
-def exception_parts(text: str) -> tuple[str, str]:
-    """``("WorkerLostError", "Worker exited…")`` from Celery's ``"WorkerLostError('Worker exited…')"``."""
-    match = _EXCEPTION.match(text.strip())
-    if match is None:
-        return (text.strip() or "Exception", "")
-    name, inner = match.group(1).rsplit(".", 1)[-1], match.group(2)
-    try:
-        value = ast.literal_eval(inner) if inner else ""
-    except (ValueError, SyntaxError):
-        return name, inner
-    if isinstance(value, tuple):
-        return name, ", ".join(str(v) for v in value)
-    return name, str(value)
-
-
-WRAPPERS = ("ExceptionWithTraceback", "ExceptionInfo")
-"""Exception wrappers whose repr in ``task-failed`` hides the real exception."""
-
-
-def traceback_parts(text: str) -> tuple[str, str] | None:
-    """The exception's name and message from the last line of a traceback (``pkg.Name: message``)."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    if not lines or lines[-1].startswith(" "):
-        return None
-    head, _, message = lines[-1].partition(":")
-    if not head or " " in head:
-        return None
-    return head.rsplit(".", 1)[-1], message.strip()
-
-
-def eta_in(eta: Any) -> float | None:
-    """Seconds to an ETA as Celery's events carry it (an ISO string), or None."""
-    if not eta:
-        return None
-    try:
-        return seconds_until(datetime.fromisoformat(str(eta)))
-    except ValueError:
-        return None
 
 
 class EventTranslator:
@@ -155,6 +110,31 @@ class EventTranslator:
         name = event.get("name")
         return str(name) if name else self._bus.name_of(str(event.get("uuid")))
 
+    def _emit(self, cls: type[ev.LabEvent], e: Mapping[str, Any], **fields: Any) -> None:
+        """Emit ``cls`` about the task and the worker that ``e`` names, as far as ``cls`` is about them.
+
+        One rule for every event: its task id is the Celery event's ``uuid``, its task name the
+        event's or else the bus's, its worker the lab worker that sent it. ``fields`` win (a
+        redelivery names the worker that held the message, not the one that reported it).
+        """
+        subject: dict[str, Any] = {}
+        if issubclass(cls, ev.TaskEvent):
+            subject.update(task_id=str(e["uuid"]), task=self._name(e))
+        if issubclass(cls, (ev.WorkerTaskEvent, ev.WorkerEvent)):
+            subject["worker"] = self._worker(e)
+        self._bus.emit(cls, **{**subject, **fields})
+
+    def _run(self, e: Mapping[str, Any], *, new_run: bool = False, checkpoint: str | None = None) -> int:
+        """The number of the task's current run (``new_run``: this event starts the next one)."""
+        task_id = str(e["uuid"])
+        with self._lock:
+            if new_run:
+                self._runs[task_id] += 1
+                self._checkpoints.pop(task_id, None)
+            if checkpoint is not None:
+                self._checkpoints[task_id] = checkpoint
+            return self._runs[task_id]
+
     # -- task events -----------------------------------------------------------------------
 
     def _sent(self, e: Mapping[str, Any]) -> None:
@@ -164,10 +144,9 @@ class EventTranslator:
                 return
             self._published.add((task_id, retries))
         view = self._bus.task(task_id)
-        self._bus.emit(
+        self._emit(
             ev.TaskPublished,
-            task_id=task_id,
-            task=self._name(e),
+            e,
             retries=retries,
             eta_in=eta_in(e.get("eta")),
             by_retry=retries > 0,
@@ -188,8 +167,7 @@ class EventTranslator:
                 self._requeued[task_id] -= 1
             holder = self._holders.get(task_id)
             self._holders[task_id] = worker
-        task = self._name(e)
-        retries = int(e.get("retries") or 0)
+        delivery = {"retries": int(e.get("retries") or 0), "eta_in": eta_in(e.get("eta"))}
         if redelivered and not already_back:
             # The broker gave the message back before this delivery; say how, as the lab does.
             fate = self._lab.holder_fate(holder) if holder else None
@@ -199,24 +177,8 @@ class EventTranslator:
                 reason = ev.SCAN_RESTORE
             else:
                 reason = ev.CONNECTION_DIED
-            self._bus.emit(
-                ev.MessageRedelivered,
-                task_id=task_id,
-                task=task,
-                worker=holder or "?",
-                reason=reason,
-                retries=retries,
-                eta_in=eta_in(e.get("eta")),
-            )
-        self._bus.emit(
-            ev.TaskReceived,
-            task_id=task_id,
-            task=task,
-            worker=worker,
-            redelivered=redelivered,
-            retries=retries,
-            eta_in=eta_in(e.get("eta")),
-        )
+            self._emit(ev.MessageRedelivered, e, worker=holder or "?", reason=reason, **delivery)
+        self._emit(ev.TaskReceived, e, redelivered=redelivered, **delivery)
 
     def _restored(self, e: Mapping[str, Any]) -> None:
         """A worker's restore scan (or clean-up of a lost connection) put this message back now (Redis): say so now."""
@@ -224,10 +186,9 @@ class EventTranslator:
         with self._lock:
             self._requeued[task_id] += 1
             holder = self._holders.get(task_id)
-        self._bus.emit(
+        self._emit(
             ev.MessageRedelivered,
-            task_id=task_id,
-            task=self._name(e),
+            e,
             worker=holder or "?",
             reason=str(e.get("reason") or ev.SCAN_RESTORE),
             retries=int(e.get("retries") or 0),
@@ -235,83 +196,45 @@ class EventTranslator:
         )
 
     def _scanned(self, e: Mapping[str, Any]) -> None:
-        self._bus.emit(
-            ev.RestoreScan,
-            worker=self._worker(e),
-            restored=int(e.get("restored") or 0),
-            next_in=float(e.get("next_in") or 0.0),
-        )
-
-    def _run_fields(
-        self, e: Mapping[str, Any], *, new_run: bool = False, checkpoint: str | None = None
-    ) -> dict[str, Any]:
-        """The fields of an event about a task's current run (``new_run``: this event starts the next one)."""
-        task_id = str(e["uuid"])
-        with self._lock:
-            if new_run:
-                self._runs[task_id] += 1
-                self._checkpoints.pop(task_id, None)
-            if checkpoint is not None:
-                self._checkpoints[task_id] = checkpoint
-            number = self._runs[task_id]
-        return {"task_id": task_id, "task": self._name(e), "worker": self._worker(e), "run": number}
+        self._emit(ev.RestoreScan, e, restored=int(e.get("restored") or 0), next_in=float(e.get("next_in") or 0.0))
 
     def _started(self, e: Mapping[str, Any]) -> None:
-        self._bus.emit(
+        self._emit(
             ev.TaskStarted,
-            **self._run_fields(e, new_run=True),
+            e,
+            run=self._run(e, new_run=True),
             redelivered=bool(e.get("redelivered")),
             retries=int(e.get("retries") or 0),
         )
 
     def _checkpoint(self, e: Mapping[str, Any]) -> None:
         checkpoint = str(e.get("checkpoint"))
-        self._bus.emit(ev.CheckpointReached, **self._run_fields(e, checkpoint=checkpoint), checkpoint=checkpoint)
+        self._emit(ev.CheckpointReached, e, run=self._run(e, checkpoint=checkpoint), checkpoint=checkpoint)
 
     def _time_limit(self, e: Mapping[str, Any]) -> None:
         """A run passed its time limit; a prefork child is signalled where it is: after its last checkpoint."""
-        fields = self._run_fields(e)
+        run = self._run(e)
         with self._lock:
-            checkpoint = self._checkpoints.get(fields["task_id"], "")
-        self._bus.emit(
-            ev.SoftTimeLimitHit if e.get("soft") else ev.TimeLimitHit,
-            **fields,
-            limit=float(e.get("limit") or 0.0),
-            checkpoint=checkpoint,
-        )
+            checkpoint = self._checkpoints.get(str(e["uuid"]), "")
+        limit_cls = ev.SoftTimeLimitHit if e.get("soft") else ev.TimeLimitHit
+        self._emit(limit_cls, e, run=run, limit=float(e.get("limit") or 0.0), checkpoint=checkpoint)
 
     def _ledger_written(self, e: Mapping[str, Any]) -> None:
         action, key = str(e.get("action")), str(e.get("key"))
         with self._lock:
             self._ledger[(action, key)] += 1
             count = self._ledger[(action, key)]
-        self._bus.emit(
-            ev.LedgerWritten,
-            task_id=str(e["uuid"]),
-            task=self._name(e),
-            action=action,
-            key=key,
-            detail=str(e.get("detail")),
-            count=count,
-        )
+        self._emit(ev.LedgerWritten, e, action=action, key=key, detail=str(e.get("detail")), count=count)
 
     def _skipped(self, e: Mapping[str, Any]) -> None:
-        self._bus.emit(
-            ev.SideEffectSkipped,
-            task_id=str(e["uuid"]),
-            task=self._name(e),
-            action=str(e.get("action")),
-            key=str(e.get("key")),
-        )
+        self._emit(ev.SideEffectSkipped, e, action=str(e.get("action")), key=str(e.get("key")))
 
     def _retry(self, e: Mapping[str, Any]) -> None:
         countdown = float(e.get("countdown") or 0.0)
         max_retries = e.get("max_retries")
-        self._bus.emit(
+        self._emit(
             ev.RetryScheduled,
-            task_id=str(e["uuid"]),
-            task=self._name(e),
-            worker=self._worker(e),
+            e,
             attempt=int(e.get("attempt") or 1),
             max_retries=None if max_retries is None else int(max_retries),
             countdown=countdown,
@@ -321,65 +244,33 @@ class EventTranslator:
         )
 
     def _succeeded(self, e: Mapping[str, Any]) -> None:
-        self._bus.emit(
-            ev.TaskSucceeded,
-            task_id=str(e["uuid"]),
-            task=self._name(e),
-            worker=self._worker(e),
-            result=str(e.get("result", "")),
-        )
+        self._emit(ev.TaskSucceeded, e, result=str(e.get("result", "")))
 
     def _failed(self, e: Mapping[str, Any]) -> None:
-        exc_type, exc_message = exception_parts(str(e.get("exception") or ""))
-        if exc_type in WRAPPERS:  # billiard's wrapper of an exception from the pool: the traceback names it
-            exc_type, exc_message = traceback_parts(str(e.get("traceback") or "")) or (exc_type, exc_message)
-        self._bus.emit(
-            ev.TaskFailed,
-            task_id=str(e["uuid"]),
-            task=self._name(e),
-            worker=self._worker(e),
-            exc_type=exc_type,
-            exc_message=exc_message,
-        )
+        exc_type, exc_message = failure_parts(str(e.get("exception") or ""), str(e.get("traceback") or ""))
+        self._emit(ev.TaskFailed, e, exc_type=exc_type, exc_message=exc_message)
 
     def _rejected(self, e: Mapping[str, Any]) -> None:
-        task_id, worker, task = str(e["uuid"]), self._worker(e), self._name(e)
         requeue = bool(e.get("requeue"))
-        self._bus.emit(ev.MessageRejected, task_id=task_id, task=task, worker=worker, requeue=requeue)
+        self._emit(ev.MessageRejected, e, requeue=requeue)
         if requeue:
             with self._lock:
-                self._requeued[task_id] += 1
-            self._bus.emit(ev.MessageRedelivered, task_id=task_id, task=task, worker=worker, reason=REJECT_REQUEUE)
+                self._requeued[str(e["uuid"])] += 1
+            self._emit(ev.MessageRedelivered, e, reason=REJECT_REQUEUE)
 
     def _acked(self, e: Mapping[str, Any]) -> None:
-        self._bus.emit(ev.MessageAcked, task_id=str(e["uuid"]), task=self._name(e), worker=self._worker(e))
+        self._emit(ev.MessageAcked, e)
 
     def _child_killed(self, e: Mapping[str, Any]) -> None:
-        self._bus.emit(
-            ev.ChildKilled,
-            task_id=str(e["uuid"]),
-            task=self._name(e),
-            worker=self._worker(e),
-            checkpoint=e.get("checkpoint"),
-        )
+        self._emit(ev.ChildKilled, e, checkpoint=e.get("checkpoint"))
         self._lab.on_plan_fired(str(e.get("plan")))
 
     def _soft_shutdown(self, e: Mapping[str, Any]) -> None:
-        self._bus.emit(
-            ev.SoftShutdown,
-            worker=self._worker(e),
-            timeout=float(e.get("timeout") or 0.0),
-            running=int(e.get("running") or 0),
-        )
+        self._emit(ev.SoftShutdown, e, timeout=float(e.get("timeout") or 0.0), running=int(e.get("running") or 0))
 
     def _cancelled(self, e: Mapping[str, Any]) -> None:
-        self._bus.emit(
-            ev.TaskCancelled,
-            task_id=str(e["uuid"]),
-            task=self._name(e),
-            worker=self._worker(e),
-            reason=str(e.get("reason") or "cold shutdown"),
-            acks_late=bool(e.get("acks_late")),
+        self._emit(
+            ev.TaskCancelled, e, reason=str(e.get("reason") or "cold shutdown"), acks_late=bool(e.get("acks_late"))
         )
 
     # -- handed to the lab -----------------------------------------------------------------
@@ -400,7 +291,7 @@ class EventTranslator:
         )
 
     def _reconnected(self, e: Mapping[str, Any]) -> None:
-        self._bus.emit(ev.ConnectionRestored, worker=self._worker(e))
+        self._emit(ev.ConnectionRestored, e)
 
     def _ready(self, e: Mapping[str, Any]) -> None:
         self._lab.on_worker_ready(self._worker(e), e)

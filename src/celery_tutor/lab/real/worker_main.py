@@ -24,6 +24,8 @@ from celery_tutor.lab.real import worker_side
 from celery_tutor.lab.real.names import LabNames, celery_conf
 from celery_tutor.lab.real.plans import PlanStore
 from celery_tutor.lab.real.safety import describe_url
+from celery_tutor.lab.real.worker_identity import WorkerIdentity
+from celery_tutor.lab.real.worker_kill import kill_worker
 
 WORKER_ONLY = ("worker_concurrency", "broker_transport_options")
 """Lab settings the worker takes other than as plain app settings."""
@@ -57,7 +59,7 @@ def hold_lifeline(fd: int) -> None:
         with contextlib.suppress(OSError):
             while os.read(fd, 64):
                 pass
-        worker_side.kill_worker(main_pid)
+        kill_worker(main_pid)
 
     threading.Thread(target=watch, name="celery-tutor-lifeline", daemon=True).start()
 
@@ -85,7 +87,7 @@ def run_worker(
     try:
         worker_side.install(
             app,
-            worker_side.WorkerIdentity(
+            WorkerIdentity(
                 name=name,
                 main_pid=os.getpid(),
                 store=PlanStore(directory / "plans.json"),
