@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from celery_tutor.course.code_step import CodeStep, LessonCode, WrongCode
+from celery_tutor.course.format import TEXT, Key, Keys, Schema, list_of, ref
 from celery_tutor.course.goal_reader import EXPLAIN, HINTS, read_goal_parts
-from celery_tutor.course.reading import TEXT, Key, Keys, Reader, Schema, Scope, list_of, read_script, ref
+from celery_tutor.course.reading import Reader, Scope, read_script
 from celery_tutor.lab.code_source import CodeProblem, DeclaredTask, check_code, position_in_file
 from celery_tutor.lab.library import LAB_TASKS, HasCheckpoints
 from celery_tutor.lab.limits import MAX_CODE_CHARS

@@ -11,6 +11,7 @@ from typing import Any
 
 from celery_tutor.course.conditions import EventCount
 from celery_tutor.course.conditions_reader import read_condition, task_ref
+from celery_tutor.course.format import BOOLEAN, NUMBER, OPTIONAL_TEXT, TEXT, Key, Keys, Schema, list_of, ref, whole
 from celery_tutor.course.model import (
     Choice,
     Measure,
@@ -21,21 +22,7 @@ from celery_tutor.course.model import (
     SingleChoice,
     TrueFalse,
 )
-from celery_tutor.course.reading import (
-    BOOLEAN,
-    NUMBER,
-    OPTIONAL_TEXT,
-    TEXT,
-    Key,
-    Keys,
-    Reader,
-    Schema,
-    Scope,
-    list_of,
-    read_script,
-    ref,
-    whole,
-)
+from celery_tutor.course.reading import Reader, Scope, read_script
 from celery_tutor.yaml_source import Node, Pos
 
 MAX_RETRY_NUMBER = 100

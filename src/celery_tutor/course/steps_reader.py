@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from celery_tutor.course.code_step_reader import read_code_step
 from celery_tutor.course.conditions_reader import read_conditions
+from celery_tutor.course.format import TEXT, Key, Keys, Schema, list_of, ref
 from celery_tutor.course.goal_reader import EXPLAIN, HINTS, read_goal_parts
 from celery_tutor.course.model import (
     MAX_TAKEAWAY,
@@ -18,7 +19,7 @@ from celery_tutor.course.model import (
     WrongSolution,
 )
 from celery_tutor.course.questions_reader import ONE_CORRECT, read_choices, read_questions
-from celery_tutor.course.reading import TEXT, Key, Keys, Reader, Schema, Scope, list_of, read_script, ref
+from celery_tutor.course.reading import Reader, Scope, read_script
 from celery_tutor.lab import settings
 from celery_tutor.lab.actions import Wait
 from celery_tutor.lab.library import LAB_TASKS
