@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from celery_tutor.course.format import Keys, Schema, list_of, ref
+from celery_tutor.course.format import Key, Keys, Schema, list_of, ref
 from celery_tutor.lab.action_parser import StepChecker, parse_step
 from celery_tutor.lab.actions import Action, Send, Wait
 from celery_tutor.lab.library import LAB_TASKS, HasCheckpoints
@@ -170,3 +170,18 @@ def read_script(
         scope.add_script((action,))
         actions.append(action)
     return tuple(actions)
+
+
+def experiment_key(help: str) -> Key:
+    """The ``experiment`` of a predict step, a code step or a measure: a script run on a fresh lab first."""
+    return Key("experiment", ref("script"), help, required=True)
+
+
+def read_experiment(
+    r: Reader, node: Node, where: str, tasks: Mapping[str, HasCheckpoints] = LAB_TASKS
+) -> tuple[tuple[Action, ...], Scope]:
+    """A mapping's ``experiment``, and the scope of what is checked after it: its aliases and ``tasks``."""
+    experiment = read_script(r, node.get("experiment"), f"{where}.experiment", tasks)
+    scope = Scope(tasks=tasks)
+    scope.add_script(experiment)
+    return experiment, scope
