@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from celery_tutor.course import code_step_reader, conditions_reader, loader, questions_reader, reading, steps_reader
-from celery_tutor.course.reading import Schema, json_schema, ref, summary
+from celery_tutor.course.format import Schema, json_schema, ref, summary
 from celery_tutor.lab import limits, settings
 from celery_tutor.lab.actions import ACTIONS, TASK_STATES, Param, ParamType, Until, Wait
 from celery_tutor.lab.events import EVENT_KINDS

@@ -17,6 +17,7 @@ import pytest
         ("celery_tutor.yaml_source", ("textual", "celery", "kombu")),
         ("celery_tutor.cli", ("textual", "celery")),
         ("celery_tutor.course.loader", ("textual", "celery", "kombu")),
+        ("celery_tutor.course.format", ("celery_tutor.lab", "yaml")),  # declaring the format needs no lab
         ("celery_tutor.course.grading", ("textual", "celery", "kombu")),
         ("celery_tutor.course.conditions", ("textual", "celery", "kombu")),
         ("celery_tutor.course.lessons", ("textual", "celery", "kombu")),

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from celery_tutor.course.code_step import CodeStep, LessonCode, WrongCode
+from celery_tutor.course.format import TEXT, Key, Keys, Schema, list_of, ref
 from celery_tutor.course.goal_reader import EXPLAIN, HINTS, read_goal_parts
-from celery_tutor.course.reading import TEXT, Key, Keys, Reader, Schema, Scope, list_of, read_script, ref
+from celery_tutor.course.reading import Reader, experiment_key, read_experiment
 from celery_tutor.lab.code_source import CodeProblem, DeclaredTask, check_code, position_in_file
 from celery_tutor.lab.library import LAB_TASKS, HasCheckpoints
 from celery_tutor.lab.limits import MAX_CODE_CHARS
@@ -39,12 +40,7 @@ CODE_STEP = Keys(
             "The code the learner starts from; its `@app.task` functions are the tasks the step is about.",
             required=True,
         ),
-        Key(
-            "experiment",
-            ref("script"),
-            "Run on a fresh lab with the learner's tasks when the learner presses run; end with a wait.",
-            required=True,
-        ),
+        experiment_key("Run on a fresh lab with the learner's tasks when the learner presses run; end with a wait."),
         Key("goal", ref("conditions"), "What the experiment must show for the learner's code.", required=True),
         HINTS,
         Key("solution", CODE, "Reference code that reaches the goal (checked by verify).", required=True),
@@ -72,9 +68,7 @@ def read_code_step(r: Reader, node: Node, where: str, step_id: str, pos: Pos) ->
     names = tuple(task.name for task in declared)
     tasks: Mapping[str, HasCheckpoints] = {**LAB_TASKS, **{task.name: task for task in declared}}
     solution = _code(r, node.get("solution"), f"{where}.solution", names)
-    experiment = read_script(r, node.get("experiment"), f"{where}.experiment", tasks)
-    scope = Scope(tasks=tasks)
-    scope.add_script(experiment)
+    experiment, scope = read_experiment(r, node, where, tasks)
     wrong: list[WrongCode] = []
     for item in r.items(node.get("wrong_solutions"), f"{where}.wrong_solutions"):
         if r.keys(item, f"{where}.wrong_solutions entry", WRONG_CODE):

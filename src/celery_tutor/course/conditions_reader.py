@@ -22,7 +22,8 @@ from celery_tutor.course.conditions import (
     SettingIs,
     TaskState,
 )
-from celery_tutor.course.reading import TEXT, Key, Keys, Reader, Schema, Scope, list_of, ref, whole
+from celery_tutor.course.format import TEXT, Key, Keys, Schema, list_of, ref, whole
+from celery_tutor.course.reading import Reader, Scope
 from celery_tutor.lab import settings
 from celery_tutor.lab.actions import TASK_STATES
 from celery_tutor.lab.events import EVENT_KINDS

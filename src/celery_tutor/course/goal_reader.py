@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 from celery_tutor.course.conditions import Condition
 from celery_tutor.course.conditions_reader import read_conditions
-from celery_tutor.course.reading import TEXT, Key, Reader, Scope, list_of
+from celery_tutor.course.format import TEXT, Key, list_of
+from celery_tutor.course.reading import Reader, Scope
 from celery_tutor.yaml_source import Node
 
 HINTS = Key("hints", list_of(TEXT), "A ladder of hints, shown one at a time.", required=True)

@@ -14,23 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from celery_tutor.course.conditions_reader import CONDITION_KINDS
+from celery_tutor.course.format import OPTIONAL_TEXT, TEXT, Key, Keys, Schema, list_of, ref, summary, whole
 from celery_tutor.course.model import MAX_SHORT_LABEL, SCHEMA_VERSION, TOGGLE_STATE_ROOM, Control, LabSetup, Lesson
 from celery_tutor.course.pace import pace_warnings
 from celery_tutor.course.questions_reader import QUESTION_KEYS, QUESTION_KINDS
-from celery_tutor.course.reading import (
-    ID_PATTERN,
-    OPTIONAL_TEXT,
-    TEXT,
-    Key,
-    Keys,
-    Reader,
-    Schema,
-    Scope,
-    list_of,
-    ref,
-    summary,
-    whole,
-)
+from celery_tutor.course.reading import ID_PATTERN, Reader, Scope
 from celery_tutor.course.steps_reader import read_steps
 from celery_tutor.lab import actions, settings
 from celery_tutor.lab.action_parser import parse_settings, parse_step, parse_task_options

@@ -11,6 +11,7 @@ from typing import Any
 
 from celery_tutor.course.conditions import EventCount
 from celery_tutor.course.conditions_reader import read_condition, task_ref
+from celery_tutor.course.format import BOOLEAN, NUMBER, OPTIONAL_TEXT, TEXT, Key, Keys, Schema, list_of, ref, whole
 from celery_tutor.course.model import (
     Choice,
     Measure,
@@ -21,21 +22,7 @@ from celery_tutor.course.model import (
     SingleChoice,
     TrueFalse,
 )
-from celery_tutor.course.reading import (
-    BOOLEAN,
-    NUMBER,
-    OPTIONAL_TEXT,
-    TEXT,
-    Key,
-    Keys,
-    Reader,
-    Schema,
-    Scope,
-    list_of,
-    read_script,
-    ref,
-    whole,
-)
+from celery_tutor.course.reading import Reader, experiment_key, read_experiment
 from celery_tutor.yaml_source import Node, Pos
 
 MAX_RETRY_NUMBER = 100
@@ -61,7 +48,7 @@ RETRY_COUNTDOWN = Keys(
     )
 )
 MEASURE = Keys(
-    (Key("experiment", ref("script"), "Run on a fresh lab first.", required=True),),
+    (experiment_key("Run on a fresh lab first."),),
     (
         Key("count", ref("eventCount"), "Count the events matching this, like `{event: started, task: rate}`."),
         Key("retry_countdown", RETRY_COUNTDOWN, "The countdown of retry number `retry` of a task."),
@@ -273,9 +260,7 @@ _READERS: dict[str, Callable[[Reader, Node, str, str], Question | None]] = {
 def _measure(r: Reader, node: Node, what: str) -> Measure | None:
     if not r.keys(node, what, MEASURE):
         return None
-    experiment = read_script(r, node.get("experiment"), f"{what}.experiment")
-    scope = Scope()
-    scope.add_script(experiment)
+    experiment, scope = read_experiment(r, node, what)
     kind = r.one_kind(node, what, MEASURE.kind_names())
     if kind == "count":
         condition = read_condition(r, node.value["count"], f"{what}.count", scope, labelled=False)

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from celery_tutor.course.code_step_reader import read_code_step
 from celery_tutor.course.conditions_reader import read_conditions
+from celery_tutor.course.format import TEXT, Key, Keys, Schema, list_of, ref
 from celery_tutor.course.goal_reader import EXPLAIN, HINTS, read_goal_parts
 from celery_tutor.course.model import (
     MAX_TAKEAWAY,
@@ -18,7 +19,7 @@ from celery_tutor.course.model import (
     WrongSolution,
 )
 from celery_tutor.course.questions_reader import ONE_CORRECT, read_choices, read_questions
-from celery_tutor.course.reading import TEXT, Key, Keys, Reader, Schema, Scope, list_of, read_script, ref
+from celery_tutor.course.reading import Reader, Scope, experiment_key, read_experiment, read_script
 from celery_tutor.lab import settings
 from celery_tutor.lab.actions import Wait
 from celery_tutor.lab.library import LAB_TASKS
@@ -28,12 +29,7 @@ PREDICT = Keys(
     (
         Key("question", TEXT, "What will happen? (Markdown)", required=True),
         Key("choices", ONE_CORRECT, "The answers to pick from: exactly one is correct.", required=True),
-        Key(
-            "experiment",
-            ref("script"),
-            "Run once the learner locked an answer; end with a wait for what you expect.",
-            required=True,
-        ),
+        experiment_key("Run once the learner locked an answer; end with a wait for what you expect."),
         Key("expect", ref("conditions"), "What will be observed, checked right after the experiment.", required=True),
         Key("explain", TEXT, "Why it happened (Markdown).", required=True),
     ),
@@ -181,9 +177,7 @@ def _task(r: Reader, node: Node | None, where: str) -> str | None:
 def _predict(r: Reader, node: Node, where: str, step_id: str, pos: Pos) -> PredictStep | None:
     if not r.keys(node, where, PREDICT):
         return None
-    experiment = read_script(r, node.get("experiment"), f"{where}.experiment")
-    scope = Scope()
-    scope.add_script(experiment)
+    experiment, scope = read_experiment(r, node, where)
     return PredictStep(
         step_id,
         pos,
