@@ -279,12 +279,7 @@ class LabRedisChannel(kombu_redis.Channel):
 
 
 def _refused_when(connection_cls: type, channel: LabRedisChannel) -> type:
-    """``connection_cls``, refused (ECONNREFUSED) while the server is out of reach for the channel's worker.
-
-    A killed worker's channel never connects again: a dead process opens no sockets. (redis-py
-    reconnects inside a read that found its socket closed; the killed worker's event loop would
-    then wait on a fresh subscription.)
-    """
+    """``connection_cls``, refused while out of reach for the channel's worker, or once it is dead (no reconnect)."""
 
     def _connect(self: Any) -> Any:
         runtime = getattr(channel.connection, "runtime", None)
