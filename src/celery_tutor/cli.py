@@ -90,7 +90,7 @@ def _verify(
 ) -> int:
     from celery_tutor.course.lessons import load_course
     from celery_tutor.paths import lessons_dir
-    from celery_tutor.verification import verify
+    from celery_tutor.verification import code_steps_of, verify
     from celery_tutor.yaml_source import short
 
     folder = lessons_dir(lessons)
@@ -128,8 +128,10 @@ def _verify(
         chosen, skipped = lessons_for(broker, chosen)
         for lesson in skipped:
             _line(f"skip {lesson.id}: it runs on the {lesson.lab.broker} lab, not on this broker", sys.stdout)
+        for lesson, step_id in code_steps_of(chosen):
+            _line(f"skip {lesson.id} / {step_id}: the learner's own code runs only in the in-process lab", sys.stdout)
         jobs = 1  # real worker processes: one lab at a time
-    checks = verify(chosen, jobs=jobs, on_check=_print_check, make_lab=make_lab)
+    checks = verify(chosen, jobs=jobs, on_check=_print_check, make_lab=make_lab, code_steps=broker is None)
     failed = sum(not check.ok for check in checks)
     verdict = f"{failed} FAILED" if failed else "all hold" if checks else "nothing to check"
     summary = f"verified {len(chosen)} lesson(s), {len(checks)} claims: {verdict}"

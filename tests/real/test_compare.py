@@ -200,3 +200,16 @@ def test_real_rabbitmq_workers_do_what_the_in_process_lab_does(name: str, rabbit
     assert outcome(real, watched=watched) == outcome(lab, watched=watched), (
         f"real:\n{real.to_text()}\n\nin-process:\n{lab.to_text()}"
     )
+
+
+def test_verify_on_real_rabbitmq_holds_and_names_the_code_steps_it_leaves_to_the_in_process_lab(
+    rabbitmq_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from celery_tutor import cli
+
+    code = cli.main(["verify", "--broker", rabbitmq_server.url, "retry-with-self-retry"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "skip retry-with-self-retry / write-the-retry: the learner's own code runs only in the in-process lab" in out
+    assert "write-the-retry: the reference solution" not in out  # not run here, so not reported as verified
+    assert "verified 1 lesson(s)" in out and "all hold" in out

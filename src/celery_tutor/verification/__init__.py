@@ -26,7 +26,7 @@ from celery_tutor.lesson_labs import lab_config
 from celery_tutor.verification.code_steps import code_step_checks
 from celery_tutor.verification.run import GOAL_TIMEOUT, RUN_LABS, Check, OpenLabs, goal_run, run_to_end, timed
 
-__all__ = ["GOAL_TIMEOUT", "Check", "measure", "run_experiment", "verify"]
+__all__ = ["GOAL_TIMEOUT", "Check", "code_steps_of", "measure", "run_experiment", "verify"]
 
 
 def run_experiment(lesson: Lesson, actions: tuple[Action, ...]) -> tuple[str | None, list[ev.LabEvent]]:
@@ -114,7 +114,7 @@ def _verify_numeric(lesson: Lesson, step: QuizStep, question: Numeric) -> Check:
     return timed(lesson, f"{step.id}/{question.id}", "the numeric answer matches the lab", body)
 
 
-def _jobs(lesson: Lesson) -> list[Callable[[], list[Check]]]:
+def _jobs(lesson: Lesson, code_steps: bool = True) -> list[Callable[[], list[Check]]]:
     jobs: list[Callable[[], list[Check]]] = []
     for step in lesson.steps:
         if isinstance(step, PredictStep):
@@ -125,9 +125,14 @@ def _jobs(lesson: Lesson) -> list[Callable[[], list[Check]]]:
             for question in step.questions:
                 if isinstance(question, Numeric) and question.measure is not None:
                     jobs.append(partial(_listed, _verify_numeric, lesson, step, question))
-        elif isinstance(step, CodeStep):
+        elif isinstance(step, CodeStep) and code_steps:
             jobs.extend(partial(_listed, check) for check in code_step_checks(lesson, step))
     return jobs
+
+
+def code_steps_of(lessons: list[Lesson]) -> list[tuple[Lesson, str]]:
+    """Each lesson's code steps, by id: what ``verify(code_steps=False)`` leaves out."""
+    return [(lesson, step.id) for lesson in lessons for step in lesson.steps if isinstance(step, CodeStep)]
 
 
 def _listed(check: Callable[..., Check], *args: Any) -> list[Check]:
@@ -143,18 +148,20 @@ def verify(
     jobs: int = 4,
     on_check: Callable[[Check], None] | None = None,
     make_lab: Callable[[LabConfig], Lab] | None = None,
+    code_steps: bool = True,
 ) -> list[Check]:
     """Check every claim of every lesson (several labs at once); results in lesson order.
 
     ``make_lab`` builds each check's lab (default: the in-process lab the lesson describes);
-    ``verify --broker`` passes one that runs real workers on a real broker.
+    ``verify --broker`` passes one that runs real workers on a real broker, and
+    ``code_steps=False``: the learner's own code runs only in the in-process lab.
 
     Ctrl-C (KeyboardInterrupt) stops the run at once: the labs are closed, no further check
     starts, and the interrupt goes on to the caller. The checks run on daemon threads, so a
     check stuck in a long wait cannot keep the process alive (a thread pool's threads would
     be waited for at exit).
     """
-    work = [job for lesson in lessons for job in _jobs(lesson)]
+    work = [job for lesson in lessons for job in _jobs(lesson, code_steps)]
     labs = OpenLabs(make_lab or Lab)
     pool = _Pool(work, max(1, jobs), labs)
     results: list[Check] = []
