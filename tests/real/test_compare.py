@@ -205,11 +205,16 @@ def test_real_rabbitmq_workers_do_what_the_in_process_lab_does(name: str, rabbit
 def test_verify_on_real_rabbitmq_holds_and_names_the_code_steps_it_leaves_to_the_in_process_lab(
     rabbitmq_server: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The lesson claims real workers once failed: the requeue at a crash without a restart,
+    a deduplicated redelivery, an early ack racing the start on a prefork pool."""
     from celery_tutor import cli
 
-    code = cli.main(["verify", "--broker", rabbitmq_server.url, "retry-with-self-retry"])
+    lessons = ["acknowledgement", "idempotence", "retry-with-self-retry"]
+    code = cli.main(["verify", "--broker", rabbitmq_server.url, *lessons])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "skip retry-with-self-retry / write-the-retry: the learner's own code runs only in the in-process lab" in out
     assert "write-the-retry: the reference solution" not in out  # not run here, so not reported as verified
-    assert "verified 1 lesson(s)" in out and "all hold" in out
+    assert "ok   acknowledgement / quiz/prefetched-back" in out
+    assert "ok   idempotence / dedupe-after-result" in out
+    assert "verified 3 lesson(s)" in out and "all hold" in out

@@ -100,6 +100,21 @@ def test_closing_kills_every_worker_process_and_deletes_only_the_labs_keys(redis
     client.close()
 
 
+def test_a_started_worker_already_hears_a_broadcast(lab_on: Callable[..., tuple[RealLab, Log]]) -> None:
+    """start() and restart_worker() return once each worker answers a ping.
+
+    A worker reports itself ready before its event loop first polls; on Redis its remote
+    control subscribes only then. A plan armed at once (a script's first step) was sometimes
+    broadcast before that, and lost: "only 0 of 1 worker(s) confirmed the plan".
+    """
+    lab, log = lab_on(workers=2)
+    lab.fail_next("add", times=1)  # raises LabStateError unless both workers confirm
+    lab.restart_worker("worker2")
+    lab.fail_next("add", times=1)
+    armed = [e for e in log.events if isinstance(e, ev.FaultArmed)]
+    assert len(armed) == 2
+
+
 def test_a_crash_is_a_sigkill_of_the_worker_and_its_pool(lab_on: Callable[..., tuple[RealLab, Log]]) -> None:
     lab, log = lab_on(settings={"task_acks_late": True})
     [pid] = lab.live_pids()

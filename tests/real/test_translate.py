@@ -23,6 +23,7 @@ class FakeLab:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.fates: dict[str, str] = {}
+        self.dedupe = False
 
     def on_worker_ready(self, worker: str, fields: Mapping[str, Any]) -> None:
         self.calls.append(("ready", worker))
@@ -41,6 +42,9 @@ class FakeLab:
 
     def holder_fate(self, worker: str) -> str | None:
         return self.fates.get(worker)
+
+    def deduplicates(self) -> bool:
+        return self.dedupe
 
     def on_connection_lost(self, worker: str, checkpoint: str | None, noticed: bool, plan: str | None) -> None:
         self.calls.append(("connection lost", (worker, checkpoint, noticed, plan)))
@@ -287,3 +291,31 @@ def test_a_failure_outside_the_pool_keeps_its_own_exception_and_a_wrapper_withou
     assert failure_parts("ValueError('bad')", traceback) == ("ValueError", "bad")
     assert failure_parts("ExceptionWithTraceback()", traceback) == ("WorkerLostError", "gone")
     assert failure_parts("ExceptionInfo()", "  File x\n") == ("ExceptionInfo", "")
+
+
+def _succeed(translator: EventTranslator, started: bool) -> None:
+    if started:
+        translator.handle({"type": protocol.STARTED, "uuid": TASK_ID, "hostname": HOST})
+    translator.handle({"type": "task-succeeded", "uuid": TASK_ID, "hostname": HOST, "result": "'ch_7'"})
+
+
+def test_a_redelivery_that_succeeds_without_a_start_is_a_skipped_run_when_workers_deduplicate() -> None:
+    """Celery's tracer returns the stored SUCCESS before any prerun signal: no body, no started event."""
+    _, translator, lab, seen = _setup("rabbitmq")
+    lab.dedupe = True
+    _deliver(translator, redelivered=False)
+    _succeed(translator, started=True)
+    _deliver(translator, redelivered=True)
+    _succeed(translator, started=False)
+    kinds = [e.kind for e in seen if e.kind in ("started", "succeeded", "run_skipped")]
+    assert kinds == ["started", "succeeded", "run_skipped"]
+
+
+def test_without_deduplication_or_redelivery_a_success_is_a_success() -> None:
+    _, translator, lab, seen = _setup("rabbitmq")
+    _deliver(translator, redelivered=True)
+    _succeed(translator, started=False)  # its started event not in yet: still no skip without the setting
+    lab.dedupe = True
+    _deliver(translator, redelivered=False)
+    _succeed(translator, started=False)  # a first delivery is never skipped
+    assert [e.kind for e in seen if e.kind in ("succeeded", "run_skipped")] == ["succeeded", "succeeded"]

@@ -36,6 +36,8 @@ class LabBase:
 
     initial: LabConfig
     """How the lab started (checked)."""
+    wait_floor: float = 0.0
+    """Seconds a script's condition wait may take at least, whatever its own timeout says."""
     _started: bool
     _closed: bool
 

@@ -90,12 +90,13 @@ class ScriptRunner:
             raise LabConfigError("expected either seconds or until")
         until = step.until
         timeout = settings.named("timeout", settings.number, step.timeout, 0, MAX_WAIT_SECONDS)
+        timeout = max(timeout, self.lab.wait_floor)  # real workers are slower than the in-process lab
         if self.wait_for(lambda events: self._holds(until, events), timeout):
             return None
         now = ""
         if until.task is not None:
             now = f" (it is {self.lab.snapshot().task(self.lab.task_id(until.task)).state})"
-        return f"wait timed out after {step.timeout:g}s: {until.describe()}{now}"
+        return f"wait timed out after {timeout:g}s: {until.describe()}{now}"
 
     def wait_for(self, predicate: Callable[[list[ev.LabEvent]], bool], timeout: float) -> bool:
         """Block until ``predicate(events so far)`` holds, re-checking after each event."""

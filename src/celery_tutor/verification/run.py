@@ -150,13 +150,14 @@ class GoalRun:
         return [condition.label for condition, ok in self.tracker.results() if not ok]
 
     def reaches(self, script: tuple[Action, ...], what: str) -> tuple[bool, str]:
-        """Run ``what`` (a solution) and give the goal :data:`GOAL_TIMEOUT` to hold: a check's outcome."""
+        """Run ``what`` (a solution) and give the goal :data:`GOAL_TIMEOUT` (or the lab's wait floor) to hold."""
         failure = self.run(script)
         if failure:
             return False, f"{what} failed: {failure}"
-        if self.wait(GOAL_TIMEOUT):
+        timeout = max(GOAL_TIMEOUT, self.runner.lab.wait_floor)
+        if self.wait(timeout):
             return True, ""
-        return False, f"after {GOAL_TIMEOUT:g}s still not: " + "; ".join(self.missed())
+        return False, f"after {timeout:g}s still not: " + "; ".join(self.missed())
 
 
 @contextmanager

@@ -51,6 +51,11 @@ START_TIMEOUT = 30.0
 class RealLab(RealFaultControls):
     """One lab on a real broker: the tutor side (send, watch, break) of real worker processes."""
 
+    wait_floor = 30.0
+    """A real prefork worker notices a killed pool child at once or at its next pool maintenance
+    (every 5 s), and starts a new child in its own time: a lesson's few-second wait for what
+    follows can time out there. What a script shows does not depend on how long it may wait."""
+
     def __init__(
         self,
         config: LabConfig | None,

@@ -34,6 +34,11 @@ BARRIER_TIMEOUT = 10.0
 """Seconds to wait for the events published before a barrier to come back."""
 CONTROL_TIMEOUT = 10.0
 """Seconds to wait for workers to confirm a remote-control command."""
+LISTEN_PROBE = 0.25
+"""Seconds one ping waits for a new worker's reply before it is sent again.
+
+A worker reports itself ready before its event loop first polls; on Redis, its remote
+control subscribes only then, and a broadcast published before that never reaches it."""
 
 
 @dataclass(eq=False)
@@ -101,7 +106,7 @@ class RealWorkers(LabBase):
                 if handle is not None and handle.process is not None:
                     return  # a late word from an incarnation that is already gone
                 handle = self._workers[worker] = RealWorker(worker, None)  # started elsewhere
-                threading.Thread(target=self._arm_pending, args=(handle,), daemon=True).start()
+                threading.Thread(target=self._join_elsewhere, args=(handle,), daemon=True).start()
             if handle.status != "starting":
                 return
             handle.status = "alive"
@@ -129,6 +134,9 @@ class RealWorkers(LabBase):
         with self._lock:
             handle = self._workers.get(worker)
             return handle.status if handle is not None and handle.status in ("killed", "stopped") else None
+
+    def deduplicates(self) -> bool:
+        return bool(dict(self._settings).get("worker_deduplicate_successful_tasks"))
 
     def _plain_settings(self) -> dict[str, Any]:
         """The settings that differ from the lab's defaults, as JSON values (the worker adds the defaults).
@@ -169,8 +177,28 @@ class RealWorkers(LabBase):
                 process.kill()
                 tail = process.log_tail()
                 raise LabStateError(f"worker {name} did not start on {describe_url(self.url)}: {tail or 'no output'}")
+        if not self._hears_control(handle, deadline):
+            process.kill()
+            raise LabStateError(f"worker {name} started but does not answer remote control")
         self._arm_pending(handle)
         return handle
+
+    def _join_elsewhere(self, handle: RealWorker) -> None:
+        """A worker started in another terminal: give it the plans armed so far once it hears them."""
+        if self._hears_control(handle, time.monotonic() + self._start_timeout):
+            self._arm_pending(handle)
+
+    def _hears_control(self, handle: RealWorker, deadline: float) -> bool:
+        """Ping a worker until it answers: from then on a broadcast reaches it (False at the deadline)."""
+        hostname = self.names.hostname(handle.name)
+        while time.monotonic() < deadline:
+            with self._replies:
+                replies = self.app.control.broadcast(
+                    "ping", destination=[hostname], reply=True, timeout=LISTEN_PROBE, limit=1
+                )
+            if replies:
+                return True
+        return False
 
     def _arm_pending(self, handle: RealWorker) -> None:
         with self._lock:
@@ -233,9 +261,13 @@ class RealWorkers(LabBase):
         except KeyError:
             return []
         etas = {s.task_id: s for s in view.scheduled}
+        running = {task_id: run.retries for task_id, _name, run in view.running}
+        last = {task_id: i for i, task_id in enumerate(view.unacked)}
         backs: list[dict[str, Any]] = []
-        for task_id in view.unacked:
-            scheduled = etas.get(task_id)
+        for i, task_id in enumerate(view.unacked):
+            # One task held twice is the run that called self.retry() and, received after it, the
+            # retry message waiting for its ETA: the ETA is the later copy's.
+            scheduled = etas.get(task_id) if last[task_id] == i else None
             self._translator.given_back(task_id)
             backs.append(
                 {
@@ -243,7 +275,7 @@ class RealWorkers(LabBase):
                     "task": self._bus.name_of(task_id),
                     "worker": worker,
                     "reason": reason,
-                    "retries": scheduled.retries if scheduled else 0,
+                    "retries": scheduled.retries if scheduled else running.get(task_id, 0),
                     "eta_in": max(0.0, scheduled.eta_at - self.now()) if scheduled else None,
                 }
             )
@@ -274,6 +306,8 @@ class RealWorkers(LabBase):
             return
         held = set(view.unacked)
         lost = {task_id: run.number for task_id, _name, run in view.running if task_id not in held}
+        if self.kind != "redis":
+            self._give_back(worker, ev.CONNECTION_DIED)  # RabbitMQ requeues them as the connection dies
         # Acked when it was received (early ack) but its run had not said so yet: lost all the same,
         # unless the broker still has a copy somewhere.
         snapshot = self.snapshot()

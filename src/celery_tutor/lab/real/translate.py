@@ -49,6 +49,9 @@ class Lifecycle(Protocol):
     def holder_fate(self, worker: str) -> str | None:
         """How the worker that last held a message ended: ``killed``, ``stopped`` or None (alive)."""
 
+    def deduplicates(self) -> bool:
+        """Whether workers skip a redelivered run whose SUCCESS is stored (worker_deduplicate_successful_tasks)."""
+
 
 class EventTranslator:
     """Maps one lab's Celery events to lab events on its bus (called on the receiver's thread)."""
@@ -65,6 +68,10 @@ class EventTranslator:
         """Copies already reported back in the queue whose receipt is still to come, per task."""
         self._holders: dict[str, str] = {}
         self._published: set[tuple[str, int]] = set()
+        self._running: set[str] = set()
+        """Tasks whose current delivery started a run."""
+        self._again: set[str] = set()
+        """Tasks whose current delivery is a redelivery (one Celery may skip: see :meth:`_succeeded`)."""
         self._checkpoints: dict[str, str] = {}
         """The last checkpoint each task's current run reached."""
 
@@ -78,6 +85,8 @@ class EventTranslator:
             self._holders.clear()
             self._published.clear()
             self._checkpoints.clear()
+            self._running.clear()
+            self._again.clear()
 
     def published(self, task_id: str, retries: int = 0) -> None:
         """The tutor reported this publish itself: Celery's ``task-sent`` for it says nothing new."""
@@ -167,6 +176,8 @@ class EventTranslator:
                 self._requeued[task_id] -= 1
             holder = self._holders.get(task_id)
             self._holders[task_id] = worker
+            self._running.discard(task_id)
+            (self._again.add if redelivered else self._again.discard)(task_id)
         delivery = {"retries": int(e.get("retries") or 0), "eta_in": eta_in(e.get("eta"))}
         if redelivered and not already_back:
             # The broker gave the message back before this delivery; say how, as the lab does.
@@ -199,6 +210,8 @@ class EventTranslator:
         self._emit(ev.RestoreScan, e, restored=int(e.get("restored") or 0), next_in=float(e.get("next_in") or 0.0))
 
     def _started(self, e: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._running.add(str(e["uuid"]))
         self._emit(
             ev.TaskStarted,
             e,
@@ -244,6 +257,15 @@ class EventTranslator:
         )
 
     def _succeeded(self, e: Mapping[str, Any]) -> None:
+        task_id = str(e["uuid"])
+        with self._lock:
+            skipped = task_id in self._again and task_id not in self._running
+            self._running.discard(task_id)
+        if skipped and self._lab.deduplicates():
+            # Received, never started: Celery's tracer found SUCCESS stored for this redelivery
+            # (worker_deduplicate_successful_tasks) and ran no body, sending no prerun signal.
+            self._emit(ev.RunSkipped, e)
+            return
         self._emit(ev.TaskSucceeded, e, result=str(e.get("result", "")))
 
     def _failed(self, e: Mapping[str, Any]) -> None:
