@@ -28,7 +28,7 @@ def test_a_wrong_numeric_answer_and_a_wrong_observation_fail() -> None:
     numeric = checks["quiz/prefetched-back: the numeric answer matches the lab"]
     assert numeric == (False, "the lab measured 4, the lesson says 5 ± 0")
     predict = checks["predict-prefetch: the experiment shows what the lesson says"]
-    assert predict == (False, "not observed: report 2 was acked only when it was about to start")
+    assert predict == (False, "not observed: report 2 was acked only when its turn came, long after it was received")
     assert checks["send-one: the solution reaches the goal"] == (True, "")
 
 
