@@ -168,6 +168,7 @@ def test_a_prediction_is_locked_then_compared_with_what_the_lab_did() -> None:
     walk.feed(
         e(ev.TaskReceived, task_id="r1", task="generate_report", worker=w, redelivered=False, retries=0),
         e(ev.TaskStarted, task_id="r1", task="generate_report", worker=w, run=1, redelivered=False, retries=0),
+        e(ev.TaskReceived, task_id="r2", task="generate_report", worker=w, redelivered=False, retries=0),
         e(ev.TaskReceived, task_id="r3", task="generate_report", worker=w, redelivered=False, retries=0),
         e(ev.TaskSucceeded, task_id="r1", task="generate_report", worker=w, result="1"),
         e(ev.MessageAcked, task_id="r2", task="generate_report", worker=w),
