@@ -49,6 +49,18 @@ def literal(text: str) -> str:
 class TooSmall(Screen[None]):
     """Shown instead of a broken layout while the terminal is below the minimum size."""
 
+    DEFAULT_CSS = """
+    TooSmall {
+        align: center middle;
+    }
+    #too-small {
+        width: 100%;
+        height: auto;
+        padding: 1 2;
+        text-align: center;
+    }
+    """
+
     def __init__(self) -> None:
         super().__init__()
         self.message = ""
@@ -76,7 +88,8 @@ FULL_GC_EVERY = 100
 class TutorApp(App[int]):
     """The celery-tutor application."""
 
-    CSS_PATH = "app.tcss"
+    # No app-wide stylesheet: each screen carries its own rules (the lesson list's are all the
+    # first frame parses), and only theme variables, so every theme (and NO_COLOR) works.
     TITLE = "celery-tutor"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help"),

@@ -12,7 +12,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -30,6 +29,19 @@ REVIEW_OPTION = "review"
 
 class Confirm(ModalScreen[bool]):
     """A yes/no question."""
+
+    DEFAULT_CSS = """
+    Confirm {
+        align: center middle;
+    }
+    #confirm {
+        width: 60;
+        height: auto;
+        padding: 1 2;
+        border: thick $warning;
+        background: $surface;
+    }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
@@ -55,6 +67,30 @@ class Confirm(ModalScreen[bool]):
 class LessonListScreen(TutorScreen[None]):
     """The lessons in order."""
 
+    # The continue line docked on top, the list and the details side by side under it: no
+    # container around the two (one widget fewer to style, mount and paint at start-up).
+    DEFAULT_CSS = """
+    LessonListScreen {
+        layout: horizontal;
+    }
+    #continue {
+        dock: top;
+        height: auto;
+        padding: 0 1;
+    }
+    #lessons {
+        width: 1fr;
+        height: 1fr;
+        border: round $primary;
+    }
+    #details {
+        width: 1fr;
+        height: 1fr;
+        padding: 0 1;
+        border: round $secondary;
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "continue", "Continue"),
         Binding("s", "sandbox", "Sandbox"),
@@ -71,9 +107,8 @@ class LessonListScreen(TutorScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="continue")
-        with Horizontal(id="lesson-list"):
-            yield OptionList(id="lessons")
-            yield Static(id="details")
+        yield OptionList(id="lessons")
+        yield Static(id="details")
         yield KeyBar()
 
     def on_mount(self) -> None:
