@@ -9,7 +9,6 @@ import gc
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -27,6 +26,8 @@ from celery_tutor.progress_store import LoadResult, ProgressStore
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from celery_tutor.course.lessons import Course
     from celery_tutor.ui.real_broker import RealBroker
 
@@ -115,7 +116,8 @@ class TutorApp(App[int]):
         self.progress: Progress = loaded.progress
         self.notices: list[str] = [loaded.notice] if loaded.notice else []
         """What the learner must be told on start (files that could not be read, and where they went)."""
-        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celery-tutor-save")
+        self._saver_pool: ThreadPoolExecutor | None = None
+        self._saver_lock = threading.Lock()
         self._too_small: TooSmall | None = None
         self._started = False
         self.handle_signals = False
@@ -131,6 +133,16 @@ class TutorApp(App[int]):
         app = cls(course.entries(), lambda: course, store, loaded)
         app._course = course
         return app
+
+    @property
+    def _saver(self) -> ThreadPoolExecutor:
+        """The one thread that writes the progress, in order (made at the first save, not at start)."""
+        with self._saver_lock:  # one pool, whichever thread saves first: the writes stay in order
+            if self._saver_pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._saver_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celery-tutor-save")
+            return self._saver_pool
 
     @property
     def course(self) -> Course:
@@ -319,7 +331,8 @@ class TutorApp(App[int]):
                 yield SystemCommand(literal(title), literal(help_text), callback)
 
     def on_unmount(self) -> None:
-        self._saver.shutdown(wait=True)
+        if self._saver_pool is not None:
+            self._saver_pool.shutdown(wait=True)
 
 
 def make_app(lessons: Path | None = None, data: Path | None = None) -> TutorApp:

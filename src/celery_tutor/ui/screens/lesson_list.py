@@ -173,18 +173,20 @@ class LessonListScreen(TutorScreen[None]):
         """Redraw the list and the continue line from the progress."""
         options = self.query_one("#lessons", OptionList)
         highlighted = options.highlighted
-        options.clear_options()
+        shown: list[Option] = []
         for number, entry in enumerate(self._entries(), 1):
             if not entry.broken:
                 status = self._status(entry)
                 line = Text.assemble(f"{MARKS[status]} {number}. {entry.title}", (f"  {entry.minutes} min", "dim"))
             else:
                 line = Text.assemble(("⚠ ", "bold yellow"), f"{number}. {entry.title}", ("  cannot be opened", "dim"))
-            options.add_option(Option(line, id=f"entry:{number}"))
+            shown.append(Option(line, id=f"entry:{number}"))
         totals = self._totals()
         if totals.in_review:
             line = Text.assemble("↻ Review ", (f"({totals.due} due)", "bold" if totals.due else "dim"))
-            options.add_option(Option(line, id=REVIEW_OPTION))
+            shown.append(Option(line, id=REVIEW_OPTION))
+        options.clear_options()
+        options.add_options(shown)  # at once: one refresh of the list, not one per lesson
         if highlighted is not None and highlighted >= options.option_count:
             highlighted = options.option_count - 1
         options.highlighted = highlighted if highlighted is not None else self._continue_index()
