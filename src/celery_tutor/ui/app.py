@@ -17,7 +17,6 @@ from textual.binding import Binding, BindingType
 from textual.events import Resize
 from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Static
 
 from celery_tutor.course.index import LessonEntry, index_path, lesson_files, read_index, write_index
 from celery_tutor.paths import data_dir, lessons_dir
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
 
     from celery_tutor.course.lessons import Course
     from celery_tutor.ui.real_broker import RealBroker
+    from celery_tutor.ui.screens.too_small import TooSmall
 
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
@@ -45,38 +45,6 @@ def literal(text: str) -> str:
     action, or a crash. A ``[`` after a backslash is never a tag, and the backslash goes.
     """
     return text.replace("[", "\\[")
-
-
-class TooSmall(Screen[None]):
-    """Shown instead of a broken layout while the terminal is below the minimum size."""
-
-    DEFAULT_CSS = """
-    TooSmall {
-        align: center middle;
-    }
-    #too-small {
-        width: 100%;
-        height: auto;
-        padding: 1 2;
-        text-align: center;
-    }
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.message = ""
-
-    def compose(self) -> Iterable[Static]:
-        yield Static(self.message, id="too-small")
-
-    def show_size(self, width: int, height: int) -> None:
-        """Say what is needed and what there is."""
-        self.message = (
-            f"The terminal is too small for celery-tutor.\n\nIt needs at least {MIN_WIDTH}×{MIN_HEIGHT}; "
-            f"this one is {width}×{height}.\n\nMake the window bigger (q quits)."
-        )
-        if self.is_mounted:
-            self.query_one("#too-small", Static).update(self.message)
 
 
 WARM_UP_DELAY = 0.3
@@ -194,7 +162,9 @@ class TutorApp(App[int]):
     def _check_size(self, width: int, height: int) -> None:
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         if small and self._too_small is None:
-            self._too_small = TooSmall()
+            from celery_tutor.ui.screens.too_small import TooSmall  # rarely needed: not imported at start
+
+            self._too_small = TooSmall(MIN_WIDTH, MIN_HEIGHT)
             self.push_screen(self._too_small)
         if self._too_small is not None:
             if small:
@@ -333,6 +303,15 @@ class TutorApp(App[int]):
     def on_unmount(self) -> None:
         if self._saver_pool is not None:
             self._saver_pool.shutdown(wait=True)
+
+
+def __getattr__(name: str) -> type[TooSmall]:
+    """``TooSmall`` lived here; it is imported when first asked for (it is not needed to start)."""
+    if name == "TooSmall":
+        from celery_tutor.ui.screens.too_small import TooSmall
+
+        return TooSmall
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_app(lessons: Path | None = None, data: Path | None = None) -> TutorApp:

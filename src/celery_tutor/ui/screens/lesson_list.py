@@ -12,7 +12,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -25,43 +24,6 @@ from celery_tutor.wording import count_of
 MARKS = {"done": "✓", "started": "◐", "new": "○"}
 REVIEW_OPTION = "review"
 """The id of the list's review entry (after the lessons)."""
-
-
-class Confirm(ModalScreen[bool]):
-    """A yes/no question."""
-
-    DEFAULT_CSS = """
-    Confirm {
-        align: center middle;
-    }
-    #confirm {
-        width: 60;
-        height: auto;
-        padding: 1 2;
-        border: thick $warning;
-        background: $surface;
-    }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n", "answer(False)", "No"),
-        Binding("escape", "answer(False)", "No", show=False),
-    ]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        yield Static(
-            Text.assemble(self.question, "\n\n", ("y", "bold reverse"), " yes   ", ("n", "bold reverse"), " no"),
-            id="confirm",
-        )
-
-    def action_answer(self, answer: bool) -> None:
-        """Close with the answer."""
-        self.dismiss(answer)
 
 
 class LessonListScreen(TutorScreen[None]):
@@ -346,6 +308,8 @@ class LessonListScreen(TutorScreen[None]):
                 self.refresh_list()
                 self.notify(f"Progress of '{entry.title}' reset.", markup=False)
 
+        from celery_tutor.ui.screens.confirm import Confirm  # not needed to start
+
         self.app.push_screen(Confirm(f"Forget your progress in '{entry.title}'?"), done)
 
     def action_reset_all(self) -> None:
@@ -357,5 +321,7 @@ class LessonListScreen(TutorScreen[None]):
                 self.tutor.save_progress()
                 self.refresh_list()
                 self.notify("All progress reset.")
+
+        from celery_tutor.ui.screens.confirm import Confirm
 
         self.app.push_screen(Confirm("Forget your progress in every lesson?"), done)
