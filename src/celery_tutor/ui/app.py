@@ -9,7 +9,6 @@ import gc
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,7 +17,6 @@ from textual.binding import Binding, BindingType
 from textual.events import Resize
 from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Static
 
 from celery_tutor.course.index import LessonEntry, index_path, lesson_files, read_index, write_index
 from celery_tutor.paths import data_dir, lessons_dir
@@ -27,8 +25,11 @@ from celery_tutor.progress_store import LoadResult, ProgressStore
 from celery_tutor.ui.screens.lesson_list import LessonListScreen
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from celery_tutor.course.lessons import Course
     from celery_tutor.ui.real_broker import RealBroker
+    from celery_tutor.ui.screens.too_small import TooSmall
 
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
@@ -46,26 +47,6 @@ def literal(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-class TooSmall(Screen[None]):
-    """Shown instead of a broken layout while the terminal is below the minimum size."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.message = ""
-
-    def compose(self) -> Iterable[Static]:
-        yield Static(self.message, id="too-small")
-
-    def show_size(self, width: int, height: int) -> None:
-        """Say what is needed and what there is."""
-        self.message = (
-            f"The terminal is too small for celery-tutor.\n\nIt needs at least {MIN_WIDTH}×{MIN_HEIGHT}; "
-            f"this one is {width}×{height}.\n\nMake the window bigger (q quits)."
-        )
-        if self.is_mounted:
-            self.query_one("#too-small", Static).update(self.message)
-
-
 WARM_UP_DELAY = 0.3
 """Seconds after start before the lessons are read and Celery imported in the background."""
 
@@ -76,7 +57,8 @@ FULL_GC_EVERY = 100
 class TutorApp(App[int]):
     """The celery-tutor application."""
 
-    CSS_PATH = "app.tcss"
+    # No app-wide stylesheet: each screen carries its own rules (the lesson list's are all the
+    # first frame parses), and only theme variables, so every theme (and NO_COLOR) works.
     TITLE = "celery-tutor"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help"),
@@ -102,7 +84,8 @@ class TutorApp(App[int]):
         self.progress: Progress = loaded.progress
         self.notices: list[str] = [loaded.notice] if loaded.notice else []
         """What the learner must be told on start (files that could not be read, and where they went)."""
-        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celery-tutor-save")
+        self._saver_pool: ThreadPoolExecutor | None = None
+        self._saver_lock = threading.Lock()
         self._too_small: TooSmall | None = None
         self._started = False
         self.handle_signals = False
@@ -118,6 +101,16 @@ class TutorApp(App[int]):
         app = cls(course.entries(), lambda: course, store, loaded)
         app._course = course
         return app
+
+    @property
+    def _saver(self) -> ThreadPoolExecutor:
+        """The one thread that writes the progress, in order (made at the first save, not at start)."""
+        with self._saver_lock:  # one pool, whichever thread saves first: the writes stay in order
+            if self._saver_pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._saver_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celery-tutor-save")
+            return self._saver_pool
 
     @property
     def course(self) -> Course:
@@ -169,7 +162,9 @@ class TutorApp(App[int]):
     def _check_size(self, width: int, height: int) -> None:
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         if small and self._too_small is None:
-            self._too_small = TooSmall()
+            from celery_tutor.ui.screens.too_small import TooSmall  # rarely needed: not imported at start
+
+            self._too_small = TooSmall(MIN_WIDTH, MIN_HEIGHT)
             self.push_screen(self._too_small)
         if self._too_small is not None:
             if small:
@@ -306,7 +301,17 @@ class TutorApp(App[int]):
                 yield SystemCommand(literal(title), literal(help_text), callback)
 
     def on_unmount(self) -> None:
-        self._saver.shutdown(wait=True)
+        if self._saver_pool is not None:
+            self._saver_pool.shutdown(wait=True)
+
+
+def __getattr__(name: str) -> type[TooSmall]:
+    """``TooSmall`` lived here; it is imported when first asked for (it is not needed to start)."""
+    if name == "TooSmall":
+        from celery_tutor.ui.screens.too_small import TooSmall
+
+        return TooSmall
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_app(lessons: Path | None = None, data: Path | None = None) -> TutorApp:

@@ -80,6 +80,16 @@ reports WorkerLostError.
 class HelpScreen(Screen[None]):
     """Keys and the lab panel explained."""
 
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    #help {
+        border: round $primary;
+        padding: 0 1;
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("q", "close", "Close", show=False),

@@ -12,8 +12,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -28,32 +26,32 @@ REVIEW_OPTION = "review"
 """The id of the list's review entry (after the lessons)."""
 
 
-class Confirm(ModalScreen[bool]):
-    """A yes/no question."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n", "answer(False)", "No"),
-        Binding("escape", "answer(False)", "No", show=False),
-    ]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        yield Static(
-            Text.assemble(self.question, "\n\n", ("y", "bold reverse"), " yes   ", ("n", "bold reverse"), " no"),
-            id="confirm",
-        )
-
-    def action_answer(self, answer: bool) -> None:
-        """Close with the answer."""
-        self.dismiss(answer)
-
-
 class LessonListScreen(TutorScreen[None]):
     """The lessons in order."""
+
+    # The continue line docked on top, the list and the details side by side under it: no
+    # container around the two (one widget fewer to style, mount and paint at start-up).
+    DEFAULT_CSS = """
+    LessonListScreen {
+        layout: horizontal;
+    }
+    #continue {
+        dock: top;
+        height: auto;
+        padding: 0 1;
+    }
+    #lessons {
+        width: 1fr;
+        height: 1fr;
+        border: round $primary;
+    }
+    #details {
+        width: 1fr;
+        height: 1fr;
+        padding: 0 1;
+        border: round $secondary;
+    }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "continue", "Continue"),
@@ -71,9 +69,8 @@ class LessonListScreen(TutorScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="continue")
-        with Horizontal(id="lesson-list"):
-            yield OptionList(id="lessons")
-            yield Static(id="details")
+        yield OptionList(id="lessons")
+        yield Static(id="details")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -138,18 +135,20 @@ class LessonListScreen(TutorScreen[None]):
         """Redraw the list and the continue line from the progress."""
         options = self.query_one("#lessons", OptionList)
         highlighted = options.highlighted
-        options.clear_options()
+        shown: list[Option] = []
         for number, entry in enumerate(self._entries(), 1):
             if not entry.broken:
                 status = self._status(entry)
                 line = Text.assemble(f"{MARKS[status]} {number}. {entry.title}", (f"  {entry.minutes} min", "dim"))
             else:
                 line = Text.assemble(("⚠ ", "bold yellow"), f"{number}. {entry.title}", ("  cannot be opened", "dim"))
-            options.add_option(Option(line, id=f"entry:{number}"))
+            shown.append(Option(line, id=f"entry:{number}"))
         totals = self._totals()
         if totals.in_review:
             line = Text.assemble("↻ Review ", (f"({totals.due} due)", "bold" if totals.due else "dim"))
-            options.add_option(Option(line, id=REVIEW_OPTION))
+            shown.append(Option(line, id=REVIEW_OPTION))
+        options.clear_options()
+        options.add_options(shown)  # at once: one refresh of the list, not one per lesson
         if highlighted is not None and highlighted >= options.option_count:
             highlighted = options.option_count - 1
         options.highlighted = highlighted if highlighted is not None else self._continue_index()
@@ -309,6 +308,8 @@ class LessonListScreen(TutorScreen[None]):
                 self.refresh_list()
                 self.notify(f"Progress of '{entry.title}' reset.", markup=False)
 
+        from celery_tutor.ui.screens.confirm import Confirm  # not needed to start
+
         self.app.push_screen(Confirm(f"Forget your progress in '{entry.title}'?"), done)
 
     def action_reset_all(self) -> None:
@@ -320,5 +321,7 @@ class LessonListScreen(TutorScreen[None]):
                 self.tutor.save_progress()
                 self.refresh_list()
                 self.notify("All progress reset.")
+
+        from celery_tutor.ui.screens.confirm import Confirm
 
         self.app.push_screen(Confirm("Forget your progress in every lesson?"), done)
