@@ -115,6 +115,29 @@ def test_a_started_worker_already_hears_a_broadcast(lab_on: Callable[..., tuple[
     assert len(armed) == 2
 
 
+def test_the_tutor_s_own_remote_control_never_puts_a_dead_worker_s_message_back(
+    lab_on: Callable[..., tuple[RealLab, Log]], redis_server: RedisServer
+) -> None:
+    """Only workers restore. kombu's Redis transport scans the unacked index whenever it drains a
+    channel that consumes a queue, as the tutor's does for remote-control replies; with the lab's
+    first visibility timeout it used to put a crashed worker's message back before any worker did."""
+    transport = {"visibility_timeout": 1, "unacked_restore_interval": 0.25, "unacked_restore_throttle": 1}
+    lab, log = lab_on(settings={"task_acks_late": True, "broker_transport_options": transport})
+    lab.send("transcode_video", (7, 20), alias="video")
+    log.wait(lambda e: isinstance(e, ev.CheckpointReached) and e.checkpoint == "encoding", "encoding")
+    lab.crash_worker()
+    log.wait(lambda e: isinstance(e, ev.WorkerKilled), "worker_killed")
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        for _ in range(8):  # 2 s of the tutor draining its reply queue, well past the 1 s timeout
+            lab.app.control.broadcast("ping", reply=True, timeout=0.25)
+        queued = [key for key in client.keys(f"{lab.names.key_prefix}*") if client.type(key) == b"list"]
+        assert [client.llen(key) for key in queued if client.llen(key)] == [], "nothing went back to a queue"
+        assert client.hlen(f"{lab.names.key_prefix}unacked") == 1, "the dead worker's message is still held"
+    finally:
+        client.close()
+
+
 def test_a_crash_is_a_sigkill_of_the_worker_and_its_pool(lab_on: Callable[..., tuple[RealLab, Log]]) -> None:
     lab, log = lab_on(settings={"task_acks_late": True})
     [pid] = lab.live_pids()

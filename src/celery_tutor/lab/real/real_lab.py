@@ -48,6 +48,10 @@ START_TIMEOUT = 30.0
 """Seconds a worker process may take to consume (importing Celery and forking its pool)."""
 
 
+TUTOR_VISIBILITY_TIMEOUT = 10 * 365 * 24 * 3600.0
+"""The tutor's own Redis channels restore no message a worker holds (see ``RealLab._make_app``)."""
+
+
 class RealLab(RealFaultControls):
     """One lab on a real broker: the tutor side (send, watch, break) of real worker processes."""
 
@@ -95,6 +99,10 @@ class RealLab(RealFaultControls):
     def _make_app(self) -> Celery:
         app = Celery(self.names.prefix, set_as_current=False)
         transport = dict(self._settings.get("broker_transport_options") or {})
+        # kombu's Redis transport runs a restore scan whenever it drains a channel that consumes a
+        # queue: the tutor's does, collecting remote-control replies. The tutor is no worker; with
+        # its own (first) visibility timeout it would put the lab's unacked messages back early.
+        transport["visibility_timeout"] = TUTOR_VISIBILITY_TIMEOUT
         app.conf.update(celery_conf(self.url, self.names, transport))
         app.conf.broker_connection_retry = False
         return app
