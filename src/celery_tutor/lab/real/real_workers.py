@@ -35,10 +35,8 @@ BARRIER_TIMEOUT = 10.0
 CONTROL_TIMEOUT = 10.0
 """Seconds to wait for workers to confirm a remote-control command."""
 LISTEN_PROBE = 0.25
-"""Seconds one ping waits for a new worker's reply before it is sent again.
-
-A worker reports itself ready before its event loop first polls; on Redis, its remote
-control subscribes only then, and a broadcast published before that never reaches it."""
+"""Seconds one ping waits for a new worker's reply before it is sent again. A worker reports itself
+ready before its loop first polls; on Redis its remote control subscribes only then (see _hears_control)."""
 
 
 @dataclass(eq=False)
@@ -191,11 +189,14 @@ class RealWorkers(LabBase):
     def _hears_control(self, handle: RealWorker, deadline: float) -> bool:
         """Ping a worker until it answers: from then on a broadcast reaches it (False at the deadline)."""
         hostname = self.names.hostname(handle.name)
-        while time.monotonic() < deadline:
-            with self._replies:
-                replies = self.app.control.broadcast(
-                    "ping", destination=[hostname], reply=True, timeout=LISTEN_PROBE, limit=1
-                )
+        while time.monotonic() < deadline and not self._closed:
+            try:
+                with self._replies:
+                    replies = self.app.control.broadcast(
+                        "ping", destination=[hostname], reply=True, timeout=LISTEN_PROBE, limit=1
+                    )
+            except Exception:  # the broker went away, or the lab closed under us: nobody answers
+                return False
             if replies:
                 return True
         return False
