@@ -137,6 +137,11 @@ def run_script(script: Script, make_lab: Callable[[LabConfig], Lab] = Lab) -> Re
         failure = runner.run(script.steps, where=lambda step: f"{script.path}:{step.pos.line}")
         if failure is not None:
             report.failures.append(failure)
+        # Real workers: a pool child's last events travel on its own connection and can arrive
+        # after its main process's task-succeeded; let everything already sent arrive first.
+        settle = getattr(lab, "sync_events", None)
+        if settle is not None:
+            settle()
         snapshot = lab.snapshot()
         report.tasks = _task_reports(snapshot, lab)
         report.ledger = [_ledger_line(entry) for entry in snapshot.ledger]
