@@ -139,9 +139,7 @@ def run_script(script: Script, make_lab: Callable[[LabConfig], Lab] = Lab) -> Re
             report.failures.append(failure)
         # Real workers: a pool child's last events travel on its own connection and can arrive
         # after its main process's task-succeeded; let everything already sent arrive first.
-        settle = getattr(lab, "sync_events", None)
-        if settle is not None:
-            settle()
+        lab.sync_events()
         snapshot = lab.snapshot()
         report.tasks = _task_reports(snapshot, lab)
         report.ledger = [_ledger_line(entry) for entry in snapshot.ledger]

@@ -111,6 +111,10 @@ class LabBase:
         """
         return self._bus.subscribe(callback)
 
+    def sync_events(self, timeout: float = 10.0) -> bool:
+        """Block until every event already sent has arrived (in process they arrive as they are sent)."""
+        return True
+
     def snapshot(self) -> LabSnapshot:
         """Everything in the lab at this moment, as its events tell it."""
         return self._bus.snapshot()
