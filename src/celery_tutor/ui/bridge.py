@@ -12,13 +12,13 @@ from a lab that subscribes only afterwards (one that finished starting too late)
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
 from celery_tutor.lab.events import LabEvent
+from celery_tutor.ui.handoff import Handoff
 
 
 class LabBridge:
@@ -29,17 +29,15 @@ class LabBridge:
 
     def __init__(self, target: MessagePump) -> None:
         self._target = target
-        self._queue: deque[LabEvent] = deque()
+        self._events: Handoff[LabEvent] = Handoff()
         self._lock = threading.Lock()
-        self._posted = False
-        self._shut = False
         self._unsubscribe: Callable[[], None] | None = None
 
     def attach(self, subscribe: Callable[[Callable[[LabEvent], None]], Callable[[], None]]) -> None:
         """Start receiving (``subscribe`` is the lab's); a detached bridge stays shut."""
         unsubscribe = subscribe(self._receive)
         with self._lock:
-            if not self._shut:
+            if not self._events.shut:
                 self._unsubscribe = unsubscribe
                 return
         unsubscribe()
@@ -47,8 +45,7 @@ class LabBridge:
     def detach(self) -> None:
         """Stop receiving, for good, and forget what was still queued."""
         with self._lock:
-            self._shut = True
-            self._queue.clear()
+            self._events.shut_down()
             unsubscribe, self._unsubscribe = self._unsubscribe, None
         if unsubscribe is not None:
             unsubscribe()
@@ -57,18 +54,10 @@ class LabBridge:
         # Any thread: queue it, and wake the screen once per batch. The post happens
         # under the lock, so after detach() returned nothing more is posted.
         with self._lock:
-            if self._shut:
-                return
-            self._queue.append(event)
-            if self._posted:
-                return
-            self._posted = True
-            self._target.post_message(self.Activity())
+            if self._events.put(event):
+                self._target.post_message(self.Activity())
 
     def drain(self) -> list[LabEvent]:
         """Every queued event, in order (event loop only)."""
         with self._lock:
-            events = list(self._queue)
-            self._queue.clear()
-            self._posted = False
-        return events
+            return self._events.take_all()

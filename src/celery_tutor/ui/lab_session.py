@@ -16,7 +16,6 @@ message; events come through the :class:`~celery_tutor.ui.bridge.LabBridge`.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from celery_tutor.ui.bridge import LabBridge
+from celery_tutor.ui.handoff import Handoff
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -81,9 +81,8 @@ class LabSession:
         """The running lab (None while starting, and after close)."""
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._jobs: deque[_Job | None] = deque()
-        """Waiting jobs; None is the start."""
-        self._draining = False
+        self._jobs: Handoff[_Job | None] = Handoff()
+        """Waiting jobs; None is the start. Awake: a worker thread runs them."""
         self._closed = False
         self._runner: ScriptRunner | None = None
         self.real: RealBroker | None = None
@@ -167,18 +166,14 @@ class LabSession:
 
     def _submit(self, job: _Job | None) -> None:
         with self._lock:
-            if self._closed:
+            if not self._jobs.put(job):  # closed: refused
                 return
-            self._jobs.append(job)
-            if self._draining:
-                return
-            self._draining = True
         self.owner.run_worker(self._drain, name="lab session", group="lab-session", exit_on_error=False, thread=True)
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until no job runs or waits (any thread but the event loop); False on timeout."""
         with self._idle:
-            return self._idle.wait_for(lambda: not self._draining, timeout)
+            return self._idle.wait_for(lambda: not self._jobs.awake, timeout)
 
     # -- the worker thread ---------------------------------------------------------------
 
@@ -186,12 +181,11 @@ class LabSession:
         """Run the queued jobs in order until none is left (or the session closed)."""
         while True:
             with self._lock:
-                if self._closed or not self._jobs:
-                    self._jobs.clear()
-                    self._draining = False
+                next_job = self._jobs.take_one()
+                if not next_job:
                     self._idle.notify_all()
                     return
-                job = self._jobs.popleft()
+            (job,) = next_job
             if job is None:
                 self._start()
             else:
@@ -254,7 +248,7 @@ class LabSession:
         """Mark the session closed; returns the lab to close, if it was running."""
         with self._lock:
             self._closed = True
-            self._jobs.clear()
+            self._jobs.shut_down()
             lab, self.lab = self.lab, None
             runner = self._runner
         self.bridge.detach()

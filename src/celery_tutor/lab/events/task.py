@@ -5,6 +5,11 @@ from __future__ import annotations
 from celery_tutor.lab.events.base import RunEvent, TaskEvent, WorkerTaskEvent, at_checkpoint
 
 
+def _unless_absent(phrase: str, value: float | bool | None) -> str:
+    """``phrase`` filled in with ``value``, or nothing when it is None or False (no ETA, not redelivered)."""
+    return "" if value is None or value is False else phrase.format(value)
+
+
 class TaskPublished(TaskEvent, kind="published"):
     """A message for the task reached the broker (sent by a client, or a retry)."""
 
@@ -17,8 +22,7 @@ class TaskPublished(TaskEvent, kind="published"):
 
     def describe(self) -> str:
         what = "retry message" if self.by_retry else "message"
-        eta = f", ETA in {self.eta_in:.1f}s" if self.eta_in is not None else ""
-        return f"{what} published for {self.ref}{eta}"
+        return f"{what} published for {self.ref}{_unless_absent(', ETA in {:.1f}s', self.eta_in)}"
 
 
 class TaskReceived(WorkerTaskEvent, kind="received"):
@@ -29,9 +33,9 @@ class TaskReceived(WorkerTaskEvent, kind="received"):
     eta_in: float | None = None
 
     def describe(self) -> str:
-        flag = " (redelivered)" if self.redelivered else ""
-        eta = f", waits {self.eta_in:.1f}s for its ETA" if self.eta_in is not None else ""
-        return f"{self.worker} received {self.ref}{flag}{eta}"
+        redelivered = _unless_absent(" (redelivered)", self.redelivered)
+        waits = _unless_absent(", waits {:.1f}s for its ETA", self.eta_in)
+        return f"{self.worker} received {self.ref}{redelivered}{waits}"
 
 
 class TaskStarted(RunEvent, kind="started"):
@@ -41,8 +45,8 @@ class TaskStarted(RunEvent, kind="started"):
     retries: int
 
     def describe(self) -> str:
-        flag = ", redelivered" if self.redelivered else ""
-        return f"{self.worker} started {self.ref} (run {self.run}, retries={self.retries}{flag})"
+        redelivered = _unless_absent(", redelivered", self.redelivered)
+        return f"{self.worker} started {self.ref} (run {self.run}, retries={self.retries}{redelivered})"
 
 
 class CheckpointReached(RunEvent, kind="checkpoint", template="{ref} reached '{checkpoint}'"):
