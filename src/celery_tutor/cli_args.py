@@ -20,6 +20,42 @@ if TYPE_CHECKING:
 REAL_WORKERS = "run on real worker processes and this broker (redis://… or amqp://…) instead of the in-process lab"
 """What ``--broker`` does for ``lab run`` and ``verify``."""
 
+COMMANDS: dict[str, tuple[str, str]] = {
+    "lab": (
+        "work with the lab directly",
+        "Work with the lab directly: run a scripted experiment on it, or list its tasks.",
+    ),
+    "run": (
+        "run a scripted experiment and report what happened",
+        "Run a YAML experiment on a fresh lab and report, per task, how often it ran, whether runs were "
+        "redeliveries, retries, the state Celery stored, and the side-effect ledger.",
+    ),
+    "tasks": (
+        "list the lab's tasks and their checkpoints",
+        "List the lab's tasks: what each one does, its options, and the checkpoints a script can stop it at.",
+    ),
+    "check": (
+        "check lesson files and report every problem",
+        "Check lesson files: every problem is reported as file:line:col: message.",
+    ),
+    "verify": (
+        "prove every lesson's claims on the real lab",
+        "Run every predict experiment, lab solution and measurable numeric answer of the lessons on a "
+        "real lab, and check that what each lesson claims really happens.",
+    ),
+    "worker": (
+        "run a real lab worker process on a broker",
+        "Run a real Celery worker (prefork pool) with the lab's tasks. It joins the lab whose prefix it is "
+        "given (a tutor started with --broker prints it) and obeys the lab's remote control.",
+    ),
+    "serve": (
+        "serve the course to web browsers",
+        "Serve the course to web browsers: each learner gets their own app, lab and progress. Only this "
+        "machine can connect unless --host says otherwise.",
+    ),
+}
+"""Every command's line in the list of commands, and the paragraph its own ``--help`` opens with."""
+
 
 def command_line() -> argparse.ArgumentParser:
     """The parser of ``celery-tutor`` and every command of it."""
@@ -38,38 +74,29 @@ def command_line() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    lab = commands.add_parser("lab", help="work with the lab directly")
+    lab = _add_command(commands, "lab")
     lab_commands = lab.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
-    run = lab_commands.add_parser(
-        "run",
-        help="run a scripted experiment and report what happened",
-        description="Run a YAML experiment on a fresh lab and report, per task, how often it ran, "
-        "whether runs were redeliveries, retries, the state Celery stored, and the side-effect ledger.",
-    )
+    run = _add_command(lab_commands, "run")
     run.add_argument("script", type=Path, metavar="SCRIPT.yaml")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_broker_options(run, REAL_WORKERS)
-    lab_commands.add_parser("tasks", help="list the lab's tasks and their checkpoints")
+    _add_command(lab_commands, "tasks")
 
-    check = commands.add_parser(
-        "check",
-        help="check lesson files and report every problem",
-        description="Check lesson files: every problem is reported as file:line:col: message.",
-    )
+    check = _add_command(commands, "check")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="lesson files or folders")
 
-    verify = commands.add_parser(
-        "verify",
-        help="prove every lesson's claims on the real lab",
-        description="Run every predict experiment, lab solution and measurable numeric answer of the "
-        "lessons on a real lab, and check that what each lesson claims really happens.",
-    )
+    verify = _add_command(commands, "verify")
     verify.add_argument("lesson_ids", nargs="*", metavar="LESSON", help="lesson ids (default: all)")
     verify.add_argument("--jobs", type=int, default=4, metavar="N", help="labs to run at once (default 4)")
     _add_broker_options(verify, REAL_WORKERS)
     _add_serve(commands)
     _add_worker(commands)
     return parser
+
+
+def _add_command(commands: Commands, name: str) -> argparse.ArgumentParser:
+    summary, description = COMMANDS[name]
+    return commands.add_parser(name, help=summary, description=description)
 
 
 def _add_broker_options(
@@ -86,12 +113,7 @@ def _add_broker_options(
 
 
 def _add_worker(commands: Commands) -> None:
-    worker = commands.add_parser(
-        "worker",
-        help="run a real lab worker process on a broker",
-        description="Run a real Celery worker (prefork pool) with the lab's tasks. It joins the lab whose "
-        "prefix it is given (a tutor started with --broker prints it) and obeys the lab's remote control.",
-    )
+    worker = _add_command(commands, "worker")
     _add_broker_options(worker, "the broker (redis://… or amqp://…)", required=True)
     worker.add_argument("--name", default="worker1", help="the worker's name in the lab (default worker1)")
     worker.add_argument("--prefix", required=True, help="the lab's prefix (celery-tutor-…)")
@@ -103,12 +125,7 @@ def _add_worker(commands: Commands) -> None:
 def _add_serve(commands: Commands) -> None:
     from celery_tutor.serve import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, MAX_SESSIONS_CAP
 
-    serve = commands.add_parser(
-        "serve",
-        help="serve the course to web browsers",
-        description="Serve the course to web browsers: each learner gets their own app, lab and progress. "
-        "Only this machine can connect unless --host says otherwise.",
-    )
+    serve = _add_command(commands, "serve")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
     serve.add_argument(

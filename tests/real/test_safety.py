@@ -122,3 +122,16 @@ def test_a_real_lab_refuses_to_turn_remote_control_off_later(redis_server: Redis
             lab.configure(worker_enable_remote_control=False)
     finally:
         lab.close()
+
+
+def test_every_broker_name_of_a_lab_carries_its_prefix() -> None:
+    from celery_tutor.lab.real.names import PREFIX_START, LabNames
+
+    names = LabNames.new()
+    assert names.prefix.startswith(PREFIX_START)
+    assert LabNames.new().prefix != names.prefix
+    derived = [names.queue, names.event_exchange, names.control_exchange, names.key_prefix]
+    assert all(name.startswith(names.prefix) for name in derived)
+    assert len(set(derived)) == len(derived)
+    assert names.results_dir.name.startswith(names.prefix)
+    assert names.hostname("worker1") == f"worker1@{names.prefix}"

@@ -38,3 +38,25 @@ def test_a_worker_needs_a_broker(capsys: pytest.CaptureFixture[str]) -> None:
 def test_without_allow_remote_a_broker_stays_on_this_machine() -> None:
     args = command_line().parse_args(["verify", "--broker", URL])
     assert args.allow_remote is False
+
+
+@pytest.mark.parametrize("words", [["lab", "run"], ["lab", "tasks"], ["check"], ["verify"], ["worker"], ["serve"]])
+def test_every_command_says_what_it_does_in_its_own_help(words: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from celery_tutor.cli_args import COMMANDS
+
+    description = COMMANDS[words[-1]][1]
+    with pytest.raises(SystemExit) as stop:
+        command_line().parse_args([*words, "--help"])
+    assert stop.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert " ".join(description.split()) in shown
+
+
+def test_the_command_list_names_every_command_with_its_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    from celery_tutor.cli_args import COMMANDS
+
+    with pytest.raises(SystemExit):
+        command_line().parse_args(["--help"])
+    shown = capsys.readouterr().out
+    for name in ("lab", "check", "verify", "worker", "serve"):
+        assert f"{name} " in shown and COMMANDS[name][0] in shown

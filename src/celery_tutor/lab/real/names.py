@@ -25,6 +25,16 @@ def broker_kind(url: str) -> str:
     return "redis" if scheme in ("redis", "rediss") else "rabbitmq"
 
 
+class _Prefixed:
+    """A broker name that is the lab's prefix and a fixed ending, read like an attribute."""
+
+    def __init__(self, ending: str) -> None:
+        self.ending = ending
+
+    def __get__(self, names: LabNames, owner: type[LabNames] | None = None) -> str:
+        return names.prefix + self.ending
+
+
 @dataclass(frozen=True)
 class LabNames:
     """The prefix of one lab, and every broker name derived from it."""
@@ -36,25 +46,14 @@ class LabNames:
         """A fresh prefix, unique enough that two tutors on one broker never meet."""
         return cls(f"{PREFIX_START}{secrets.token_hex(4)}")
 
-    @property
-    def queue(self) -> str:
-        """The one queue the lab's tasks go to."""
-        return f"{self.prefix}.tasks"
-
-    @property
-    def event_exchange(self) -> str:
-        """Where the lab's workers send their events."""
-        return f"{self.prefix}.events"
-
-    @property
-    def control_exchange(self) -> str:
-        """Where remote-control commands reach the lab's workers (and only them)."""
-        return f"{self.prefix}.control"
-
-    @property
-    def key_prefix(self) -> str:
-        """Redis: the prefix of every key the lab writes (queues, unacked hash, results)."""
-        return f"{self.prefix}:"
+    #: The one queue the lab's tasks go to.
+    queue = _Prefixed(".tasks")
+    #: Where the lab's workers send their events.
+    event_exchange = _Prefixed(".events")
+    #: Where remote-control commands reach the lab's workers (and only them).
+    control_exchange = _Prefixed(".control")
+    #: Redis: the prefix of every key the lab writes (queues, unacked hash, results).
+    key_prefix = _Prefixed(":")
 
     @property
     def results_dir(self) -> Path:
