@@ -21,7 +21,7 @@ from celery_tutor.course.model import (
     takeaway_of,
 )
 from celery_tutor.course.phases import LabScript, Move, Phase
-from celery_tutor.course.scores import Tally
+from celery_tutor.course.scores import QuizScore, Tally
 from celery_tutor.course.session import IDLE_CAP, LessonSession
 from celery_tutor.lab import events as ev
 from celery_tutor.lab.state import LabState
@@ -365,7 +365,7 @@ def test_next_skips_an_unanswered_question_and_the_quiz_is_done_only_when_all_ar
         if session.next() is not Move.QUESTION:
             break
     assert walk.step_progress("quiz").done and walk.step_progress("quiz").correct is True
-    assert session.summary().quiz == Tally(7, 7)
+    assert session.summary().quiz == QuizScore(7, 7, 7)
 
 
 def test_checking_a_multiple_choice_with_nothing_ticked_is_refused_not_graded() -> None:
@@ -453,8 +453,8 @@ def test_a_lesson_walked_to_its_end_sums_up_scores_goals_and_takeaways() -> None
     walk = walk_lesson_1(clock)
     summary = walk.session.summary()
     assert summary.complete and summary.missing == ()
-    assert (summary.predictions, summary.goals, summary.quiz) == (Tally(1, 1), Tally(1, 1), Tally(3, 4))
-    assert summary.answered == 4 and summary.to_review == 1
+    assert (summary.predictions, summary.goals, summary.quiz) == (Tally(1, 1), Tally(1, 1), QuizScore(3, 4, 4))
+    assert summary.to_review == 1
     lesson = walk.session.lesson
     assert summary.takeaways == tuple(takeaway_of(step) for step in lesson.steps if step.kind != "quiz")
     assert len(summary.takeaways) == 3
@@ -491,12 +491,8 @@ def test_a_lesson_not_finished_says_what_is_left_and_where_to_go_back() -> None:
         "the prediction of step 3",
         "4 unanswered questions in the quiz of step 4",
     )
-    assert (summary.predictions, summary.goals, summary.quiz, summary.answered) == (
-        Tally(0, 1),
-        Tally(0, 1),
-        Tally(0, 4),
-        0,
-    )
+    assert (summary.predictions, summary.goals, summary.quiz) == (Tally(0, 1), Tally(0, 1), QuizScore(0, 4, 0))
+    assert summary.quiz.answered_note == " (0 answered)"
     assert session.first_unfinished() == 1
     session.go_to(1)
     session.enter()

@@ -11,9 +11,9 @@ import pytest
 from celery_tutor.course.index import LessonEntry
 from celery_tutor.course.lessons import load_course
 from celery_tutor.course.scores import (
-    Tally,
+    QuizScore,
     course_totals,
-    quiz_tally,
+    quiz_score,
     review_pairs,
     review_schedule,
     time_spent,
@@ -40,7 +40,7 @@ def test_the_course_is_complete_when_every_lesson_is_done() -> None:
     progress = Progress()
     totals = course_totals(ENTRIES, progress, NOW)
     assert (totals.lessons_done, totals.lessons, totals.complete) == (0, 2, False)
-    assert (totals.quiz, totals.answered, totals.seconds, totals.due, totals.next_due) == (Tally(0, 5), 0, 0, 0, None)
+    assert (totals.quiz, totals.seconds, totals.due, totals.next_due) == (QuizScore(0, 5, 0), 0, 0, None)
     for lesson_id in ("a", "b"):
         lesson = progress.lesson(lesson_id)
         lesson.steps = {"intro": StepProgress(done=True), "quiz": StepProgress(done=True)}
@@ -55,11 +55,11 @@ def test_the_course_is_complete_when_every_lesson_is_done() -> None:
     b.question("gone").answer(False, NOW)  # a question the lesson no longer has
     totals = course_totals(ENTRIES, progress, NOW)
     assert totals.complete and (totals.lessons_done, totals.lessons) == (2, 2)
-    assert (totals.quiz, totals.answered) == (Tally(3, 5), 5)
+    assert totals.quiz == QuizScore(3, 5, 5)
     assert time_spent(totals.seconds) == "20 minutes"
     assert (totals.in_review, totals.due) == (2, 1)
     assert totals.next_due == NOW + timedelta(hours=23)
-    assert quiz_tally(ENTRIES[1], b) == (Tally(2, 3), 3)
+    assert quiz_score(ENTRIES[1], b) == QuizScore(2, 3, 3)
 
 
 def test_review_pairs_follow_the_course_order() -> None:

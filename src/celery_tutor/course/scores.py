@@ -37,24 +37,34 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class QuizScore(Tally):
+    """Questions whose first answer was right, of all of them, and how many have an answer at all."""
+
+    answered: int
+
+    @property
+    def answered_note(self) -> str:
+        """`` (3 answered)`` while some questions have no answer yet, else nothing."""
+        return f" ({self.answered} answered)" if self.answered < self.of else ""
+
+
+@dataclass(frozen=True)
 class LessonSummary:
-    """The end of one lesson: what went right, what is left, and what to remember."""
+    """The end of one lesson: what is left, what went right, and what to remember (in the card's order)."""
 
     title: str
-    predictions: Tally
-    """Predict steps whose (first) prediction was right, of all predict steps."""
-    quiz: Tally
-    """Questions whose first answer was right, of all the lesson's questions."""
-    answered: int
-    """Questions answered at all."""
-    goals: Tally
-    """Lab and code steps whose goal was reached, of all of them."""
-    takeaways: tuple[str, ...]
-    """One line per step that has one, in step order."""
     missing: tuple[str, ...]
     """What keeps the lesson from ✓, in words (empty: it is done)."""
+    predictions: Tally
+    """Predict steps whose (first) prediction was right, of all predict steps."""
+    goals: Tally
+    """Lab and code steps whose goal was reached, of all of them."""
+    quiz: QuizScore
+    """The lesson's questions."""
     to_review: int
     """The lesson's questions waiting in a Leitner box."""
+    takeaways: tuple[str, ...]
+    """One line per step that has one, in step order."""
 
     @property
     def complete(self) -> bool:
@@ -83,38 +93,36 @@ def lesson_summary(lesson: Lesson, progress: LessonProgress) -> LessonSummary:
             if not done:
                 missing.append(f"the {step.kind} goal of step {number}")
         elif isinstance(step, QuizStep):
-            tally, now_answered = _quiz([question.id for question in step.questions], progress)
-            questions += tally.of
-            right += tally.right
-            answered += now_answered
+            score = _quiz([question.id for question in step.questions], progress)
+            questions += score.of
+            right += score.right
+            answered += score.answered
             if not done:
-                left = tally.of - now_answered
+                left = score.of - score.answered
                 missing.append(f"{count_of(left, 'unanswered questions')} in the quiz of step {number}")
         elif not done:
             missing.append(f"step {number}")
     lesson_questions = {q.id for step in lesson.steps if isinstance(step, QuizStep) for q in step.questions}
     return LessonSummary(
         title=lesson.title,
-        predictions=Tally(predicted, predictions),
-        quiz=Tally(right, questions),
-        answered=answered,
-        goals=Tally(reached, goals),
-        takeaways=tuple(text for text in map(takeaway_of, lesson.steps) if text),
         missing=tuple(missing),
+        predictions=Tally(predicted, predictions),
+        goals=Tally(reached, goals),
+        quiz=QuizScore(right, questions, answered),
         to_review=sum(1 for i, question in progress.questions.items() if i in lesson_questions and question.box > 0),
+        takeaways=tuple(text for text in map(takeaway_of, lesson.steps) if text),
     )
 
 
-def quiz_tally(entry: LessonEntry, progress: LessonProgress) -> tuple[Tally, int]:
-    """A lesson's quiz score from its entry: (first answers right of its questions, questions answered)."""
+def quiz_score(entry: LessonEntry, progress: LessonProgress) -> QuizScore:
+    """A lesson's quiz score from its entry in the lesson list (the lesson itself is not read)."""
     return _quiz(entry.question_ids, progress)
 
 
-def _quiz(question_ids: Sequence[str], progress: LessonProgress) -> tuple[Tally, int]:
-    """Of these questions: the first answers right (of them all), and how many are answered."""
+def _quiz(question_ids: Sequence[str], progress: LessonProgress) -> QuizScore:
     shown = [progress.questions[i] for i in question_ids if i in progress.questions]
     right = sum(1 for question in shown if question.correct is True)
-    return Tally(right, len(question_ids)), sum(1 for question in shown if question.answered)
+    return QuizScore(right, len(question_ids), sum(1 for question in shown if question.answered))
 
 
 def review_pairs(entries: Iterable[LessonEntry]) -> list[tuple[str, str]]:
@@ -128,8 +136,7 @@ class CourseTotals:
 
     lessons_done: int
     lessons: int
-    quiz: Tally
-    answered: int
+    quiz: QuizScore
     seconds: float
     in_review: int
     """Questions waiting in a Leitner box, due or not."""
@@ -152,8 +159,8 @@ def course_totals(entries: Iterable[LessonEntry], progress: Progress, now: datet
     for entry in lessons:
         lesson = progress.peek(entry.id)
         done += lesson.status(list(entry.step_ids)) == "done"
-        tally, count = quiz_tally(entry, lesson)
-        right, questions, answered = right + tally.right, questions + tally.of, answered + count
+        score = quiz_score(entry, lesson)
+        right, questions, answered = right + score.right, questions + score.of, answered + score.answered
         seconds += lesson.seconds
     pairs = review_pairs(lessons)
     waiting = progress.in_review(pairs)
@@ -162,8 +169,7 @@ def course_totals(entries: Iterable[LessonEntry], progress: Progress, now: datet
     return CourseTotals(
         lessons_done=done,
         lessons=len(lessons),
-        quiz=Tally(right, questions),
-        answered=answered,
+        quiz=QuizScore(right, questions, answered),
         seconds=seconds,
         in_review=len(waiting),
         due=len(due),

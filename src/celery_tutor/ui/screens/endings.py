@@ -55,10 +55,7 @@ def lesson_card_text(summary: LessonSummary) -> Text:
     if summary.goals.of:
         _row(text, "Lab goals met", str(summary.goals), _mark(summary.goals))
     if summary.quiz.of:
-        quiz = f"{summary.quiz} right"
-        if summary.answered < summary.quiz.of:
-            quiz += f" ({summary.answered} answered)"
-        _row(text, "Quiz, first answers", quiz, _mark(summary.quiz))
+        _row(text, "Quiz, first answers", f"{summary.quiz} right{summary.quiz.answered_note}", _mark(summary.quiz))
     if summary.to_review:
         missed = count_of(summary.to_review, "questions")
         text.append(f"\nIn the review (v on the lesson list): {missed} you missed.\n", style="italic")

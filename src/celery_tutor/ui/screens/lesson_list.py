@@ -16,7 +16,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from celery_tutor.course.index import LessonEntry
-from celery_tutor.course.scores import CourseTotals, course_totals, quiz_tally, review_schedule, time_spent, time_until
+from celery_tutor.course.scores import CourseTotals, course_totals, quiz_score, review_schedule, time_spent, time_until
 from celery_tutor.ui.screens.tutor_screen import PaletteCommand, TutorScreen
 from celery_tutor.ui.widgets.key_bar import KeyBar
 from celery_tutor.wording import count_of
@@ -247,10 +247,9 @@ class LessonListScreen(TutorScreen[None]):
         text = Text.assemble((entry.title, "bold"), "\n\n", entry.summary, "\n\n")
         steps, minutes = count_of(len(entry.step_ids), "steps"), count_of(entry.minutes, "minutes")
         text.append(f"{status}: {done} of {steps} · about {minutes}\n")
-        quiz, answered = quiz_tally(entry, lesson_progress)
-        if answered:
-            more = f" ({answered} answered)" if answered < quiz.of else ""
-            text.append(f"quiz: {quiz} right on the first try{more}\n")
+        quiz = quiz_score(entry, lesson_progress)
+        if quiz.answered:
+            text.append(f"quiz: {quiz} right on the first try{quiz.answered_note}\n")
         if lesson_progress.seconds >= 60:
             text.append(f"time spent: {time_spent(lesson_progress.seconds)}\n")
         if entry.concepts:
