@@ -58,7 +58,9 @@ The history keeps the newest 10,000 events.
 - **READY → UNACKED → RUNNING → DONE**: every message, by name. *Ready* messages wait in
   the queue. *Unacked* ones are held by a worker (prefetched, or waiting for an ETA ◔):
   if the worker dies, the broker gives them back. *Running* shows the checkpoint the
-  task reached last. ↻ marks a redelivered message.
+  task reached last. *Done* ones say how they ended: ✓ succeeded, ✗ failed, ! LOST (the
+  work is gone), ⊘ dropped (rejected, not requeued), ⏱ over its time limit. ↻ marks a
+  redelivered message.
 - **Worker**: ● alive, … stopping (warm shutdown), ○ stopped, ✗ KILLED; how many tasks
   it runs and how many messages it holds unacked.
 - **Retries**: ◔ a retry waiting for its ETA, with a live countdown and "retry n of max".

@@ -29,12 +29,14 @@ from celery_tutor.lab.views import HeldMessage, LabSnapshot, TaskView
 from celery_tutor.ui.widgets.timeline import Row, Timeline, event_row
 
 DONE_STATES = {
-    "SUCCESS": "✓ done",
-    "FAILURE": "✗ failed",
+    "SUCCESS": "✓",
+    "FAILURE": "✗",
     "LOST": "! LOST",
-    "REJECTED": "⊘ dropped",
-    "HALTED": "⏱ stopped: over its time limit",
+    "REJECTED": "⊘",
+    "HALTED": "⏱",
 }
+"""How each way of ending marks a card in the DONE column: a glyph, so the card's name fits
+(the column is a quarter of the panel); the help explains them, the timeline says more."""
 MAX_CARDS = 4
 MAX_HELD_LINES = 3
 """Redis: the most unacked messages listed with their visibility countdown (the rest are counted)…"""
