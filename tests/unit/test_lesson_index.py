@@ -95,3 +95,14 @@ def test_the_app_starts_on_an_unreadable_index_and_progress(tmp_path: Path) -> N
     assert all("moved to" in notice for notice in app.notices)
     assert app.entries == load_course([folder]).entries()
     assert read_index(index, lesson_files(folder)) == app.entries  # written again, readable
+
+
+def test_each_lesson_folder_has_its_own_index_and_another_folders_never_matches(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder in (one, two):
+        shutil.copytree(bundled_lessons(), folder)
+    assert index_path(tmp_path, one) != index_path(tmp_path, two)
+    assert index_path(tmp_path, one) == index_path(tmp_path, tmp_path / "x" / ".." / "one")
+    entries = load_course([one]).entries()
+    write_index(index_path(tmp_path, two), lesson_files(one), entries)  # as if the two names collided
+    assert read_index(index_path(tmp_path, two), lesson_files(two)) is None

@@ -10,10 +10,10 @@ imports nothing but the standard library (and ``paths``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -66,9 +66,13 @@ def _stamp(files: list[Path]) -> list[list[Any]]:
 
 
 def index_path(data_dir: Path, lessons: Path) -> Path:
-    """Where the index of one lesson folder is kept."""
-    digest = hashlib.sha256(str(lessons.resolve()).encode()).hexdigest()[:12]
-    return data_dir / f"lesson-index-{digest}.json"
+    """Where the index of one lesson folder is kept.
+
+    The name needs only to tell folders apart, and a checksum does (``zlib`` is loaded at
+    start anyway; ``hashlib`` would load OpenSSL). Two folders that share a name would only
+    cost a re-read: an index lists the files it describes, and other files do not match it.
+    """
+    return data_dir / f"lesson-index-{zlib.crc32(str(lessons.resolve()).encode()):08x}.json"
 
 
 def read_index(
