@@ -192,3 +192,27 @@ async def test_the_retry_row_never_shows_one_retrys_number_with_the_next_ones_wa
             assert row == "" or f"retry {attempt} of 4 in {wait:.1f}s" in row, row
             panel.show(state.snapshot(), at)
             assert f"retry {attempt} of 4 in {wait:4.1f}s" in text(app, "retries")
+
+
+def written(action: str, key: str, detail: str, times: int) -> ev.LedgerWritten:
+    write = e(ev.LedgerWritten, task_id=ORDER, task="charge_card", action=action, key=key, detail=detail, count=times)
+    assert isinstance(write, ev.LedgerWritten)
+    return write
+
+
+def test_the_ledger_lists_each_side_effect_once_with_its_repeats() -> None:
+    from celery_tutor.ui.widgets.lab_panel import MAX_LEDGER_LINES, ledger_text
+
+    assert ledger_text([]).plain == "ledger: nothing happened outside yet"
+    charge = [written("charge", "order 42", "$9.99", n) for n in (1, 2)]
+    assert ledger_text(charge[:1]).plain == "ledger: $ charge order 42 $9.99"
+    assert ledger_text(charge).plain == "ledger: $ charge order 42 $9.99  ×2 DUPLICATE"  # one line, not two
+    mail = written("email", "order 42", "receipt", 1)
+    assert ledger_text([charge[0], mail, charge[1]]).plain.splitlines() == [
+        "ledger:",
+        "  $ email order 42 receipt",
+        "  $ charge order 42 $9.99  ×2 DUPLICATE",  # the effects in the order of their newest write
+    ]
+    many = [written("upload", f"reports/{n}.pdf", "stored", 1) for n in range(MAX_LEDGER_LINES + 3)]
+    lines = ledger_text(many).plain.splitlines()[1:]
+    assert lines == [f"  $ upload reports/{n}.pdf stored" for n in range(3, MAX_LEDGER_LINES + 3)]

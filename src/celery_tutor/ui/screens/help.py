@@ -64,8 +64,8 @@ The history keeps the newest 10,000 events.
 - **Worker**: ● alive, … stopping (warm shutdown), ○ stopped, ✗ KILLED; how many tasks
   it runs and how many messages it holds unacked.
 - **Retries**: ◔ a retry waiting for its ETA, with a live countdown and "retry n of max".
-- **Ledger**: side effects in the outside world (charges, emails, uploads). A repeated
-  one is marked ×2 DUPLICATE.
+- **Ledger**: side effects in the outside world (charges, emails, uploads), one line each.
+  A repeated one is marked ×2 DUPLICATE; the timeline has every write.
 - **Timeline**: everything that happened, in order.
 
 Killing the **worker** drops its connection: the broker requeues every unacked message.

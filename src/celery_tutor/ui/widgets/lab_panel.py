@@ -14,7 +14,7 @@ back when a connection dies there, only a scan after the visibility timeout.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,8 @@ DONE_STATES = {
 """How each way of ending marks a card in the DONE column: a glyph, so the card's name fits
 (the column is a quarter of the panel); the help explains them, the timeline says more."""
 MAX_CARDS = 4
+MAX_LEDGER_LINES = 6
+"""The side effects the ledger lists (the newest written); the timeline has every write."""
 MAX_HELD_LINES = 3
 """Redis: the most unacked messages listed with their visibility countdown (the rest are counted)…"""
 SHORT_PANEL = 14
@@ -84,6 +86,29 @@ def ledger_line(entry: ev.LedgerWritten) -> Text:
     text = Text(f"$ {entry.action} {entry.key} {entry.detail}")
     if entry.duplicate:
         text.append(f"  ×{entry.count} DUPLICATE", style="bold red")
+    return text
+
+
+def ledger_text(ledger: Sequence[ev.LedgerWritten]) -> Text:
+    """The ledger part of the panel: one line per side effect, its newest write.
+
+    The newest write counts the repeats, and a DUPLICATE is what a learner looks for; a
+    short panel (80×24) has room for few lines, so one effect takes one line at most.
+    """
+    if not ledger:
+        return Text("ledger: nothing happened outside yet", style="dim")
+    newest: dict[tuple[str, str], ev.LedgerWritten] = {}
+    for entry in reversed(ledger):
+        newest.setdefault((entry.action, entry.key), entry)
+        if len(newest) == MAX_LEDGER_LINES:
+            break
+    entries = list(newest.values())[::-1]
+    if len(entries) == 1:
+        return Text("ledger: ").append_text(ledger_line(entries[0]))
+    text = Text("ledger:")
+    for entry in entries:
+        text.append("\n  ")
+        text.append_text(ledger_line(entry))
     return text
 
 
@@ -141,7 +166,7 @@ class LabPanel(Vertical):
         self.query_one("#broker", Static).update(self._broker(snapshot))
         self.query_one("#workers", Static).update(self._workers(snapshot))
         self.show_countdowns(snapshot, now)
-        self.query_one("#ledger", Static).update(self._ledger(snapshot))
+        self.query_one("#ledger", Static).update(ledger_text(snapshot.ledger))
 
     def show_countdowns(self, snapshot: LabSnapshot, now: float) -> None:
         """Redraw only what ticks between events: retry ETAs, and on Redis scans and timeouts."""
@@ -321,13 +346,4 @@ class LabPanel(Vertical):
             more = len(held) - lines
             if number == lines and more > 0:
                 text.append(f" (+{more} more)" if lines == 1 else f"\n  …and {more} more unacked", style="dim")
-        return text
-
-    def _ledger(self, snapshot: LabSnapshot) -> Text:
-        if not snapshot.ledger:
-            return Text("ledger: nothing happened outside yet", style="dim")
-        text = Text("ledger:")
-        for entry in snapshot.ledger[-6:]:
-            text.append("\n  ")
-            text.append_text(ledger_line(entry))
         return text

@@ -50,7 +50,7 @@ def hints_and_outcome(walk: LessonSession, reveal_hint: bool, next_note: str) ->
 def prediction_choices(step: PredictStep) -> ChoiceList:
     """The choices of a predict step, to lock one in."""
     choices = ChoiceList([c.text for c in step.choices], id="choices")
-    choices.border_title = "↑/↓ choose, Enter locks your prediction and runs the experiment"
+    choices.border_title = "Enter locks it in and runs the lab"
     return choices
 
 
