@@ -92,6 +92,6 @@ def test_text_report_reads_like_the_story() -> None:
     text = run_script(load_script(EXAMPLES / "idempotence.yaml")).to_text()
     assert "plain: charge_card" in text and "keyed: charge_card_idempotent" in text
     assert "run 2: redelivered" in text
-    assert "charge order 1 $20.00   DUPLICATE ×2" in text
-    assert "charge order 2 $20.00   DUPLICATE" not in text
+    assert "charge order 1 $20.00  ×2 DUPLICATE" in text
+    assert "charge order 2 $20.00  ×" not in text
     assert "Timeline:" in text

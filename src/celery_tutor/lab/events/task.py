@@ -130,8 +130,12 @@ class LedgerWritten(SideEffectEvent, kind="ledger"):
         return self.count > 1
 
     def describe(self) -> str:
-        dup = f"  DUPLICATE ×{self.count}" if self.duplicate else ""
-        return f"ledger: {self.action} {self.key} {self.detail}{dup}"
+        return f"ledger: {self.action} {self.key} {self.detail}{self.repeat_mark}"
+
+    @property
+    def repeat_mark(self) -> str:
+        """``  ×2 DUPLICATE`` on a repeat (in words: no state is told by colour alone), else nothing."""
+        return f"  ×{self.count} DUPLICATE" if self.duplicate else ""
 
 
 class TaskPrinted(WorkerTaskEvent, kind="printed", template="{ref} printed: {text}"):

@@ -22,7 +22,7 @@ from celery_tutor.course.conditions import Condition, GoalTracker, Not
 from celery_tutor.course.grading import Grade
 from celery_tutor.course.model import Choice, Numeric, Question
 from celery_tutor.course.phases import Phase
-from celery_tutor.lab.events import LabEvent, LedgerWritten
+from celery_tutor.lab.events import LabEvent
 from celery_tutor.ui.widgets.steps import ChoiceList, Feedback, Notice, checklist
 from celery_tutor.ui.widgets.time_travel import replay_offer
 from celery_tutor.ui.widgets.timeline import event_row
@@ -102,15 +102,9 @@ def verdict_widgets(question: Question, answer: QuizAnswer, grade: Grade, last: 
 def quote(event: LabEvent) -> tuple[Text, Text]:
     """One line of evidence: the event's time, and what happened as the timeline says it.
 
-    No glyph: a quoted ✓ or ✗ would read as the verdict on the expectation above it. A
-    ledger entry reads as the ledger does, a repeat marked DUPLICATE in words.
+    No glyph: a quoted ✓ or ✗ would read as the verdict on the expectation above it.
     """
-    what = event_row(event)[1]
-    if isinstance(event, LedgerWritten):
-        what = Text(f"ledger: {event.action} {event.key} {event.detail}")
-        if event.duplicate:
-            what.append(f"  ×{event.count} DUPLICATE", style="bold red")
-    return Text(f"{event.at:6.2f}s ", style="dim"), what
+    return Text(f"{event.at:6.2f}s ", style="dim"), event_row(event)[1]
 
 
 class _Worded(RichVisual):

@@ -83,10 +83,7 @@ def seconds(left: float) -> str:
 
 def ledger_line(entry: ev.LedgerWritten) -> Text:
     """One side effect as the ledger shows it; a repeat is marked DUPLICATE in words, not colour alone."""
-    text = Text(f"$ {entry.action} {entry.key} {entry.detail}")
-    if entry.duplicate:
-        text.append(f"  ×{entry.count} DUPLICATE", style="bold red")
-    return text
+    return Text.assemble(f"$ {entry.action} {entry.key} {entry.detail}", (entry.repeat_mark, "bold red"))
 
 
 def ledger_text(ledger: Sequence[ev.LedgerWritten]) -> Text:

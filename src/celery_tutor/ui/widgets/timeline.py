@@ -22,7 +22,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import RichLog
 
-from celery_tutor.lab.events import LabEvent
+from celery_tutor.lab.events import LabEvent, LedgerWritten
 
 MAX_ROWS = 500
 """Rows kept (and so rewritten on a resize): the newest ones."""
@@ -55,7 +55,10 @@ CURRENT = Style(reverse=True, bold=True)
 def event_row(event: LabEvent) -> Row:
     """An event as the timeline shows it: its time and glyph, and what happened."""
     glyph, style = EVENT_STYLE.get(event.kind, (" ", ""))
-    return Text(f"{event.at:6.2f}s {glyph} ", style="dim"), Text(event.describe(), style=style)
+    what = Text(event.describe(), style=style)
+    if isinstance(event, LedgerWritten) and event.duplicate:
+        what.stylize("bold red", len(what) - len(event.repeat_mark))
+    return Text(f"{event.at:6.2f}s {glyph} ", style="dim"), what
 
 
 class Timeline(RichLog):
