@@ -223,3 +223,29 @@ async def test_no_color_is_respected(
         await pilot.pause()
         entry = str(app.screen.query_one("#lessons").get_option_at_index(0).prompt)
         assert entry.startswith("○ 1. Acknowledgement")  # the state is a glyph, not a colour
+
+
+async def test_continue_into_a_lab_step_at_80x24_the_goal_is_reached_and_scrolls_into_view(
+    make_app: Callable[..., TutorApp],
+) -> None:
+    from textual.containers import VerticalScroll
+    from ui_helpers import open_at
+
+    app = make_app(bundled_lessons())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_at(pilot, "early-vs-late-acks", "crash-late-ack")  # as 'c' continues there
+        await wait_for(pilot, lambda: "lab reset" in timeline(app))  # the step's setup ran on the new lab
+        pane = screen.query_one("#step-pane", VerticalScroll)
+        assert pane.scroll_y == 0 and pane.max_scroll_y > 0  # the goal starts below the fold
+        await wait_for(pilot, lambda: screen.session.lab is not None)
+        for key in ("a", "c", "s"):  # late acks, a crash right after the charge, send
+            await pilot.press(key)
+        await wait_for(pilot, lambda: "KILLED" in str(screen.query_one("#workers", Static).render()))
+        await pilot.press("w")  # bring the worker back: the message runs again
+        await wait_for(pilot, lambda: screen.phase is Phase.DONE)
+        await wait_for(pilot, lambda: bool(screen.query("#goal-reached")))
+        reached = screen.query_one("#goal-reached")
+        await wait_for(pilot, lambda: pane.scroll_y > 0)
+        await pilot.pause()
+        view = pane.content_region  # the pane on screen
+        assert view.y <= reached.region.y < view.bottom and reached.region.height > 0

@@ -255,3 +255,26 @@ async def test_a_lab_that_fails_to_start_is_closed_and_later_jobs_say_so(fake_la
         assert host.received[1:] == ["failed: setup: the lab is not running", "done: setup"]
         assert fake_lab.made[0].applied == [] and host.session.lab is None
         await pilot.pause()
+
+
+async def test_a_setup_asked_for_before_the_lab_starts_runs_once_it_has_started(fake_lab: type[FakeLab]) -> None:
+    """A lesson opened at a lab step asks for the step's setup in its own on_mount, which
+    Textual runs before the lab screen's (that starts the lab)."""
+    pos = Pos(1, 1)
+
+    class SetupFirst(Host):
+        def on_mount(self) -> None:  # runs before Host.on_mount, as LessonScreen's before LabScreen's
+            self.session.run_script("setup", (Record(pos, "setup"),))
+            self.session.control(Record(pos, "control"))
+
+    app = HostApp()
+    async with app.run_test() as pilot:
+        host = SetupFirst()
+        await app.push_screen(host)
+        await until(lambda: bool(fake_lab.made))
+        lab = fake_lab.made[0]
+        assert await asyncio.to_thread(lab.wait_applied, 3)
+        assert lab.applied == ["reset", "setup", "control"]
+        await until(lambda: "done: setup" in host.received)
+        await pilot.pause()
+        assert host.received == ["ready", "done: setup"]  # no "the lab is not running"

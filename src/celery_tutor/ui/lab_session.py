@@ -83,6 +83,10 @@ class LabSession:
         self._idle = threading.Condition(self._lock)
         self._jobs: Handoff[_Job | None] = Handoff()
         """Waiting jobs; None is the start. Awake: a worker thread runs them."""
+        self._before_start: list[_Job] | None = []
+        """Jobs asked for before :meth:`start` (None once started): they run after the start.
+        A subclass screen's ``on_mount`` runs before its base's, so a lesson opened at a lab
+        step asks for the step's setup before the lab screen starts the lab."""
         self._closed = False
         self._runner: ScriptRunner | None = None
         self.real: RealBroker | None = None
@@ -166,7 +170,17 @@ class LabSession:
 
     def _submit(self, job: _Job | None) -> None:
         with self._lock:
-            if not self._jobs.put(job):  # closed: refused
+            if job is not None and self._before_start is not None:
+                self._before_start.append(job)
+                return
+            jobs: list[_Job | None] = [job]
+            if job is None:  # the start, then whatever was asked for before it
+                jobs += self._before_start or []
+                self._before_start = None
+            wake = self._jobs.put(jobs[0])  # False: a thread runs the jobs already, or closed
+            for later in jobs[1:]:
+                self._jobs.put(later)
+            if not wake:
                 return
         self.owner.run_worker(self._drain, name="lab session", group="lab-session", exit_on_error=False, thread=True)
 

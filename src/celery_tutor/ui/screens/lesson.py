@@ -160,10 +160,10 @@ class LessonScreen(CodeStepScreen, AskingScreen):
         if step.kind in ("read", "lab", "code"):
             self._focus_pane()
 
-    def _show_goal(self, reveal_hint: bool = False) -> None:
+    def _show_goal(self, reveal_hint: bool = False, reveal_outcome: bool = False) -> None:
         """The goal's checklist and the hints so far (``reveal_hint``: scroll to the newest)."""
         if not self.show_code(reveal_hint):
-            self._extra(*goal_widgets(self.walk, reveal_hint))
+            self._extra(*goal_widgets(self.walk, reveal_hint, reveal_outcome))
 
     def _show_result(self, failure: str | None) -> None:
         self._extra(*result_widgets(self.walk, failure))
@@ -286,8 +286,9 @@ class LessonScreen(CodeStepScreen, AskingScreen):
     # -- the lab ------------------------------------------------------------------------
 
     def observe(self, events: list[LabEvent]) -> None:
+        was_done = self.phase is Phase.DONE
         if self.walk.observe(events):
-            self._show_goal()
+            self._show_goal(reveal_outcome=not was_done and self.phase is Phase.DONE)
         self.watch_code_lab(events)
 
     def on_lab_session_script_done(self, message: LabSession.ScriptDone) -> None:

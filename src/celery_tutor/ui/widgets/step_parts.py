@@ -18,12 +18,16 @@ from celery_tutor.ui.widgets.answers import prediction_widgets
 from celery_tutor.ui.widgets.steps import ChoiceList, Notice, checklist
 
 
-def goal_widgets(walk: LessonSession, reveal_hint: bool = False) -> list[Widget]:
-    """The goal's checklist and the hints so far (``reveal_hint``: scroll to the newest)."""
+def goal_widgets(walk: LessonSession, reveal_hint: bool = False, reveal_outcome: bool = False) -> list[Widget]:
+    """The goal's checklist and the hints so far (``reveal_hint``: scroll to the newest).
+
+    ``reveal_outcome``: the goal was just reached, so "✓ Goal reached." and the explanation
+    scroll into view (at 80×24 they are below the fold, under the step's text).
+    """
     step = walk.step
     assert isinstance(step, LabStep)
     widgets: list[Widget] = [Notice(checklist(walk.goal(), "Goal:"))]
-    widgets += hints_and_outcome(walk, reveal_hint, "Press n for the next step.")
+    widgets += hints_and_outcome(walk, reveal_hint, "Press n for the next step.", reveal_outcome)
     if walk.phase is not Phase.DONE:
         more = f"h: hint ({walk.hints_shown} of {len(step.hints)} shown)" if step.hints else ""
         note = f"Use the controls below the lab.  {more}  ^o: replay the solution"
@@ -31,7 +35,9 @@ def goal_widgets(walk: LessonSession, reveal_hint: bool = False) -> list[Widget]
     return widgets
 
 
-def hints_and_outcome(walk: LessonSession, reveal_hint: bool, next_note: str) -> list[Widget]:
+def hints_and_outcome(
+    walk: LessonSession, reveal_hint: bool, next_note: str, reveal_outcome: bool = False
+) -> list[Widget]:
     """Below a goal (lab and code steps): the hints so far, then, once reached, the explanation."""
     step = walk.step
     assert isinstance(step, LabStep | CodeStep)
@@ -41,7 +47,9 @@ def hints_and_outcome(walk: LessonSession, reveal_hint: bool, next_note: str) ->
         notice.reveal = reveal_hint and number == walk.hints_shown
         widgets.append(notice)
     if walk.phase is Phase.DONE:
-        widgets.append(Notice(Text("✓ Goal reached.", style="bold green")))
+        reached = Notice(Text("✓ Goal reached.", style="bold green"), id="goal-reached")
+        reached.reveal_at_top = reveal_outcome
+        widgets.append(reached)
         widgets.append(Markdown(step.explain))
         widgets.append(Notice(Text(next_note, style="italic")))
     return widgets

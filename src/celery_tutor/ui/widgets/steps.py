@@ -138,10 +138,12 @@ class Notice(Static):
 
     reveal = False
     """Scroll into view once shown (a hint the learner just asked for)."""
+    reveal_at_top = False
+    """…at the top of the view, with what follows it below (the goal just reached, then why)."""
 
     def __init__(self, content: VisualType = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(content, id=id, classes=classes, markup=False)
 
     def on_mount(self) -> None:
-        if self.reveal:
-            self.call_after_refresh(self.scroll_visible, animate=False)
+        if self.reveal or self.reveal_at_top:
+            self.call_after_refresh(self.scroll_visible, top=self.reveal_at_top, animate=False)
