@@ -247,9 +247,8 @@ class LabSession:
                 raise RuntimeError("the lab is not running")
             job.run(lab)
         except Exception as exc:  # shown in the UI, never raised into it
-            self._post(self.Failed(f"{job.what}: {exc}"))
-            if job.report:
-                self._post(self.ScriptDone(job.what, str(exc), self))
+            # A script's end says why it failed (the screen shows it once); a control's, Failed.
+            self._post(self.ScriptDone(job.what, str(exc), self) if job.report else self.Failed(f"{job.what}: {exc}"))
 
     def _post(self, message: Message) -> None:
         with self._lock:  # close() takes this lock: once it returned, nothing is posted
