@@ -95,6 +95,7 @@ def test_a_reject_with_requeue_is_one_redelivery_not_two() -> None:
     _bus, translator, _lab, seen = _setup()
     _deliver(translator, redelivered=False)
     translator.handle({"type": "task-rejected", "uuid": TASK_ID, "hostname": HOST, "requeue": True})
+    _settle(translator)  # no child reported the run closed here: the reject waits for the barrier
     _deliver(translator, redelivered=True)
     kinds = [e.kind for e in seen]
     assert kinds == ["received", "rejected", "redelivered", "received"]
@@ -140,6 +141,7 @@ def test_a_failure_from_the_pool_names_the_real_exception() -> None:
             "traceback": "Traceback…\nbilliard.exceptions.WorkerLostError: Worker exited prematurely: signal 9",
         }
     )
+    _settle(translator)
     failed = seen[-1]
     assert isinstance(failed, ev.TaskFailed)
     assert (failed.exc_type, failed.exc_message) == ("WorkerLostError", "Worker exited prematurely: signal 9")
@@ -278,6 +280,7 @@ def test_every_event_names_its_task_from_the_bus_and_its_worker_from_the_hostnam
     """A Celery event without a task name or a ``worker`` field still says which task and which worker."""
     _bus, translator, _lab, seen = _setup()
     translator.handle({"type": kind, "uuid": TASK_ID, "hostname": HOST, "requeue": True, "checkpoint": "c"})
+    _settle(translator)
     assert seen, f"{kind} emitted nothing"
     for event in seen:
         if isinstance(event, ev.TaskEvent):
@@ -294,9 +297,18 @@ def test_a_failure_outside_the_pool_keeps_its_own_exception_and_a_wrapper_withou
 
 
 def _succeed(translator: EventTranslator, started: bool) -> None:
-    if started:
+    if started:  # the pool child's reports: the run's start, and its end once the outcome is stored
         translator.handle({"type": protocol.STARTED, "uuid": TASK_ID, "hostname": HOST})
+        translator.handle(
+            {"type": protocol.CHECKPOINT, "uuid": TASK_ID, "hostname": HOST, "checkpoint": "task_finished"}
+        )
     translator.handle({"type": "task-succeeded", "uuid": TASK_ID, "hostname": HOST, "result": "'ch_7'"})
+    _settle(translator)
+
+
+def _settle(translator: EventTranslator) -> None:
+    """A barrier: everything sent before it is in, so nothing held waits for more."""
+    translator.handle({"type": protocol.BARRIER, "token": "settle"})
 
 
 def test_a_redelivery_that_succeeds_without_a_start_is_a_skipped_run_when_workers_deduplicate() -> None:

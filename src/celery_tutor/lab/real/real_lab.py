@@ -136,6 +136,7 @@ class RealLab(RealFaultControls):
                 process.reap_group()
                 process.remove_log()
             self._events.stop()
+            self._translator.close()
             self._delete_lab_keys()
             self.app.close()
 

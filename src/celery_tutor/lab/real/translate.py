@@ -11,6 +11,7 @@ which worker processes it owns.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ from celery_tutor.lab.bus import EventBus
 from celery_tutor.lab.real import protocol
 from celery_tutor.lab.real.event_fields import eta_in, failure_parts
 from celery_tutor.lab.real.names import worker_name
+from celery_tutor.lab.real.run_order import RunOrder
 
 REJECT_REQUEUE = "rejected, requeue=True"
 """The reason of a redelivery the worker asked for by rejecting with requeue (as the Redis lab says)."""
@@ -74,6 +76,10 @@ class EventTranslator:
         """Tasks whose current delivery is a redelivery (one Celery may skip: see :meth:`_succeeded`)."""
         self._checkpoints: dict[str, str] = {}
         """The last checkpoint each task's current run reached."""
+        self._order = RunOrder(self._worker)
+        self._order_lock = threading.Lock()
+        """Guards the order's bookkeeping and the timer (the receiver's thread and the timer's share them)."""
+        self._timer: threading.Timer | None = None
 
     def clear(self) -> None:
         """Forget runs, counts and deliveries (the lab was reset)."""
@@ -87,6 +93,8 @@ class EventTranslator:
             self._checkpoints.clear()
             self._running.clear()
             self._again.clear()
+        with self._order_lock:
+            self._order.clear()
 
     def published(self, task_id: str, retries: int = 0) -> None:
         """The tutor reported this publish itself: Celery's ``task-sent`` for it says nothing new."""
@@ -104,11 +112,43 @@ class EventTranslator:
             return self._holders.get(task_id)
 
     def handle(self, event: Mapping[str, Any]) -> None:
-        """Translate one event (unknown and routine ones are ignored)."""
-        kind = str(event.get("type", ""))
-        handler = _HANDLERS.get(kind)
+        """Translate one event, after the pool child's reports it must follow (see :mod:`.run_order`)."""
+        with self._order_lock:  # bookkeeping only: translating calls into the lab, which has locks of its own
+            if event.get("type") == protocol.BARRIER:  # all sent before it is in: nothing held waits for more
+                ready = [*self._order.release_all(), event]
+            else:
+                ready = self._order.admit(event, time.monotonic())
+            self._arm_timer()
+        for each in ready:
+            self._translate(each)
+
+    def close(self) -> None:
+        """Stop the timer that lets held events go (the lab is closing)."""
+        with self._order_lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _translate(self, event: Mapping[str, Any]) -> None:
+        handler = _HANDLERS.get(str(event.get("type", "")))  # unknown and routine ones are ignored
         if handler is not None:
             handler(self, event)
+
+    def _arm_timer(self) -> None:
+        deadline = self._order.next_deadline()
+        if deadline is None or self._timer is not None:
+            return
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._on_timer)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _on_timer(self) -> None:
+        with self._order_lock:
+            self._timer = None
+            due = self._order.due(time.monotonic())
+            self._arm_timer()
+        for event in due:
+            self._translate(event)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -1,0 +1,106 @@
+"""A run's end waits for its pool child's reports, which travel on another connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from test_translate import HOST, TASK_ID, _deliver, _settle, _setup
+
+from celery_tutor.lab import events as ev
+from celery_tutor.lab.real import protocol
+from celery_tutor.lab.real.run_order import HOLD_SECONDS, RunOrder
+
+
+def e(kind: str, worker: str = "worker1", **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "uuid": TASK_ID, "worker": worker, **fields}
+
+
+STARTED = e(protocol.STARTED)
+CHECKPOINT = e(protocol.CHECKPOINT, checkpoint="adding")
+FINISHED = e(protocol.CHECKPOINT, checkpoint="task_finished")
+SUCCEEDED = e("task-succeeded")
+ACKED = e(protocol.ACKED)
+
+
+def order() -> RunOrder:
+    return RunOrder(lambda event: str(event["worker"]))
+
+
+def test_an_end_that_overtook_its_childs_reports_waits_for_them_and_the_ack_waits_behind_it() -> None:
+    run = order()
+    assert run.admit(SUCCEEDED, 0.0) == []
+    assert run.admit(ACKED, 0.0) == []  # the late ack must not pass the success it follows
+    assert run.admit(STARTED, 0.0) == [STARTED]
+    assert run.admit(CHECKPOINT, 0.0) == [CHECKPOINT]
+    assert run.admit(FINISHED, 0.0) == [FINISHED, SUCCEEDED, ACKED]
+    assert run.next_deadline() is None
+
+
+def test_in_order_nothing_waits_and_an_early_ack_passes_before_the_start() -> None:
+    run = order()
+    for event in (ACKED, STARTED, FINISHED, SUCCEEDED):
+        assert run.admit(event, 0.0) == [event]
+
+
+def test_each_run_of_a_task_waits_for_its_own_child_and_workers_are_apart() -> None:
+    run = order()
+    other = e("task-succeeded", worker="worker2")
+    assert run.admit(STARTED, 0.0) == [STARTED]
+    assert run.admit(FINISHED, 0.0) == [FINISHED]
+    assert run.admit(SUCCEEDED, 0.0) == [SUCCEEDED]  # run 1: its child's reports were in
+    assert run.admit(other, 0.0) == []  # worker2's copy: its child has said nothing yet
+    assert run.admit(SUCCEEDED, 0.0) == []  # run 2 on worker1, not started yet
+    assert run.admit(STARTED, 0.0) == [STARTED]
+    assert run.admit(FINISHED, 0.0) == [FINISHED, SUCCEEDED]
+    assert run.admit(e(protocol.CHILD_KILLED, worker="worker2"), 0.0)[-1] == other  # a dead child says no more
+
+
+def test_an_end_whose_child_never_reports_goes_after_the_hold_or_at_a_barrier() -> None:
+    run = order()
+    assert run.admit(SUCCEEDED, 10.0) == []  # a redelivery Celery skipped: no child report will come
+    assert run.next_deadline() == 10.0 + HOLD_SECONDS
+    assert run.due(10.0 + HOLD_SECONDS / 2) == []
+    assert run.due(10.0 + HOLD_SECONDS) == [SUCCEEDED]
+    assert run.admit(SUCCEEDED, 20.0) == []
+    assert run.release_all() == [SUCCEEDED]
+    assert run.next_deadline() is None
+
+
+def test_the_translator_folds_a_short_task_in_the_order_it_ran() -> None:
+    """Real RabbitMQ once delivered add's success before its pool child's start (CI)."""
+    _, translator, _lab, seen = _setup("rabbitmq")
+    _deliver(translator, redelivered=False)
+    translator.handle({"type": "task-succeeded", "uuid": TASK_ID, "hostname": HOST, "result": "5"})
+    translator.handle({"type": protocol.ACKED, "uuid": TASK_ID, "hostname": HOST})
+    translator.handle({"type": protocol.STARTED, "uuid": TASK_ID, "hostname": HOST})
+    translator.handle({"type": protocol.CHECKPOINT, "uuid": TASK_ID, "hostname": HOST, "checkpoint": "task_finished"})
+    kinds = [event.kind for event in seen if not isinstance(event, ev.TaskReceived)]
+    assert kinds == ["started", "checkpoint", "succeeded", "acked"]
+
+
+def test_a_skipped_redelivery_is_told_once_the_barrier_shows_no_start_is_coming() -> None:
+    _, translator, lab, seen = _setup("rabbitmq")
+    lab.dedupe = True
+    _deliver(translator, redelivered=True)
+    translator.handle({"type": "task-succeeded", "uuid": TASK_ID, "hostname": HOST, "result": "5"})
+    assert not [event for event in seen if event.kind in ("succeeded", "run_skipped")]  # it might still start
+    _settle(translator)
+    assert [event.kind for event in seen if event.kind in ("succeeded", "run_skipped")] == ["run_skipped"]
+
+
+def test_a_retried_run_and_a_requeued_lost_child_are_concluded_without_an_end() -> None:
+    run = order()
+    # self.retry: the child's run ends in a retry, and Celery sends no success or failure for it
+    for event in (STARTED, e(protocol.RETRY), FINISHED):
+        assert run.admit(event, 0.0) == [event]
+    assert run.admit(SUCCEEDED, 0.0) == []  # so this success is the retry's run's: it waits for it
+    assert run.admit(STARTED, 0.0) == [STARTED]
+    assert run.admit(FINISHED, 0.0) == [FINISHED, SUCCEEDED]
+    # reject_on_worker_lost: the killed child's run is concluded by a requeue, not a failure
+    killed, requeued = e(protocol.CHILD_KILLED), e("task-rejected", requeue=True)
+    assert run.admit(STARTED, 0.0) == [STARTED]
+    assert run.admit(killed, 0.0) == [killed]
+    assert run.admit(requeued, 0.0) == [requeued]
+    assert run.admit(SUCCEEDED, 0.0) == []  # the redelivery's success waits for its own child
+    assert run.admit(STARTED, 0.0) == [STARTED]
+    assert run.admit(FINISHED, 0.0) == [FINISHED, SUCCEEDED]
