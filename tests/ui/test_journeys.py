@@ -243,8 +243,8 @@ async def test_continue_into_a_lab_step_at_80x24_the_goal_is_reached_and_scrolls
         await wait_for(pilot, lambda: "KILLED" in str(screen.query_one("#workers", Static).render()))
         await pilot.press("w")  # bring the worker back: the message runs again
         await wait_for(pilot, lambda: screen.phase is Phase.DONE)
-        await wait_for(pilot, lambda: bool(screen.query("#goal-reached")))
-        reached = screen.query_one("#goal-reached")
+        await wait_for(pilot, lambda: bool(screen.query(".goal-reached")))
+        reached = screen.query_one(".goal-reached")
         await wait_for(pilot, lambda: pane.scroll_y > 0)
         await pilot.pause()
         view = pane.content_region  # the pane on screen

@@ -47,7 +47,7 @@ def hints_and_outcome(
         notice.reveal = reveal_hint and number == walk.hints_shown
         widgets.append(notice)
     if walk.phase is Phase.DONE:
-        reached = Notice(Text("✓ Goal reached.", style="bold green"), id="goal-reached")
+        reached = Notice(Text("✓ Goal reached.", style="bold green"), classes="goal-reached")
         reached.reveal_at_top = reveal_outcome
         widgets.append(reached)
         widgets.append(Markdown(step.explain))
