@@ -130,12 +130,17 @@ class LabThreadPool(ThreadTaskPool):
         def body(*a: Any, **kw: Any) -> Any:
             if worker.killed.is_set():
                 raise SimulatedKill()
-            result = target(*a, **kw)
-            run = runtime.maybe_current_run()
+            try:
+                result = target(*a, **kw)
+            finally:  # the trace is over, whatever ended it: outcomes told from now on are the worker's own
+                run = runtime.maybe_current_run()
+                if run is not None:
+                    run.tracing = False
             if run is None:
                 type(self).on_skipped(worker, str(args[1]) if len(args) > 1 else "")
             elif not run.dead:
                 runtime.checkpoint(FINISHED_CHECKPOINT)
+                run.report_outcome()  # the worker tells what the trace stored (a kill above: never)
             return result
 
         try:

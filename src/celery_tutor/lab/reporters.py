@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +66,7 @@ class CeleryReporter:
             task=task.name,
             run=number,
             failure=settings.make_exception(failure, task.name) if failure else None,
+            tracing=True,
         )
         runtime.begin_run(run)
         request = task.request
@@ -97,25 +99,28 @@ class CeleryReporter:
         )
 
     def on_task_success(self, task: Any, result: Any) -> None:
-        """Celery's ``task_success``."""
-        self._bus.emit(
-            ev.TaskSucceeded,
-            task_id=task.request.id,
-            task=task.name,
-            worker=_worker_name(),
-            result=_short_repr(result),
+        """Celery's ``task_success``: told once the run is over (see :attr:`RunContext.outcome`)."""
+        fields = {"task_id": task.request.id, "task": task.name, "worker": _worker_name()}
+        self._once_over(
+            fields["task_id"], lambda: self._bus.emit(ev.TaskSucceeded, **fields, result=_short_repr(result))
         )
 
     def on_task_failure(self, task: Any, task_id: str, exception: BaseException) -> None:
-        """Celery's ``task_failure``."""
-        self._bus.emit(
-            ev.TaskFailed,
-            task_id=task_id,
-            task=task.name,
-            worker=_worker_name(),
-            exc_type=type(exception).__name__,
-            exc_message=str(exception),
+        """Celery's ``task_failure``: told once the run is over (see :attr:`RunContext.outcome`)."""
+        fields = {"task_id": task_id, "task": task.name, "worker": _worker_name()}
+        exc_type, exc_message = type(exception).__name__, str(exception)
+        self._once_over(
+            task_id, lambda: self._bus.emit(ev.TaskFailed, **fields, exc_type=exc_type, exc_message=exc_message)
         )
+
+    @staticmethod
+    def _once_over(task_id: str, report: Callable[[], object]) -> None:
+        """Report now, or, inside a run's trace, once the run reaches ``task_finished`` alive."""
+        run = runtime.maybe_current_run()
+        if run is None or not run.tracing or run.dead or run.task_id != task_id:
+            report()  # outside a trace: Celery's worker itself concluded the run (a lost child, say)
+        else:
+            run.outcome = report
 
     def on_run_skipped(self, worker: WorkerRuntime, task_id: str) -> None:
         """Celery took a message but ran no body (a deduplicated redelivery, say)."""

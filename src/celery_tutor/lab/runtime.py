@@ -10,6 +10,7 @@ starts the task body.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -72,6 +73,19 @@ class RunContext:
     dead: bool = False
     """Set once the worker or the child died under this run: Celery's own hooks that
     still fire while the stack unwinds must not be reported (the process is gone)."""
+    tracing: bool = False
+    """Celery's trace of this run is under way (its success and failure hooks fire inside it)."""
+    outcome: Callable[[], object] | None = None
+    """Reports the run's success or failure: Celery's trace has stored it, but the worker
+    tells it only once the run is over (after ``task_finished``), as a real worker's main
+    process sends ``task-succeeded`` once its pool child is done. A worker killed at
+    ``task_finished`` never tells it."""
+
+    def report_outcome(self) -> None:
+        """Tell the outcome the trace stored, once."""
+        outcome, self.outcome = self.outcome, None
+        if outcome is not None:
+            outcome()
 
     def die(self) -> SimulatedKill:
         """Mark this run dead and return the exception that unwinds it."""
