@@ -110,7 +110,7 @@ class Report:
         if not self.ledger:
             lines.append("  (nothing happened outside)")
         for entry in self.ledger:
-            dup = f"  ×{entry['count']} DUPLICATE" if entry["duplicate"] else ""
+            dup = ev.LedgerWritten.repeat_mark_of(entry["count"])
             lines.append(f"  {entry['at']:7.2f}s  {entry['action']} {entry['key']} {entry['detail']}{dup}")
         lines += ["", "Timeline:"]
         lines += [f"  {event.at:7.3f}s  {event.describe()}" for event in self.events if not event.quiet]

@@ -135,7 +135,12 @@ class LedgerWritten(SideEffectEvent, kind="ledger"):
     @property
     def repeat_mark(self) -> str:
         """``  ×2 DUPLICATE`` on a repeat (in words: no state is told by colour alone), else nothing."""
-        return f"  ×{self.count} DUPLICATE" if self.duplicate else ""
+        return self.repeat_mark_of(self.count)
+
+    @staticmethod
+    def repeat_mark_of(count: int) -> str:
+        """The repeat mark of the ``count``-th write of one side effect (a report's ledger has counts, not events)."""
+        return f"  ×{count} DUPLICATE" if count > 1 else ""
 
 
 class TaskPrinted(WorkerTaskEvent, kind="printed", template="{ref} printed: {text}"):
