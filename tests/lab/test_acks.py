@@ -72,6 +72,27 @@ def test_late_ack_crash_mid_task_is_redelivered_and_completed(make_lab: LabFacto
     assert lab.ready_in_broker() == []
 
 
+def test_a_worker_killed_at_task_finished_stored_success_but_never_reported_it(make_lab: LabFactory) -> None:
+    """As on real prefork: the trace stored SUCCESS, but the worker dies before it reports the run
+    (a real main process sends task-succeeded only once its pool child is done)."""
+    lab = make_lab(LATE)
+    log = make_lab.events(lab)
+    lab.crash_at("task_finished", task="charge_card")
+    task_id = lab.send("charge_card", (3, 30.0))
+
+    log.wait_event("worker_killed", checkpoint="task_finished")
+    assert lab.app.AsyncResult(task_id).state == "SUCCESS"  # stored by the trace
+    assert not log.of("succeeded", task_id)  # never told
+    view = lab.snapshot().task(task_id)
+    assert view.state == "STARTED"
+    assert [r.outcome for r in view.runs] == ["died"]
+
+    lab.restart_worker()
+    done = make_lab.wait_for_task(lab, task_id)
+    assert (done.state, len(done.runs)) == ("SUCCESS", 2)
+    assert log.kinds(task_id, among={"checkpoint", "succeeded", "acked"})[-3:] == ["checkpoint", "succeeded", "acked"]
+
+
 def test_late_ack_task_that_raises_is_acked_not_redelivered(make_lab: LabFactory) -> None:
     lab = make_lab(LATE)
     log = make_lab.events(lab)
