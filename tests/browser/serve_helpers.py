@@ -10,6 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,14 +48,36 @@ class Served:
 
     def wait_for_apps(self, count: int, timeout: float) -> float:
         """Wait until exactly ``count`` app processes run; the seconds it took."""
+        return self.wait_until(
+            lambda: len(self.app_processes()) == count,
+            timeout,
+            lambda: f"{len(self.app_processes())} app processes after {timeout} s, expected {count}",
+        )
+
+    def wait_for_room(self, timeout: float) -> float:
+        """Wait until the page offers a new learner a seat; the seconds it took.
+
+        The server gives a seat back once it has ended the session, a moment after the
+        app's process is gone: in between, the page still says the server is full.
+        """
+
+        def has_room() -> bool:
+            try:
+                with urllib.request.urlopen(self.url + "/", timeout=5) as response:
+                    return bool(response.status == 200)
+            except urllib.error.HTTPError:
+                return False  # 503: full
+
+        return self.wait_until(has_room, timeout, lambda: f"no seat free after {timeout} s")
+
+    def wait_until(self, done: Callable[[], bool], timeout: float, failure: Callable[[], str]) -> float:
+        """Wait until ``done()`` holds (the server works in its own process); the seconds it took."""
         started = time.monotonic()
-        while True:
-            now = self.app_processes()
-            if len(now) == count:
-                return time.monotonic() - started
+        while not done():
             if time.monotonic() - started > timeout:
-                raise AssertionError(f"{len(now)} app processes after {timeout} s, expected {count}: {now}")
-            time.sleep(0.05)  # a poll interval: the count is read again until the deadline
+                raise AssertionError(failure())
+            time.sleep(0.05)  # a poll interval: read again until the deadline
+        return time.monotonic() - started
 
 
 def children(pid: int) -> list[int]:

@@ -158,6 +158,7 @@ async def test_a_full_server_says_so_in_the_page(serve: Callable[..., Served], b
     assert FULL not in body  # the page's own words, not the websocket's
     await first.close()
     served.wait_for_apps(0, timeout=5)
+    served.wait_for_room(timeout=10)
     await _open_course(second, served)  # the place is free again
 
 

@@ -221,6 +221,7 @@ async def test_the_limit_is_kept_and_a_learner_over_it_gets_the_full_page(serve:
             assert response.status == 200
         await socket.close()
         served.wait_for_apps(0, timeout=5)
+        served.wait_for_room(timeout=10)
         async with second.get(served.url + "/") as response:
             assert response.status == 200
 
@@ -301,7 +302,10 @@ async def test_a_finished_session_leaves_its_lesson_index_for_the_next_learner(s
         socket = await _learner(http, served)
         await socket.close()
     served.wait_for_apps(0, timeout=5)
-    [index] = (served.sessions / ".shared").glob("lesson-index-*.json")
+    shared = served.sessions / ".shared"
+    # The server copies the index once the app's process has ended: a moment after it is gone.
+    served.wait_until(lambda: any(shared.glob("lesson-index-*.json")), 10, lambda: f"no index in {shared}")
+    [index] = shared.glob("lesson-index-*.json")
     [folder] = served.learner_dirs()
     assert index.read_bytes() == (folder / index.name).read_bytes()
 
@@ -333,6 +337,7 @@ async def test_an_app_that_dies_ends_its_session_and_frees_its_seat(serve: Calla
         message = await _until_closed(socket)
         assert (message.type, message.extra) == (aiohttp.WSMsgType.CLOSE, APP_DIED)
     served.wait_for_apps(0, timeout=5)
+    served.wait_for_room(timeout=10)
     async with _browser_like() as other, other.get(served.url + "/") as response:
         assert response.status == 200, "the seat is free again"
 
