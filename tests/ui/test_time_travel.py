@@ -104,7 +104,9 @@ async def test_the_next_step_opens_unzoomed_and_the_sandbox_zooms_too(
         await pilot.press("f2")
         await pilot.pause()
         assert sandbox.zoomed and not sandbox.query_one("#step-pane", VerticalScroll).display
-        assert "Sandbox" in plain(sandbox.query_one("#zoom-line", Static).content)  # type: ignore[arg-type]
+        line = plain(sandbox.query_one("#zoom-line", Static).content)  # type: ignore[arg-type]
+        assert "f2 back to the controls" in line and "Sandbox" in line, "the sandbox has no step to go back to"
+        assert "f2 back to the controls" in str(sandbox.query_one(LabPanel).border_subtitle)
 
 
 # -- pause and step ---------------------------------------------------------------------------

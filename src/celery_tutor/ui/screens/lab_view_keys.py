@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -52,6 +52,8 @@ class LabViewKeys(TutorScreen[None]):
 
     state: LabState
     session: LabSession
+    beside_lab: ClassVar[str] = "the step"
+    """What shares the screen with the lab, and a zoom hides (the zoomed screen names it)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -117,7 +119,7 @@ class LabViewKeys(TutorScreen[None]):
         return self.title or ""
 
     def _show_zoom_line(self) -> None:
-        line = Text.assemble((keys.ZOOM, "bold"), " back to the step  ·  ", (self.zoom_caption(), "italic"))
+        line = Text.assemble((keys.ZOOM, "bold"), f" back to {self.beside_lab}  ·  ", (self.zoom_caption(), "italic"))
         line.truncate(max(20, self.size.width - 2), overflow="ellipsis")
         if line.plain != self._zoom_line:
             self._zoom_line = line.plain
@@ -126,7 +128,7 @@ class LabViewKeys(TutorScreen[None]):
     def _show_hint(self) -> None:
         """The panel's bottom border says how to look closer (only while live: paused, its marker says it)."""
         panel = self.query_one(LabPanel)
-        panel.border_subtitle = keys.panel_hint(self.zoomed) if self.travel.live else ""
+        panel.border_subtitle = keys.panel_hint(self.zoomed, self.beside_lab) if self.travel.live else ""
 
     # -- time travel -------------------------------------------------------------------
 

@@ -120,6 +120,7 @@ class SandboxScreen(LabScreen):
     BINDINGS: ClassVar[list[BindingType]] = [*LabScreen.with_controls(SANDBOX_CONTROLS), *TIME_BINDINGS]
     controls = SANDBOX_CONTROLS
     controls_beside_lab = False  # seventeen controls: they get the left-hand pane
+    beside_lab = "the controls"
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):

@@ -26,9 +26,9 @@ REPLAY = "f3"
 """How the keys are written on screen."""
 
 
-def panel_hint(zoomed: bool) -> str:
-    """The line on the lab panel's border that says how to look closer."""
-    zoom = f"{ZOOM} back to the step" if zoomed else f"{ZOOM} zoom"
+def panel_hint(zoomed: bool, beside: str = "the step") -> str:
+    """The line on the lab panel's border that says how to look closer (``beside``: what a zoom hides)."""
+    zoom = f"{ZOOM} back to {beside}" if zoomed else f"{ZOOM} zoom"
     return f"{zoom} · {PAUSE} pause · [ ] step · {REPLAY} replay slowly"
 
 
