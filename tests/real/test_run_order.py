@@ -55,6 +55,21 @@ def test_each_run_of_a_task_waits_for_its_own_child_and_workers_are_apart() -> N
     assert run.admit(e(protocol.CHILD_KILLED, worker="worker2"), 0.0)[-1] == other  # a dead child says no more
 
 
+def test_it_remembers_only_the_runs_in_flight_however_many_tasks_have_run() -> None:
+    run = order()
+    for n in range(1000):
+        task = {"uuid": f"task-{n}", "worker": "worker1"}
+        for kind, extra in ((protocol.STARTED, {}), (protocol.CHECKPOINT, {"checkpoint": "task_finished"})):
+            run.admit({**task, "type": kind, **extra}, 0.0)
+        run.admit({**task, "type": "task-succeeded"}, 0.0)
+        run.admit({**task, "type": protocol.ACKED}, 0.0)
+    assert run.tracked() == 0
+    assert run.admit(SUCCEEDED, 0.0) == []  # one held: remembered until its child reports
+    assert run.tracked() == 1
+    assert run.due(HOLD_SECONDS) == [SUCCEEDED]
+    assert run.tracked() == 0
+
+
 def test_an_end_whose_child_never_reports_goes_after_the_hold_or_at_a_barrier() -> None:
     run = order()
     assert run.admit(SUCCEEDED, 10.0) == []  # a redelivery Celery skipped: no child report will come

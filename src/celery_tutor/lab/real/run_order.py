@@ -63,7 +63,8 @@ class RunOrder:
         task_id = event.get("uuid")
         if not task_id:
             return [event]
-        runs = self._runs.setdefault((str(task_id), self._worker_of(event)), _Runs())
+        key = (str(task_id), self._worker_of(event))
+        runs = self._runs.setdefault(key, _Runs())
         if event.get("type") in AFTER_END and (runs.held or (_concludes(event) and not runs.closed)):
             runs.held.append((now + HOLD_SECONDS, event))
             return []
@@ -77,6 +78,7 @@ class RunOrder:
                 runs.closed += 1
             runs.retrying = False
             out += _release(runs)
+        self._forget_if_settled(key)
         return out
 
     def next_deadline(self) -> float | None:
@@ -86,21 +88,33 @@ class RunOrder:
     def due(self, now: float) -> list[Event]:
         """Held events whose wait is over, in order: their child will not report (more)."""
         out: list[Event] = []
-        for runs in self._runs.values():
+        for key, runs in list(self._runs.items()):
             if runs.held and runs.held[0][0] <= now:
                 out += _release(runs, force=True)
+                self._forget_if_settled(key)
         return out
 
     def release_all(self) -> list[Event]:
         """Everything held (every event sent before a barrier has arrived: nothing more will)."""
         out: list[Event] = []
-        for runs in self._runs.values():
+        for key, runs in list(self._runs.items()):
             out += _release(runs, force=True)
+            self._forget_if_settled(key)
         return out
+
+    def tracked(self) -> int:
+        """How many (task, worker) pairs are remembered: those with a run open or an event held."""
+        return len(self._runs)
 
     def clear(self) -> None:
         """Forget everything (the lab was reset)."""
         self._runs.clear()
+
+    def _forget_if_settled(self, key: Key) -> None:
+        """A pair with nothing open or held is as if never seen: keep memory to the runs in flight."""
+        runs = self._runs[key]
+        if not runs.held and not runs.closed and not runs.retrying:
+            del self._runs[key]
 
 
 def _concludes(event: Event) -> bool:
