@@ -15,6 +15,7 @@ def e(kind: str, worker: str = "worker1", **fields: Any) -> dict[str, Any]:
     return {"type": kind, "uuid": TASK_ID, "worker": worker, **fields}
 
 
+RECEIVED = e("task-received")
 STARTED = e(protocol.STARTED)
 CHECKPOINT = e(protocol.CHECKPOINT, checkpoint="adding")
 FINISHED = e(protocol.CHECKPOINT, checkpoint="task_finished")
@@ -28,6 +29,7 @@ def order() -> RunOrder:
 
 def test_an_end_that_overtook_its_childs_reports_waits_for_them_and_the_ack_waits_behind_it() -> None:
     run = order()
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED]
     assert run.admit(SUCCEEDED, 0.0) == []
     assert run.admit(ACKED, 0.0) == []  # the late ack must not pass the success it follows
     assert run.admit(STARTED, 0.0) == [STARTED]
@@ -38,17 +40,22 @@ def test_an_end_that_overtook_its_childs_reports_waits_for_them_and_the_ack_wait
 
 def test_in_order_nothing_waits_and_an_early_ack_passes_before_the_start() -> None:
     run = order()
-    for event in (ACKED, STARTED, FINISHED, SUCCEEDED):
+    for event in (RECEIVED, ACKED, STARTED, FINISHED, SUCCEEDED):
         assert run.admit(event, 0.0) == [event]
+    assert run.tracked() == 0
 
 
 def test_each_run_of_a_task_waits_for_its_own_child_and_workers_are_apart() -> None:
     run = order()
     other = e("task-succeeded", worker="worker2")
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED]
     assert run.admit(STARTED, 0.0) == [STARTED]
     assert run.admit(FINISHED, 0.0) == [FINISHED]
     assert run.admit(SUCCEEDED, 0.0) == [SUCCEEDED]  # run 1: its child's reports were in
+    copy = e("task-received", worker="worker2")
+    assert run.admit(copy, 0.0) == [copy]
     assert run.admit(other, 0.0) == []  # worker2's copy: its child has said nothing yet
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED]
     assert run.admit(SUCCEEDED, 0.0) == []  # run 2 on worker1, not started yet
     assert run.admit(STARTED, 0.0) == [STARTED]
     assert run.admit(FINISHED, 0.0) == [FINISHED, SUCCEEDED]
@@ -59,7 +66,8 @@ def test_it_remembers_only_the_runs_in_flight_however_many_tasks_have_run() -> N
     run = order()
     for n in range(1000):
         task = {"uuid": f"task-{n}", "worker": "worker1"}
-        for kind, extra in ((protocol.STARTED, {}), (protocol.CHECKPOINT, {"checkpoint": "task_finished"})):
+        steps = (("task-received", {}), (protocol.STARTED, {}), (protocol.CHECKPOINT, {"checkpoint": "task_finished"}))
+        for kind, extra in steps:
             run.admit({**task, "type": kind, **extra}, 0.0)
         run.admit({**task, "type": "task-succeeded"}, 0.0)
         run.admit({**task, "type": protocol.ACKED}, 0.0)
@@ -93,6 +101,17 @@ def test_the_translator_folds_a_short_task_in_the_order_it_ran() -> None:
     assert kinds == ["started", "checkpoint", "succeeded", "acked"]
 
 
+def test_a_redelivered_run_that_started_before_its_receipt_arrived_is_a_run_not_a_skip() -> None:
+    """Folded as it arrived, the receipt would end the run's start and its success look like a skipped redelivery."""
+    _, translator, lab, seen = _setup("rabbitmq")
+    lab.dedupe = True
+    translator.handle({"type": protocol.STARTED, "uuid": TASK_ID, "hostname": HOST, "redelivered": True})
+    translator.handle({"type": protocol.CHECKPOINT, "uuid": TASK_ID, "hostname": HOST, "checkpoint": "task_finished"})
+    _deliver(translator, redelivered=True)
+    translator.handle({"type": "task-succeeded", "uuid": TASK_ID, "hostname": HOST, "result": "5"})
+    assert [event.kind for event in seen] == ["redelivered", "received", "started", "checkpoint", "succeeded"]
+
+
 def test_a_skipped_redelivery_is_told_once_the_barrier_shows_no_start_is_coming() -> None:
     _, translator, lab, seen = _setup("rabbitmq")
     lab.dedupe = True
@@ -106,16 +125,67 @@ def test_a_skipped_redelivery_is_told_once_the_barrier_shows_no_start_is_coming(
 def test_a_retried_run_and_a_requeued_lost_child_are_concluded_without_an_end() -> None:
     run = order()
     # self.retry: the child's run ends in a retry, and Celery sends no success or failure for it
-    for event in (STARTED, e(protocol.RETRY), FINISHED):
+    for event in (RECEIVED, STARTED, e(protocol.RETRY), FINISHED):
         assert run.admit(event, 0.0) == [event]
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED]  # the retry's message
     assert run.admit(SUCCEEDED, 0.0) == []  # so this success is the retry's run's: it waits for it
     assert run.admit(STARTED, 0.0) == [STARTED]
     assert run.admit(FINISHED, 0.0) == [FINISHED, SUCCEEDED]
     # reject_on_worker_lost: the killed child's run is concluded by a requeue, not a failure
     killed, requeued = e(protocol.CHILD_KILLED), e("task-rejected", requeue=True)
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED]
     assert run.admit(STARTED, 0.0) == [STARTED]
     assert run.admit(killed, 0.0) == [killed]
     assert run.admit(requeued, 0.0) == [requeued]
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED]
     assert run.admit(SUCCEEDED, 0.0) == []  # the redelivery's success waits for its own child
     assert run.admit(STARTED, 0.0) == [STARTED]
     assert run.admit(FINISHED, 0.0) == [FINISHED, SUCCEEDED]
+    assert run.tracked() == 0
+
+
+def test_a_start_that_overtook_its_delivery_waits_for_it_with_the_reports_after_it() -> None:
+    """The main process buffers task-received until its loop turns; the child reports its start at once."""
+    run = order()
+    ledger = e(protocol.LEDGER, action="charge", key="order 42")
+    for event in (STARTED, CHECKPOINT, ledger, FINISHED, SUCCEEDED, ACKED):
+        assert run.admit(event, 0.0) == []
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED, STARTED, CHECKPOINT, ledger, FINISHED, SUCCEEDED, ACKED]
+    assert run.tracked() == 0
+    # A delivery received ahead (an ETA, a prefetched message) lets its start through at once.
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED]
+    assert run.admit(STARTED, 0.0) == [STARTED]
+
+
+def test_a_second_runs_start_waits_for_its_own_delivery() -> None:
+    run = order()
+    for event in (RECEIVED, STARTED, FINISHED, SUCCEEDED):
+        assert run.admit(event, 0.0) == [event]
+    assert run.admit(STARTED, 0.0) == []  # a redelivery's run: its receipt is still buffered
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED, STARTED]
+
+
+def test_a_child_that_kills_its_worker_does_not_wait_for_a_receipt_that_died_with_it() -> None:
+    run = order()
+    crash = e(protocol.CRASH, checkpoint="adding", plan="p1")
+    assert run.admit(STARTED, 0.0) == []
+    assert run.admit(CHECKPOINT, 0.0) == []
+    assert run.admit(crash, 0.0) == [STARTED, CHECKPOINT, crash]
+
+
+def test_a_start_whose_delivery_never_comes_goes_after_the_hold_or_at_a_barrier() -> None:
+    run = order()
+    assert run.admit(STARTED, 5.0) == []
+    assert run.admit(CHECKPOINT, 5.5) == []
+    assert run.next_deadline() == 5.0 + HOLD_SECONDS
+    assert run.due(5.0 + HOLD_SECONDS) == [STARTED, CHECKPOINT]
+    assert run.admit(STARTED, 10.0) == []
+    assert run.release_all() == [STARTED]
+
+
+def test_a_delivery_celery_skipped_is_forgotten_once_its_end_is_let_go() -> None:
+    run = order()
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED]  # a redelivery whose SUCCESS is stored: no run will start
+    assert run.admit(SUCCEEDED, 0.0) == []
+    assert run.release_all() == [SUCCEEDED]
+    assert run.tracked() == 0

@@ -104,6 +104,7 @@ def test_a_reject_with_requeue_is_one_redelivery_not_two() -> None:
 def test_runs_are_numbered_across_workers_and_checkpoints_carry_the_run() -> None:
     _bus, translator, _lab, seen = _setup()
     for host in (HOST, "worker2@celery-tutor-0000abcd"):
+        _deliver(translator, redelivered=False, host=host)
         translator.handle({"type": protocol.STARTED, "uuid": TASK_ID, "hostname": host, "retries": 0})
         translator.handle({"type": protocol.CHECKPOINT, "uuid": TASK_ID, "hostname": host, "checkpoint": "x"})
     runs = [(e.worker, e.run) for e in seen if isinstance(e, ev.TaskStarted)]
@@ -221,6 +222,7 @@ def test_a_time_limit_names_the_run_and_the_last_checkpoint_it_reached() -> None
     """A prefork child is signalled between checkpoints: the report says which one it had passed last."""
     _bus, translator, _lab, seen = _setup()
     for run in (1, 2):
+        _deliver(translator, redelivered=run == 2)
         translator.handle({"type": protocol.STARTED, "uuid": TASK_ID, "hostname": HOST})
         translator.handle({"type": protocol.CHECKPOINT, "uuid": TASK_ID, "hostname": HOST, "checkpoint": "reading"})
         if run == 2:
