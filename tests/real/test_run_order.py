@@ -189,3 +189,29 @@ def test_a_delivery_celery_skipped_is_forgotten_once_its_end_is_let_go() -> None
     assert run.admit(SUCCEEDED, 0.0) == []
     assert run.release_all() == [SUCCEEDED]
     assert run.tracked() == 0
+
+
+def test_a_worker_restarted_under_its_name_does_not_inherit_the_runs_its_predecessor_left_open() -> None:
+    """A cold shutdown cancels a late-acked run: Celery sends no success or failure for it."""
+    run = order()
+    cancelled = e(protocol.CANCELLED, reason="cold shutdown")
+    for event in (RECEIVED, STARTED, CHECKPOINT, cancelled):
+        assert run.admit(event, 0.0) == [event]
+    run.forget_worker("worker1")
+    assert run.tracked() == 0
+    # The restarted worker1 runs the redelivery; its success overtakes its child's start.
+    assert run.admit(RECEIVED, 0.0) == [RECEIVED]
+    assert run.admit(SUCCEEDED, 0.0) == [], "without forgetting, the cancelled run would let it pass"
+    assert run.admit(STARTED, 0.0) == [STARTED]
+    assert run.admit(FINISHED, 0.0) == [FINISHED, SUCCEEDED]
+
+
+def test_forgetting_one_worker_leaves_the_others_runs_open() -> None:
+    run = order()
+    other = {**RECEIVED, "worker": "worker2"}
+    run.admit(RECEIVED, 0.0)
+    run.admit(other, 0.0)
+    run.forget_worker("worker1")
+    assert run.tracked() == 1
+    started = {**STARTED, "worker": "worker2"}
+    assert run.admit(started, 0.0) == [started], "worker2's delivery is still known"

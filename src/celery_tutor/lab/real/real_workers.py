@@ -124,6 +124,7 @@ class RealWorkers(LabBase):
             if handle is None or handle.process is not None or handle.reported:
                 return  # the lab's own processes are watched by PID
             handle.status, handle.reported = "stopped", True
+        self._translator.worker_gone(worker)
         self._give_back(worker)
         self._bus.emit(ev.WorkerStopped, worker=worker)
         handle.ended.set()
@@ -246,6 +247,7 @@ class RealWorkers(LabBase):
             self.sync_events()  # its last acks are in
             with self._lock:
                 handle.status = "stopped"
+            self._translator.worker_gone(handle.name)
             self._give_back(handle.name)
             self._bus.emit(ev.WorkerStopped, worker=handle.name)
             handle.ended.set()
@@ -293,6 +295,7 @@ class RealWorkers(LabBase):
                 return
             handle.status, handle.reported = "killed", True
             checkpoint = checkpoint or handle.crash_checkpoint
+        self._translator.worker_gone(handle.name)
         try:
             self._report_losses(handle.name, checkpoint)
         finally:

@@ -123,6 +123,19 @@ class RunOrder:
             self._forget_if_settled(key)
         return out
 
+    def forget_worker(self, worker: str) -> None:
+        """The worker is gone (stopped or killed): its open deliveries and runs will never be concluded.
+
+        A worker restarted under the same name must not find them: a run its predecessor's
+        cold shutdown cancelled (Celery sends no success or failure for it) would let the new
+        run's success pass before that run's start.
+        """
+        for key, runs in list(self._runs.items()):
+            if key[1] == worker:
+                runs.received = runs.closed = 0
+                runs.retrying = False
+                self._forget_if_settled(key)
+
     def tracked(self) -> int:
         """How many (task, worker) pairs are remembered: those with a delivery or run open, or an event held."""
         return len(self._runs)

@@ -122,6 +122,11 @@ class EventTranslator:
         for each in ready:
             self._translate(each)
 
+    def worker_gone(self, worker: str) -> None:
+        """The worker stopped or died: the runs it left open are forgotten (see :meth:`.RunOrder.forget_worker`)."""
+        with self._order_lock:
+            self._order.forget_worker(worker)
+
     def close(self) -> None:
         """Stop the timer that lets held events go (the lab is closing)."""
         with self._order_lock:
