@@ -51,9 +51,10 @@ def test_transport_options_are_checked_and_kept() -> None:
         ({"visibility_timeout": -1}, "visibility_timeout: expected a number of seconds ≥ 0.5, got -1"),
         ({"visibility_timeout": "soon"}, "visibility_timeout: expected a number of seconds ≥ 0.5, got 'soon'"),
         ({"unacked_restore_throttle": 0}, "unacked_restore_throttle: expected a whole number ≥ 1, got 0"),
+        ({"unacked_mutex_expire": 0.5}, "unacked_mutex_expire: expected a number of seconds ≥ 1, got 0.5"),
         (
             {"visibility_timeuot": 2},
-            "unknown transport option 'visibility_timeuot'; valid: unacked_restore_interval, "
+            "unknown transport option 'visibility_timeuot'; valid: unacked_mutex_expire, unacked_restore_interval, "
             "unacked_restore_throttle, visibility_timeout",
         ),
         ([2], "expected a mapping such as {visibility_timeout: 2}"),

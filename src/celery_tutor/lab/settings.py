@@ -160,6 +160,10 @@ TRANSPORT_OPTIONS: dict[str, tuple[Value, str]] = {
         "Seconds between the restore timer's calls (kombu: 10).",
     ),
     "unacked_restore_throttle": (Whole(1, 1000, "calls"), "Scan for visible messages every Nth call (kombu: 10)."),
+    "unacked_mutex_expire": (
+        Seconds(minimum=1, maximum=3600),
+        "Seconds the scan's lock outlives a worker killed mid-scan, no scan restoring anything (kombu: 300).",
+    ),
 }
 """The Redis transport options a lab may set (the scan runs about every interval x throttle)."""
 
@@ -253,7 +257,8 @@ SETTINGS: dict[str, Knob] = {
     "broker_transport_options": Knob(
         Options(TRANSPORT_OPTIONS, "transport option", "{visibility_timeout: 2}"),
         {},
-        "Redis: visibility_timeout, unacked_restore_interval, unacked_restore_throttle (kombu: 3600, 10, 10)",
+        "Redis: visibility_timeout, unacked_restore_interval, unacked_restore_throttle, unacked_mutex_expire"
+        " (kombu: 3600, 10, 10, 300)",
     ),
 }
 """Celery settings a lab accepts, with the lab's defaults (Celery's, except concurrency 1)."""

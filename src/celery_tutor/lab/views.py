@@ -16,6 +16,7 @@ KOMBU_REDIS_DEFAULTS: Mapping[str, float] = {
     "visibility_timeout": 3600,
     "unacked_restore_interval": 10,
     "unacked_restore_throttle": 10,
+    "unacked_mutex_expire": 300,
 }
 """kombu 5.7's Redis transport options, where a lab leaves them unset."""
 
