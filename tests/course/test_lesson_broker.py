@@ -20,7 +20,7 @@ from celery_tutor.lesson_labs import lab_config
 
 HEAD = "schema: 1\nid: demo\ntitle: Demo\nsummary: A lesson.\nminutes: 5\n"
 STEPS = "steps:\n  - id: intro\n    read: Hello.\n"
-VALID_OPTIONS = "valid: unacked_restore_interval, unacked_restore_throttle, visibility_timeout"
+VALID_OPTIONS = "valid: unacked_mutex_expire, unacked_restore_interval, unacked_restore_throttle, visibility_timeout"
 
 
 def lesson(lab: str, controls: str = "") -> str:
