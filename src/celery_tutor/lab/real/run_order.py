@@ -22,6 +22,7 @@ and runs the timer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,12 +117,7 @@ class RunOrder:
 
     def release_all(self) -> list[Event]:
         """Everything held (every event sent before a barrier has arrived: nothing more will)."""
-        out: list[Event] = []
-        for key, runs in list(self._runs.items()):
-            out += _drain(runs, force=True)
-            out += _release(runs, force=True)
-            self._forget_if_settled(key)
-        return out
+        return self.due(math.inf)
 
     def forget_worker(self, worker: str) -> None:
         """The worker is gone (stopped or killed): its open deliveries and runs will never be concluded.
