@@ -119,7 +119,8 @@ class LabViewKeys(TutorScreen[None]):
         return self.title or ""
 
     def _show_zoom_line(self) -> None:
-        line = Text.assemble((keys.ZOOM, "bold"), f" back to {self.beside_lab}  ·  ", (self.zoom_caption(), "italic"))
+        words = keys.unzoom_words(self.beside_lab)
+        line = Text.assemble((keys.ZOOM, "bold"), f" {words}  ·  ", (self.zoom_caption(), "italic"))
         line.truncate(max(20, self.size.width - 2), overflow="ellipsis")
         if line.plain != self._zoom_line:
             self._zoom_line = line.plain

@@ -26,9 +26,14 @@ REPLAY = "f3"
 """How the keys are written on screen."""
 
 
-def panel_hint(zoomed: bool, beside: str = "the step") -> str:
+def unzoom_words(beside: str) -> str:
+    """What the zoom key does on a zoomed screen (``beside``: what the zoom hides)."""
+    return f"back to {beside}"
+
+
+def panel_hint(zoomed: bool, beside: str) -> str:
     """The line on the lab panel's border that says how to look closer (``beside``: what a zoom hides)."""
-    zoom = f"{ZOOM} back to {beside}" if zoomed else f"{ZOOM} zoom"
+    zoom = f"{ZOOM} {unzoom_words(beside)}" if zoomed else f"{ZOOM} zoom"
     return f"{zoom} · {PAUSE} pause · [ ] step · {REPLAY} replay slowly"
 
 
